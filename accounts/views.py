@@ -1,0 +1,206 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.forms import AgentTokenForm, ApiKeyForm, InvitationForm, MembershipRoleForm, OrganizationForm, SignupForm
+from accounts.models import AgentToken, ApiKey, Invitation, Membership
+from accounts.tenancy import get_org_for_user
+
+
+def _safe_next(request, fallback):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("finops-home")
+    form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    if request.method == "POST" and form.is_valid():
+        user, _ = services.user_get_or_create(email=form.cleaned_data["email"], password=form.cleaned_data["password"])
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(_safe_next(request, reverse("accounts-org-create")))
+    return render(request, "accounts/signup.html", {"form": form, "next": request.GET.get("next", "")})
+
+
+@login_required
+def org_create(request):
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        org = services.org_create(
+            name=form.cleaned_data["name"],
+            owner=request.user,
+            currency=form.cleaned_data["currency"],
+            timezone_name=form.cleaned_data["timezone"],
+        )
+        messages.success(request, f"{org.name} is ready. Start by connecting a source.")
+        return redirect("finops-founder-table", org_code=org.code)
+    return render(request, "accounts/org_create.html", {"form": form})
+
+
+def invitation(request, token):
+    invitation = selectors.invitation_for_token(raw_token=token)
+    if invitation is None:
+        return render(request, "accounts/invitation.html", {"problem": "This invitation link is not valid."}, status=404)
+    context = {"invitation": invitation, "token": token}
+    status = 200
+    if invitation.accepted_at is not None:
+        context["problem"], status = "This invitation has already been used.", 410
+    elif invitation.is_expired:
+        context["problem"], status = "This invitation has expired. Ask the person who invited you for a new one.", 410
+    if request.method == "POST" and request.user.is_authenticated and "problem" not in context:
+        try:
+            membership = services.invitation_accept(invitation=invitation, user=request.user)
+        except ValidationError as exc:
+            context["problem"], status = exc.messages[0], 403
+        else:
+            messages.success(request, f"Welcome to {membership.org.name}.")
+            return redirect("finops-founder-table", org_code=membership.org.code)
+    return render(request, "accounts/invitation.html", context, status=status)
+
+
+@login_required
+def org_settings(request, org_code):
+    org = get_org_for_user(request, org_code, owner=request.method == "POST")
+    form = OrganizationForm(
+        request.POST or None, initial={"name": org.name, "currency": org.currency, "timezone": org.timezone}
+    )
+    if request.method == "POST" and form.is_valid():
+        services.org_update(
+            org=org,
+            name=form.cleaned_data["name"],
+            currency=form.cleaned_data["currency"],
+            timezone_name=form.cleaned_data["timezone"],
+        )
+        messages.success(request, "Settings saved.")
+        return redirect("accounts-org-settings", org_code=org.code)
+    return render(request, "accounts/org_settings.html", {"org": org, "form": form, "tab": "general"})
+
+
+@login_required
+def members(request, org_code):
+    org = get_org_for_user(request, org_code, owner=request.method == "POST")
+    form = InvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation, _ = services.invitation_create(
+                org=org, email=form.cleaned_data["email"], role=form.cleaned_data["role"], invited_by=request.user
+            )
+        except ValidationError as exc:
+            form.add_error("email", exc)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("accounts-members", org_code=org.code)
+    context = {
+        "org": org,
+        "form": form,
+        "tab": "members",
+        "members": selectors.membership_list(org=org),
+        "invitations": selectors.invitation_list_pending(org=org),
+        "roles": MembershipRoleForm.base_fields["role"].choices,
+    }
+    return render(request, "accounts/members.html", context)
+
+
+@login_required
+@require_POST
+def member_role(request, org_code, code):
+    org = get_org_for_user(request, org_code, owner=True)
+    membership = get_object_or_404(Membership, org=org, code=code)
+    form = MembershipRoleForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError("Pick a valid role.")
+        services.membership_role_update(org=org, membership=membership, role=form.cleaned_data["role"])
+        messages.success(request, f"{membership.user.email} is now {form.cleaned_data['role']}.")
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    return redirect("accounts-members", org_code=org.code)
+
+
+@login_required
+@require_POST
+def member_remove(request, org_code, code):
+    org = get_org_for_user(request, org_code, owner=True)
+    membership = get_object_or_404(Membership, org=org, code=code)
+    try:
+        services.membership_remove(org=org, membership=membership)
+        messages.success(request, f"{membership.user.email} was removed.")
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    if membership.user == request.user:
+        return redirect("finops-home")
+    return redirect("accounts-members", org_code=org.code)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request, org_code, code):
+    org = get_org_for_user(request, org_code, owner=True)
+    invitation = get_object_or_404(Invitation, org=org, code=code)
+    services.invitation_revoke(org=org, invitation=invitation)
+    messages.success(request, f"Invitation for {invitation.email} withdrawn.")
+    return redirect("accounts-members", org_code=org.code)
+
+
+@login_required
+def api_keys(request, org_code):
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    form = ApiKeyForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        key, raw = services.api_key_create(
+            org=org, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"], created_by=request.user
+        )
+        created = {"object": key, "raw": raw}
+        form = ApiKeyForm()
+    context = {"org": org, "form": form, "tab": "api-keys", "keys": selectors.api_key_list(org=org), "created": created}
+    return render(request, "accounts/api_keys.html", context, status=201 if created else 200)
+
+
+@login_required
+@require_POST
+def api_key_revoke(request, org_code, code):
+    org = get_org_for_user(request, org_code, write=True)
+    key = get_object_or_404(ApiKey, org=org, code=code)
+    services.token_revoke(org=org, token=key)
+    messages.success(request, f"API key “{key.name}” revoked.")
+    return redirect("accounts-api-keys", org_code=org.code)
+
+
+@login_required
+def agent_tokens(request, org_code):
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    form = AgentTokenForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        token, raw = services.agent_token_create(org=org, host_name=form.cleaned_data["host_name"], created_by=request.user)
+        created = {"object": token, "raw": raw}
+        form = AgentTokenForm()
+    context = {
+        "org": org,
+        "form": form,
+        "tab": "agent-tokens",
+        "tokens": selectors.agent_token_list(org=org),
+        "created": created,
+        "server_url": request.build_absolute_uri("/").rstrip("/"),
+    }
+    return render(request, "accounts/agent_tokens.html", context, status=201 if created else 200)
+
+
+@login_required
+@require_POST
+def agent_token_revoke(request, org_code, code):
+    org = get_org_for_user(request, org_code, write=True)
+    token = get_object_or_404(AgentToken, org=org, code=code)
+    services.token_revoke(org=org, token=token)
+    messages.success(request, f"Agent token for {token.host_name} revoked.")
+    return redirect("accounts-agent-tokens", org_code=org.code)

@@ -1,0 +1,40 @@
+"""The ten rows of the GPU FinOps Founder Table: what each measures, the founder move, when it fires.
+
+The definitions are the product (PRODUCT.md); the numbers and the rules that fire come
+from the economics engine.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FounderRow:
+    key: str
+    title: str
+    measures: str
+    founder_move: str
+    fires_when: str
+
+
+FOUNDER_ROWS = (
+    FounderRow("training_run", "Training run", "Total spend, duration, data used, result",
+               "Approve only with a learning question", "A run has no recorded question or decision it supports"),
+    FounderRow("inference_request", "Inference request", "Cost per completed customer job",
+               "Price by workload, not hoped-for usage", "Heavy users create losses (cost above their revenue)"),
+    FounderRow("idle_gpu", "Idle GPU", "Paid time with low useful work",
+               "Shut-off rules and owner alerts", "A running GPU has no owner, or idles past the limit"),
+    FounderRow("batch_job", "Batch job", "Cost per item and wait time",
+               "Run deferrable work when buyers can wait", "Live (on-demand) prices paid for work that could wait"),
+    FounderRow("model_route", "Model route", "Model used, fallback, retry count",
+               "Send simple work to cheaper paths", "(Nearly) every request takes the premium route"),
+    FounderRow("evaluation_run", "Evaluation run", "Test set, score, cost, release decision",
+               "Budget evals as launch protection", "A release shipped with no evaluation spend"),
+    FounderRow("free_trial", "Free trial", "GPU/API spend per trial account",
+               "Cap trial workloads by cost", "Free users consume paid-user margin"),
+    FounderRow("customer_tier", "Customer tier", "Spend by plan and account",
+               "Match limits to price paid", "Low-price plans use high-cost routes"),
+    FounderRow("shared_cluster", "Shared cluster", "Spend by team, feature, namespace, customer",
+               "Tag every workload before launch", "Costs land in one untagged mystery bucket"),
+    FounderRow("provider_commitment", "Provider commitment", "Used vs committed capacity",
+               "Commit only once usage is stable", "Committed capacity is far above what is used"),
+)

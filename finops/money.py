@@ -1,0 +1,85 @@
+"""Money in one place: the column type, the one rounding mode, minor units, display.
+
+Amounts are `Decimal` with 10 decimal places in storage; sums are taken exact and
+rounded half-even to the currency's minor unit only for display. Never float.
+"""
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from django.db import models
+
+MAX_DIGITS = 20
+DECIMAL_PLACES = 10
+STORAGE_QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
+ROUNDING = ROUND_HALF_EVEN
+
+# ISO 4217 currencies whose minor unit is not 2 (Stripe's list of zero- and three-decimal currencies).
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()
+)
+THREE_DECIMAL_CURRENCIES = frozenset("BHD JOD KWD OMR TND".split())
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "CHF": "CHF "}
+
+
+def MoneyField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class
+    """The one column type for money; pair it with a `currency` column."""
+    return models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, **kwargs)
+
+
+def to_decimal(value) -> Decimal:
+    """Parse a money value from text or int; floats are refused so no binary error sneaks in."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        raise TypeError("money must not be a float; pass a string or Decimal")
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"not a decimal amount: {value!r}") from exc
+
+
+def minor_unit_exponent(currency: str) -> int:
+    """How many decimal places the currency's minor unit has (USD 2, JPY 0, KWD 3)."""
+    code = currency.upper()
+    if code in ZERO_DECIMAL_CURRENCIES:
+        return 0
+    if code in THREE_DECIMAL_CURRENCIES:
+        return 3
+    return 2
+
+
+def quantize_storage(amount: Decimal) -> Decimal:
+    """Round to the stored precision (10 places), half-even."""
+    return amount.quantize(STORAGE_QUANTUM, rounding=ROUNDING)
+
+
+def round_to_minor(amount: Decimal, currency: str) -> Decimal:
+    """Round half-even to the currency's minor unit: the one rounding for display and cents."""
+    return amount.quantize(Decimal(1).scaleb(-minor_unit_exponent(currency)), rounding=ROUNDING)
+
+
+def from_minor_units(minor: int, currency: str) -> Decimal:
+    """Stripe-style integer minor units (cents, or yen for JPY) to a Decimal amount."""
+    return Decimal(int(minor)).scaleb(-minor_unit_exponent(currency))
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    """A Decimal amount to integer minor units, rounded half-even."""
+    return int(round_to_minor(amount, currency).scaleb(minor_unit_exponent(currency)))
+
+
+def as_json(amount: Decimal | None) -> str | None:
+    """JSON money: a decimal string at storage precision, or None for unknown (never 0)."""
+    return None if amount is None else str(quantize_storage(amount))
+
+
+def format_money(amount: Decimal | None, currency: str) -> str:
+    """Human display: symbol, thousands separators, minor-unit rounding; unknown is an em dash."""
+    if amount is None:
+        return "—"
+    rounded = round_to_minor(amount, currency)
+    places = minor_unit_exponent(currency)
+    sign = "-" if rounded < 0 else ""
+    text = f"{abs(rounded):,.{places}f}"
+    symbol = CURRENCY_SYMBOLS.get(currency.upper())
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"

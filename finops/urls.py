@@ -1,0 +1,38 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from accounts import api as accounts_api
+from accounts.urls import auth_urls
+from accounts.urls import org_urls as accounts_org_urls
+from finops import api, views
+from ingest.urls import org_urls as ingest_org_urls
+
+org_pages = [
+    path("", views.founder_table, name="finops-founder-table"),
+    path("costs/", views.costs, name="finops-costs"),
+    path("customers/", views.customers, name="finops-customers"),
+    path("plans/", views.plans, name="finops-plans"),
+    path("gpus/", views.gpus, name="finops-gpus"),
+    path("onboarding/", views.onboarding, name="finops-onboarding"),
+    *ingest_org_urls,
+    *accounts_org_urls,
+]
+
+api_v1 = [
+    path("", accounts_api.WhoAmIApi.as_view(), name="api-root"),
+    path("api-keys/", accounts_api.ApiKeyListApi.as_view(), name="accounts-api-key-list-api"),
+    path("api-keys/<uuid:code>/", accounts_api.ApiKeyRevokeApi.as_view(), name="accounts-api-key-revoke-api"),
+    path("agent-tokens/", accounts_api.AgentTokenListApi.as_view(), name="accounts-agent-token-list-api"),
+    path("agent-tokens/<uuid:code>/", accounts_api.AgentTokenRevokeApi.as_view(), name="accounts-agent-token-revoke-api"),
+]
+
+urlpatterns = [
+    path("", views.home, name="finops-home"),
+    path("accounts/", include(auth_urls)),
+    path("o/<uuid:org_code>/", include(org_pages)),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("healthz", api.healthz, name="finops-healthz"),
+    path("admin/", admin.site.urls),
+]

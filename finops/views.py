@@ -1,0 +1,54 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+
+from accounts.selectors import membership_list_for_user
+from accounts.tenancy import get_org_for_user
+from finops.founder_table import FOUNDER_ROWS
+from finops.onboarding import ONBOARDING_STEPS
+
+
+def home(request):
+    """Send a visitor to the org they last opened, their first org, or to create one."""
+    if not request.user.is_authenticated:
+        return redirect("accounts-login")
+    memberships = list(membership_list_for_user(user=request.user))
+    if not memberships:
+        return redirect("accounts-org-create")
+    last = request.session.get("org_code")
+    chosen = next((m for m in memberships if str(m.org.code) == last), memberships[0])
+    return redirect("finops-founder-table", org_code=chosen.org.code)
+
+
+def _org_page(request, org_code, template, **context):
+    org = get_org_for_user(request, org_code)
+    return render(request, template, {"org": org, **context})
+
+
+@login_required
+def founder_table(request, org_code):
+    return _org_page(request, org_code, "finops/founder_table.html", rows=FOUNDER_ROWS, page="founder-table")
+
+
+@login_required
+def costs(request, org_code):
+    return _org_page(request, org_code, "finops/costs.html", page="costs")
+
+
+@login_required
+def customers(request, org_code):
+    return _org_page(request, org_code, "finops/customers.html", page="customers")
+
+
+@login_required
+def plans(request, org_code):
+    return _org_page(request, org_code, "finops/plans.html", page="plans")
+
+
+@login_required
+def gpus(request, org_code):
+    return _org_page(request, org_code, "finops/gpus.html", page="gpus")
+
+
+@login_required
+def onboarding(request, org_code):
+    return _org_page(request, org_code, "finops/onboarding.html", steps=ONBOARDING_STEPS, page="onboarding")
