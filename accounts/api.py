@@ -67,7 +67,9 @@ class AgentTokenListApi(OrgAPIView):
         data = AgentTokenInput(data=request.data)
         data.is_valid(raise_exception=True)
         created_by = request.user if not isinstance(request.auth, ApiKey) else request.auth.created_by
-        token, raw = services.agent_token_create(org=self.org, host_name=data.validated_data["host"], created_by=created_by)
+        token, raw = services.agent_token_create(
+            org=self.org, host_name=data.validated_data["host"], created_by=created_by
+        )
         token.token = raw
         return Response(AgentTokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
 
@@ -83,4 +85,3 @@ class AgentTokenRevokeApi(OrgAPIView):
         token = get_object_or_404(self.get_queryset(), code=code)
         services.token_revoke(org=self.org, token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
-

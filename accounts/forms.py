@@ -6,7 +6,9 @@ from accounts.models import TIMEZONE_CHOICES, Role, Scope, User
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+    username = forms.EmailField(
+        label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
 
 
 class SignupForm(forms.Form):
@@ -64,4 +66,6 @@ class ApiKeyForm(forms.Form):
 
 
 class AgentTokenForm(forms.Form):
-    host_name = forms.CharField(max_length=255, label="Host name", help_text="The GPU box this agent runs on, e.g. gpu-a100-01")
+    host_name = forms.CharField(
+        max_length=255, label="Host name", help_text="The GPU box this agent runs on, e.g. gpu-a100-01"
+    )

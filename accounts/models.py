@@ -92,6 +92,9 @@ class Membership(models.Model):
         constraints = [models.UniqueConstraint(fields=["org", "user"], name="membership_unique_org_user")]
         ordering = ["created_at"]
 
+    def __str__(self):
+        return f"{self.user} in {self.org} ({self.role})"
+
     @property
     def can_write(self) -> bool:
         return self.role in WRITE_ROLES
@@ -123,6 +126,9 @@ class Invitation(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["org", "email"])]
 
+    def __str__(self):
+        return f"{self.email} to {self.org}"
+
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= dj_timezone.now()
@@ -144,7 +150,9 @@ class SecretTokenBase(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     prefix = models.CharField(max_length=16, help_text="The first characters, kept in clear to recognise it")
     token_hash = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=dj_timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -107,12 +107,8 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     if invitation.is_expired:
         raise ValidationError("This invitation has expired; ask for a new one.")
     if invitation.email.lower() != user.email.lower():
-        raise ValidationError(
-            f"This invitation was sent to {invitation.email}; you are logged in as {user.email}."
-        )
-    membership, created = Membership.objects.get_or_create(
-        org=invitation.org, user=user, defaults={"role": invitation.role}
-    )
+        raise ValidationError(f"This invitation was sent to {invitation.email}; you are logged in as {user.email}.")
+    membership, _ = Membership.objects.get_or_create(org=invitation.org, user=user, defaults={"role": invitation.role})
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])

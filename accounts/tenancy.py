@@ -43,7 +43,6 @@ def get_org_for_user(request, org_code, *, write=False, owner=False):
     return org
 
 
-
 class OrgAPIView(APIView):
     """The one DRF base view: resolves `self.org` from the token or the session, then `org_queryset()`.
 

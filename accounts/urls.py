@@ -8,7 +8,9 @@ auth_urls = [
     path("signup/", views.signup, name="accounts-signup"),
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="accounts/login.html", authentication_form=LoginForm, redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            template_name="accounts/login.html", authentication_form=LoginForm, redirect_authenticated_user=True
+        ),
         name="accounts-login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="accounts-logout"),

@@ -49,7 +49,9 @@ def org_create(request):
 def invitation(request, token):
     invitation = selectors.invitation_for_token(raw_token=token)
     if invitation is None:
-        return render(request, "accounts/invitation.html", {"problem": "This invitation link is not valid."}, status=404)
+        return render(
+            request, "accounts/invitation.html", {"problem": "This invitation link is not valid."}, status=404
+        )
     context = {"invitation": invitation, "token": token}
     status = 200
     if invitation.accepted_at is not None:
@@ -182,7 +184,9 @@ def agent_tokens(request, org_code):
     form = AgentTokenForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
-        token, raw = services.agent_token_create(org=org, host_name=form.cleaned_data["host_name"], created_by=request.user)
+        token, raw = services.agent_token_create(
+            org=org, host_name=form.cleaned_data["host_name"], created_by=request.user
+        )
         created = {"object": token, "raw": raw}
         form = AgentTokenForm()
     context = {

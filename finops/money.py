@@ -15,9 +15,9 @@ ROUNDING = ROUND_HALF_EVEN
 
 # ISO 4217 currencies whose minor unit is not 2 (Stripe's list of zero- and three-decimal currencies).
 ZERO_DECIMAL_CURRENCIES = frozenset(
-    "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()
+    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
 )
-THREE_DECIMAL_CURRENCIES = frozenset("BHD JOD KWD OMR TND".split())
+THREE_DECIMAL_CURRENCIES = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "CHF": "CHF "}
 
 

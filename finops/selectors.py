@@ -10,10 +10,7 @@ def health_status() -> tuple[dict, bool]:
         database = "ok"
     except Exception:  # noqa: BLE001 - any failure means the database is not usable
         database = "down"
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        broker = "eager"
-    else:
-        broker = _redis_ping(settings.CELERY_BROKER_URL)
+    broker = "eager" if settings.CELERY_TASK_ALWAYS_EAGER else _redis_ping(settings.CELERY_BROKER_URL)
     return {"database": database, "broker": broker, "last_rollup_at": None}, database == "ok"
 
 

@@ -24,7 +24,9 @@ api_v1 = [
     path("api-keys/", accounts_api.ApiKeyListApi.as_view(), name="accounts-api-key-list-api"),
     path("api-keys/<uuid:code>/", accounts_api.ApiKeyRevokeApi.as_view(), name="accounts-api-key-revoke-api"),
     path("agent-tokens/", accounts_api.AgentTokenListApi.as_view(), name="accounts-agent-token-list-api"),
-    path("agent-tokens/<uuid:code>/", accounts_api.AgentTokenRevokeApi.as_view(), name="accounts-agent-token-revoke-api"),
+    path(
+        "agent-tokens/<uuid:code>/", accounts_api.AgentTokenRevokeApi.as_view(), name="accounts-agent-token-revoke-api"
+    ),
 ]
 
 urlpatterns = [

@@ -24,4 +24,3 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({"org": str(org.code), "owner": user.email, "api_key": api_key}))
         else:
             self.stdout.write(f"Created {org.name} ({org.code}) owned by {user.email}; API key (shown once): {api_key}")
-

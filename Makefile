@@ -1,0 +1,34 @@
+# The two commands of README.md: `make demo` runs the app with a demo tenant, `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+.PHONY: demo test lint run worker
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo
+	@echo "Open http://127.0.0.1:$(PORT)/ and log in with the e-mail and password above."
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: $(STAMP) lint
+	$(PY) -m pytest; rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests: a broken suite, not a pass"; exit $$rc
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+run: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+worker: $(STAMP)
+	$(VENV)/bin/celery -A finops worker -l info -Q default,ingest,rollup,email

@@ -1,0 +1,75 @@
+"""create_org, create_agent_token and demo, through call_command as a script would run them."""
+
+import json
+from io import StringIO
+
+from django.core.management import CommandError, call_command
+from django.test import TestCase
+
+from accounts.models import AgentToken, Membership, Organization
+from finops.services import DEMO_ORG_NAME
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+class CreateOrgCommandTests(TestCase):
+    def test_it_prints_the_json_of_interfaces_md_and_the_key_works(self):
+        body = json.loads(run("create_org", "Acme AI", "--owner", "founder@acme.test", "--json"))
+        self.assertEqual(set(body), {"org", "owner", "api_key"})
+        org = Organization.objects.get(code=body["org"])
+        self.assertEqual((org.name, body["owner"]), ("Acme AI", "founder@acme.test"))
+        self.assertEqual(Membership.objects.get(org=org).role, "owner")
+        response = self.client.get("/api/v1/", HTTP_AUTHORIZATION=f"Bearer {body['api_key']}")
+        self.assertEqual(response.json()["org"]["code"], body["org"])
+        self.assertEqual(response.json()["auth"]["scope"], "write")
+
+    def test_it_reuses_an_existing_owner_and_sets_a_password_for_a_new_one(self):
+        run("create_org", "One", "--owner", "f@acme.test", "--password", "a-long-pass-phrase", "--json")
+        run("create_org", "Two", "--owner", "F@acme.test", "--json")
+        self.assertEqual(Membership.objects.filter(user__email="f@acme.test").count(), 2)
+        self.assertTrue(self.client.login(email="f@acme.test", password="a-long-pass-phrase"))
+
+    def test_it_prints_a_summary_without_json(self):
+        self.assertIn("Created Acme AI", run("create_org", "Acme AI", "--owner", "x@acme.test"))
+
+
+class CreateAgentTokenCommandTests(TestCase):
+    def test_it_prints_host_and_token(self):
+        org = json.loads(run("create_org", "Acme AI", "--owner", "f@acme.test", "--json"))["org"]
+        body = json.loads(run("create_agent_token", "--org", org, "--host", "gpu-01", "--json"))
+        self.assertEqual(body["host"], "gpu-01")
+        self.assertTrue(
+            AgentToken.objects.filter(org__code=org, host_name="gpu-01", prefix=body["token"][:11]).exists()
+        )
+
+    def test_it_fails_for_an_unknown_org(self):
+        with self.assertRaises(CommandError):
+            run("create_agent_token", "--org", "00000000-0000-0000-0000-000000000000", "--host", "x")
+        with self.assertRaises(CommandError):
+            run("create_agent_token", "--org", "nope", "--host", "x")
+
+
+class DemoCommandTests(TestCase):
+    def test_it_creates_the_demo_org_and_a_working_login(self):
+        body = json.loads(run("demo", "--json"))
+        self.assertEqual(set(body), {"org", "login", "password", "api_key"})
+        org = Organization.objects.get(code=body["org"])
+        self.assertEqual(org.name, DEMO_ORG_NAME)
+        self.assertEqual(sorted(org.memberships.values_list("role", flat=True)), ["member", "owner", "viewer"])
+        self.assertTrue(self.client.login(email=body["login"], password=body["password"]))
+        page = self.client.get(f"/o/{body['org']}/")
+        self.assertContains(page, "Founder Table")
+        api = self.client.get("/api/v1/", HTTP_AUTHORIZATION=f"Bearer {body['api_key']}")
+        self.assertEqual(api.json()["org"]["name"], DEMO_ORG_NAME)
+
+    def test_it_recreates_rather_than_duplicates(self):
+        first = json.loads(run("demo", "--json"))
+        second = json.loads(run("demo", "--json"))
+        self.assertEqual(Organization.objects.filter(name=DEMO_ORG_NAME).count(), 1)
+        self.assertFalse(Organization.objects.filter(code=first["org"]).exists())
+        self.assertTrue(self.client.login(email=second["login"], password=second["password"]))
+        self.assertIn("Log in as", run("demo"))

@@ -1,0 +1,39 @@
+"""Rules of CONVENTIONS.md that a grep can hold: no raw `.objects.` in views or API modules."""
+
+from pathlib import Path
+
+from django.test import SimpleTestCase
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ("accounts", "ingest", "pricing", "finops")
+
+
+class HouseRulesTests(SimpleTestCase):
+    def test_it_finds_no_objects_in_views_or_api(self):
+        offenders = []
+        for app in APPS:
+            for path in (ROOT / app).rglob("*.py"):
+                if path.name in {"views.py", "api.py"} or path.parent.name in {"views", "api"}:
+                    for number, line in enumerate(path.read_text().splitlines(), 1):
+                        if ".objects." in line:
+                            offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+        self.assertEqual(offenders, [], "read through selectors (org-scoped) instead")
+
+    def test_it_keeps_the_agent_free_of_the_project(self):
+        agent = ROOT / "ingest" / "agent"
+        for path in agent.rglob("*.py") if agent.exists() else []:
+            text = path.read_text()
+            for forbidden in ("import django", "from django", "from accounts", "from ingest", "from finops"):
+                self.assertNotIn(forbidden, text, f"{path.name} must not import the project")
+
+    def test_it_keeps_dependencies_pointing_one_way(self):
+        # accounts <- ingest <- pricing <- finops: a lower app never imports a higher one.
+        higher = {"accounts": ("ingest", "pricing", "finops"), "ingest": ("pricing", "finops"), "pricing": ("finops",)}
+        offenders = []
+        for app, forbidden in higher.items():
+            for path in (ROOT / app).rglob("*.py"):
+                for line in path.read_text().splitlines():
+                    stripped = line.strip()
+                    if any(stripped.startswith((f"from {f}", f"import {f}")) for f in forbidden):
+                        offenders.append(f"{path.relative_to(ROOT)}: {stripped}")
+        self.assertEqual(offenders, [])

@@ -1,0 +1,24 @@
+"""Test settings: the real settings, with what only tests need layered on top.
+
+PostgreSQL and Redis are used whenever `DATABASE_URL` / `REDIS_URL` are set (CI sets both);
+tasks still run eagerly so a test sees their effect.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
+
+from finops.settings import *  # noqa: F403
+
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = REDIS_URL or "memory://"  # noqa: F405
+STATIC_ROOT = None  # tests serve static files from the finders; nothing is collected
+WHITENOISE_USE_FINDERS = True
