@@ -11,5 +11,5 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An organisation API key (`fk_...`), or on the agent endpoint a host's agent token (`fa_...`).",
+            "description": "An organisation API key (fk_...); on the agent endpoint, a host agent token (fa_...).",
         }
