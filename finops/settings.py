@@ -192,3 +192,10 @@ LOGGING = {
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+
+# Ingest limits: an upload above these is refused with a clear error.
+INGEST_MAX_UPLOAD_BYTES = env.int("INGEST_MAX_UPLOAD_BYTES", default=2 * 2**30)
+INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=20 * 2**30)
+INGEST_MAX_ERRORS = 100
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20

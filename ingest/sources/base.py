@@ -1,0 +1,80 @@
+"""The one shape of a bill source plug-in (CONVENTIONS.md 10).
+
+A source is a class that recognises its format from the header (`detect`) and turns one
+input record (a dict of column name to cell) into one normalised cost row (`parse`), or
+None for a record that carries no charge. Bad cells raise `values.CellError`; the importer
+records the row and column and rejects the whole file. The importer owns files, batching,
+writing, totals and idempotency; a source only knows its columns.
+
+To add a source: copy a sibling module and its test, add the class to `ingest/sources/__init__.py`.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+# Every key a normalised cost row carries. Amounts are Decimal, times aware UTC datetimes,
+# quantities Decimal or None, text '' when absent, tags a dict of normalised keys.
+COST_ROW_FIELDS = (
+    "provider",
+    "billing_account_id",
+    "billing_account_name",
+    "sub_account_id",
+    "sub_account_name",
+    "billing_period_start",
+    "billing_period_end",
+    "charge_period_start",
+    "charge_period_end",
+    "charge_category",
+    "charge_class",
+    "charge_frequency",
+    "charge_description",
+    "region",
+    "service_name",
+    "service_category",
+    "resource_id",
+    "resource_name",
+    "resource_type",
+    "sku_id",
+    "gpu_type",
+    "pricing_quantity",
+    "pricing_unit",
+    "consumed_quantity",
+    "consumed_unit",
+    "billed_cost_amount",
+    "effective_cost_amount",
+    "list_cost_amount",
+    "currency",
+    "commitment_discount_id",
+    "commitment_discount_status",
+    "commitment_discount_type",
+    "tags",
+)
+
+
+class BillSource:
+    """Base class of bill sources; subclasses set the class attributes and implement detect/parse."""
+
+    name: ClassVar[str]  # the format name users pass and uploads record, e.g. "focus"
+    label: ClassVar[str]  # shown in the UI, e.g. "FOCUS 1.0–1.3"
+    kind: ClassVar[str] = "bill"
+    required_columns: ClassVar[tuple[str, ...]] = ()  # a file missing one is rejected naming it
+
+    def __init__(self, *, org_currency: str, options: Mapping[str, Any] | None = None):
+        self.org_currency = org_currency
+        self.options = dict(options or {})
+        # "actual" or "amortised" where the source can tell (Azure exports); "" otherwise.
+        self.cost_basis = ""
+
+    @classmethod
+    def detect(cls, columns: Sequence[str]) -> bool:
+        """True when a header with these column names is this source's format."""
+        raise NotImplementedError
+
+    def missing_columns(self, columns: Sequence[str]) -> list[str]:
+        """Required columns the header lacks (each alternative group counts once)."""
+        present = set(columns)
+        return [c for c in self.required_columns if not any(alt in present for alt in c.split("|"))]
+
+    def parse(self, record: Mapping[str, Any]) -> dict | None:
+        """One normalised cost row (keys COST_ROW_FIELDS) from one record, or None to skip it."""
+        raise NotImplementedError

@@ -1,0 +1,98 @@
+"""FOCUS cost and usage, versions 1.0 to 1.3 (AWS, Azure, Google Cloud and OCI all export it).
+
+Column names follow the spec; 1.3 renamed ProviderName to ServiceProviderName, older
+exports may only carry InvoiceIssuerName. Files without a currency column (the spec's own
+examples) are in the organisation's currency. Spreadsheet-style money ("$10,000.00 ") and
+M/D/YY dates, seen in the spec's SaaS examples, are read too.
+"""
+
+from datetime import UTC, datetime
+
+from ingest.sources import values as v
+from ingest.sources.base import BillSource
+
+SIGNATURE = frozenset(
+    {
+        "BilledCost",
+        "EffectiveCost",
+        "ListCost",
+        "ChargePeriodStart",
+        "ChargeCategory",
+        "BillingPeriodStart",
+        "BillingCurrency",
+        "ProviderName",
+        "ServiceProviderName",
+        "InvoiceIssuerName",
+        "InvoiceIssuer",
+        "ChargeType",
+        "ResourceID",
+        "ResourceId",
+    }
+)
+COMMITMENT_STATUS = {"used": "used", "unused": "unused"}
+
+
+def month_start(moment: datetime) -> datetime:
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+def next_month(moment: datetime) -> datetime:
+    return datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+
+
+class FocusSource(BillSource):
+    name = "focus"
+    label = "FOCUS 1.0–1.3 (CSV or Parquet)"
+    required_columns = ("BilledCost", "ChargePeriodStart|BillingPeriodStart")
+
+    @classmethod
+    def detect(cls, columns):
+        return len(SIGNATURE.intersection(columns)) >= 2
+
+    def parse(self, record):
+        charge_start = v.timestamp(record, "ChargePeriodStart")
+        billing_start = v.timestamp(record, "BillingPeriodStart")
+        if charge_start is None and billing_start is None:
+            raise v.CellError("ChargePeriodStart", "ChargePeriodStart is empty; a date is required")
+        charge_start = charge_start or billing_start
+        billing_start = billing_start or month_start(charge_start)
+        billed = v.decimal(record, "BilledCost", required=True)
+        effective = v.decimal(record, "EffectiveCost")
+        status = v.text(record, "CommitmentDiscountStatus").lower()
+        return {
+            "provider": v.first_text(
+                record, "ServiceProviderName", "ProviderName", "InvoiceIssuerName", "PublisherName"
+            ),
+            "billing_account_id": v.text(record, "BillingAccountId"),
+            "billing_account_name": v.text(record, "BillingAccountName"),
+            "sub_account_id": v.text(record, "SubAccountId"),
+            "sub_account_name": v.text(record, "SubAccountName"),
+            "billing_period_start": billing_start,
+            "billing_period_end": v.timestamp(record, "BillingPeriodEnd") or next_month(billing_start),
+            "charge_period_start": charge_start,
+            "charge_period_end": v.timestamp(record, "ChargePeriodEnd"),
+            "charge_category": v.charge_category(v.text(record, "ChargeCategory")),
+            "charge_class": v.text(record, "ChargeClass").lower(),
+            "charge_frequency": v.text(record, "ChargeFrequency").lower(),
+            "charge_description": v.text(record, "ChargeDescription"),
+            "region": v.first_text(record, "RegionId", "RegionName", "Region"),
+            "service_name": v.text(record, "ServiceName"),
+            "service_category": v.text(record, "ServiceCategory"),
+            "resource_id": v.first_text(record, "ResourceId", "ResourceID"),
+            "resource_name": v.text(record, "ResourceName"),
+            "resource_type": v.text(record, "ResourceType"),
+            "sku_id": v.text(record, "SkuId"),
+            "gpu_type": "",
+            "pricing_quantity": v.decimal(record, "PricingQuantity"),
+            "pricing_unit": v.text(record, "PricingUnit"),
+            "consumed_quantity": v.decimal(record, "ConsumedQuantity"),
+            "consumed_unit": v.text(record, "ConsumedUnit"),
+            "billed_cost_amount": billed,
+            "effective_cost_amount": billed if effective is None else effective,
+            "list_cost_amount": v.decimal(record, "ListCost"),
+            "currency": (v.text(record, "BillingCurrency") or self.org_currency).upper(),
+            "commitment_discount_id": v.text(record, "CommitmentDiscountId"),
+            "commitment_discount_status": COMMITMENT_STATUS.get(status, ""),
+            "commitment_discount_type": v.text(record, "CommitmentDiscountType"),
+            "tags": v.tags(record, "Tags"),
+        }
