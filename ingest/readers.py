@@ -20,7 +20,7 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 PARQUET_BATCH_ROWS = 8192
 
 
-class FileProblem(Exception):
+class FileProblemError(Exception):
     """The file as a whole cannot be read: corrupt archive, too large, not a table."""
 
 
@@ -37,10 +37,10 @@ class _Limited(io.RawIOBase):
         try:
             data = self.raw.read(len(buffer))
         except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise FileProblem(f"The compressed file is corrupt or truncated ({exc}).") from exc
+            raise FileProblemError(f"The compressed file is corrupt or truncated ({exc}).") from exc
         self.seen += len(data)
         if self.seen > self.limit:
-            raise FileProblem(
+            raise FileProblemError(
                 f"The file is larger than {self.limit // 2**30} GiB once decompressed; split it by billing period."
             )
         buffer[: len(data)] = data
@@ -67,12 +67,12 @@ def _decompressed(path: Path, head: bytes):
         try:
             archive = zipfile.ZipFile(path)
         except zipfile.BadZipFile as exc:
-            raise FileProblem("The zip archive is corrupt.") from exc
+            raise FileProblemError("The zip archive is corrupt.") from exc
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) != 1:
-            raise FileProblem(f"The zip archive holds {len(members)} files; upload one bill file per archive.")
+            raise FileProblemError(f"The zip archive holds {len(members)} files; upload one bill file per archive.")
         return io.BufferedReader(_Limited(archive.open(members[0]), limit), 1 << 20)
-    return open(path, "rb")  # noqa: SIM115 - closed by open_table's context
+    return open(path, "rb")
 
 
 def _csv_table(stream) -> Table:
@@ -81,12 +81,12 @@ def _csv_table(stream) -> Table:
     try:
         header = next(reader)
     except StopIteration:
-        raise FileProblem("The file is empty.") from None
+        raise FileProblemError("The file is empty.") from None
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise FileProblem(f"The file is not readable CSV text ({exc}).") from exc
+        raise FileProblemError(f"The file is not readable CSV text ({exc}).") from exc
     columns = [c.strip() for c in header]
     if not any(columns):
-        raise FileProblem("The first line is empty; it must be the header with the column names.")
+        raise FileProblemError("The first line is empty; it must be the header with the column names.")
 
     def records():
         width = len(columns)
@@ -103,9 +103,11 @@ def _csv_table(stream) -> Table:
                     continue
                 yield number, dict(zip(columns, values, strict=False))
         except UnicodeDecodeError as exc:
-            raise FileProblem(f"Row {number + 1} is not UTF-8 text ({exc.reason}); export the file as UTF-8.") from exc
+            raise FileProblemError(
+                f"Row {number + 1} is not UTF-8 text ({exc.reason}); export the file as UTF-8."
+            ) from exc
         except csv.Error as exc:
-            raise FileProblem(f"Row {number + 1} is not valid CSV ({exc}).") from exc
+            raise FileProblemError(f"Row {number + 1} is not valid CSV ({exc}).") from exc
 
     return Table(columns, records(), "csv")
 
@@ -131,7 +133,7 @@ def _jsonl_table(stream) -> Table:
     try:
         first = _flatten(json.loads(first_line))
     except (ValueError, AttributeError) as exc:
-        raise FileProblem("The file is neither CSV nor JSON lines (one JSON object per line).") from exc
+        raise FileProblemError("The file is neither CSV nor JSON lines (one JSON object per line).") from exc
     columns = list(first)
 
     def records():
@@ -156,7 +158,7 @@ def _parquet_table(path: Path) -> Table:
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
-        raise FileProblem(f"The Parquet file is corrupt ({exc}).") from exc
+        raise FileProblemError(f"The Parquet file is corrupt ({exc}).") from exc
     columns = list(parquet.schema_arrow.names)
 
     def records():
@@ -167,14 +169,14 @@ def _parquet_table(path: Path) -> Table:
                     number += 1
                     yield number, record
         except (pa.ArrowException, OSError) as exc:
-            raise FileProblem(f"The Parquet file is corrupt near row {number} ({exc}).") from exc
+            raise FileProblemError(f"The Parquet file is corrupt near row {number} ({exc}).") from exc
 
     return Table(columns, records(), "parquet")
 
 
 @contextmanager
 def open_table(path):
-    """The file at `path` as a Table, whatever its compression and layout; FileProblem if unreadable."""
+    """The file at `path` as a Table, whatever its compression and layout; FileProblemError if unreadable."""
     path = Path(path)
     with open(path, "rb") as probe:
         head = probe.read(4)
@@ -185,7 +187,7 @@ def open_table(path):
     try:
         peek = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
         if peek[:4] == b"PAR1":
-            raise FileProblem("Compressed Parquet is not supported; upload the .parquet file itself.")
+            raise FileProblemError("Compressed Parquet is not supported; upload the .parquet file itself.")
         if peek.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
             yield _jsonl_table(stream)
         else:
