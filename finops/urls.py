@@ -6,6 +6,7 @@ from accounts import api as accounts_api
 from accounts.urls import auth_urls
 from accounts.urls import org_urls as accounts_org_urls
 from finops import api, views
+from ingest import api as ingest_api
 from ingest.urls import org_urls as ingest_org_urls
 
 org_pages = [
@@ -27,6 +28,9 @@ api_v1 = [
     path(
         "agent-tokens/<uuid:code>/", accounts_api.AgentTokenRevokeApi.as_view(), name="accounts-agent-token-revoke-api"
     ),
+    path("uploads/", ingest_api.UploadListApi.as_view(), name="ingest-upload-list-api"),
+    path("uploads/<uuid:code>/", ingest_api.UploadDetailApi.as_view(), name="ingest-upload-detail-api"),
+    path("ledger/summary/", ingest_api.LedgerSummaryApi.as_view(), name="ingest-ledger-summary-api"),
 ]
 
 urlpatterns = [

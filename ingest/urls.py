@@ -4,4 +4,6 @@ from ingest import views
 
 org_urls = [
     path("sources/", views.sources, name="ingest-sources"),
+    path("sources/uploads/<uuid:code>/", views.upload_detail, name="ingest-upload"),
+    path("sources/uploads/<uuid:code>/map/", views.mapping_create, name="ingest-mapping-create"),
 ]

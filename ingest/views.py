@@ -1,18 +1,97 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.selectors import agent_token_list, api_key_list
 from accounts.tenancy import get_org_for_user
+from ingest import selectors
+from ingest.forms import ColumnMappingForm, UploadForm
+from ingest.models import Upload
+from ingest.readers import FileProblemError, open_table
+from ingest.services.uploads import column_mapping_create, upload_create, upload_progress, upload_reimport
 
 
 @login_required
 def sources(request, org_code):
-    """The four inputs and how each is connected."""
-    org = get_org_for_user(request, org_code)
+    """The four inputs, the bill upload form and every upload with its result."""
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    mappings = list(selectors.column_mapping_list(org=org))
+    form = UploadForm(request.POST or None, request.FILES or None, mappings=mappings)
+    if request.method == "POST" and form.is_valid():
+        mapping = next((m for m in mappings if str(m.code) == form.cleaned_data["mapping"]), None)
+        try:
+            upload = upload_create(
+                org=org,
+                file=form.cleaned_data["file"],
+                kind=Upload.Kind.BILL,
+                requested_format="mapped_csv" if mapping else form.cleaned_data["format"],
+                mapping=mapping,
+                created_by=request.user,
+            )
+        except ValidationError as exc:
+            form.add_error("file", exc)
+        else:
+            return redirect("ingest-upload", org_code=org.code, code=upload.code)
+    uploads = list(selectors.upload_list(org=org)[:50])
     context = {
         "org": org,
         "page": "sources",
+        "form": form,
+        "uploads": uploads,
+        "mappings": mappings,
+        "bills_loaded": any(u.status == Upload.Status.DONE for u in uploads),
         "active_agent_tokens": agent_token_list(org=org).filter(revoked_at=None).count(),
         "active_api_keys": api_key_list(org=org).filter(revoked_at=None).count(),
     }
     return render(request, "ingest/sources.html", context)
+
+
+@login_required
+def upload_detail(request, org_code, code):
+    """One upload: progress while it runs, then its period, totals, errors and first ledger lines."""
+    org = get_org_for_user(request, org_code)
+    upload = get_object_or_404(Upload, org=org, code=code)
+    context = {
+        "org": org,
+        "page": "sources",
+        "upload": upload,
+        "rows_read": upload_progress(upload),
+        "running": upload.status in (Upload.Status.QUEUED, Upload.Status.PROCESSING),
+        "lines": selectors.upload_ledger_lines(org=org, upload=upload) if upload.status == Upload.Status.DONE else [],
+        "unrecognised": upload.status == Upload.Status.FAILED and not upload.format,
+    }
+    return render(request, "ingest/upload_detail.html", context)
+
+
+@login_required
+def mapping_create(request, org_code, code):
+    """Map the columns of an upload whose format we could not recognise, save the mapping, import again."""
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    upload = get_object_or_404(Upload, org=org, code=code)
+    try:
+        with open_table(upload.file.path) as table:
+            columns = table.columns
+    except FileProblemError as exc:
+        messages.error(request, str(exc))
+        return redirect("ingest-upload", org_code=org.code, code=upload.code)
+    form = ColumnMappingForm(request.POST or None, columns=columns, initial={"currency": org.currency})
+    if request.method == "POST" and form.is_valid():
+        try:
+            mapping = column_mapping_create(
+                org=org,
+                name=form.cleaned_data["name"],
+                provider=form.cleaned_data["provider"],
+                currency=form.cleaned_data["currency"],
+                columns=form.mapping_columns(),
+            )
+        except ValidationError as exc:
+            form.add_error("name", exc)
+        else:
+            again = upload_reimport(org=org, upload=upload, mapping=mapping, created_by=request.user)
+            messages.success(
+                request, f"Mapping “{mapping.name}” saved; files with these columns now import by themselves."
+            )
+            return redirect("ingest-upload", org_code=org.code, code=again.code)
+    context = {"org": org, "page": "sources", "upload": upload, "form": form, "columns": columns}
+    return render(request, "ingest/mapping_create.html", context)

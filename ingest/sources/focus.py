@@ -44,6 +44,7 @@ class FocusSource(BillSource):
     name = "focus"
     label = "FOCUS 1.0–1.3 (CSV or Parquet)"
     required_columns = ("BilledCost", "ChargePeriodStart|BillingPeriodStart")
+    currency_column = "BillingCurrency"
 
     @classmethod
     def detect(cls, columns):

@@ -25,7 +25,7 @@ ATTRIBUTION_SYNONYMS = {
 }
 _AMOUNT_DECORATION = re.compile(r"^[\s$€£¥]*|[\s$€£¥]*$")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
-_TAG_KEY_SEPARATORS = re.compile(r"[\s\-./:]+")
+_TAG_KEY_SEPARATORS = re.compile(r"[\s\-./:\\]+")
 
 
 class CellError(Exception):

@@ -1,0 +1,48 @@
+from django import forms
+
+from ingest.sources import BILL_SOURCES
+from ingest.sources.mapped_csv import MAPPABLE_FIELDS, REQUIRED_FIELDS
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV, JSON lines or Parquet; gzip or zip compressed is fine")
+    format = forms.ChoiceField(required=False, label="Format")
+    mapping = forms.ChoiceField(required=False, label="Saved column mapping")
+
+    def __init__(self, *args, mappings=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["format"].choices = [("", "Detect from the header")] + [
+            (s.name, s.label) for s in BILL_SOURCES if s.name != "mapped_csv"
+        ]
+        self.fields["mapping"].choices = [("", "None")] + [(str(m.code), m.name) for m in mappings]
+
+
+class ColumnMappingForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="e.g. Lambda invoices")
+    provider = forms.CharField(max_length=100, help_text="Shown as the provider of every line, e.g. Lambda")
+    currency = forms.CharField(max_length=3, min_length=3, initial="USD", help_text="When the file has no currency")
+
+    def __init__(self, *args, columns=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "—")] + [(c, c) for c in columns]
+        for field, label in MAPPABLE_FIELDS.items():
+            self.fields[f"col_{field}"] = forms.ChoiceField(
+                choices=choices, label=label, required=field in REQUIRED_FIELDS
+            )
+        self.fields["col_tags"] = forms.MultipleChoiceField(
+            choices=choices[1:],
+            required=False,
+            label="Tag columns (customer, team, project…)",
+            widget=forms.SelectMultiple(attrs={"size": min(8, max(3, len(columns)))}),
+        )
+
+    def clean_currency(self):
+        value = self.cleaned_data["currency"].upper()
+        if not value.isalpha():
+            raise forms.ValidationError("Use a three-letter ISO 4217 code such as USD.")
+        return value
+
+    def mapping_columns(self) -> dict:
+        columns = {f: self.cleaned_data[f"col_{f}"] for f in MAPPABLE_FIELDS if self.cleaned_data.get(f"col_{f}")}
+        columns["tags"] = list(self.cleaned_data.get("col_tags") or [])
+        return columns

@@ -1,0 +1,44 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.selectors import organization_for_code
+from ingest.models import Upload
+from ingest.services.uploads import upload_create_from_path, upload_run
+
+
+class Command(BaseCommand):
+    help = "Import a bill file through the same path as an upload; exits non-zero with row/column errors if rejected."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path")
+        parser.add_argument("--org", required=True, help="organisation code")
+        parser.add_argument("--kind", required=True, choices=[k.value for k in Upload.Kind])
+        parser.add_argument("--format", default="", help="source format; detected from the header when absent")
+
+    def handle(self, *args, path, org, kind, **options):
+        organization = organization_for_code(code=org)
+        if organization is None:
+            raise CommandError(f"No organisation with code {org!r}.")
+        try:
+            upload = upload_create_from_path(
+                org=organization, path=path, kind=kind, requested_format=options["format"], enqueue=False
+            )
+        except (OSError, ValidationError) as exc:
+            raise CommandError(str(exc)) from exc
+        upload = upload_run(upload_id=upload.pk)
+        if upload.status != Upload.Status.DONE:
+            lines = [f"row {e['row'] or '-'}, column {e['column'] or '-'}: {e['message']}" for e in upload.errors]
+            more = upload.error_count - len(upload.errors)
+            raise CommandError(
+                f"{upload.original_name} rejected, nothing loaded:\n  "
+                + "\n  ".join(lines)
+                + (f"\n  ... and {more} more" if more > 0 else "")
+            )
+        totals = ", ".join(f"{total} {currency}" for currency, total in upload.totals.items()) or "nothing billed"
+        period = (
+            f"{upload.period_start:%Y-%m-%d} to {upload.period_end:%Y-%m-%d}" if upload.period_start else "no lines"
+        )
+        self.stdout.write(
+            f"{upload.original_name}: {upload.format}, {upload.rows_loaded} lines loaded "
+            f"({upload.rows_replaced} replaced), {period}, {totals}"
+        )

@@ -1,0 +1,184 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Organization
+from accounts.tenancy import OrgQuerySet
+from finops.money import MoneyField
+
+QUANTITY = {"max_digits": 30, "decimal_places": 10, "null": True, "blank": True}
+
+
+def upload_path(instance, filename):
+    return f"uploads/{instance.org.code}/{instance.code}/{filename[-120:]}"
+
+
+class Upload(models.Model):
+    """One file handed to us (page, API or command) and what became of it."""
+
+    class Kind(models.TextChoices):
+        BILL = "bill", "Cloud bill"
+        USAGE = "usage", "LLM usage"
+        REVENUE = "revenue", "Revenue"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    format = models.CharField(max_length=40, blank=True, help_text="Detected or given source format")
+    requested_format = models.CharField(max_length=40, blank=True)
+    mapping = models.ForeignKey("ColumnMapping", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    file = models.FileField(upload_to=upload_path, max_length=300)
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.IntegerField(default=0, help_text="Records read from the file")
+    rows_loaded = models.IntegerField(default=0, help_text="Ledger rows written")
+    rows_replaced = models.IntegerField(default=0, help_text="Rows of earlier uploads this one replaced")
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    cost_basis = models.CharField(max_length=10, blank=True)
+    totals = models.JSONField(default=dict, blank=True, help_text="Billed total per currency, decimal strings")
+    errors = models.JSONField(default=list, blank=True, help_text="[{row, column, message}]")
+    error_count = models.IntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["org", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.status})"
+
+
+class ColumnMapping(models.Model):
+    """How to read one GPU cloud's CSV invoices: which column holds the date, amount, and so on."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100, help_text="e.g. 'Lambda invoices'")
+    provider = models.CharField(max_length=100, help_text="Shown as the provider of every line, e.g. 'Lambda'")
+    columns = models.JSONField(default=dict, help_text="Our field -> the file's column name")
+    currency = models.CharField(max_length=3, blank=True, help_text="Used when the file has no currency column")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="columnmapping_unique_org_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class BillPeriod(models.Model):
+    """One provider account's billing period: the unit a restated bill replaces."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=100)
+    billing_account_id = models.CharField(max_length=200)
+    billing_period_start = models.DateTimeField()
+    billing_period_end = models.DateTimeField(null=True, blank=True)
+    cost_basis = models.CharField(max_length=10, blank=True, help_text="actual or amortised where the source says")
+    upload = models.ForeignKey(Upload, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "provider", "billing_account_id", "billing_period_start"], name="billperiod_unique_slice"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.provider} {self.billing_account_id} {self.billing_period_start:%Y-%m}"
+
+
+class CostLine(models.Model):
+    """The cost ledger: one normalised bill line, FOCUS-shaped, traceable to its upload and row."""
+
+    # No index of its own on org: (org, charge_period_start) leads with it, and each index slows COPY.
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="+")
+    period = models.ForeignKey(BillPeriod, on_delete=models.CASCADE, related_name="+")
+    source_row = models.IntegerField(help_text="Row of the uploaded file (header = 1)")
+    provider = models.TextField(blank=True)
+    billing_account_id = models.TextField(blank=True)
+    billing_account_name = models.TextField(blank=True)
+    sub_account_id = models.TextField(blank=True)
+    sub_account_name = models.TextField(blank=True)
+    billing_period_start = models.DateTimeField()
+    billing_period_end = models.DateTimeField(null=True, blank=True)
+    charge_period_start = models.DateTimeField()
+    charge_period_end = models.DateTimeField(null=True, blank=True)
+    charge_category = models.CharField(max_length=12)
+    charge_class = models.TextField(blank=True)
+    charge_frequency = models.TextField(blank=True)
+    charge_description = models.TextField(blank=True)
+    region = models.TextField(blank=True)
+    service_name = models.TextField(blank=True)
+    service_category = models.TextField(blank=True)
+    resource_id = models.TextField(blank=True)
+    resource_name = models.TextField(blank=True)
+    resource_type = models.TextField(blank=True)
+    sku_id = models.TextField(blank=True)
+    gpu_type = models.TextField(blank=True)
+    pricing_quantity = models.DecimalField(**QUANTITY)
+    pricing_unit = models.TextField(blank=True)
+    consumed_quantity = models.DecimalField(**QUANTITY)
+    consumed_unit = models.TextField(blank=True)
+    billed_cost_amount = MoneyField()
+    effective_cost_amount = MoneyField()
+    list_cost_amount = MoneyField(null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    commitment_discount_id = models.TextField(blank=True)
+    commitment_discount_status = models.TextField(blank=True)
+    commitment_discount_type = models.TextField(blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    customer = models.TextField(blank=True)
+    feature = models.TextField(blank=True)
+    environment = models.TextField(blank=True)
+    owner = models.TextField(blank=True)
+    purpose = models.TextField(blank=True)
+    shutoff = models.TextField(blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["org", "charge_period_start"], name="costline_org_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.provider} {self.service_name} {self.billed_cost_amount} {self.currency}"
+
+
+class DirtyDay(models.Model):
+    """An (org, day) whose rollups must be recomputed because ingest touched it."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    marked_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "day"], name="dirtyday_unique_org_day")]
+
+    def __str__(self):
+        return f"{self.org_id} {self.day}"

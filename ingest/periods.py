@@ -1,0 +1,30 @@
+"""Half-open [start, end) periods from query parameters, in UTC (INTERFACES.md)."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from django.utils import timezone
+
+
+class PeriodError(ValueError):
+    pass
+
+
+def parse_period(start_text: str | None, end_text: str | None) -> tuple[date, date]:
+    """The [start, end) dates asked for; the current calendar month when neither is given."""
+    today = timezone.now().date()
+    try:
+        start = date.fromisoformat(start_text) if start_text else today.replace(day=1)
+        month_after = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+        end = date.fromisoformat(end_text) if end_text else month_after
+    except ValueError as exc:
+        raise PeriodError("start and end must be dates like 2026-11-02") from exc
+    if end <= start:
+        raise PeriodError("end must be after start (the period is [start, end))")
+    if (end - start).days > 3660:
+        raise PeriodError("the period may span at most ten years")
+    return start, end
+
+
+def as_utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """Midnight UTC at both ends."""
+    return datetime(start.year, start.month, start.day, tzinfo=UTC), datetime(end.year, end.month, end.day, tzinfo=UTC)

@@ -1,0 +1,233 @@
+"""Import a bill file into the cost ledger: all of it, atomically, or none of it.
+
+The file streams record by record through its source plug-in into one `COPY` inside one
+transaction. Any bad cell (or a file-level problem) rejects the whole file: the transaction
+rolls back and the upload lists each error with its row and column. A clean file then
+replaces, in the same transaction, whatever earlier uploads held for the same provider
+account and billing period, so a restated bill or the same file sent twice never counts twice.
+"""
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from functools import lru_cache
+from operator import itemgetter
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from ingest.models import BillPeriod, CostLine, DirtyDay
+from ingest.readers import open_table
+from ingest.selectors import column_mapping_list
+from ingest.services.ledger_writer import LedgerWriter
+from ingest.services.problems import ErrorList, ImportRejectedError
+from ingest.sources import SOURCES_BY_NAME, detect_source
+from ingest.sources.base import COST_ROW_FIELDS
+from ingest.sources.mapped_csv import MappedCsvSource
+from ingest.sources.values import ATTRIBUTION_KEYS, CellError, attribution
+
+PROGRESS_EVERY = 5000
+_row_values = itemgetter(*COST_ROW_FIELDS)
+MAX_DAYS_PER_LINE = 62
+
+
+def progress_key(upload) -> str:
+    return f"ingest:progress:{upload.pk}"
+
+
+@lru_cache(maxsize=8192)
+def _attribution_for(tags_json: str) -> tuple:
+    found = attribution(json.loads(tags_json))
+    return tuple(found[key] for key in ATTRIBUTION_KEYS)
+
+
+@lru_cache(maxsize=8192)
+def _days(start, end) -> tuple:
+    first = start.date()
+    last = (end - timedelta(microseconds=1)).date() if end and end > start else first
+    span = min((last - first).days, MAX_DAYS_PER_LINE)
+    return tuple(first + timedelta(days=i) for i in range(span + 1))
+
+
+def choose_source(upload, columns):
+    """The source class for this upload: the format asked for, or the one the header matches."""
+    if upload.requested_format:
+        source = SOURCES_BY_NAME.get(upload.requested_format)
+        if source is None or source.kind != upload.kind:
+            raise ImportRejectedError.single(f"Unknown format {upload.requested_format!r} for a {upload.kind} file.")
+        if source is MappedCsvSource and upload.mapping is None:
+            raise ImportRejectedError.single("Choose a saved column mapping for this file, or create one.")
+        if not source.detect(columns) and source is not MappedCsvSource:
+            raise ImportRejectedError.single(
+                f"This file does not look like {source.label}: its header has {_sample_columns(columns)}."
+            )
+        return source
+    source = detect_source(columns, upload.kind)
+    if source is None and upload.kind == "bill":
+        upload.mapping = next(
+            (m for m in column_mapping_list(org=upload.org) if MappedCsvSource.mapping_fits(m.columns, columns)), None
+        )
+        source = MappedCsvSource if upload.mapping else None
+    if source is None:
+        raise ImportRejectedError.single(
+            f"We could not recognise the format from the header ({_sample_columns(columns)}). "
+            "Pick the format, or map the columns of a GPU cloud invoice once and reuse the mapping.",
+            row=1,
+        )
+    return source
+
+
+def _sample_columns(columns) -> str:
+    shown = ", ".join(str(c) for c in columns[:6])
+    return shown + (f" and {len(columns) - 6} more" if len(columns) > 6 else "")
+
+
+class _Tally:
+    """What the import saw: periods, totals per currency, days touched, the time span."""
+
+    def __init__(self):
+        self.periods = {}
+        self.period_ends = {}
+        self.totals = {}
+        self.days = set()
+        self.first = None
+        self.last = None
+        self.currency = None
+        self.currency_row = None
+
+
+def bill_import(upload) -> None:
+    """Load the upload's bill file into the ledger; raises ImportRejectedError (nothing written) on any error."""
+    errors = ErrorList()
+    tally = _Tally()
+    with open_table(upload.file.path) as table:
+        source_class = choose_source(upload, table.columns)
+        options = {}
+        if upload.mapping:
+            mapping = upload.mapping
+            options = {"columns": mapping.columns, "provider": mapping.provider, "account": f"mapping:{mapping.code}"}
+            options["currency"] = mapping.currency
+        source = source_class(org_currency=upload.org.currency, options=options)
+        upload.format = source.name
+        for column in source.missing_columns(table.columns):
+            errors.add(
+                1, column.split("|")[0], f"The header has no {column.replace('|', ' or ')} column; it is required."
+            )
+        errors.raise_if_any()
+        with transaction.atomic():
+            _stream(upload, table, source, errors, tally)
+            errors.raise_if_any()
+            _replace_periods(upload, source, tally)
+            upload.cost_basis = source.cost_basis
+            upload.status = upload.Status.DONE
+            upload.finished_at = timezone.now()
+            upload.save()  # in the same transaction: the ledger and "done" appear together
+
+
+def _stream(upload, table, source, errors, tally) -> None:
+    rows_total = 0
+    writer = LedgerWriter(
+        org_id=upload.org_id, upload_id=upload.pk, period_ids=lambda keys: _period_ids(upload, keys, tally)
+    )
+    for number, record in table.records():
+        rows_total += 1
+        if rows_total % PROGRESS_EVERY == 0:
+            cache.set(progress_key(upload), rows_total, 3600)
+        if "__error__" in record:
+            errors.add(number, None, record["__error__"])
+            continue
+        try:
+            row = source.parse(record)
+        except CellError as exc:
+            errors.add(number, exc.column, exc.message)
+            if errors.full:
+                break
+            continue
+        if row is None or errors:
+            continue  # once the file is rejected, keep reading only to report more errors
+        currency = row["currency"]
+        if currency != tally.currency:
+            if len(currency) != 3 or not currency.isalpha():
+                errors.add(
+                    number, getattr(source, "currency_column", "currency"), f"{currency!r} is not a currency code"
+                )
+                continue
+            if tally.currency is not None:
+                errors.add(
+                    number,
+                    getattr(source, "currency_column", "currency"),
+                    f"This file mixes currencies ({tally.currency} from row {tally.currency_row}, {currency} here); "
+                    "upload one file per currency.",
+                )
+                continue
+            tally.currency, tally.currency_row = currency, number
+        period_key = (row["provider"][:100], row["billing_account_id"][:200], row["billing_period_start"])
+        if period_key not in tally.period_ends:
+            tally.period_ends[period_key] = row["billing_period_end"]
+        tags_json = json.dumps(row["tags"], sort_keys=True, ensure_ascii=False)
+        row["tags"] = tags_json
+        writer.write(period_key, (number, *_row_values(row), *_attribution_for(tags_json)))
+        start = row["charge_period_start"]
+        tally.totals[currency] = tally.totals.get(currency, Decimal(0)) + row["billed_cost_amount"]
+        tally.days.update(_days(start, row["charge_period_end"]))
+        if tally.first is None or start < tally.first:
+            tally.first = start
+        end = row["charge_period_end"] or start
+        if tally.last is None or end > tally.last:
+            tally.last = end
+    if not errors:
+        writer.flush()
+    upload.rows_total = rows_total
+    upload.rows_loaded = writer.written
+
+
+def _period_ids(upload, keys, tally) -> dict:
+    """Ids of the billing periods `keys`, created when new and locked until commit."""
+    found = {}
+    for key in sorted(keys, key=str):
+        period, _ = BillPeriod.objects.select_for_update().get_or_create(
+            org=upload.org,
+            provider=key[0],
+            billing_account_id=key[1],
+            billing_period_start=key[2],
+            defaults={"billing_period_end": tally.period_ends.get(key)},
+        )
+        tally.periods[key] = period
+        found[key] = period.pk
+    return found
+
+
+def _replace_periods(upload, source, tally) -> None:
+    periods = list(tally.periods.values())
+    conflicts = [p for p in periods if p.cost_basis and source.cost_basis and p.cost_basis != source.cost_basis]
+    if conflicts:
+        names = ", ".join(str(p) for p in conflicts[:3])
+        raise ImportRejectedError.single(
+            f"This is an {source.cost_basis} cost file, but {names} was already loaded from an "
+            f"{conflicts[0].cost_basis} cost file. Loading both would count the same spend twice; "
+            f"delete that upload first or upload the {conflicts[0].cost_basis} file instead."
+        )
+    older = CostLine.objects.for_org(upload.org).filter(period__in=periods).exclude(upload=upload)
+    span = older.aggregate(first=Min("charge_period_start"), last=Max("charge_period_start"))
+    if span["first"] is not None:
+        day, last = span["first"].date(), span["last"].date()
+        while day <= last:
+            tally.days.add(day)
+            day += timedelta(days=1)
+    upload.rows_replaced, _ = older.delete()
+    for period in periods:
+        period.upload = upload
+        period.cost_basis = source.cost_basis
+    BillPeriod.objects.bulk_update(periods, ["upload", "cost_basis"])
+    DirtyDay.objects.bulk_create(
+        [DirtyDay(org=upload.org, day=day) for day in sorted(tally.days)],
+        update_conflicts=True,
+        unique_fields=["org", "day"],
+        update_fields=["marked_at"],
+        batch_size=1000,
+    )
+    upload.totals = {currency: str(total) for currency, total in sorted(tally.totals.items())}
+    upload.period_start = tally.first
+    upload.period_end = tally.last

@@ -1,0 +1,115 @@
+"""Oracle Cloud (OCI) cost reports: the native CSV with slash headers (`lineItem/intervalUsageStart`,
+`cost/myCost`, `tags/NAMESPACE.KEY`).
+
+The report has no billing-period columns; OCI invoices by calendar month, so the period is the
+month of the usage interval. Tags are defined tags (`tags/Namespace.Key`) or free-form tags
+(`tags/key`); each is kept under its full key and, so that attribution finds `OwnerEmail` or
+`CreatedBy` whatever the namespace, also under its bare key unless another tag holds that key.
+"""
+
+from functools import lru_cache
+
+from ingest.sources import values as v
+from ingest.sources.base import BillSource
+from ingest.sources.focus import month_start, next_month
+
+PROVIDER = "Oracle"  # as in FOCUS exports of the same cloud
+TRUE_TEXT = frozenset({"true", "1", "yes", "y", "t"})
+
+
+@lru_cache(maxsize=4096)
+def gpu_description(description: str) -> str:
+    """The SKU description when it names a GPU shape ("Compute - GPU Standard - A10"), else ''."""
+    return description[:100] if "gpu" in description.lower() else ""
+
+
+def _tag_keys(column: str) -> tuple[str, str]:
+    """(full key, bare key) of a `tags/...` column: Oracle-Tags.CreatedBy -> oracle_tags_createdby, createdby."""
+    raw = column[len("tags/") :]
+    return v.normalise_tag_key(raw), v.normalise_tag_key(raw.rpartition(".")[2])
+
+
+class OciCostSource(BillSource):
+    name = "oci_cost"
+    label = "Oracle Cloud cost report"
+    required_columns = ("cost/myCost", "lineItem/intervalUsageStart")
+    currency_column = "cost/currencyCode"
+
+    @classmethod
+    def detect(cls, columns):
+        """True for an OCI cost report header (AWS's CUR shares the lineItem/ prefix, never these names)."""
+        present = set(columns)
+        return "cost/myCost" in present and "lineItem/intervalUsageStart" in present
+
+    def missing_columns(self, columns):
+        """Required columns the header lacks; also learns the header's tag columns."""
+        self._learn(columns)
+        return super().missing_columns(columns)
+
+    def _learn(self, columns) -> None:
+        # Once per header: the per-row loop only reads cells, it never splits or normalises names.
+        self._width = len(columns)
+        self._tag_columns = tuple((c, *_tag_keys(c)) for c in columns if c.startswith("tags/"))
+
+    def parse(self, record):
+        """One normalised cost row from one OCI cost report line."""
+        if getattr(self, "_width", None) != len(record):
+            self._learn(list(record))
+        start = v.timestamp(record, "lineItem/intervalUsageStart", required=True)
+        billed = v.decimal(record, "cost/myCost", required=True)
+        overage = v.decimal(record, "cost/myCostOverage")
+        if overage is not None:
+            billed += overage
+        period_start = month_start(start)
+        quantity = v.decimal(record, "usage/billedQuantity")
+        consumed = v.decimal(record, "usage/consumedQuantity")
+        description = v.text(record, "product/Description")
+        return {
+            "provider": PROVIDER,
+            "billing_account_id": v.text(record, "lineItem/tenantId"),
+            "billing_account_name": "",
+            "sub_account_id": v.text(record, "product/compartmentId"),
+            "sub_account_name": v.text(record, "product/compartmentName"),
+            "billing_period_start": period_start,
+            "billing_period_end": next_month(period_start),
+            "charge_period_start": start,
+            "charge_period_end": v.timestamp(record, "lineItem/intervalUsageEnd"),
+            "charge_category": "usage",
+            "charge_class": "correction" if v.text(record, "lineItem/isCorrection").lower() in TRUE_TEXT else "",
+            "charge_frequency": "usage-based",
+            "charge_description": description,
+            "region": v.text(record, "product/region"),
+            "service_name": v.text(record, "product/service"),
+            "service_category": "",
+            "resource_id": v.text(record, "product/resourceId"),
+            "resource_name": "",
+            "resource_type": "",
+            "sku_id": v.text(record, "cost/productSku"),
+            "gpu_type": gpu_description(description) if description else "",
+            "pricing_quantity": quantity,
+            "pricing_unit": v.text(record, "cost/billingUnitReadable"),
+            "consumed_quantity": quantity if consumed is None else consumed,
+            "consumed_unit": v.first_text(record, "usage/consumedQuantityUnits", "cost/skuUnitDescription"),
+            "billed_cost_amount": billed,
+            "effective_cost_amount": billed,
+            "list_cost_amount": None,
+            "currency": (v.text(record, "cost/currencyCode") or self.org_currency).upper(),
+            "commitment_discount_id": "",
+            "commitment_discount_status": "",
+            "commitment_discount_type": "",
+            "tags": self._tags(record),
+        }
+
+    def _tags(self, record) -> dict:
+        found, bare = {}, {}
+        for column, key, bare_key in self._tag_columns:
+            value = record.get(column)
+            if value is None or value == "":
+                continue
+            value = value.strip() if isinstance(value, str) else str(value)
+            if value and value.lower() not in v.NULL_SENTINELS:
+                found[key] = value
+                bare.setdefault(bare_key, value)
+        for key, value in bare.items():
+            found.setdefault(key, value)
+        return found
