@@ -86,7 +86,11 @@ class ColumnMapping(models.Model):
 
 
 class BillPeriod(models.Model):
-    """One provider account's billing period: the unit a restated bill replaces."""
+    """One provider account's billing period: the unit a restated bill replaces.
+
+    `upload` is the upload whose lines stand for the period now; a later upload of the same
+    period deletes that upload's lines of the period and takes its place.
+    """
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     provider = models.CharField(max_length=100)
@@ -112,10 +116,14 @@ class BillPeriod(models.Model):
 class CostLine(models.Model):
     """The cost ledger: one normalised bill line, FOCUS-shaped, traceable to its upload and row."""
 
-    # No index of its own on org: (org, charge_period_start) leads with it, and each index slows COPY.
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
-    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="+")
-    period = models.ForeignKey(BillPeriod, on_delete=models.CASCADE, related_name="+")
+    # The importer is the only writer and sets both from rows of the same transaction, so the per-row
+    # foreign-key triggers (a large share of COPY time) are left out; Django still cascades deletes.
+    # No index of its own on org: (org, charge_period_start) leads with it. The billing period a line
+    # belongs to is (provider, billing_account_id, billing_period_start): see BillPeriod.
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     source_row = models.IntegerField(help_text="Row of the uploaded file (header = 1)")
     provider = models.TextField(blank=True)
     billing_account_id = models.TextField(blank=True)

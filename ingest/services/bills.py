@@ -15,7 +15,7 @@ from operator import itemgetter
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from ingest.models import BillPeriod, CostLine, DirtyDay
@@ -38,9 +38,11 @@ def progress_key(upload) -> str:
 
 
 @lru_cache(maxsize=8192)
-def _attribution_for(tags_json: str) -> tuple:
-    found = attribution(json.loads(tags_json))
-    return tuple(found[key] for key in ATTRIBUTION_KEYS)
+def _tags_columns(items: tuple) -> tuple:
+    """The tags as JSON text and the attribution keys found in them; bills repeat a few tag sets."""
+    tags = dict(items)
+    found = attribution(tags)
+    return (json.dumps(tags, sort_keys=True, ensure_ascii=False), *(found[key] for key in ATTRIBUTION_KEYS))
 
 
 @lru_cache(maxsize=8192)
@@ -88,8 +90,7 @@ class _Tally:
     """What the import saw: periods, totals per currency, days touched, the time span."""
 
     def __init__(self):
-        self.periods = {}
-        self.period_ends = {}
+        self.periods = {}  # (provider, billing account, period start) -> period end
         self.totals = {}
         self.days = set()
         self.first = None
@@ -118,7 +119,6 @@ def bill_import(upload) -> None:
         errors.raise_if_any()
         with transaction.atomic():
             _stream(upload, table, source, errors, tally)
-            errors.raise_if_any()
             _replace_periods(upload, source, tally)
             upload.cost_basis = source.cost_basis
             upload.status = upload.Status.DONE
@@ -127,80 +127,79 @@ def bill_import(upload) -> None:
 
 
 def _stream(upload, table, source, errors, tally) -> None:
-    rows_total = 0
-    writer = LedgerWriter(
-        org_id=upload.org_id, upload_id=upload.pk, period_ids=lambda keys: _period_ids(upload, keys, tally)
-    )
-    for number, record in table.records():
-        rows_total += 1
-        if rows_total % PROGRESS_EVERY == 0:
-            cache.set(progress_key(upload), rows_total, 3600)
-        if "__error__" in record:
-            errors.add(number, None, record["__error__"])
-            continue
-        try:
-            row = source.parse(record)
-        except CellError as exc:
-            errors.add(number, exc.column, exc.message)
-            if errors.full:
-                break
-            continue
-        if row is None or errors:
-            continue  # once the file is rejected, keep reading only to report more errors
-        currency = row["currency"]
-        if currency != tally.currency:
-            if len(currency) != 3 or not currency.isalpha():
-                errors.add(
-                    number, getattr(source, "currency_column", "currency"), f"{currency!r} is not a currency code"
-                )
+    rows_total = written = 0
+    head = (upload.org_id, upload.pk)
+    with LedgerWriter() as writer:
+        write = writer.write
+        for number, record in table.records():
+            rows_total += 1
+            if rows_total % PROGRESS_EVERY == 0:
+                cache.set(progress_key(upload), rows_total, 3600)
+            if "__error__" in record:
+                errors.add(number, None, record["__error__"])
                 continue
-            if tally.currency is not None:
-                errors.add(
-                    number,
-                    getattr(source, "currency_column", "currency"),
-                    f"This file mixes currencies ({tally.currency} from row {tally.currency_row}, {currency} here); "
-                    "upload one file per currency.",
-                )
+            try:
+                row = source.parse(record)
+            except CellError as exc:
+                errors.add(number, exc.column, exc.message)
+                if errors.full:
+                    break
                 continue
-            tally.currency, tally.currency_row = currency, number
-        period_key = (row["provider"][:100], row["billing_account_id"][:200], row["billing_period_start"])
-        if period_key not in tally.period_ends:
-            tally.period_ends[period_key] = row["billing_period_end"]
-        tags_json = json.dumps(row["tags"], sort_keys=True, ensure_ascii=False)
-        row["tags"] = tags_json
-        writer.write(period_key, (number, *_row_values(row), *_attribution_for(tags_json)))
-        start = row["charge_period_start"]
-        tally.totals[currency] = tally.totals.get(currency, Decimal(0)) + row["billed_cost_amount"]
-        tally.days.update(_days(start, row["charge_period_end"]))
-        if tally.first is None or start < tally.first:
-            tally.first = start
-        end = row["charge_period_end"] or start
-        if tally.last is None or end > tally.last:
-            tally.last = end
-    if not errors:
-        writer.flush()
+            if row is None or errors:
+                continue  # once the file is rejected, keep reading only to report more errors
+            currency = row["currency"]
+            if currency != tally.currency and not _currency_ok(currency, number, source, errors, tally):
+                continue
+            period_key = (row["provider"][:100], row["billing_account_id"][:200], row["billing_period_start"])
+            if period_key not in tally.periods:
+                tally.periods[period_key] = row["billing_period_end"]
+            tags_json, *attributed = _tags_columns(tuple(row["tags"].items()))
+            row["tags"] = tags_json
+            write((*head, number, *_row_values(row), *attributed))
+            written += 1
+            start = row["charge_period_start"]
+            tally.totals[currency] = tally.totals.get(currency, Decimal(0)) + row["billed_cost_amount"]
+            tally.days.update(_days(start, row["charge_period_end"]))
+            if tally.first is None or start < tally.first:
+                tally.first = start
+            end = row["charge_period_end"] or start
+            if tally.last is None or end > tally.last:
+                tally.last = end
+        if errors:
+            raise errors.rejection()  # leave the COPY with an error: the server discards what it got
     upload.rows_total = rows_total
-    upload.rows_loaded = writer.written
+    upload.rows_loaded = written
 
 
-def _period_ids(upload, keys, tally) -> dict:
-    """Ids of the billing periods `keys`, created when new and locked until commit."""
-    found = {}
-    for key in sorted(keys, key=str):
-        period, _ = BillPeriod.objects.select_for_update().get_or_create(
-            org=upload.org,
-            provider=key[0],
-            billing_account_id=key[1],
-            billing_period_start=key[2],
-            defaults={"billing_period_end": tally.period_ends.get(key)},
+def _currency_ok(currency, number, source, errors, tally) -> bool:
+    """Accept the file's first currency; a malformed or second currency is an error at this row."""
+    column = getattr(source, "currency_column", "currency")
+    if len(currency) != 3 or not currency.isalpha():
+        errors.add(number, column, f"{currency!r} is not a three-letter currency code")
+        return False
+    if tally.currency is not None:
+        errors.add(
+            number,
+            column,
+            f"This file mixes currencies ({tally.currency} from row {tally.currency_row}, {currency} here); "
+            "upload one file per currency.",
         )
-        tally.periods[key] = period
-        found[key] = period.pk
-    return found
+        return False
+    tally.currency, tally.currency_row = currency, number
+    return True
 
 
 def _replace_periods(upload, source, tally) -> None:
-    periods = list(tally.periods.values())
+    periods = []
+    for (provider, account, start), end in sorted(tally.periods.items(), key=lambda item: str(item[0])):
+        period, _ = BillPeriod.objects.select_for_update().get_or_create(
+            org=upload.org,
+            provider=provider,
+            billing_account_id=account,
+            billing_period_start=start,
+            defaults={"billing_period_end": end},
+        )
+        periods.append(period)
     conflicts = [p for p in periods if p.cost_basis and source.cost_basis and p.cost_basis != source.cost_basis]
     if conflicts:
         names = ", ".join(str(p) for p in conflicts[:3])
@@ -209,7 +208,16 @@ def _replace_periods(upload, source, tally) -> None:
             f"{conflicts[0].cost_basis} cost file. Loading both would count the same spend twice; "
             f"delete that upload first or upload the {conflicts[0].cost_basis} file instead."
         )
-    older = CostLine.objects.for_org(upload.org).filter(period__in=periods).exclude(upload=upload)
+    replaced = Q(pk__in=[])
+    for period in periods:
+        if period.upload_id and period.upload_id != upload.pk:
+            replaced |= Q(
+                upload_id=period.upload_id,
+                provider=period.provider,
+                billing_account_id=period.billing_account_id,
+                billing_period_start=period.billing_period_start,
+            )
+    older = CostLine.objects.for_org(upload.org).filter(replaced)
     span = older.aggregate(first=Min("charge_period_start"), last=Max("charge_period_start"))
     if span["first"] is not None:
         day, last = span["first"].date(), span["last"].date()

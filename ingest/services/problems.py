@@ -36,6 +36,9 @@ class ErrorList:
     def __bool__(self) -> bool:
         return self.total > 0
 
+    def rejection(self) -> ImportRejectedError:
+        return ImportRejectedError(self.items, self.total)
+
     def raise_if_any(self) -> None:
         if self.total:
-            raise ImportRejectedError(self.items, self.total)
+            raise self.rejection()

@@ -23,6 +23,7 @@ ATTRIBUTION_SYNONYMS = {
     "purpose": ("purpose", "spend_bucket", "workload_type", "usage_type"),
     "shutoff": ("shutoff", "shut_off", "shutdown", "shutoff_at", "expires", "expiry", "ttl"),
 }
+_EXACT_NULLS = frozenset({"", "NULL", "null", "None", "N/A", "NaN", "nan"})
 _AMOUNT_DECORATION = re.compile(r"^[\s$€£¥]*|[\s$€£¥]*$")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 _TAG_KEY_SEPARATORS = re.compile(r"[\s\-./:\\]+")
@@ -51,9 +52,17 @@ def is_null(value) -> bool:
 def text(record, column: str, max_length: int = 0) -> str:
     """A text cell, stripped; '' for nulls. Long values are cut to `max_length` when given."""
     value = record.get(column)
-    if is_null(value):
+    if value.__class__ is str:  # the hot path: CSV cells
+        if value in _EXACT_NULLS:
+            return ""
+        if value[0] in " \t" or value[-1] in " \t" or len(value) <= 9:
+            value = value.strip()
+            if value.lower() in NULL_SENTINELS:
+                return ""
+    elif value is None or is_null(value):
         return ""
-    value = str(value).strip()
+    else:
+        value = str(value).strip()
     return value[:max_length] if max_length else value
 
 
@@ -93,6 +102,13 @@ def decimal(record, column: str, *, required: bool = False) -> Decimal | None:
     accounting negatives ("(1.00)"). Floats from Parquet go through their shortest text form.
     """
     value = record.get(column)
+    if value.__class__ is str and value and value not in _EXACT_NULLS:
+        try:  # the hot path: a plain number in a CSV cell
+            amount = Decimal(value)
+            if amount.is_finite():
+                return amount
+        except InvalidOperation:
+            pass
     if isinstance(value, Decimal):
         return value
     if isinstance(value, int) and not isinstance(value, bool):

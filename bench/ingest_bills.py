@@ -1,0 +1,117 @@
+"""Benchmark: our bill import (file to committed ledger rows) against `psql \\copy` of the same file.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/finops_bench .venv/bin/python bench/ingest_bills.py [--rows N]
+
+Generates a realistic FOCUS 1.2 CSV once (several providers, hourly GPU instance lines, tags;
+cached in bench/out/), then in the same run:
+  1. reference: `psql \\copy` of the file into a bare table of text columns (no parsing, no indexes);
+  2. ours: the real import path (upload, detect, parse, validate, COPY into the ledger, replace
+     the billing periods, commit), in a child process so its peak RSS is its own.
+Prints both times, the ratio (reference seconds / our seconds; 1.0 = as fast as psql) and our peak RSS.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finops.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
+    import django
+
+    django.setup()
+
+
+def generate(rows: int) -> Path:
+    from finops.demo_bills import PROVIDERS, demo_resources, write_focus_bill
+
+    path = OUT / f"focus12_{rows}.csv"
+    if path.exists():
+        return path
+    OUT.mkdir(parents=True, exist_ok=True)
+    days = 60
+    per_hour = max(1, rows // (days * 24))
+    # GPU instances hourly, plus 4 managed services per provider (two of them daily).
+    per_provider = max(1, (per_hour - 2 * len(PROVIDERS)) // len(PROVIDERS))
+    started = time.perf_counter()
+    count = write_focus_bill(
+        path, start=date(2026, 8, 1), days=days, resources=demo_resources(per_provider=per_provider)
+    )
+    print(f"generated {count:,} lines ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - started:.1f}s")
+    return path
+
+
+def reference_copy(path: Path) -> float:
+    from finops.demo_bills import FOCUS_COLUMNS
+
+    url = os.environ["DATABASE_URL"]
+    columns = ", ".join(f'"{c}" text' for c in FOCUS_COLUMNS)
+    subprocess.run(
+        ["psql", url, "-qc", f"DROP TABLE IF EXISTS bench_bare; CREATE TABLE bench_bare ({columns})"], check=True
+    )
+    started = time.perf_counter()
+    subprocess.run(["psql", url, "-qc", f"\\copy bench_bare FROM '{path}' WITH (FORMAT csv, HEADER true)"], check=True)
+    elapsed = time.perf_counter() - started
+    subprocess.run(["psql", url, "-qc", "DROP TABLE bench_bare"], check=True)
+    return elapsed
+
+
+def child_import(path: str) -> None:
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from accounts.models import Organization
+    from accounts.services import org_bootstrap
+    from ingest.models import Upload
+    from ingest.services.uploads import upload_create_from_path, upload_run
+
+    Organization.objects.filter(name="Benchmark AI").delete()
+    org, _, _ = org_bootstrap(name="Benchmark AI", owner_email="bench@example.org")
+    started = time.perf_counter()
+    upload = upload_create_from_path(org=org, path=path, kind="bill", enqueue=False)
+    upload = upload_run(upload_id=upload.pk)
+    elapsed = time.perf_counter() - started
+    assert upload.status == Upload.Status.DONE, upload.errors
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": elapsed, "rows": upload.rows_loaded, "peak_rss_mib": peak}))
+    Organization.objects.filter(pk=org.pk).delete()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--child-import", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_import:
+        child_import(args.child_import)
+        return
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database: the benchmark compares against psql \\copy.")
+    setup_django()
+    path = generate(args.rows)
+    reference = reference_copy(path)
+    child = subprocess.run(
+        [sys.executable, __file__, "--child-import", str(path)], check=True, capture_output=True, text=True
+    )
+    ours = json.loads(child.stdout.strip().splitlines()[-1])
+    print(f"file:            {path.name}, {ours['rows']:,} ledger rows")
+    print(f"psql \\copy:      {reference:.2f}s ({ours['rows'] / reference:,.0f} rows/s)")
+    print(f"our import:      {ours['seconds']:.2f}s ({ours['rows'] / ours['seconds']:,.0f} rows/s)")
+    print(f"ratio:           {reference / ours['seconds']:.2f}x the speed of psql \\copy (goal >= 0.5)")
+    print(f"peak RSS:        {ours['peak_rss_mib']:.0f} MiB (goal < 500)")
+
+
+if __name__ == "__main__":
+    main()
