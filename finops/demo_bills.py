@@ -70,11 +70,13 @@ def _tags(rng: random.Random, gpu: bool) -> str:
     return json.dumps(tags)
 
 
-def demo_resources(*, per_provider: int = 4, seed: int = 7) -> list[Resource]:
+def demo_resources(*, per_provider: int = 4, seed: int = 7, providers=None) -> list[Resource]:
     """GPU instances, a database, storage, egress and logging per provider; `per_provider` GPU instances each."""
     rng = random.Random(seed)
     resources = []
     for provider, _, account, region in PROVIDERS:
+        if providers and provider not in providers:
+            continue
         skus = GPU_SKUS[provider]
         for index in range(per_provider):
             sku, gpus, rate = skus[index % len(skus)]

@@ -190,3 +190,33 @@ class DirtyDay(models.Model):
 
     def __str__(self):
         return f"{self.org_id} {self.day}"
+
+
+class ContractCommitment(models.Model):
+    """A FOCUS 1.3 contract commitment: what was committed to a provider, for commitment utilisation."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="+")
+    source_row = models.IntegerField()
+    provider = models.CharField(max_length=100, blank=True)
+    contract_id = models.CharField(max_length=200, blank=True)
+    commitment_id = models.CharField(max_length=200)
+    category = models.CharField(max_length=10, help_text="spend or usage")
+    commitment_type = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField(null=True, blank=True)
+    contract_period_start = models.DateTimeField(null=True, blank=True)
+    contract_period_end = models.DateTimeField(null=True, blank=True)
+    cost_amount = MoneyField(null=True, blank=True)
+    quantity = models.DecimalField(**QUANTITY)
+    unit = models.CharField(max_length=100, blank=True)
+    currency = models.CharField(max_length=3)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "commitment_id"])]
+
+    def __str__(self):
+        return f"{self.provider} {self.commitment_id} {self.period_start:%Y-%m-%d}"

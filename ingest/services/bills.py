@@ -21,6 +21,7 @@ from django.utils import timezone
 from ingest.models import BillPeriod, CostLine, DirtyDay
 from ingest.readers import open_table
 from ingest.selectors import column_mapping_list
+from ingest.services.commitments import commitments_import
 from ingest.services.ledger_writer import LedgerWriter
 from ingest.services.problems import ErrorList, ImportRejectedError
 from ingest.sources import SOURCES_BY_NAME, detect_source
@@ -117,6 +118,9 @@ def bill_import(upload) -> None:
                 1, column.split("|")[0], f"The header has no {column.replace('|', ' or ')} column; it is required."
             )
         errors.raise_if_any()
+        if getattr(source, "dataset", "cost_and_usage") == "contract_commitment":
+            commitments_import(upload, table, source)
+            return
         with transaction.atomic():
             _stream(upload, table, source, errors, tally)
             _replace_periods(upload, source, tally)

@@ -3,13 +3,22 @@
 from ingest.sources.aws_cur import AwsCurSource
 from ingest.sources.azure_cost import AzureCostSource
 from ingest.sources.focus import FocusSource
+from ingest.sources.focus_commitments import FocusContractCommitmentSource
 from ingest.sources.gcp_billing import GcpBillingSource
 from ingest.sources.mapped_csv import MappedCsvSource
 from ingest.sources.oci_cost import OciCostSource
 
 # Native formats first: FOCUS accepts any header with two FOCUS column names, and the Azure
 # export shares some of them (ChargeType, ResourceId, BillingCurrency).
-BILL_SOURCES = (AwsCurSource, OciCostSource, GcpBillingSource, AzureCostSource, FocusSource, MappedCsvSource)
+BILL_SOURCES = (
+    AwsCurSource,
+    OciCostSource,
+    GcpBillingSource,
+    AzureCostSource,
+    FocusContractCommitmentSource,
+    FocusSource,
+    MappedCsvSource,
+)
 SOURCES_BY_NAME = {source.name: source for source in BILL_SOURCES}
 
 

@@ -1,13 +1,16 @@
 """create_org, create_agent_token and demo, through call_command as a script would run them."""
 
 import json
+from decimal import Decimal
 from io import StringIO
 
 from django.core.management import CommandError, call_command
+from django.db.models import Max, Min, Sum
 from django.test import TestCase
 
 from accounts.models import AgentToken, Membership, Organization
 from finops.services import DEMO_ORG_NAME
+from ingest.models import CostLine, Upload
 
 
 def run(*args) -> str:
@@ -65,6 +68,23 @@ class DemoCommandTests(TestCase):
         self.assertContains(page, "Founder Table")
         api = self.client.get("/api/v1/", HTTP_AUTHORIZATION=f"Bearer {body['api_key']}")
         self.assertEqual(api.json()["org"]["name"], DEMO_ORG_NAME)
+
+    def test_it_loads_six_weeks_of_bills_through_the_real_upload_path(self):
+        body = json.loads(run("demo", "--json"))
+        uploads = Upload.objects.filter(org__code=body["org"])
+        self.assertEqual(sorted(uploads.values_list("format", "status")), [("focus", "done"), ("mapped_csv", "done")])
+        lines = CostLine.objects.filter(org__code=body["org"])
+        self.assertEqual(set(lines.values_list("provider", flat=True)), {"AWS", "Lambda"})
+        self.assertTrue(lines.filter(gpu_type__contains="H100").exists())
+        self.assertTrue(lines.exclude(customer="").exists())
+        self.assertTrue(lines.filter(customer="", owner="").exists(), "some lines must stay untagged")
+        days = lines.aggregate(first=Min("charge_period_start"), last=Max("charge_period_start"))
+        self.assertGreaterEqual((days["last"] - days["first"]).days, 40)
+        for upload in uploads:
+            total = lines.filter(upload=upload).aggregate(total=Sum("billed_cost_amount"))["total"]
+            self.assertEqual(
+                str(total.quantize(Decimal("0.01"))), str(Decimal(upload.totals["USD"]).quantize(Decimal("0.01")))
+            )
 
     def test_it_recreates_rather_than_duplicates(self):
         first = json.loads(run("demo", "--json"))
