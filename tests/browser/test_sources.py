@@ -1,0 +1,41 @@
+"""A founder uploads a bill on the Sources page in Chromium and reads the result."""
+
+import re
+
+import pytest
+
+from finops.services import demo_org_recreate
+from tests.base import sample_path
+from tests.browser.test_dashboard import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_it_uploads_a_bill_and_shows_where_it_went(page, screenshot):
+    demo = demo_org_recreate()
+    sample = sample_path("focus/focus-sample-data_focus_sample_1000.csv")
+    log_in(page, demo["login"], demo["password"])
+    page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sources").click()
+    assert page.get_by_text("aws-focus-1.2.csv").is_visible()
+    screenshot("sources")
+
+    page.locator("input[type=file]").set_input_files(str(sample))
+    assert page.locator("[data-filename]").inner_text() == sample.name
+    page.get_by_role("button", name="Upload and import").click()
+    page.wait_for_url(re.compile(r"/sources/uploads/[0-9a-f-]+/$"))
+    assert page.get_by_text("Ledger lines", exact=True).is_visible()
+    assert page.get_by_text("$20.52", exact=True).is_visible()
+    screenshot("upload-done")
+
+    page.goto(page.url.split("/sources/")[0] + "/sources/")
+    page.locator("input[type=file]").set_input_files(
+        files=[
+            {"name": "broken.csv", "mimeType": "text/csv", "buffer": b"BilledCost,ChargePeriodStart\nabc,2026-10-01\n"}
+        ]
+    )
+    page.get_by_role("button", name="Upload and import").click()
+    page.wait_for_url(re.compile(r"/sources/uploads/[0-9a-f-]+/$"))
+    assert page.get_by_text("nothing of it was loaded").is_visible()
+    assert page.get_by_role("cell", name="BilledCost", exact=True).is_visible()
+    screenshot("upload-rejected")
