@@ -175,6 +175,19 @@ def _parquet_table(path: Path) -> Table:
 
 
 @contextmanager
+def open_csv_stream(path):
+    """The decompressed bytes of a CSV (or JSON lines) file at `path`, for readers of their own."""
+    path = Path(path)
+    with open(path, "rb") as probe:
+        head = probe.read(4)
+    stream = _decompressed(path, head)
+    try:
+        yield stream
+    finally:
+        stream.close()
+
+
+@contextmanager
 def open_table(path):
     """The file at `path` as a Table, whatever its compression and layout; FileProblemError if unreadable."""
     path = Path(path)

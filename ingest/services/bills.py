@@ -7,10 +7,8 @@ replaces, in the same transaction, whatever earlier uploads held for the same pr
 account and billing period, so a restated bill or the same file sent twice never counts twice.
 """
 
-import json
 from datetime import timedelta
 from decimal import Decimal
-from functools import lru_cache
 from operator import itemgetter
 
 from django.core.cache import cache
@@ -18,40 +16,27 @@ from django.db import transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
+from finops.money import as_json
 from ingest.models import BillPeriod, CostLine, DirtyDay
 from ingest.readers import open_table
 from ingest.selectors import column_mapping_list
 from ingest.services.commitments import commitments_import
+from ingest.services.focus_columnar import NotColumnarError, columnar_possible, focus_stream_columnar
 from ingest.services.ledger_writer import LedgerWriter
 from ingest.services.problems import ErrorList, ImportRejectedError
+from ingest.services.tally import Tally, days_covered, tags_columns
 from ingest.sources import SOURCES_BY_NAME, detect_source
 from ingest.sources.base import COST_ROW_FIELDS
 from ingest.sources.mapped_csv import MappedCsvSource
-from ingest.sources.values import ATTRIBUTION_KEYS, CellError, attribution
+from ingest.sources.values import CellError
+from ingest.sources.values import tags_items as _tags_items
 
 PROGRESS_EVERY = 5000
 _row_values = itemgetter(*COST_ROW_FIELDS)
-MAX_DAYS_PER_LINE = 62
 
 
 def progress_key(upload) -> str:
     return f"ingest:progress:{upload.pk}"
-
-
-@lru_cache(maxsize=8192)
-def _tags_columns(items: tuple) -> tuple:
-    """The tags as JSON text and the attribution keys found in them; bills repeat a few tag sets."""
-    tags = dict(items)
-    found = attribution(tags)
-    return (json.dumps(tags, sort_keys=True, ensure_ascii=False), *(found[key] for key in ATTRIBUTION_KEYS))
-
-
-@lru_cache(maxsize=8192)
-def _days(start, end) -> tuple:
-    first = start.date()
-    last = (end - timedelta(microseconds=1)).date() if end and end > start else first
-    span = min((last - first).days, MAX_DAYS_PER_LINE)
-    return tuple(first + timedelta(days=i) for i in range(span + 1))
 
 
 def choose_source(upload, columns):
@@ -87,23 +72,9 @@ def _sample_columns(columns) -> str:
     return shown + (f" and {len(columns) - 6} more" if len(columns) > 6 else "")
 
 
-class _Tally:
-    """What the import saw: periods, totals per currency, days touched, the time span."""
-
-    def __init__(self):
-        self.periods = {}  # (provider, billing account, period start) -> period end
-        self.totals = {}
-        self.days = set()
-        self.first = None
-        self.last = None
-        self.currency = None
-        self.currency_row = None
-
-
 def bill_import(upload) -> None:
     """Load the upload's bill file into the ledger; raises ImportRejectedError (nothing written) on any error."""
     errors = ErrorList()
-    tally = _Tally()
     with open_table(upload.file.path) as table:
         source_class = choose_source(upload, table.columns)
         options = {}
@@ -122,12 +93,36 @@ def bill_import(upload) -> None:
             commitments_import(upload, table, source)
             return
         with transaction.atomic():
-            _stream(upload, table, source, errors, tally)
+            tally = _stream_fast_or_rows(upload, table, source, errors)
             _replace_periods(upload, source, tally)
             upload.cost_basis = source.cost_basis
             upload.status = upload.Status.DONE
             upload.finished_at = timezone.now()
             upload.save()  # in the same transaction: the ledger and "done" appear together
+
+
+def _stream_fast_or_rows(upload, table, source, errors) -> Tally:
+    """Stream the file into the ledger, through the columnar path when the file allows it."""
+    if columnar_possible(source, table):
+        tally = Tally()
+        try:
+            with transaction.atomic():  # a savepoint: a refused attempt leaves nothing behind
+                focus_stream_columnar(
+                    upload, table, source, tally, tags_columns=_tags_from_text, progress_key=progress_key(upload)
+                )
+            return tally
+        except NotColumnarError:
+            pass
+    tally = Tally()
+    _stream(upload, table, source, errors, tally)
+    return tally
+
+
+def _tags_from_text(text: str) -> tuple:
+    try:
+        return tags_columns(_tags_items(text))
+    except ValueError as exc:
+        raise NotColumnarError("tags") from exc
 
 
 def _stream(upload, table, source, errors, tally) -> None:
@@ -157,13 +152,13 @@ def _stream(upload, table, source, errors, tally) -> None:
             period_key = (row["provider"][:100], row["billing_account_id"][:200], row["billing_period_start"])
             if period_key not in tally.periods:
                 tally.periods[period_key] = row["billing_period_end"]
-            tags_json, *attributed = _tags_columns(tuple(row["tags"].items()))
+            tags_json, *attributed = tags_columns(tuple(row["tags"].items()))
             row["tags"] = tags_json
             write((*head, number, *_row_values(row), *attributed))
             written += 1
             start = row["charge_period_start"]
             tally.totals[currency] = tally.totals.get(currency, Decimal(0)) + row["billed_cost_amount"]
-            tally.days.update(_days(start, row["charge_period_end"]))
+            tally.days.update(days_covered(start, row["charge_period_end"]))
             if tally.first is None or start < tally.first:
                 tally.first = start
             end = row["charge_period_end"] or start
@@ -240,6 +235,6 @@ def _replace_periods(upload, source, tally) -> None:
         update_fields=["marked_at"],
         batch_size=1000,
     )
-    upload.totals = {currency: str(total) for currency, total in sorted(tally.totals.items())}
+    upload.totals = {currency: as_json(total) for currency, total in sorted(tally.totals.items())}
     upload.period_start = tally.first
     upload.period_end = tally.last

@@ -23,6 +23,7 @@ ATTRIBUTION_SYNONYMS = {
     "purpose": ("purpose", "spend_bucket", "workload_type", "usage_type"),
     "shutoff": ("shutoff", "shut_off", "shutdown", "shutoff_at", "expires", "expiry", "ttl"),
 }
+_LONGEST_SENTINEL = max(len(s) for s in NULL_SENTINELS)
 _EXACT_NULLS = frozenset({"", "NULL", "null", "None", "N/A", "NaN", "nan"})
 _AMOUNT_DECORATION = re.compile(r"^[\s$€£¥]*|[\s$€£¥]*$")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -55,10 +56,9 @@ def text(record, column: str, max_length: int = 0) -> str:
     if value.__class__ is str:  # the hot path: CSV cells
         if value in _EXACT_NULLS:
             return ""
-        if value[0] in " \t" or value[-1] in " \t" or len(value) <= 9:
-            value = value.strip()
-            if value.lower() in NULL_SENTINELS:
-                return ""
+        value = value.strip()
+        if len(value) <= _LONGEST_SENTINEL and value.lower() in NULL_SENTINELS:
+            return ""
     elif value is None or is_null(value):
         return ""
     else:
@@ -220,7 +220,8 @@ def normalise_tags(pairs) -> dict:
 
 
 @lru_cache(maxsize=16384)
-def _tags_from_text(raw: str) -> tuple:
+def tags_items(raw: str) -> tuple:
+    """Normalised (key, value) pairs from tag text in any supported encoding; ValueError if unreadable."""
     value = raw.strip()
     if value.lower() in NULL_SENTINELS or value in ("{}", "[]"):
         return ()
@@ -260,7 +261,7 @@ def tags(record, column: str) -> dict:
         pairs = [(i.get("key"), i.get("value")) if isinstance(i, dict) else tuple(i) for i in value]
         return normalise_tags(pairs)
     try:
-        return dict(_tags_from_text(str(value)))
+        return dict(tags_items(str(value)))
     except ValueError:
         raise CellError(column, f"{column} is not a tag list we can read: {str(value)[:60]!r}") from None
 

@@ -109,7 +109,7 @@ class FocusSampleTests(UploadTestCase):
         pq.write_table(table, buffer)
         body = self.upload("bill.parquet", buffer.getvalue())
         self.assertEqual(body["status"], "done", body["errors"])
-        self.assertEqual(body["totals"], {"USD": "1.0000"})
+        self.assertEqual(body["totals"], {"USD": "1.0000000000"})
         self.assertEqual(CostLine.objects.get(org=self.org, customer="acme").billed_cost_amount, Decimal("1.25"))
 
 

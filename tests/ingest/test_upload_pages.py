@@ -116,7 +116,7 @@ class ImportFileCommandTests(BaseTestCase):
         out = StringIO()
         call_command("import_file", str(path), "--org", str(self.org.code), "--kind", "bill", stdout=out)
         self.assertIn("1000 lines loaded", out.getvalue())
-        self.assertIn("20.52022672899 USD", out.getvalue())
+        self.assertIn("20.5202267290 USD", out.getvalue())
 
     def test_it_fails_with_rows_and_columns(self):
         bad = self.tmp_file(focus_rows(["1.00", "x"]))
