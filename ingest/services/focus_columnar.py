@@ -10,12 +10,14 @@ reports each problem with its row and column. Both paths write identical ledger 
 """
 
 import io
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.core.cache import cache
 from django.db import connection
+from psycopg.copy import QueuedLibpqWriter
 
 from ingest.models import CostLine
 from ingest.readers import open_csv_stream
@@ -223,6 +225,19 @@ def _tally_batch(columns, tally) -> None:
     tally.last = last if tally.last is None else max(tally.last, last)
 
 
+@contextmanager
+def _csv_input(path):
+    """Plain files go to Arrow's own reader (no Python in the loop); compressed ones through our
+    size-capped decompressing stream."""
+    with open(path, "rb") as probe:
+        head = probe.read(4)
+    if not head.startswith((b"\x1f\x8b", b"PK\x03\x04")):
+        yield str(path)
+    else:
+        with open_csv_stream(path) as stream:
+            yield stream
+
+
 def focus_stream_columnar(upload, table, source, tally, *, tags_columns, progress_key) -> None:
     """COPY the whole file into the ledger through Arrow, or raise NotColumnarError having written nothing durable."""
     read = pacsv.ReadOptions(column_names=list(table.columns), skip_rows=1, block_size=BLOCK_BYTES)
@@ -233,12 +248,12 @@ def focus_stream_columnar(upload, table, source, tally, *, tags_columns, progres
     sql = f"COPY {CostLine._meta.db_table} ({', '.join(LEDGER_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
     next_row, written = 2, 0
     write_options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    with open_csv_stream(upload.file.path) as stream, connection.cursor() as cursor:
+    with _csv_input(upload.file.path) as stream, connection.cursor() as cursor:
         try:
             reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
         except pa.ArrowInvalid as exc:
             raise NotColumnarError(str(exc)) from exc
-        with cursor.cursor.copy(sql) as copy:
+        with cursor.cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
             while True:
                 try:
                     batch = reader.read_next_batch()
