@@ -166,6 +166,15 @@ class AgentTokenApiTests(ApiTestCase):
 
 
 class SchemaTests(ApiTestCase):
+    def test_it_generates_a_valid_schema_without_warnings(self):
+        import tempfile
+
+        from django.core.management import call_command
+
+        with tempfile.NamedTemporaryFile(suffix=".yml") as handle:
+            call_command("spectacular", "--validate", "--fail-on-warn", "--file", handle.name)
+            self.assertIn(b"/api/v1/uploads/", handle.read())
+
     def test_it_serves_an_openapi_schema_naming_the_endpoints(self):
         response = self.client.get("/api/schema/", HTTP_ACCEPT="application/json")
         self.assertEqual(response.status_code, 200)
