@@ -153,58 +153,76 @@ def invitation_revoke(request, org_code, code):
     return redirect("accounts-members", org_code=org.code)
 
 
-@login_required
-def api_keys(request, org_code):
+def _secret_page(request, org_code, *, form_class, create, template, tab, listing):
+    """A page that lists an org's keys or tokens and creates one, showing its secret once."""
     org = get_org_for_user(request, org_code, write=request.method == "POST")
-    form = ApiKeyForm(request.POST or None)
+    form = form_class(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
-        key, raw = services.api_key_create(
-            org=org, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"], created_by=request.user
-        )
-        created = {"object": key, "raw": raw}
-        form = ApiKeyForm()
-    context = {"org": org, "form": form, "tab": "api-keys", "keys": selectors.api_key_list(org=org), "created": created}
-    return render(request, "accounts/api_keys.html", context, status=201 if created else 200)
+        secret_holder, raw = create(org, form.cleaned_data)
+        created = {"object": secret_holder, "raw": raw}
+        form = form_class()
+    context = {"org": org, "form": form, "tab": tab, "created": created, **listing(org)}
+    return render(request, template, context, status=201 if created else 200)
+
+
+def _secret_revoke(request, org_code, code, *, model, page, describe):
+    org = get_org_for_user(request, org_code, write=True)
+    secret_holder = get_object_or_404(model, org=org, code=code)
+    services.token_revoke(org=org, token=secret_holder)
+    messages.success(request, f"{describe(secret_holder)} revoked.")
+    return redirect(page, org_code=org.code)
+
+
+@login_required
+def api_keys(request, org_code):
+    return _secret_page(
+        request,
+        org_code,
+        form_class=ApiKeyForm,
+        create=lambda org, data: services.api_key_create(
+            org=org, name=data["name"], scope=data["scope"], created_by=request.user
+        ),
+        template="accounts/api_keys.html",
+        tab="api-keys",
+        listing=lambda org: {"keys": selectors.api_key_list(org=org)},
+    )
 
 
 @login_required
 @require_POST
 def api_key_revoke(request, org_code, code):
-    org = get_org_for_user(request, org_code, write=True)
-    key = get_object_or_404(ApiKey, org=org, code=code)
-    services.token_revoke(org=org, token=key)
-    messages.success(request, f"API key “{key.name}” revoked.")
-    return redirect("accounts-api-keys", org_code=org.code)
+    return _secret_revoke(
+        request, org_code, code, model=ApiKey, page="accounts-api-keys", describe=lambda k: f"API key “{k.name}”"
+    )
 
 
 @login_required
 def agent_tokens(request, org_code):
-    org = get_org_for_user(request, org_code, write=request.method == "POST")
-    form = AgentTokenForm(request.POST or None)
-    created = None
-    if request.method == "POST" and form.is_valid():
-        token, raw = services.agent_token_create(
-            org=org, host_name=form.cleaned_data["host_name"], created_by=request.user
-        )
-        created = {"object": token, "raw": raw}
-        form = AgentTokenForm()
-    context = {
-        "org": org,
-        "form": form,
-        "tab": "agent-tokens",
-        "tokens": selectors.agent_token_list(org=org),
-        "created": created,
-        "server_url": request.build_absolute_uri("/").rstrip("/"),
-    }
-    return render(request, "accounts/agent_tokens.html", context, status=201 if created else 200)
+    return _secret_page(
+        request,
+        org_code,
+        form_class=AgentTokenForm,
+        create=lambda org, data: services.agent_token_create(
+            org=org, host_name=data["host_name"], created_by=request.user
+        ),
+        template="accounts/agent_tokens.html",
+        tab="agent-tokens",
+        listing=lambda org: {
+            "tokens": selectors.agent_token_list(org=org),
+            "server_url": request.build_absolute_uri("/").rstrip("/"),
+        },
+    )
 
 
 @login_required
 @require_POST
 def agent_token_revoke(request, org_code, code):
-    org = get_org_for_user(request, org_code, write=True)
-    token = get_object_or_404(AgentToken, org=org, code=code)
-    services.token_revoke(org=org, token=token)
-    messages.success(request, f"Agent token for {token.host_name} revoked.")
-    return redirect("accounts-agent-tokens", org_code=org.code)
+    return _secret_revoke(
+        request,
+        org_code,
+        code,
+        model=AgentToken,
+        page="accounts-agent-tokens",
+        describe=lambda t: f"Agent token for {t.host_name}",
+    )

@@ -306,10 +306,7 @@ class AwsCurSource(BillSource):
             elif cell is not None:
                 found = _strip_user(v.tags(record, column))
         for column, key in self._tag_columns:
-            value = record.get(column)
-            if value is None or value == "":
-                continue
-            value = value.strip() if isinstance(value, str) else str(value)
-            if value and value.lower() not in v.NULL_SENTINELS:
+            value = v.text(record, column)
+            if value:
                 found[key] = value
         return found

@@ -103,11 +103,8 @@ class OciCostSource(BillSource):
     def _tags(self, record) -> dict:
         found, bare = {}, {}
         for column, key, bare_key in self._tag_columns:
-            value = record.get(column)
-            if value is None or value == "":
-                continue
-            value = value.strip() if isinstance(value, str) else str(value)
-            if value and value.lower() not in v.NULL_SENTINELS:
+            value = v.text(record, column)
+            if value:
                 found[key] = value
                 bare.setdefault(bare_key, value)
         for key, value in bare.items():
