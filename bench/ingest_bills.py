@@ -8,8 +8,9 @@ cached in bench/out/), then in the same run:
   2. ours: the real import path (upload, detect, parse, validate, COPY into the ledger, replace
      the billing periods, commit), in a child process so its peak RSS is its own.
 Prints both times, the ratio (reference seconds / our seconds; 1.0 = as fast as psql) and our peak RSS.
-Also prints a third time that explains the gap: `psql \copy` of our own normalised ledger rows
-into a copy of the ledger table (typed columns, its indexes), i.e. the database's share of our import.
+Also prints a third time that explains the gap: `psql \copy` of our own normalised ledger rows, in
+PostgreSQL's binary format as our import sends them, into a copy of the ledger table (typed columns,
+its indexes), i.e. the database's share of our import.
 """
 
 import argparse
@@ -96,10 +97,10 @@ def ledger_floor(upload_id: int) -> float:
     r"""Seconds for psql to \copy the upload's own ledger rows into an empty copy of the ledger table."""
     from ingest.services.ledger_writer import LEDGER_COLUMNS
 
-    url, dump = os.environ["DATABASE_URL"], OUT / "ledger_rows.txt"
+    url, dump = os.environ["DATABASE_URL"], OUT / "ledger_rows.bin"
     columns = ", ".join(LEDGER_COLUMNS)
     select = f"SELECT {columns} FROM ingest_costline WHERE upload_id = {int(upload_id)}"  # noqa: S608 - ints and fixed names
-    subprocess.run(["psql", url, "-qc", f"\\copy ({select}) TO '{dump}'"], check=True)
+    subprocess.run(["psql", url, "-qc", f"\\copy ({select}) TO '{dump}' WITH (FORMAT binary)"], check=True)
     subprocess.run(
         [
             "psql",
@@ -110,7 +111,9 @@ def ledger_floor(upload_id: int) -> float:
         check=True,
     )
     started = time.perf_counter()
-    subprocess.run(["psql", url, "-qc", f"\\copy bench_floor ({columns}) FROM '{dump}'"], check=True)
+    subprocess.run(
+        ["psql", url, "-qc", f"\\copy bench_floor ({columns}) FROM '{dump}' WITH (FORMAT binary)"], check=True
+    )
     elapsed = time.perf_counter() - started
     subprocess.run(["psql", url, "-qc", "DROP TABLE bench_floor"], check=True)
     dump.unlink()

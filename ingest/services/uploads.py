@@ -20,12 +20,17 @@ logger = logging.getLogger(__name__)
 SUPPORTED_KINDS = {Upload.Kind.BILL}
 
 
-def _sha256(file) -> str:
-    digest = hashlib.sha256()
-    for chunk in file.chunks():
-        digest.update(chunk)
-    file.seek(0)
-    return digest.hexdigest()
+class _HashingFile(File):
+    """Hashes the content while storage copies it: one pass over a big file instead of two."""
+
+    def __init__(self, file, name):
+        super().__init__(file, name)
+        self.digest = hashlib.sha256()
+
+    def chunks(self, chunk_size=None):
+        for chunk in super().chunks(chunk_size):
+            self.digest.update(chunk)
+            yield chunk
 
 
 @transaction.atomic
@@ -50,10 +55,11 @@ def upload_create(
         mapping=mapping,
         original_name=name[:255],
         size_bytes=file.size,
-        sha256=_sha256(file),
         created_by=created_by,
     )
-    upload.file.save(name, file, save=False)
+    hashing = _HashingFile(file, name)
+    upload.file.save(name, hashing, save=False)
+    upload.sha256 = hashing.digest.hexdigest()
     upload.save()
     if enqueue:
         from ingest.tasks import upload_import as upload_import_task
