@@ -10,6 +10,7 @@ reports each problem with its row and column. Both paths write identical ledger 
 """
 
 from contextlib import contextmanager
+from queue import Queue
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,7 +32,8 @@ from ingest.sources.focus import COMMITMENT_STATUS
 DECIMAL = pa.decimal128(38, 18)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 SENTINELS = pa.array(sorted(v.NULL_SENTINELS))
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 2 << 20
+WRITER_QUEUE_CHUNKS = 64  # of at most 128 KiB each
 REQUIRED_PRESENT = ("BilledCost", "ChargePeriodStart", "BillingPeriodStart", "BillingPeriodEnd")
 
 
@@ -40,8 +42,13 @@ class NotColumnarError(Exception):
 
 
 def columnar_possible(source, table) -> bool:
-    """True for CSV FOCUS files that carry the columns this path relies on."""
-    return source.name == "focus" and table.file_format == "csv" and all(c in table.columns for c in REQUIRED_PRESENT)
+    """True for CSV FOCUS files that carry the columns this path relies on, loaded into PostgreSQL."""
+    return (
+        connection.vendor == "postgresql"
+        and source.name == "focus"
+        and table.file_format == "csv"
+        and all(c in table.columns for c in REQUIRED_PRESENT)
+    )
 
 
 def _clean(column):
@@ -254,7 +261,7 @@ def focus_stream_columnar(upload, table, source, tally, *, tags_columns, progres
             reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
         except pa.ArrowInvalid as exc:
             raise NotColumnarError(str(exc)) from exc
-        with cursor.cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
+        with cursor.cursor.copy(sql, writer=_ShortQueueWriter(cursor.cursor)) as copy:
             while True:
                 try:
                     batch = reader.read_next_batch()
@@ -275,6 +282,15 @@ def focus_stream_columnar(upload, table, source, tally, *, tags_columns, progres
             if encoder is not None:
                 copy.write(encoder.finish())
     upload.rows_total = upload.rows_loaded = written
+
+
+class _ShortQueueWriter(QueuedLibpqWriter):
+    """psycopg's threaded COPY writer with a short queue: when the database is behind, the reader
+    waits instead of holding the rest of the file in memory."""
+
+    def __init__(self, cursor):
+        super().__init__(cursor)
+        self._queue = Queue(maxsize=WRITER_QUEUE_CHUNKS)
 
 
 def _binary_encoder(schema):
