@@ -197,5 +197,8 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 INGEST_MAX_UPLOAD_BYTES = env.int("INGEST_MAX_UPLOAD_BYTES", default=2 * 2**30)
 INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=20 * 2**30)
 INGEST_MAX_ERRORS = 100
+# Prices usage events without a reported cost. It lives in the pricing app, above ingest, so ingest
+# reaches it through this setting instead of an import.
+USAGE_PRICER = "pricing.catalogue.usage_price"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20

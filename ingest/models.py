@@ -43,6 +43,7 @@ class Upload(models.Model):
     rows_total = models.IntegerField(default=0, help_text="Records read from the file")
     rows_loaded = models.IntegerField(default=0, help_text="Ledger rows written")
     rows_replaced = models.IntegerField(default=0, help_text="Rows of earlier uploads this one replaced")
+    rows_duplicate = models.IntegerField(default=0, help_text="Usage events already held, skipped")
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)
     cost_basis = models.CharField(max_length=10, blank=True)
@@ -220,3 +221,61 @@ class ContractCommitment(models.Model):
 
     def __str__(self):
         return f"{self.provider} {self.commitment_id} {self.period_start:%Y-%m-%d}"
+
+
+class UsageEvent(models.Model):
+    """The usage ledger: one model call, or one provider aggregate of `request_count` calls.
+
+    Token counts follow one meaning whatever the source: `input_tokens` excludes cached input
+    (OpenAI's include it; the importer subtracts), `cached_input_tokens` are cache reads.
+    Unknown is null, never 0; a call with no known price is `unpriced` with a null cost.
+    """
+
+    class CostSource(models.TextChoices):
+        REPORTED = "reported", "Reported by the provider or gateway"
+        CATALOGUE = "catalogue", "Priced from the catalogue"
+        UNPRICED = "unpriced", "Unpriced"
+
+    # Like the cost ledger: written in bulk by ingest only, so no per-row foreign-key triggers.
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    upload = models.ForeignKey(
+        Upload, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    source_row = models.IntegerField(null=True, blank=True, help_text="Row or item of the uploaded file")
+    event_id = models.CharField(max_length=200, help_text="Unique per organisation: the idempotency key")
+    occurred_at = models.DateTimeField()
+    period_end = models.DateTimeField(null=True, blank=True, help_text="End of the bucket for aggregate rows")
+    is_aggregate = models.BooleanField(default=False)
+    request_count = models.IntegerField(default=1)
+    provider = models.CharField(max_length=100)
+    model = models.CharField(max_length=200)
+    route = models.CharField(max_length=200, blank=True)
+    customer = models.CharField(max_length=200, blank=True)
+    feature = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    purpose = models.CharField(max_length=20, blank=True)
+    job_id = models.CharField(max_length=200, blank=True)
+    attempt = models.IntegerField(default=1)
+    status = models.CharField(max_length=5, default="ok")
+    error_type = models.CharField(max_length=200, blank=True)
+    input_tokens = models.BigIntegerField(null=True, blank=True)
+    output_tokens = models.BigIntegerField(null=True, blank=True)
+    cached_input_tokens = models.BigIntegerField(null=True, blank=True)
+    cache_write_tokens = models.BigIntegerField(null=True, blank=True)
+    reasoning_tokens = models.BigIntegerField(null=True, blank=True)
+    latency_ms = models.IntegerField(null=True, blank=True)
+    cost_amount = MoneyField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    cost_source = models.CharField(max_length=10, choices=CostSource.choices)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "event_id"], name="usageevent_unique_org_event")]
+        indexes = [models.Index(fields=["org", "occurred_at"], name="usageevent_org_time")]
+
+    def __str__(self):
+        return f"{self.provider}/{self.model} {self.event_id}"

@@ -174,6 +174,38 @@ def _parquet_table(path: Path) -> Table:
     return Table(columns, records(), "parquet")
 
 
+MAX_JSON_DOCUMENT_BYTES = 512 * 2**20
+
+
+def sniff_json_document(path) -> bool:
+    """True when the file is one JSON document (a report page or list) rather than a table or JSON lines."""
+    with open_csv_stream(path) as stream:
+        head = stream.read(65536)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] == b"[":
+        return True
+    if text[:1] != b"{":
+        return False
+    first_line = text.split(b"\n", 1)[0]
+    try:
+        first = json.loads(first_line)
+    except ValueError:
+        return True  # a pretty-printed object spans lines: a document
+    return isinstance(first, dict) and (isinstance(first.get("data"), list) or first.get("object") == "page")
+
+
+def open_json_document(path):
+    """The parsed JSON document at `path` (decompressed; refused above 512 MiB)."""
+    with open_csv_stream(path) as stream:
+        data = stream.read(MAX_JSON_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_JSON_DOCUMENT_BYTES:
+        raise FileProblemError("The JSON document is larger than 512 MiB; export it in smaller pages.")
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FileProblemError(f"The file is not valid JSON ({exc}).") from exc
+
+
 @contextmanager
 def open_csv_stream(path):
     """The decompressed bytes of a CSV (or JSON lines) file at `path`, for readers of their own."""

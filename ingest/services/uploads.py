@@ -15,9 +15,10 @@ from ingest.models import Upload
 from ingest.readers import FileProblemError
 from ingest.services.bills import bill_import, progress_key
 from ingest.services.problems import ImportRejectedError
+from ingest.services.usage import usage_import
 
 logger = logging.getLogger(__name__)
-SUPPORTED_KINDS = {Upload.Kind.BILL}
+SUPPORTED_KINDS = {Upload.Kind.BILL, Upload.Kind.USAGE}
 
 
 class _HashingFile(File):
@@ -39,7 +40,7 @@ def upload_create(
 ) -> Upload:
     """A queued upload holding the file; its import starts as a task once the upload is committed."""
     if kind not in SUPPORTED_KINDS:
-        raise ValidationError(f"Uploads of kind {kind!r} are not supported yet; this build imports cloud bills.")
+        raise ValidationError(f"Uploads of kind {kind!r} are not supported yet; this build imports bills and usage.")
     if file.size > settings.INGEST_MAX_UPLOAD_BYTES:
         raise ValidationError(
             f"The file is {file.size / 2**30:.1f} GiB; the limit is "
@@ -93,7 +94,7 @@ def upload_run(*, upload_id: int) -> Upload | None:
         return None
     upload = Upload.objects.select_related("org", "mapping").get(pk=upload_id)
     try:
-        bill_import(upload)
+        (usage_import if upload.kind == Upload.Kind.USAGE else bill_import)(upload)
     except ImportRejectedError as exc:
         _fail(upload, exc.errors, exc.total)
     except FileProblemError as exc:

@@ -5,6 +5,7 @@ from ingest.sources.azure_cost import AzureCostSource
 from ingest.sources.focus import FocusSource
 from ingest.sources.focus_commitments import FocusContractCommitmentSource
 from ingest.sources.gcp_billing import GcpBillingSource
+from ingest.sources.generic_events import GenericEventsSource
 from ingest.sources.mapped_csv import MappedCsvSource
 from ingest.sources.oci_cost import OciCostSource
 
@@ -19,7 +20,8 @@ BILL_SOURCES = (
     FocusSource,
     MappedCsvSource,
 )
-SOURCES_BY_NAME = {source.name: source for source in BILL_SOURCES}
+USAGE_SOURCES = (GenericEventsSource,)
+SOURCES_BY_NAME = {source.name: source for source in (*BILL_SOURCES, *USAGE_SOURCES)}
 
 
 def detect_source(columns, kind: str = "bill"):

@@ -1,0 +1,165 @@
+"""Usage (LLM call) ingest: files through the upload path, and live event batches.
+
+Both paths parse with the same source plug-ins, refuse bad events with their row (or index) and
+field, and store through `usage_rows_store`, which skips an event_id the organisation already
+has, so a re-imported file or a retried batch changes nothing. Calls without a reported cost are
+then priced from the catalogue (`settings.USAGE_PRICER`, which lives in the pricing app above
+this one) or stay unpriced.
+"""
+
+import json
+from contextlib import ExitStack
+from operator import itemgetter
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from ingest.models import DirtyDay, UsageEvent
+from ingest.readers import open_json_document, open_table, sniff_json_document
+from ingest.services.problems import ErrorList, ImportRejectedError
+from ingest.sources import USAGE_SOURCES
+from ingest.sources.usage_base import USAGE_ROW_FIELDS
+from ingest.sources.values import CellError
+
+STORE_COLUMNS = ("org_id", "upload_id", "source_row", *USAGE_ROW_FIELDS, "cost_source")
+_row_values = itemgetter(*USAGE_ROW_FIELDS)
+PROGRESS_EVERY = 5000
+
+
+def _stored(org_id, upload_id, number, row) -> tuple:
+    row["metadata"] = json.dumps(row["metadata"], sort_keys=True, ensure_ascii=False)
+    source = UsageEvent.CostSource.REPORTED if row["cost_amount"] is not None else UsageEvent.CostSource.UNPRICED
+    return (org_id, upload_id, number, *_row_values(row), source)
+
+
+def usage_rows_store(*, org, upload, rows) -> int:
+    """Insert (row number, row) pairs, skipping event ids the org already has; returns how many were new."""
+    values = [_stored(org.pk, upload.pk if upload else None, number, row) for number, row in rows]
+    if not values:
+        return 0
+    table = UsageEvent._meta.db_table
+    columns = ", ".join(STORE_COLUMNS)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE usage_staging ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
+            )
+            with cursor.cursor.copy(f"COPY usage_staging ({columns}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_staging "  # noqa: S608 - fixed names
+                "ON CONFLICT (org_id, event_id) DO NOTHING"
+            )
+            inserted = cursor.rowcount
+            cursor.execute("DROP TABLE usage_staging")
+        return inserted
+    before = UsageEvent.objects.for_org(org).count()
+    events = []
+    for row in values:
+        fields = dict(zip(STORE_COLUMNS, row, strict=True))
+        fields["metadata"] = json.loads(fields["metadata"])
+        events.append(UsageEvent(**fields))
+    UsageEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=1000)
+    return UsageEvent.objects.for_org(org).count() - before
+
+
+def _price_and_mark(*, org, upload=None, event_ids=None, days=()) -> None:
+    import_string(settings.USAGE_PRICER)(org=org, upload=upload, event_ids=event_ids)
+    DirtyDay.objects.bulk_create(
+        [DirtyDay(org=org, day=day) for day in sorted(days)],
+        update_conflicts=True,
+        unique_fields=["org", "day"],
+        update_fields=["marked_at"],
+        batch_size=1000,
+    )
+
+
+def choose_usage_source(upload, columns=None, document=None):
+    """The usage source for a table header or a JSON document: the one asked for, or the one that matches."""
+    candidates = [s for s in USAGE_SOURCES if not upload.requested_format or s.name == upload.requested_format]
+    if upload.requested_format and not candidates:
+        raise ImportRejectedError.single(f"Unknown usage format {upload.requested_format!r}.")
+    for source in candidates:
+        if document is not None and source.document and source.detect_document(document):
+            return source
+        if columns is not None and not source.document and source.detect(columns):
+            return source
+    raise ImportRejectedError.single(
+        "We could not recognise this usage file. It should be an OpenAI usage or costs export, an Anthropic "
+        "usage or cost report, a LiteLLM spend log, or the generic CSV / JSON lines format (docs/usage-events.md).",
+        row=1,
+    )
+
+
+def usage_import(upload) -> None:
+    """Load a usage file: every record valid, or nothing; events already held are skipped."""
+    errors, rows, days = ErrorList(), [], set()
+    with ExitStack() as stack:
+        if sniff_json_document(upload.file.path):
+            document = open_json_document(upload.file.path)
+            source = choose_usage_source(upload, document=document)(org_currency=upload.org.currency)
+            records = source.records(document)
+        else:
+            table = stack.enter_context(open_table(upload.file.path))
+            source = choose_usage_source(upload, columns=table.columns)(org_currency=upload.org.currency)
+            for column in source.missing_columns(table.columns):
+                errors.add(1, column, f"The header has no {column} column; it is required.")
+            errors.raise_if_any()
+            records = table.records()
+        upload.format = source.name
+        for number, record in records:
+            upload.rows_total += 1
+            if upload.rows_total % PROGRESS_EVERY == 0:
+                cache.set(f"ingest:progress:{upload.pk}", upload.rows_total, 3600)
+            if "__error__" in record:
+                errors.add(number, None, record["__error__"])
+                continue
+            try:
+                row = source.parse(record)
+            except CellError as exc:
+                errors.add(number, exc.column, exc.message)
+                if errors.full:
+                    break
+                continue
+            if row is not None and not errors:
+                rows.append((number, row))
+                days.add(row["occurred_at"].date())
+    errors.raise_if_any()
+    with transaction.atomic():
+        upload.rows_loaded = usage_rows_store(org=upload.org, upload=upload, rows=rows)
+        upload.rows_duplicate = len(rows) - upload.rows_loaded
+        times = [row["occurred_at"] for _, row in rows]
+        upload.period_start, upload.period_end = (min(times), max(times)) if times else (None, None)
+        _price_and_mark(org=upload.org, upload=upload, days=days)
+        upload.status = upload.Status.DONE
+        upload.finished_at = timezone.now()
+        upload.save()
+
+
+@transaction.atomic
+def usage_events_ingest(*, org, events: list) -> dict:
+    """Store a live batch: {accepted, duplicates, rejected: [{index, field, message}]}; one bad event
+    does not stop the others."""
+    from ingest.sources.generic_events import parse_event
+
+    rejected, rows = [], []
+    for index, record in enumerate(events):
+        if not isinstance(record, dict):
+            rejected.append({"index": index, "field": None, "message": "each event must be a JSON object"})
+            continue
+        try:
+            rows.append((None, parse_event(record, org.currency)))
+        except CellError as exc:
+            rejected.append({"index": index, "field": exc.column, "message": exc.message})
+    accepted = usage_rows_store(org=org, upload=None, rows=rows)
+    if accepted:
+        _price_and_mark(
+            org=org,
+            event_ids=[row["event_id"] for _, row in rows],
+            days={row["occurred_at"].date() for _, row in rows},
+        )
+    return {"accepted": accepted, "duplicates": len(rows) - accepted, "rejected": rejected}
