@@ -70,7 +70,7 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
 
 def as_json(amount: Decimal | None) -> str | None:
     """JSON money: a decimal string at storage precision, or None for unknown (never 0)."""
-    return None if amount is None else str(quantize_storage(amount))
+    return None if amount is None else f"{quantize_storage(amount):f}"
 
 
 def format_money(amount: Decimal | None, currency: str) -> str:

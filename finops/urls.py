@@ -31,6 +31,9 @@ api_v1 = [
     path("uploads/", ingest_api.UploadListApi.as_view(), name="ingest-upload-list-api"),
     path("uploads/<uuid:code>/", ingest_api.UploadDetailApi.as_view(), name="ingest-upload-detail-api"),
     path("ledger/summary/", ingest_api.LedgerSummaryApi.as_view(), name="ingest-ledger-summary-api"),
+    path("usage-events/", ingest_api.UsageEventsApi.as_view(), name="ingest-usage-events-api"),
+    path("usage/summary/", ingest_api.UsageSummaryApi.as_view(), name="ingest-usage-summary-api"),
+    path("reconciliation/", ingest_api.ReconciliationApi.as_view(), name="ingest-reconciliation-api"),
 ]
 
 urlpatterns = [

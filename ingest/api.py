@@ -8,9 +8,17 @@ from rest_framework.response import Response
 from accounts.tenancy import OrgAPIView
 from finops.money import as_json
 from ingest import selectors
-from ingest.periods import PeriodError, as_utc_bounds, parse_period
-from ingest.serializers import LedgerSummaryOutput, UploadInput, UploadOutput
+from ingest.periods import PeriodError, as_utc_bounds, parse_month, parse_period
+from ingest.serializers import (
+    LedgerSummaryOutput,
+    ReconciliationOutput,
+    UploadInput,
+    UploadOutput,
+    UsageEventsOutput,
+    UsageSummaryOutput,
+)
 from ingest.services.uploads import upload_create, upload_progress
+from ingest.services.usage import usage_events_ingest
 
 BUCKETS = ("research", "training", "evaluation", "inference", "retries", "idle", "waste")
 LABELS = ("customer_value", "product_proof", "approved_learning", "unlabelled")
@@ -78,10 +86,7 @@ class LedgerSummaryApi(OrgAPIView):
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=LedgerSummaryOutput)
     def get(self, request):
-        try:
-            start, end = parse_period(request.query_params.get("start"), request.query_params.get("end"))
-        except PeriodError as exc:
-            raise exceptions.ValidationError({"period": [str(exc)]}) from exc
+        start, end = _period(request)
         since, until = as_utc_bounds(start, end)
         totals = selectors.ledger_billed_totals(org=self.org, start=since, end=until)
         mine = totals.pop(self.org.currency, None)
@@ -99,3 +104,60 @@ class LedgerSummaryApi(OrgAPIView):
             "by_label": dict.fromkeys(LABELS),
         }
         return Response(LedgerSummaryOutput(body).data)
+
+
+MAX_EVENTS_PER_REQUEST = 1000
+
+
+class UsageEventsApi(OrgAPIView):
+    """Send model calls as they happen: a JSON list of up to 1,000 events; `event_id` makes a retry harmless."""
+
+    @extend_schema(
+        request={"application/json": {"type": "array", "items": {"type": "object"}}},
+        responses=UsageEventsOutput,
+        description="Fields: docs/usage-events.md. Bad events are refused one by one with their index and field.",
+    )
+    def post(self, request):
+        events = request.data
+        if not isinstance(events, list):
+            raise exceptions.ValidationError({"events": ["Send a JSON list of events."]})
+        if len(events) > MAX_EVENTS_PER_REQUEST:
+            raise exceptions.ValidationError({"events": [f"At most {MAX_EVENTS_PER_REQUEST} events per request."]})
+        return Response(UsageEventsOutput(usage_events_ingest(org=self.org, events=events)).data)
+
+
+def _period(request):
+    try:
+        return parse_period(request.query_params.get("start"), request.query_params.get("end"))
+    except PeriodError as exc:
+        raise exceptions.ValidationError({"period": [str(exc)]}) from exc
+
+
+class UsageSummaryApi(OrgAPIView):
+    """Model calls in a period: priced and unpriced (never counted as $0), cost by source, jobs and retries."""
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=UsageSummaryOutput)
+    def get(self, request):
+        start, end = _period(request)
+        since, until = as_utc_bounds(start, end)
+        summary = selectors.usage_summary(org=self.org, start=since, end=until)
+        summary["cost"] = as_json(summary["cost"])
+        summary["cost_by_source"] = {k: as_json(v) for k, v in summary["cost_by_source"].items()}
+        return Response(UsageSummaryOutput({"start": start, "end": end, "currency": self.org.currency, **summary}).data)
+
+
+class ReconciliationApi(OrgAPIView):
+    """Per provider and month: logged call costs against the provider's bill; the gap is unattributed token spend."""
+
+    @extend_schema(parameters=[OpenApiParameter("month", str, description="YYYY-MM (default: this month)")])
+    def get(self, request):
+        try:
+            start, end = parse_month(request.query_params.get("month"))
+        except PeriodError as exc:
+            raise exceptions.ValidationError({"month": [str(exc)]}) from exc
+        since, until = as_utc_bounds(start, end)
+        rows = selectors.reconciliation(org=self.org, start=since, end=until)
+        for row in rows:
+            for key in ("calls_total", "bill_total", "gap"):
+                row[key] = as_json(row[key])
+        return Response(ReconciliationOutput({"month": f"{start:%Y-%m}", "providers": rows}).data)

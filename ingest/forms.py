@@ -1,18 +1,28 @@
 from django import forms
 
-from ingest.sources import BILL_SOURCES
+from ingest.sources import BILL_SOURCES, SOURCES_BY_NAME, USAGE_SOURCES
 from ingest.sources.mapped_csv import MAPPABLE_FIELDS, REQUIRED_FIELDS
 
 
 class UploadForm(forms.Form):
     file = forms.FileField(help_text="CSV, JSON lines or Parquet; gzip or zip compressed is fine")
+    kind = forms.ChoiceField(
+        choices=[("bill", "Cloud bill or cost report"), ("usage", "LLM usage log")], initial="bill", label="What is it?"
+    )
     format = forms.ChoiceField(required=False, label="Format")
     mapping = forms.ChoiceField(required=False, label="Saved column mapping")
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = SOURCES_BY_NAME.get(cleaned.get("format") or "")
+        if chosen and cleaned.get("kind") and chosen.kind != cleaned["kind"]:
+            self.add_error("format", f"{chosen.label} does not fit this kind of file.")
+        return cleaned
 
     def __init__(self, *args, mappings=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["format"].choices = [("", "Detect from the header")] + [
-            (s.name, s.label) for s in BILL_SOURCES if s.name != "mapped_csv"
+            (s.name, s.label) for s in (*BILL_SOURCES, *USAGE_SOURCES) if s.name != "mapped_csv"
         ]
         self.fields["mapping"].choices = [("", "None")] + [(str(m.code), m.name) for m in mappings]
 

@@ -28,3 +28,12 @@ def parse_period(start_text: str | None, end_text: str | None) -> tuple[date, da
 def as_utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """Midnight UTC at both ends."""
     return datetime(start.year, start.month, start.day, tzinfo=UTC), datetime(end.year, end.month, end.day, tzinfo=UTC)
+
+
+def parse_month(text: str | None) -> tuple[date, date]:
+    """[first day, first day of next month) for 'YYYY-MM'; the current month when absent."""
+    try:
+        start = date.fromisoformat(f"{text}-01") if text else timezone.now().date().replace(day=1)
+    except ValueError as exc:
+        raise PeriodError("month must look like 2026-11") from exc
+    return start, (start + timedelta(days=32)).replace(day=1)

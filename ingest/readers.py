@@ -12,6 +12,7 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -201,7 +202,8 @@ def open_json_document(path):
     if len(data) > MAX_JSON_DOCUMENT_BYTES:
         raise FileProblemError("The JSON document is larger than 512 MiB; export it in smaller pages.")
     try:
-        return json.loads(data.decode("utf-8-sig"))
+        # Decimal, never float: report amounts go to the ledger exactly as written.
+        return json.loads(data.decode("utf-8-sig"), parse_float=Decimal)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FileProblemError(f"The file is not valid JSON ({exc}).") from exc
 

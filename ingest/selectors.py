@@ -1,8 +1,9 @@
 from datetime import datetime
+from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
-from ingest.models import ColumnMapping, CostLine, Upload
+from ingest.models import ColumnMapping, CostLine, Upload, UsageEvent
 
 
 def upload_list(*, org, kind: str | None = None):
@@ -31,3 +32,103 @@ def ledger_billed_totals(*, org, start: datetime, end: datetime) -> dict:
 def upload_ledger_lines(*, org, upload, limit: int = 20):
     """The first ledger lines an upload wrote, in file order, for tracing numbers back to rows."""
     return CostLine.objects.for_org(org).filter(upload=upload).order_by("source_row")[:limit]
+
+
+def usage_event_list(*, org):
+    """The organisation's usage ledger."""
+    return UsageEvent.objects.for_org(org)
+
+
+def usage_summary(*, org, start: datetime, end: datetime) -> dict:
+    """Model calls in [start, end): counts, priced and unpriced, cost by source, tokens, jobs and retries."""
+    events = usage_event_list(org=org).filter(occurred_at__gte=start, occurred_at__lt=end)
+    priced = Q(cost_source__in=[UsageEvent.CostSource.REPORTED, UsageEvent.CostSource.CATALOGUE])
+    totals = events.aggregate(
+        calls=Sum("request_count"),
+        priced_calls=Sum("request_count", filter=priced),
+        unpriced_calls=Sum("request_count", filter=Q(cost_source=UsageEvent.CostSource.UNPRICED)),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+    )
+    by_source = dict.fromkeys((UsageEvent.CostSource.REPORTED, UsageEvent.CostSource.CATALOGUE))
+    for row in events.filter(priced, currency=org.currency).values("cost_source").annotate(total=Sum("cost_amount")):
+        by_source[row["cost_source"]] = row["total"]
+    unpriced = (
+        events.filter(cost_source=UsageEvent.CostSource.UNPRICED)
+        .values("provider", "model")
+        .annotate(calls=Sum("request_count"))
+        .order_by("-calls", "provider", "model")
+    )
+    known = [value for value in by_source.values() if value is not None]
+    return {
+        **{key: totals[key] or 0 for key in ("calls", "priced_calls", "unpriced_calls")},
+        "input_tokens": totals["input_tokens"],
+        "output_tokens": totals["output_tokens"],
+        "cost": sum(known) if known else None,
+        "cost_by_source": by_source,
+        "unpriced_models": list(unpriced),
+        **_jobs(events),
+    }
+
+
+def _jobs(events) -> dict:
+    """Completed jobs (their last attempt ok) and retries (attempts minus jobs), as ECONOMICS.md defines them."""
+    with_jobs = events.exclude(job_id="")
+    counts = with_jobs.aggregate(attempts=Count("id"), jobs=Count("job_id", distinct=True))
+    last_status = with_jobs.filter(job_id=OuterRef("job_id")).order_by("-attempt", "-occurred_at").values("status")[:1]
+    completed = with_jobs.values("job_id").distinct().annotate(last=Subquery(last_status)).filter(last="ok").count()
+    return {"completed_jobs": completed, "retries": counts["attempts"] - counts["jobs"]}
+
+
+# Usage providers whose own bills (or cost reports) are token spend, by the names bills use.
+LLM_BILL_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "mistral ai": "mistral", "mistral": "mistral"}
+
+
+def reconciliation(*, org, start: datetime, end: datetime) -> list[dict]:
+    """Per provider: the cost of logged calls against the provider's bill in [start, end), and the gap."""
+    calls = {
+        row["provider"]: row["total"]
+        for row in usage_event_list(org=org)
+        .filter(occurred_at__gte=start, occurred_at__lt=end, cost_amount__isnull=False)
+        .values("provider")
+        .annotate(total=Sum("cost_amount"))
+    }
+    bills = {}
+    lines = CostLine.objects.for_org(org).filter(charge_period_start__gte=start, charge_period_start__lt=end)
+    for row in lines.values("provider").annotate(total=Sum("billed_cost_amount")):
+        provider = LLM_BILL_PROVIDERS.get(row["provider"].strip().lower())
+        if provider:
+            bills[provider] = bills.get(provider, 0) + row["total"]
+    providers = sorted(set(calls) | set(bills) | set(_usage_providers(org, start, end)))
+    result = []
+    for provider in providers:
+        call_total, bill_total = calls.get(provider), bills.get(provider)
+        gap = bill_total - call_total if call_total is not None and bill_total is not None else None
+        result.append(
+            {
+                "provider": provider,
+                "currency": org.currency,
+                "calls_total": call_total,
+                "bill_total": bill_total,
+                "gap": gap,
+                "status": _status(gap),
+            }
+        )
+    return result
+
+
+def _usage_providers(org, start, end):
+    return (
+        usage_event_list(org=org)
+        .filter(occurred_at__gte=start, occurred_at__lt=end)
+        .values_list("provider", flat=True)
+        .distinct()
+    )
+
+
+def _status(gap) -> str:
+    if gap is None:
+        return "incomplete"
+    if abs(gap) < Decimal("0.005"):
+        return "matched"
+    return "under" if gap > 0 else "over"  # calls under the bill: unattributed token spend

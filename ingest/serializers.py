@@ -58,3 +58,47 @@ class LedgerSummaryOutput(serializers.Serializer):
     unattributed = serializers.CharField(allow_null=True)
     by_bucket = serializers.DictField(child=serializers.CharField(allow_null=True))
     by_label = serializers.DictField(child=serializers.CharField(allow_null=True))
+
+
+class UsageEventsOutput(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="New events stored")
+    duplicates = serializers.IntegerField(help_text="Valid events whose event_id was already stored")
+    rejected = serializers.ListField(
+        child=serializers.DictField(), help_text="[{index, field, message}] for each refused event"
+    )
+
+
+class UnpricedModel(serializers.Serializer):
+    provider = serializers.CharField()
+    model = serializers.CharField()
+    calls = serializers.IntegerField()
+
+
+class UsageSummaryOutput(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    currency = serializers.CharField()
+    calls = serializers.IntegerField()
+    priced_calls = serializers.IntegerField()
+    unpriced_calls = serializers.IntegerField()
+    unpriced_models = UnpricedModel(many=True)
+    cost = serializers.CharField(allow_null=True, help_text="Priced calls only; null when none is priced")
+    cost_by_source = serializers.DictField(child=serializers.CharField(allow_null=True))
+    input_tokens = serializers.IntegerField(allow_null=True)
+    output_tokens = serializers.IntegerField(allow_null=True)
+    completed_jobs = serializers.IntegerField()
+    retries = serializers.IntegerField()
+
+
+class ReconciliationRow(serializers.Serializer):
+    provider = serializers.CharField()
+    currency = serializers.CharField()
+    calls_total = serializers.CharField(allow_null=True)
+    bill_total = serializers.CharField(allow_null=True)
+    gap = serializers.CharField(allow_null=True, help_text="bill minus calls: unattributed token spend when positive")
+    status = serializers.ChoiceField(choices=["matched", "over", "under", "incomplete"])
+
+
+class ReconciliationOutput(serializers.Serializer):
+    month = serializers.CharField()
+    providers = ReconciliationRow(many=True)

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -8,6 +10,7 @@ from accounts.tenancy import get_org_for_user
 from ingest import selectors
 from ingest.forms import ColumnMappingForm, UploadForm
 from ingest.models import Upload
+from ingest.periods import PeriodError, as_utc_bounds, parse_month
 from ingest.readers import FileProblemError, open_table
 from ingest.services.uploads import column_mapping_create, upload_create, upload_progress, upload_reimport
 
@@ -24,7 +27,7 @@ def sources(request, org_code):
             upload = upload_create(
                 org=org,
                 file=form.cleaned_data["file"],
-                kind=Upload.Kind.BILL,
+                kind=form.cleaned_data["kind"],
                 requested_format="mapped_csv" if mapping else form.cleaned_data["format"],
                 mapping=mapping,
                 created_by=request.user,
@@ -40,7 +43,8 @@ def sources(request, org_code):
         "form": form,
         "uploads": uploads,
         "mappings": mappings,
-        "bills_loaded": any(u.status == Upload.Status.DONE for u in uploads),
+        "bills_loaded": any(u.status == Upload.Status.DONE and u.kind == Upload.Kind.BILL for u in uploads),
+        "usage_loaded": selectors.usage_event_list(org=org).exists(),
         "active_agent_tokens": agent_token_list(org=org).filter(revoked_at=None).count(),
         "active_api_keys": api_key_list(org=org).filter(revoked_at=None).count(),
     }
@@ -95,3 +99,24 @@ def mapping_create(request, org_code, code):
             return redirect("ingest-upload", org_code=org.code, code=again.code)
     context = {"org": org, "page": "sources", "upload": upload, "form": form, "columns": columns}
     return render(request, "ingest/mapping_create.html", context)
+
+
+@login_required
+def reconciliation(request, org_code):
+    """Token spend: logged calls against each provider's bill for a month, and the unattributed gap."""
+    org = get_org_for_user(request, org_code)
+    try:
+        start, end = parse_month(request.GET.get("month"))
+    except PeriodError:
+        start, end = parse_month(None)
+    since, until = as_utc_bounds(start, end)
+    context = {
+        "org": org,
+        "page": "sources",
+        "month": start,
+        "previous": (start - timedelta(days=1)).strftime("%Y-%m"),
+        "next": end.strftime("%Y-%m"),
+        "rows": selectors.reconciliation(org=org, start=since, end=until),
+        "summary": selectors.usage_summary(org=org, start=since, end=until),
+    }
+    return render(request, "ingest/reconciliation.html", context)

@@ -7,6 +7,7 @@ replaces, in the same transaction, whatever earlier uploads held for the same pr
 account and billing period, so a restated bill or the same file sent twice never counts twice.
 """
 
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from operator import itemgetter
@@ -18,14 +19,14 @@ from django.utils import timezone
 
 from finops.money import as_json
 from ingest.models import BillPeriod, CostLine, DirtyDay
-from ingest.readers import open_table
+from ingest.readers import Table, open_json_document, open_table, sniff_json_document
 from ingest.selectors import column_mapping_list
 from ingest.services.commitments import commitments_import
 from ingest.services.focus_columnar import NotColumnarError, columnar_possible, focus_stream_columnar
 from ingest.services.ledger_writer import LedgerWriter
 from ingest.services.problems import ErrorList, ImportRejectedError
 from ingest.services.tally import Tally, days_covered, tags_columns
-from ingest.sources import SOURCES_BY_NAME, detect_source
+from ingest.sources import BILL_SOURCES, SOURCES_BY_NAME, detect_source
 from ingest.sources.base import COST_ROW_FIELDS
 from ingest.sources.mapped_csv import MappedCsvSource
 from ingest.sources.values import CellError
@@ -72,9 +73,21 @@ def _sample_columns(columns) -> str:
     return shown + (f" and {len(columns) - 6} more" if len(columns) > 6 else "")
 
 
-def bill_import(upload) -> None:
-    """Load the upload's bill file into the ledger; raises ImportRejectedError (nothing written) on any error."""
-    errors = ErrorList()
+@contextmanager
+def _bill_input(upload):
+    """(table, source) for the upload: a table file with its detected source, or a JSON cost report."""
+    if sniff_json_document(upload.file.path):
+        document = open_json_document(upload.file.path)
+        wanted = [s for s in BILL_SOURCES if s.document and upload.requested_format in ("", s.name)]
+        source_class = next((s for s in wanted if s.detect_document(document)), None)
+        if source_class is None:
+            raise ImportRejectedError.single(
+                "This JSON file is not a cost report we know (OpenAI costs, Anthropic cost report). "
+                "LLM usage files go in as kind=usage."
+            )
+        source = source_class(org_currency=upload.org.currency)
+        yield Table([], source.records(document), "json"), source
+        return
     with open_table(upload.file.path) as table:
         source_class = choose_source(upload, table.columns)
         options = {}
@@ -82,7 +95,13 @@ def bill_import(upload) -> None:
             mapping = upload.mapping
             options = {"columns": mapping.columns, "provider": mapping.provider, "account": f"mapping:{mapping.code}"}
             options["currency"] = mapping.currency
-        source = source_class(org_currency=upload.org.currency, options=options)
+        yield table, source_class(org_currency=upload.org.currency, options=options)
+
+
+def bill_import(upload) -> None:
+    """Load the upload's bill file into the ledger; raises ImportRejectedError (nothing written) on any error."""
+    errors = ErrorList()
+    with _bill_input(upload) as (table, source):
         upload.format = source.name
         for column in source.missing_columns(table.columns):
             errors.add(

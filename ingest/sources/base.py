@@ -58,6 +58,8 @@ class BillSource:
     label: ClassVar[str]  # shown in the UI, e.g. "FOCUS 1.0–1.3"
     kind: ClassVar[str] = "bill"
     required_columns: ClassVar[tuple[str, ...]] = ()  # a file missing one is rejected naming it
+    # Formats that are one JSON document (provider report pages) rather than a table.
+    document: ClassVar[bool] = False
 
     def __init__(self, *, org_currency: str, options: Mapping[str, Any] | None = None):
         self.org_currency = org_currency
@@ -68,6 +70,15 @@ class BillSource:
     @classmethod
     def detect(cls, columns: Sequence[str]) -> bool:
         """True when a header with these column names is this source's format."""
+        raise NotImplementedError
+
+    @classmethod
+    def detect_document(cls, document) -> bool:
+        """For document formats: True when this parsed JSON document is this source's format."""
+        return False
+
+    def records(self, document):
+        """For document formats: (item number, record) for each record of the parsed document."""
         raise NotImplementedError
 
     def missing_columns(self, columns: Sequence[str]) -> list[str]:

@@ -54,13 +54,3 @@ class UsageSource(BillSource):
     """Base class of usage sources (same constructor, detect, required_columns and parse as bills)."""
 
     kind: ClassVar[str] = "usage"
-    document: ClassVar[bool] = False
-
-    @classmethod
-    def detect_document(cls, document) -> bool:
-        """For document formats: True when this parsed JSON document is this source's format."""
-        return False
-
-    def records(self, document):
-        """For document formats: (item number, record) for each record of the parsed document."""
-        raise NotImplementedError

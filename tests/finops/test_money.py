@@ -19,6 +19,8 @@ class MoneyTests(SimpleTestCase):
         self.assertEqual(money.format_money(None, "USD"), "—")
         self.assertIsNone(money.as_json(None))
         self.assertEqual(money.as_json(Decimal("12.34")), "12.3400000000")
+        self.assertEqual(money.as_json(Decimal("0")), "0.0000000000")
+        self.assertEqual(money.as_json(Decimal("-1E-10")), "-0.0000000001")
 
     def test_it_converts_minor_units_per_currency(self):
         self.assertEqual(money.from_minor_units(1999, "usd"), Decimal("19.99"))

@@ -1,0 +1,175 @@
+"""Live usage events and generic usage files, as a product and a script would send them."""
+
+import json
+from decimal import Decimal
+
+from ingest.models import CostLine, UsageEvent
+from tests.ingest.helpers import csv_bytes
+from tests.ingest.test_bill_uploads import UploadTestCase, focus_rows
+
+
+def event(i, **fields):
+    base = {
+        "event_id": f"evt-{i}",
+        "timestamp": "2026-10-05T10:00:00Z",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "customer": "acme",
+        "feature": "summarise",
+        "input_tokens": 1000,
+        "output_tokens": 200,
+    }
+    return {**base, **fields}
+
+
+class UsageEventsApiTests(UploadTestCase):
+    url = "/api/v1/usage-events/"
+
+    def post(self, events, key=None):
+        return self.client.post(
+            self.url,
+            json.dumps(events),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key or self.write_key}",
+        )
+
+    def test_it_stores_a_batch_once_however_often_it_is_sent(self):
+        batch = [event(i) for i in range(1000)]
+        first = self.post(batch).json()
+        self.assertEqual(first, {"accepted": 1000, "duplicates": 0, "rejected": []})
+        second = self.post(batch).json()
+        self.assertEqual(second, {"accepted": 0, "duplicates": 1000, "rejected": []})
+        self.assertEqual(UsageEvent.objects.filter(org=self.org).count(), 1000)
+
+    def test_it_refuses_bad_events_by_index_and_field_and_keeps_the_rest(self):
+        batch = [
+            event(1),
+            event(2, input_tokens=-5),
+            event(3, timestamp="2026-10-05 10:00"),
+            event(4, purpose="fun"),
+            event(5, model=""),
+            event(6, cost="abc"),
+            "not an object",
+            event(8, status="ok", attempt=2, job_id="job-1"),
+        ]
+        body = self.post(batch).json()
+        self.assertEqual(body["accepted"], 2)
+        self.assertEqual(
+            [(r["index"], r["field"]) for r in body["rejected"]],
+            [(1, "input_tokens"), (2, "timestamp"), (3, "purpose"), (4, "model"), (5, "cost"), (6, None)],
+        )
+        self.assertIn("time zone", body["rejected"][1]["message"])
+
+    def test_it_prices_from_the_catalogue_and_keeps_unknown_models_unpriced(self):
+        self.post([event(1), event(2, model="our-finetune-v3"), event(3, cost="0.0100", currency="USD")])
+        sources = dict(UsageEvent.objects.filter(org=self.org).values_list("event_id", "cost_source"))
+        self.assertEqual(sources, {"evt-1": "catalogue", "evt-2": "unpriced", "evt-3": "reported"})
+        priced = UsageEvent.objects.get(event_id="evt-1")
+        self.assertGreater(priced.cost_amount, 0)
+        self.assertIsNone(UsageEvent.objects.get(event_id="evt-2").cost_amount)
+        self.assertEqual(UsageEvent.objects.get(event_id="evt-3").cost_amount, Decimal("0.0100"))
+
+    def test_it_refuses_more_than_a_thousand_events(self):
+        self.assertEqual(self.post([event(i) for i in range(1001)]).status_code, 400)
+        self.assertEqual(self.post({"event_id": "x"}).status_code, 400)
+
+    def test_it_requires_write(self):
+        self.assertEqual(self.post([event(1)], key=self.read_key).status_code, 403)
+        self.assertFalse(UsageEvent.objects.exists())
+
+    def test_it_hides_other_orgs(self):
+        self.post([event(1)])
+        body = self.post([event(1)], key=self.charlie_key).json()
+        self.assertEqual(body["accepted"], 1, "an event id of another org is not a duplicate")
+        summary = self.api_get("/api/v1/usage/summary/?start=2026-10-01&end=2026-11-01", key=self.charlie_key).json()
+        self.assertEqual(summary["calls"], 1)
+
+
+class UsageSummaryApiTests(UsageEventsApiTests):
+    def test_it_counts_calls_jobs_retries_and_unpriced_models(self):
+        self.post(
+            [
+                event(1, job_id="job-1", attempt=1, status="error"),
+                event(2, job_id="job-1", attempt=2, status="error"),
+                event(3, job_id="job-1", attempt=3, status="ok"),
+                event(4, job_id="job-2", attempt=1, status="error"),
+                event(5, model="mystery-model"),
+                event(6, model="mystery-model"),
+                event(7, timestamp="2026-09-30T23:59:59Z"),
+            ]
+        )
+        body = self.api_get("/api/v1/usage/summary/?start=2026-10-01&end=2026-11-01").json()
+        self.assertEqual((body["calls"], body["priced_calls"], body["unpriced_calls"]), (6, 4, 2))
+        self.assertEqual(body["unpriced_models"], [{"provider": "openai", "model": "mystery-model", "calls": 2}])
+        self.assertEqual((body["completed_jobs"], body["retries"]), (1, 2))
+        self.assertEqual(body["input_tokens"], 6000)
+        self.assertIsNone(body["cost_by_source"]["reported"])
+        self.assertEqual(body["cost"], body["cost_by_source"]["catalogue"])
+
+    def test_it_says_unknown_not_zero_when_nothing_is_priced(self):
+        self.post([event(1, model="mystery-model")])
+        body = self.api_get("/api/v1/usage/summary/?start=2026-10-01&end=2026-11-01").json()
+        self.assertIsNone(body["cost"])
+
+
+class UsageFileTests(UploadTestCase):
+    def test_it_imports_a_generic_csv_once(self):
+        content = csv_bytes(
+            [
+                ["event_id", "timestamp", "provider", "model", "customer", "job_id", "attempt", "status",
+                 "input_tokens", "output_tokens"],
+                ["e1", "2026-10-05T10:00:00Z", "openai", "gpt-4o-mini", "acme", "j1", "1", "error", "1200", ""],
+                ["e2", "2026-10-05T10:00:03Z", "openai", "gpt-4o-mini", "acme", "j1", "2", "ok", "1200", "310"],
+            ]
+        )  # fmt: skip
+        body = self.upload("calls.csv", content, kind="usage")
+        self.assertEqual((body["status"], body["format"], body["rows_loaded"]), ("done", "generic_events", 2))
+        self.assertIsNone(UsageEvent.objects.get(event_id="e1").output_tokens, "unknown is not zero")
+        again = self.upload("calls.csv", content, kind="usage")
+        self.assertEqual((again["status"], again["rows_loaded"]), ("done", 0))
+        self.assertEqual(UsageEvent.objects.count(), 2)
+
+    def test_it_imports_json_lines(self):
+        lines = "\n".join(json.dumps(event(i, metadata={"trace": i})) for i in range(3)).encode()
+        body = self.upload("calls.jsonl", lines, kind="usage")
+        self.assertEqual((body["status"], body["rows_loaded"]), ("done", 3))
+        self.assertEqual(UsageEvent.objects.get(event_id="evt-2").metadata, {"trace": 2})
+
+    def test_it_rejects_a_malformed_file_whole(self):
+        lines = b"\n".join(
+            [json.dumps(event(1)).encode(), json.dumps(event(2, output_tokens="many")).encode(), b"{oops"]
+        )
+        body = self.upload("bad.jsonl", lines, kind="usage")
+        self.assertEqual(body["status"], "failed")
+        self.assertEqual([(e["row"], e["column"]) for e in body["errors"]], [(3, "output_tokens"), (4, None)])
+        self.assertFalse(UsageEvent.objects.exists())
+
+
+class ReconciliationTests(UsageEventsApiTests):
+    def test_it_holds_logged_calls_against_the_provider_bill_to_the_cent(self):
+        self.post(
+            [event(1, cost="40.00"), event(2, cost="35.50"), event(3, provider="anthropic", model="claude-x", cost="5")]
+        )
+        bill = focus_rows(["60.00", "25.75"], provider="OpenAI", account="org-openai")
+        self.upload("openai-bill.csv", bill)
+        body = self.api_get("/api/v1/reconciliation/?month=2026-10").json()
+        rows = {row["provider"]: row for row in body["providers"]}
+        self.assertEqual(rows["openai"]["calls_total"], "75.5000000000")
+        self.assertEqual(rows["openai"]["bill_total"], "85.7500000000")
+        self.assertEqual((rows["openai"]["gap"], rows["openai"]["status"]), ("10.2500000000", "under"))
+        self.assertEqual((rows["anthropic"]["bill_total"], rows["anthropic"]["gap"]), (None, None))
+        self.assertEqual(rows["anthropic"]["status"], "incomplete")
+        self.assertNotIn("aws", rows)
+        self.assertEqual(CostLine.objects.filter(org=self.org).count(), 2)
+
+    def test_it_matches_when_the_logs_explain_the_bill(self):
+        self.post([event(1, cost="60.00"), event(2, cost="25.75")])
+        self.upload("openai-bill.csv", focus_rows(["60.00", "25.75"], provider="OpenAI"))
+        row = self.api_get("/api/v1/reconciliation/?month=2026-10").json()["providers"][0]
+        self.assertEqual((row["gap"], row["status"]), ("0.0000000000", "matched"))
+
+    def test_it_hides_other_orgs(self):
+        self.post([event(1, cost="1.00")])
+        body = self.api_get("/api/v1/reconciliation/?month=2026-10", key=self.charlie_key).json()
+        self.assertEqual(body["providers"], [])
+        self.assertEqual(self.api_get("/api/v1/reconciliation/?month=nope").status_code, 400)
