@@ -25,46 +25,89 @@ from ingest.sources.usage_base import USAGE_ROW_FIELDS
 from ingest.sources.values import CellError
 
 STORE_COLUMNS = ("org_id", "upload_id", "source_row", *USAGE_ROW_FIELDS, "cost_source")
+TABLE = UsageEvent._meta.db_table
+COLUMNS = ", ".join(STORE_COLUMNS)
 _row_values = itemgetter(*USAGE_ROW_FIELDS)
 PROGRESS_EVERY = 5000
 
 
-def _stored(org_id, upload_id, number, row) -> tuple:
-    row["metadata"] = json.dumps(row["metadata"], sort_keys=True, ensure_ascii=False)
-    source = UsageEvent.CostSource.REPORTED if row["cost_amount"] is not None else UsageEvent.CostSource.UNPRICED
-    return (org_id, upload_id, number, *_row_values(row), source)
+class UsageWriter:
+    """Stores usage rows inside the caller's transaction, skipping event ids the org already has.
+
+    PostgreSQL: rows stream by COPY into a temporary table, then one INSERT ... ON CONFLICT DO
+    NOTHING moves the new ones; elsewhere batched inserts that ignore conflicts.
+    """
+
+    def __init__(self, *, org, upload):
+        self.org, self.upload_id = org, (upload.pk if upload else None)
+        self.rows = 0
+        self._postgres = connection.vendor == "postgresql"
+
+    def __enter__(self):
+        if self._postgres:
+            self._cursor = connection.cursor()
+            self._cursor.execute(
+                f"CREATE TEMP TABLE usage_staging ON COMMIT DROP AS SELECT {COLUMNS} FROM {TABLE} WITH NO DATA"  # noqa: S608
+            )
+            self._copy_context = self._cursor.cursor.copy(f"COPY usage_staging ({COLUMNS}) FROM STDIN")
+            self._copy = self._copy_context.__enter__()
+        else:
+            self._before = UsageEvent.objects.for_org(self.org).count()
+            self._batch = []
+        return self
+
+    def write(self, number, row) -> None:
+        row["metadata"] = json.dumps(row["metadata"], sort_keys=True, ensure_ascii=False)
+        source = UsageEvent.CostSource.REPORTED if row["cost_amount"] is not None else UsageEvent.CostSource.UNPRICED
+        values = (self.org.pk, self.upload_id, number, *_row_values(row), source)
+        self.rows += 1
+        if self._postgres:
+            self._copy.write_row(values)
+            return
+        fields = dict(zip(STORE_COLUMNS, values, strict=True))
+        fields["metadata"] = json.loads(fields["metadata"])
+        self._batch.append(UsageEvent(**fields))
+        if len(self._batch) >= 2000:
+            self._flush()
+
+    def _flush(self):
+        UsageEvent.objects.bulk_create(self._batch, ignore_conflicts=True)
+        self._batch = []
+
+    def _end_copy(self, exc_type=None, exc=None, tb=None):
+        if self._copy_context is not None:
+            context, self._copy_context = self._copy_context, None
+            context.__exit__(exc_type, exc, tb)
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._postgres:
+            try:
+                self._end_copy(exc_type, exc, tb)
+                if exc_type is None:  # after an error the rollback removes the table with everything else
+                    self._cursor.execute("DROP TABLE IF EXISTS usage_staging")
+            finally:
+                self._cursor.close()
+        return False
+
+    def finish(self) -> int:
+        """Move the staged rows into the ledger; returns how many were new. Call before leaving the context."""
+        if not self._postgres:
+            self._flush()
+            return UsageEvent.objects.for_org(self.org).count() - self._before
+        self._end_copy()
+        self._cursor.execute(
+            f"INSERT INTO {TABLE} ({COLUMNS}) SELECT {COLUMNS} FROM usage_staging "  # noqa: S608 - fixed names
+            "ON CONFLICT (org_id, event_id) DO NOTHING"
+        )
+        return self._cursor.rowcount
 
 
 def usage_rows_store(*, org, upload, rows) -> int:
-    """Insert (row number, row) pairs, skipping event ids the org already has; returns how many were new."""
-    values = [_stored(org.pk, upload.pk if upload else None, number, row) for number, row in rows]
-    if not values:
-        return 0
-    table = UsageEvent._meta.db_table
-    columns = ", ".join(STORE_COLUMNS)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMP TABLE usage_staging ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
-            )
-            with cursor.cursor.copy(f"COPY usage_staging ({columns}) FROM STDIN") as copy:
-                for row in values:
-                    copy.write_row(row)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_staging "  # noqa: S608 - fixed names
-                "ON CONFLICT (org_id, event_id) DO NOTHING"
-            )
-            inserted = cursor.rowcount
-            cursor.execute("DROP TABLE usage_staging")
-        return inserted
-    before = UsageEvent.objects.for_org(org).count()
-    events = []
-    for row in values:
-        fields = dict(zip(STORE_COLUMNS, row, strict=True))
-        fields["metadata"] = json.loads(fields["metadata"])
-        events.append(UsageEvent(**fields))
-    UsageEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=1000)
-    return UsageEvent.objects.for_org(org).count() - before
+    """Store (row number, row) pairs, skipping event ids the org already has; returns how many were new."""
+    with UsageWriter(org=org, upload=upload) as writer:
+        for number, row in rows:
+            writer.write(number, row)
+        return writer.finish() if writer.rows else 0
 
 
 def _price_and_mark(*, org, upload=None, event_ids=None, days=()) -> None:
@@ -97,7 +140,8 @@ def choose_usage_source(upload, columns=None, document=None):
 
 def usage_import(upload) -> None:
     """Load a usage file: every record valid, or nothing; events already held are skipped."""
-    errors, rows, days = ErrorList(), [], set()
+    errors, days = ErrorList(), set()
+    first = last = None
     with ExitStack() as stack:
         if sniff_json_document(upload.file.path):
             document = open_json_document(upload.file.path)
@@ -111,6 +155,8 @@ def usage_import(upload) -> None:
             errors.raise_if_any()
             records = table.records()
         upload.format = source.name
+        stack.enter_context(transaction.atomic())
+        writer = stack.enter_context(UsageWriter(org=upload.org, upload=upload))
         for number, record in records:
             upload.rows_total += 1
             if upload.rows_total % PROGRESS_EVERY == 0:
@@ -125,15 +171,17 @@ def usage_import(upload) -> None:
                 if errors.full:
                     break
                 continue
-            if row is not None and not errors:
-                rows.append((number, row))
-                days.add(row["occurred_at"].date())
-    errors.raise_if_any()
-    with transaction.atomic():
-        upload.rows_loaded = usage_rows_store(org=upload.org, upload=upload, rows=rows)
-        upload.rows_duplicate = len(rows) - upload.rows_loaded
-        times = [row["occurred_at"] for _, row in rows]
-        upload.period_start, upload.period_end = (min(times), max(times)) if times else (None, None)
+            if row is None or errors:
+                continue  # once the file is rejected, keep reading only to report more errors
+            moment = row["occurred_at"]
+            days.add(moment.date())
+            first = moment if first is None or moment < first else first
+            last = moment if last is None or moment > last else last
+            writer.write(number, row)
+        errors.raise_if_any()  # inside the transaction: nothing of the file stays
+        upload.rows_loaded = writer.finish() if writer.rows else 0
+        upload.rows_duplicate = writer.rows - upload.rows_loaded
+        upload.period_start, upload.period_end = first, last
         _price_and_mark(org=upload.org, upload=upload, days=days)
         upload.status = upload.Status.DONE
         upload.finished_at = timezone.now()
