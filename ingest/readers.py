@@ -117,10 +117,9 @@ def _flatten(value: dict, prefix: str = "") -> dict:
     flat = {}
     for key, item in value.items():
         name = f"{prefix}{key}"
+        flat[name] = item  # kept whole too: a metadata object stays an object
         if isinstance(item, dict) and item:
             flat.update(_flatten(item, name + "."))
-        else:
-            flat[name] = item
     return flat
 
 
@@ -132,7 +131,7 @@ def _jsonl_table(stream) -> Table:
         if first_line.strip():
             break
     try:
-        first = _flatten(json.loads(first_line))
+        first = _flatten(json.loads(first_line, parse_float=Decimal))
     except (ValueError, AttributeError) as exc:
         raise FileProblemError("The file is neither CSV nor JSON lines (one JSON object per line).") from exc
     columns = list(first)
@@ -145,7 +144,7 @@ def _jsonl_table(stream) -> Table:
             if not line.strip():
                 continue
             try:
-                yield row, _flatten(json.loads(line))
+                yield row, _flatten(json.loads(line, parse_float=Decimal))
             except (ValueError, AttributeError):
                 yield row, {"__error__": "this line is not a JSON object"}
 

@@ -1,13 +1,16 @@
 """The source plug-ins, in detection order: the most specific header wins."""
 
+from ingest.sources.anthropic_usage import AnthropicCostSource, AnthropicUsageSource
 from ingest.sources.aws_cur import AwsCurSource
 from ingest.sources.azure_cost import AzureCostSource
 from ingest.sources.focus import FocusSource
 from ingest.sources.focus_commitments import FocusContractCommitmentSource
 from ingest.sources.gcp_billing import GcpBillingSource
 from ingest.sources.generic_events import GenericEventsSource
+from ingest.sources.litellm_spend import LiteLLMSpendDocumentSource, LiteLLMSpendSource
 from ingest.sources.mapped_csv import MappedCsvSource
 from ingest.sources.oci_cost import OciCostSource
+from ingest.sources.openai_usage import OpenAICostsSource, OpenAIUsageSource
 
 # Native formats first: FOCUS accepts any header with two FOCUS column names, and the Azure
 # export shares some of them (ChargeType, ResourceId, BillingCurrency).
@@ -19,8 +22,16 @@ BILL_SOURCES = (
     FocusContractCommitmentSource,
     FocusSource,
     MappedCsvSource,
+    OpenAICostsSource,
+    AnthropicCostSource,
 )
-USAGE_SOURCES = (GenericEventsSource,)
+USAGE_SOURCES = (
+    OpenAIUsageSource,
+    AnthropicUsageSource,
+    LiteLLMSpendDocumentSource,
+    LiteLLMSpendSource,
+    GenericEventsSource,
+)
 SOURCES_BY_NAME = {source.name: source for source in (*BILL_SOURCES, *USAGE_SOURCES)}
 
 

@@ -225,8 +225,8 @@ class RejectionTests(UploadTestCase):
         self.assertIn("decompressed", body["errors"][0]["message"])
         self.assert_unchanged()
 
-    def test_it_refuses_a_usage_kind_for_now(self):
-        response = self.api_upload("u.csv", b"a,b\n1,2\n", kind="usage")
+    def test_it_refuses_revenue_files_for_now(self):
+        response = self.api_upload("r.csv", b"a,b\n1,2\n", kind="revenue")
         self.assertEqual(response.status_code, 400)
 
 
