@@ -30,7 +30,9 @@ class UploadPageTests(BaseTestCase):
 
     def post_file(self, name, content, **fields):
         with self.captureOnCommitCallbacks(execute=True):
-            response = self.client.post(self.sources_url(), {"file": as_upload(name, content), "kind": "bill", **fields})
+            response = self.client.post(
+                self.sources_url(), {"file": as_upload(name, content), "kind": "bill", **fields}
+            )
         upload = Upload.objects.filter(org=self.org).order_by("-created_at").first()
         return response, upload
 
