@@ -53,9 +53,9 @@ def _event(rng, number, moment, customer, feature, attempt=1, job=None, status="
         "status": status,
         "error_type": "" if status == "ok" else rng.choice(("timeout", "rate_limit", "invalid_output")),
         "purpose": purpose,
-        "input_tokens": rng.randint(300, 2500) * scale,
+        "input_tokens": rng.randint(1500, 12000) * scale,
         "cached_input_tokens": cached,
-        "output_tokens": 0 if status == "error" else rng.randint(50, 900),
+        "output_tokens": 0 if status == "error" else rng.randint(200, 2500),
         "latency_ms": rng.randint(300, 9000),
         "metadata": {"plan": plan_of(customer)},
     }

@@ -1,6 +1,8 @@
+import json
 import secrets
 import tempfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
@@ -9,7 +11,10 @@ from django.utils import timezone
 from accounts.models import Organization, Role, Scope
 from accounts.services import api_key_create, org_create, user_get_or_create
 from finops.demo_bills import demo_resources, write_focus_bill, write_gpu_cloud_invoice
+from finops.demo_usage import demo_usage_events, write_usage_jsonl
+from ingest.selectors import usage_cost_by_provider_day
 from ingest.services.uploads import column_mapping_create, upload_create_from_path, upload_run
+from ingest.services.usage import usage_events_ingest
 
 DEMO_ORG_NAME = "Demo AI"
 DEMO_OWNER_EMAIL = "founder@demo-ai.example"
@@ -29,6 +34,7 @@ def demo_org_recreate() -> dict:
     _, api_key = api_key_create(org=org, name="Demo key", scope=Scope.WRITE, created_by=owner)
     api_key_create(org=org, name="Read-only dashboard export", scope=Scope.READ, created_by=owner)
     demo_bills_import(org=org, owner=owner)
+    demo_usage_import(org=org, owner=owner)
     return {"org": str(org.code), "login": owner.email, "password": password, "api_key": api_key}
 
 
@@ -67,3 +73,65 @@ def _demo_user(email: str, password: str):
     user.set_password(password)
     user.save(update_fields=["password"])
     return user
+
+
+LIVE_DAYS = 2  # the newest days arrive through the live endpoint's service, the rest as a file
+UNLOGGED_SHARE = Decimal("0.035")  # OpenAI bills a little more than the logs explain: the gap to find
+
+
+def demo_usage_import(*, org, owner) -> None:
+    """Six weeks of model calls (file upload, then live batches) and the providers' cost reports as bills."""
+    start = timezone.now().date() - timedelta(weeks=DEMO_WEEKS)
+    live_from = timezone.now().date() - timedelta(days=LIVE_DAYS)
+    events = list(demo_usage_events(start=start, days=DEMO_WEEKS * 7))
+    older = [e for e in events if e["timestamp"] < live_from.isoformat()]
+    newer = [e for e in events if e["timestamp"] >= live_from.isoformat()]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "usage-export.jsonl"
+        write_usage_jsonl(path, older)
+        _import_now(org=org, owner=owner, path=path, kind="usage")
+        for index in range(0, len(newer), 500):
+            usage_events_ingest(org=org, events=newer[index : index + 500])
+        for provider, document in demo_cost_reports(org=org).items():
+            report = Path(folder) / f"{provider}-cost-report.json"
+            report.write_text(json.dumps(document))
+            _import_now(org=org, owner=owner, path=report, kind="bill")
+
+
+def _import_now(*, org, owner, path, kind) -> None:
+    upload = upload_create_from_path(org=org, path=path, kind=kind, created_by=owner, enqueue=False)
+    upload = upload_run(upload_id=upload.pk)
+    if upload.status != upload.Status.DONE:
+        raise RuntimeError(f"demo file {path.name} did not import: {upload.errors[:3]}")
+
+
+def demo_cost_reports(*, org) -> dict:
+    """OpenAI and Anthropic cost reports built from the priced calls: OpenAI bills 3.5% more than logged."""
+    daily = usage_cost_by_provider_day(org=org)
+    openai_buckets, anthropic_days = [], []
+    for (provider, day), cost in sorted(daily.items()):
+        begin = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+        if provider == "openai":
+            value = (cost * (1 + UNLOGGED_SHARE)).quantize(Decimal("0.000001"))
+            result = {"object": "organization.costs.result", "amount": {"value": str(value), "currency": "usd"},
+                      "line_item": "completions", "project_id": "proj_demo"}  # fmt: skip
+            openai_buckets.append(
+                {"object": "bucket", "start_time": begin, "end_time": begin + 86400, "results": [result]}
+            )
+        elif provider == "anthropic":
+            cents = (cost * 100).quantize(Decimal("0.0001"))
+            anthropic_days.append(
+                {
+                    "starting_at": f"{day.isoformat()}T00:00:00Z",
+                    "ending_at": f"{(day + timedelta(days=1)).isoformat()}T00:00:00Z",
+                    "results": [{"currency": "USD", "amount": str(cents), "workspace_id": None,
+                                 "description": "Claude API", "cost_type": "tokens", "model": None,
+                                 "service_tier": None, "token_type": None, "context_window": None}],
+                }
+            )  # fmt: skip
+    reports = {}
+    if openai_buckets:
+        reports["openai"] = {"object": "page", "data": openai_buckets, "has_more": False, "next_page": None}
+    if anthropic_days:
+        reports["anthropic"] = {"data": anthropic_days, "has_more": False, "next_page": None}
+    return reports

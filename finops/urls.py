@@ -8,6 +8,7 @@ from accounts.urls import org_urls as accounts_org_urls
 from finops import api, views
 from ingest import api as ingest_api
 from ingest.urls import org_urls as ingest_org_urls
+from pricing.urls import org_urls as pricing_org_urls
 
 org_pages = [
     path("", views.founder_table, name="finops-founder-table"),
@@ -17,6 +18,7 @@ org_pages = [
     path("gpus/", views.gpus, name="finops-gpus"),
     path("onboarding/", views.onboarding, name="finops-onboarding"),
     *ingest_org_urls,
+    *pricing_org_urls,
     *accounts_org_urls,
 ]
 

@@ -2,6 +2,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import TruncDate
 
 from ingest.models import ColumnMapping, CostLine, Upload, UsageEvent
 
@@ -132,3 +133,15 @@ def _status(gap) -> str:
     if abs(gap) < Decimal("0.005"):
         return "matched"
     return "under" if gap > 0 else "over"  # calls under the bill: unattributed token spend
+
+
+def usage_cost_by_provider_day(*, org) -> dict:
+    """{(provider, date): cost of priced calls} over the whole usage ledger."""
+    rows = (
+        usage_event_list(org=org)
+        .filter(cost_amount__isnull=False)
+        .annotate(day=TruncDate("occurred_at"))
+        .values("provider", "day")
+        .annotate(total=Sum("cost_amount"))
+    )
+    return {(row["provider"], row["day"]): row["total"] for row in rows}

@@ -263,3 +263,27 @@ class HomeTests(BaseTestCase):
         self.client.force_login(self.alice)
         response = self.client.get(reverse("finops-founder-table", kwargs={"org_code": self.org.code}))
         self.assertNotContains(response, "Charlie Labs")
+
+
+class ReconciliationPageTests(OrgPageTestsMixin, BaseTestCase):
+    url_name = "ingest-reconciliation"
+    heading = "Token spend"
+
+    def test_it_shows_the_gap_for_the_month(self):
+        from ingest.services.usage import usage_events_ingest
+
+        usage_events_ingest(
+            org=self.org,
+            events=[
+                {"event_id": "a", "timestamp": "2026-10-02T10:00:00Z", "provider": "openai", "model": "gpt-4o",
+                 "cost": "12.50"},
+                {"event_id": "b", "timestamp": "2026-10-02T11:00:00Z", "provider": "openai", "model": "no-such-model"},
+            ],
+        )  # fmt: skip
+        self.client.force_login(self.alice)
+        page = self.client.get(self.url() + "?month=2026-10")
+        self.assertContains(page, "October 2026")
+        self.assertContains(page, "$12.50")
+        self.assertContains(page, "1 call this month has no known price")
+        self.client.force_login(self.charlie)
+        self.assertEqual(self.client.get(self.url() + "?month=2026-10").status_code, 404)
