@@ -149,7 +149,10 @@ class UsageSummaryApi(OrgAPIView):
 class ReconciliationApi(OrgAPIView):
     """Per provider and month: logged call costs against the provider's bill; the gap is unattributed token spend."""
 
-    @extend_schema(parameters=[OpenApiParameter("month", str, description="YYYY-MM (default: this month)")])
+    @extend_schema(
+        parameters=[OpenApiParameter("month", str, description="YYYY-MM (default: this month)")],
+        responses=ReconciliationOutput,
+    )
     def get(self, request):
         try:
             start, end = parse_month(request.query_params.get("month"))

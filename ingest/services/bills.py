@@ -18,10 +18,11 @@ from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from finops.money import as_json
-from ingest.models import BillPeriod, CostLine, DirtyDay
+from ingest.models import BillPeriod, CostLine
 from ingest.readers import Table, open_json_document, open_table, sniff_json_document
 from ingest.selectors import column_mapping_list
 from ingest.services.commitments import commitments_import
+from ingest.services.days import dirty_days_mark
 from ingest.services.focus_columnar import NotColumnarError, columnar_possible, focus_stream_columnar
 from ingest.services.ledger_writer import LedgerWriter
 from ingest.services.problems import ErrorList, ImportRejectedError
@@ -247,13 +248,7 @@ def _replace_periods(upload, source, tally) -> None:
         period.upload = upload
         period.cost_basis = source.cost_basis
     BillPeriod.objects.bulk_update(periods, ["upload", "cost_basis"])
-    DirtyDay.objects.bulk_create(
-        [DirtyDay(org=upload.org, day=day) for day in sorted(tally.days)],
-        update_conflicts=True,
-        unique_fields=["org", "day"],
-        update_fields=["marked_at"],
-        batch_size=1000,
-    )
+    dirty_days_mark(org=upload.org, days=tally.days)
     upload.totals = {currency: as_json(total) for currency, total in sorted(tally.totals.items())}
     upload.period_start = tally.first
     upload.period_end = tally.last

@@ -17,8 +17,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ingest.models import DirtyDay, UsageEvent
+from ingest.models import UsageEvent
 from ingest.readers import open_json_document, open_table, sniff_json_document
+from ingest.services.days import dirty_days_mark
 from ingest.services.problems import ErrorList, ImportRejectedError
 from ingest.sources import USAGE_SOURCES
 from ingest.sources.usage_base import USAGE_ROW_FIELDS
@@ -112,13 +113,7 @@ def usage_rows_store(*, org, upload, rows) -> int:
 
 def _price_and_mark(*, org, upload=None, event_ids=None, days=()) -> None:
     import_string(settings.USAGE_PRICER)(org=org, upload=upload, event_ids=event_ids)
-    DirtyDay.objects.bulk_create(
-        [DirtyDay(org=org, day=day) for day in sorted(days)],
-        update_conflicts=True,
-        unique_fields=["org", "day"],
-        update_fields=["marked_at"],
-        batch_size=1000,
-    )
+    dirty_days_mark(org=org, days=days)
 
 
 def choose_usage_source(upload, columns=None, document=None):

@@ -10,7 +10,7 @@ from django.test import TestCase
 
 from accounts.models import AgentToken, Membership, Organization
 from finops.services import DEMO_ORG_NAME
-from ingest.models import CostLine, Upload
+from ingest.models import CostLine, Upload, UsageEvent
 
 
 def run(*args) -> str:
@@ -71,10 +71,10 @@ class DemoCommandTests(TestCase):
 
     def test_it_loads_six_weeks_of_bills_through_the_real_upload_path(self):
         body = json.loads(run("demo", "--json"))
-        uploads = Upload.objects.filter(org__code=body["org"])
+        uploads = Upload.objects.filter(org__code=body["org"], kind="bill").exclude(format__endswith="_costs")
         self.assertEqual(sorted(uploads.values_list("format", "status")), [("focus", "done"), ("mapped_csv", "done")])
         lines = CostLine.objects.filter(org__code=body["org"])
-        self.assertEqual(set(lines.values_list("provider", flat=True)), {"AWS", "Lambda"})
+        self.assertEqual(set(lines.values_list("provider", flat=True)), {"AWS", "Lambda", "OpenAI", "Anthropic"})
         self.assertTrue(lines.filter(gpu_type__contains="H100").exists())
         self.assertTrue(lines.exclude(customer="").exists())
         self.assertTrue(lines.filter(customer="", owner="").exists(), "some lines must stay untagged")
@@ -93,3 +93,20 @@ class DemoCommandTests(TestCase):
         self.assertFalse(Organization.objects.filter(code=first["org"]).exists())
         self.assertTrue(self.client.login(email=second["login"], password=second["password"]))
         self.assertIn("Log in as", run("demo"))
+
+
+class DemoUsageTests(TestCase):
+    def test_it_loads_model_calls_through_the_file_and_live_paths(self):
+        body = json.loads(run("demo", "--json"))
+        events = UsageEvent.objects.filter(org__code=body["org"])
+        self.assertGreater(events.filter(upload__isnull=False).count(), 5000)
+        self.assertGreater(events.filter(upload__isnull=True).count(), 100, "the newest days come in live")
+        self.assertGreaterEqual(events.exclude(customer="").values("customer").distinct().count(), 30)
+        self.assertEqual(
+            set(events.values_list("feature", flat=True)), {"chat", "summarise", "agent-workflow", "batch-enrichment"}
+        )
+        self.assertTrue(events.filter(purpose="evaluation").exists())
+        self.assertTrue(events.filter(attempt__gt=1).exists())
+        self.assertTrue(events.filter(cost_source="unpriced").exists(), "an unknown model stays unpriced")
+        self.assertTrue(events.filter(metadata__plan="trial").exists())
+        self.assertEqual(set(events.values_list("route", flat=True)), {"premium", "cheap"})

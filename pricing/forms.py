@@ -1,0 +1,42 @@
+from django import forms
+from django.utils import timezone
+
+PRICE = {"required": False, "min_value": 0, "max_digits": 20, "decimal_places": 10}
+
+
+class PriceOverrideForm(forms.Form):
+    provider = forms.CharField(max_length=100, help_text="As your calls name it: openai, anthropic, self-hosted")
+    model = forms.CharField(max_length=200, help_text="Exactly as your calls name it")
+    effective_from = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"}), help_text="Calls on or after this UTC date"
+    )
+    currency = forms.CharField(max_length=3, min_length=3)
+    input_per_mtok = forms.DecimalField(label="Input per 1M tokens", **PRICE)
+    cached_input_per_mtok = forms.DecimalField(
+        label="Cached input per 1M", help_text="Cache reads; blank means the input price", **PRICE
+    )
+    cache_write_per_mtok = forms.DecimalField(
+        label="Cache writes per 1M", help_text="Blank means the input price", **PRICE
+    )
+    output_per_mtok = forms.DecimalField(label="Output per 1M tokens", **PRICE)
+    gpu_hour_amount = forms.DecimalField(
+        label="Or per GPU-hour",
+        help_text="Self-hosted: prices only calls whose metadata has gpu_seconds",
+        **PRICE,
+    )
+    note = forms.CharField(required=False, max_length=500, help_text="e.g. the contract or invoice it comes from")
+
+    def __init__(self, *args, org=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["effective_from"].initial = timezone.now().date()
+        if org is not None:
+            self.fields["currency"].initial = org.currency
+
+    def clean_currency(self):
+        value = self.cleaned_data["currency"].strip().upper()
+        if not value.isalpha():
+            raise forms.ValidationError("Use a three-letter ISO 4217 code such as USD.")
+        return value
+
+    def clean_provider(self):
+        return self.cleaned_data["provider"].strip().lower()
