@@ -25,20 +25,15 @@ from ingest.services.commitments import commitments_import
 from ingest.services.days import dirty_days_mark
 from ingest.services.focus_columnar import NotColumnarError, columnar_possible, focus_stream_columnar
 from ingest.services.ledger_writer import LedgerWriter
-from ingest.services.problems import ErrorList, ImportRejectedError
+from ingest.services.problems import ErrorList, ImportRejectedError, ParsedRows, progress_key
 from ingest.services.tally import Tally, days_covered, tags_columns
 from ingest.sources import BILL_SOURCES, SOURCES_BY_NAME, detect_source
 from ingest.sources.base import COST_ROW_FIELDS
 from ingest.sources.mapped_csv import MappedCsvSource
-from ingest.sources.values import CellError
 from ingest.sources.values import tags_items as _tags_items
 
 PROGRESS_EVERY = 5000
 _row_values = itemgetter(*COST_ROW_FIELDS)
-
-
-def progress_key(upload) -> str:
-    return f"ingest:progress:{upload.pk}"
 
 
 def choose_source(upload, columns):
@@ -146,26 +141,12 @@ def _tags_from_text(text: str) -> tuple:
 
 
 def _stream(upload, table, source, errors, tally) -> None:
-    rows_total = written = 0
+    written = 0
     head = (upload.org_id, upload.pk)
+    rows = ParsedRows(table.records(), source, errors, lambda total: cache.set(progress_key(upload), total, 3600))
     with LedgerWriter() as writer:
         write = writer.write
-        for number, record in table.records():
-            rows_total += 1
-            if rows_total % PROGRESS_EVERY == 0:
-                cache.set(progress_key(upload), rows_total, 3600)
-            if "__error__" in record:
-                errors.add(number, None, record["__error__"])
-                continue
-            try:
-                row = source.parse(record)
-            except CellError as exc:
-                errors.add(number, exc.column, exc.message)
-                if errors.full:
-                    break
-                continue
-            if row is None or errors:
-                continue  # once the file is rejected, keep reading only to report more errors
+        for number, row in rows:
             currency = row["currency"]
             if currency != tally.currency and not _currency_ok(currency, number, source, errors, tally):
                 continue
@@ -186,7 +167,7 @@ def _stream(upload, table, source, errors, tally) -> None:
                 tally.last = end
         if errors:
             raise errors.rejection()  # leave the COPY with an error: the server discards what it got
-    upload.rows_total = rows_total
+    upload.rows_total = rows.total
     upload.rows_loaded = written
 
 

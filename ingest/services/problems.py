@@ -2,6 +2,13 @@
 
 from django.conf import settings
 
+from ingest.sources.values import CellError
+
+
+def progress_key(upload) -> str:
+    """The cache key where an import in progress records how many records it has read."""
+    return f"ingest:progress:{upload.pk}"
+
 
 class ImportRejectedError(Exception):
     """The file is rejected whole; `errors` lists why, as [{row, column, message}]."""
@@ -42,3 +49,34 @@ class ErrorList:
     def raise_if_any(self) -> None:
         if self.total:
             raise self.rejection()
+
+
+class ParsedRows:
+    """Iterates (row number, normalised row) over a source's good records; bad ones go to `errors`.
+
+    Once one record is bad the file is rejected, so no more rows are yielded, but reading goes on
+    (to the error cap) to report every problem in one go. `total` counts the records read.
+    """
+
+    def __init__(self, records, source, errors: ErrorList, progress=None):
+        self.records, self.source, self.errors, self.progress = records, source, errors, progress
+        self.total = 0
+
+    def __iter__(self):
+        errors, parse = self.errors, self.source.parse
+        for number, record in self.records:
+            self.total += 1
+            if self.progress and self.total % 5000 == 0:
+                self.progress(self.total)
+            if "__error__" in record:
+                errors.add(number, None, record["__error__"])
+                continue
+            try:
+                row = parse(record)
+            except CellError as exc:
+                errors.add(number, exc.column, exc.message)
+                if errors.full:
+                    return
+                continue
+            if row is not None and not errors:
+                yield number, row

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from ingest.models import Upload
 from ingest.readers import FileProblemError
-from ingest.services.bills import bill_import, progress_key
-from ingest.services.problems import ImportRejectedError
+from ingest.services.bills import bill_import
+from ingest.services.problems import ImportRejectedError, progress_key
 from ingest.services.usage import usage_import
 
 logger = logging.getLogger(__name__)

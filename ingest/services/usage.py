@@ -20,7 +20,7 @@ from django.utils.module_loading import import_string
 from ingest.models import UsageEvent
 from ingest.readers import open_json_document, open_table, sniff_json_document
 from ingest.services.days import dirty_days_mark
-from ingest.services.problems import ErrorList, ImportRejectedError
+from ingest.services.problems import ErrorList, ImportRejectedError, ParsedRows, progress_key
 from ingest.sources import USAGE_SOURCES
 from ingest.sources.usage_base import USAGE_ROW_FIELDS
 from ingest.sources.values import CellError
@@ -152,27 +152,14 @@ def usage_import(upload) -> None:
         upload.format = source.name
         stack.enter_context(transaction.atomic())
         writer = stack.enter_context(UsageWriter(org=upload.org, upload=upload))
-        for number, record in records:
-            upload.rows_total += 1
-            if upload.rows_total % PROGRESS_EVERY == 0:
-                cache.set(f"ingest:progress:{upload.pk}", upload.rows_total, 3600)
-            if "__error__" in record:
-                errors.add(number, None, record["__error__"])
-                continue
-            try:
-                row = source.parse(record)
-            except CellError as exc:
-                errors.add(number, exc.column, exc.message)
-                if errors.full:
-                    break
-                continue
-            if row is None or errors:
-                continue  # once the file is rejected, keep reading only to report more errors
+        rows = ParsedRows(records, source, errors, lambda total: cache.set(progress_key(upload), total, 3600))
+        for number, row in rows:
             moment = row["occurred_at"]
             days.add(moment.date())
             first = moment if first is None or moment < first else first
             last = moment if last is None or moment > last else last
             writer.write(number, row)
+        upload.rows_total = rows.total
         errors.raise_if_any()  # inside the transaction: nothing of the file stays
         upload.rows_loaded = writer.finish() if writer.rows else 0
         upload.rows_duplicate = writer.rows - upload.rows_loaded
