@@ -30,6 +30,11 @@ def ledger_billed_totals(*, org, start: datetime, end: datetime) -> dict:
     return {row["currency"]: {"total": row["total"], "lines": row["lines"]} for row in rows}
 
 
+def upload_usage_events(*, org, upload, limit: int = 20):
+    """The first usage events an upload stored, in file order."""
+    return UsageEvent.objects.for_org(org).filter(upload=upload).order_by("source_row")[:limit]
+
+
 def upload_ledger_lines(*, org, upload, limit: int = 20):
     """The first ledger lines an upload wrote, in file order, for tracing numbers back to rows."""
     return CostLine.objects.for_org(org).filter(upload=upload).order_by("source_row")[:limit]

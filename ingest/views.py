@@ -63,6 +63,7 @@ def upload_detail(request, org_code, code):
         "rows_read": upload_progress(upload),
         "running": upload.status in (Upload.Status.QUEUED, Upload.Status.PROCESSING),
         "lines": selectors.upload_ledger_lines(org=org, upload=upload) if upload.status == Upload.Status.DONE else [],
+        "events": selectors.upload_usage_events(org=org, upload=upload) if upload.kind == Upload.Kind.USAGE else [],
         "unrecognised": upload.status == Upload.Status.FAILED and not upload.format,
     }
     return render(request, "ingest/upload_detail.html", context)

@@ -39,3 +39,26 @@ def test_it_uploads_a_bill_and_shows_where_it_went(page, screenshot):
     assert page.get_by_text("nothing of it was loaded").is_visible()
     assert page.get_by_role("cell", name="BilledCost", exact=True).is_visible()
     screenshot("upload-rejected")
+
+
+def test_it_uploads_a_usage_log_and_reads_the_token_spend(page, screenshot):
+    demo = demo_org_recreate()
+    log_in(page, demo["login"], demo["password"])
+    page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sources").click()
+    lines = b"\n".join(
+        b'{"event_id": "ui-%d", "timestamp": "2026-10-05T10:00:00Z", "provider": "openai", "model": "gpt-4o-mini", '
+        b'"customer": "acme", "input_tokens": 1000, "output_tokens": 100}' % i
+        for i in range(3)
+    )
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "calls.jsonl", "mimeType": "application/json", "buffer": lines}]
+    )
+    page.get_by_label("What is it?").select_option("usage")
+    page.get_by_role("button", name="Upload and import").click()
+    page.wait_for_url(re.compile(r"/sources/uploads/[0-9a-f-]+/$"))
+    assert page.get_by_text("generic_events", exact=True).is_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sources").click()
+    page.get_by_role("link", name="Reconcile against bills →").click()
+    assert page.get_by_role("heading", name=re.compile("Token spend")).is_visible()
+    screenshot("reconciliation")

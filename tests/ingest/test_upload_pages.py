@@ -72,6 +72,20 @@ class UploadPageTests(BaseTestCase):
         self.assertEqual(response.status_code, 403)
         self.assertFalse(Upload.objects.exists())
 
+    def test_it_shows_the_events_of_a_usage_log(self):
+        self.client.force_login(self.alice)
+        lines = (
+            b'{"event_id": "a", "timestamp": "2026-10-05T10:00:00Z", "provider": "openai", "model": "gpt-4o-mini", '
+            b'"customer": "acme", "input_tokens": 1000, "output_tokens": 100}\n'
+            b'{"event_id": "b", "timestamp": "2026-10-05T10:01:00Z", "provider": "self-hosted", "model": "ft-v2"}\n'
+        )
+        _, upload = self.post_file("calls.jsonl", lines, kind="usage")
+        page = self.client.get(reverse("ingest-upload", kwargs={"org_code": self.org.code, "code": upload.code}))
+        self.assertContains(page, "New events")
+        self.assertContains(page, "openai/gpt-4o-mini")
+        self.assertContains(page, "catalogue")
+        self.assertContains(page, "unpriced")
+
     def test_it_maps_a_gpu_cloud_invoice_once_and_reuses_the_mapping(self):
         self.client.force_login(self.alice)
         _, first = self.post_file("lambda-oct.csv", LAMBDA_INVOICE)
