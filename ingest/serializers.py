@@ -34,6 +34,7 @@ class UploadOutput(serializers.ModelSerializer):
             "rows_total",
             "rows_loaded",
             "rows_replaced",
+            "rows_duplicate",
             "rows_read",
             "period_start",
             "period_end",

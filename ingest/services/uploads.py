@@ -114,6 +114,7 @@ def _fail(upload, errors, total) -> None:
     upload.error_count = total
     upload.rows_loaded = 0
     upload.rows_replaced = 0
+    upload.rows_duplicate = 0
     upload.totals = {}
     upload.finished_at = timezone.now()
     upload.save(

@@ -141,6 +141,15 @@ class ImportFileCommandTests(BaseTestCase):
         self.assertIn("row 3, column BilledCost", str(caught.exception))
         self.assertFalse(CostLine.objects.exists())
 
+    def test_it_imports_a_usage_log_twice_without_doubling(self):
+        path = self.tmp_file(
+            b'{"event_id": "a", "timestamp": "2026-10-05T10:00:00Z", "provider": "openai", "model": "x"}\n'
+        )
+        for expected in ("1 new events (0 already held)", "0 new events (1 already held)"):
+            out = StringIO()
+            call_command("import_file", path, "--org", str(self.org.code), "--kind", "usage", stdout=out)
+            self.assertIn(expected, out.getvalue())
+
     def test_it_fails_for_an_unknown_org(self):
         with self.assertRaises(CommandError):
             call_command("import_file", "x.csv", "--org", "nope", "--kind", "bill")

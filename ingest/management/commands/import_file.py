@@ -34,11 +34,11 @@ class Command(BaseCommand):
                 + "\n  ".join(lines)
                 + (f"\n  ... and {more} more" if more > 0 else "")
             )
-        totals = ", ".join(f"{total} {currency}" for currency, total in upload.totals.items()) or "nothing billed"
-        period = (
-            f"{upload.period_start:%Y-%m-%d} to {upload.period_end:%Y-%m-%d}" if upload.period_start else "no lines"
-        )
-        self.stdout.write(
-            f"{upload.original_name}: {upload.format}, {upload.rows_loaded} lines loaded "
-            f"({upload.rows_replaced} replaced), {period}, {totals}"
-        )
+        start, end = upload.period_start, upload.period_end
+        period = f"{start:%Y-%m-%d} to {end:%Y-%m-%d}" if start else "no rows"
+        if upload.kind == Upload.Kind.USAGE:
+            loaded = f"{upload.rows_loaded} new events ({upload.rows_duplicate} already held)"
+        else:
+            totals = ", ".join(f"{total} {currency}" for currency, total in upload.totals.items()) or "nothing billed"
+            loaded = f"{upload.rows_loaded} lines loaded ({upload.rows_replaced} replaced), {totals}"
+        self.stdout.write(f"{upload.original_name}: {upload.format}, {loaded}, {period}")
