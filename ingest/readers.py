@@ -1,6 +1,7 @@
 """Open an uploaded file as a table of records, streaming: CSV, JSON lines or Parquet, plain,
-gzip- or zip-compressed. Records are dicts of column name to cell; row numbers count the header
-as row 1, so the first record is row 2, as in a spreadsheet.
+gzip- or zip-compressed. Records are dicts of column name to cell. Row numbers are what a person
+finds in the file: in CSV and Parquet the header is row 1, so the first record is row 2, as in a
+spreadsheet; in JSON lines a record's row is its line number.
 """
 
 import codecs
@@ -136,9 +137,9 @@ def _jsonl_table(stream) -> Table:
         raise FileProblemError("The file is neither CSV nor JSON lines (one JSON object per line).") from exc
     columns = list(first)
 
-    def records():
-        yield number + 1, first
-        row = number + 1
+    def records():  # JSON lines have no header: a record's row is its line number
+        yield number, first
+        row = number
         for line in lines:
             row += 1
             if not line.strip():

@@ -20,7 +20,9 @@ from django.utils.module_loading import import_string
 from ingest.models import UsageEvent
 from ingest.readers import open_json_document, open_table, sniff_json_document
 from ingest.services.days import dirty_days_mark
+from ingest.services.focus_columnar import NotColumnarError
 from ingest.services.problems import ErrorList, ImportRejectedError, ParsedRows, progress_key
+from ingest.services.usage_columnar import usage_columnar_possible, usage_stream_columnar
 from ingest.sources import USAGE_SOURCES
 from ingest.sources.usage_base import USAGE_ROW_FIELDS
 from ingest.sources.values import CellError
@@ -39,10 +41,12 @@ class UsageWriter:
     NOTHING moves the new ones; elsewhere batched inserts that ignore conflicts.
     """
 
-    def __init__(self, *, org, upload):
+    def __init__(self, *, org, upload, text_copy=True):
         self.org, self.upload_id = org, (upload.pk if upload else None)
         self.rows = 0
         self._postgres = connection.vendor == "postgresql"
+        self._text_copy = text_copy  # False: the caller writes usage_staging itself (the columnar path)
+        self._copy_context = None
 
     def __enter__(self):
         if self._postgres:
@@ -50,8 +54,9 @@ class UsageWriter:
             self._cursor.execute(
                 f"CREATE TEMP TABLE usage_staging ON COMMIT DROP AS SELECT {COLUMNS} FROM {TABLE} WITH NO DATA"  # noqa: S608
             )
-            self._copy_context = self._cursor.cursor.copy(f"COPY usage_staging ({COLUMNS}) FROM STDIN")
-            self._copy = self._copy_context.__enter__()
+            if self._text_copy:
+                self._copy_context = self._cursor.cursor.copy(f"COPY usage_staging ({COLUMNS}) FROM STDIN")
+                self._copy = self._copy_context.__enter__()
         else:
             self._before = UsageEvent.objects.for_org(self.org).count()
             self._batch = []
@@ -89,6 +94,11 @@ class UsageWriter:
             finally:
                 self._cursor.close()
         return False
+
+    @property
+    def raw_cursor(self):
+        """The psycopg cursor, for a caller that fills usage_staging itself."""
+        return self._cursor.cursor
 
     def finish(self) -> int:
         """Move the staged rows into the ledger; returns how many were new. Call before leaving the context."""
@@ -133,6 +143,22 @@ def choose_usage_source(upload, columns=None, document=None):
     )
 
 
+def _import_columnar(upload, days) -> bool:
+    """Try the columnar path in a savepoint; False (nothing left behind) when the row path must run."""
+    try:
+        with transaction.atomic(), UsageWriter(org=upload.org, upload=upload, text_copy=False) as writer:
+            rows, first, last = usage_stream_columnar(
+                upload, writer.raw_cursor, days=days, progress_key=progress_key(upload)
+            )
+            upload.rows_total = writer.rows = rows
+            _finish(upload, writer, first, last, days)
+        return True
+    except NotColumnarError:
+        days.clear()
+        upload.rows_total = 0
+        return False
+
+
 def usage_import(upload) -> None:
     """Load a usage file: every record valid, or nothing; events already held are skipped."""
     errors, days = ErrorList(), set()
@@ -151,6 +177,8 @@ def usage_import(upload) -> None:
             records = table.records()
         upload.format = source.name
         stack.enter_context(transaction.atomic())
+        if usage_columnar_possible(source, table) and _import_columnar(upload, days):
+            return
         writer = stack.enter_context(UsageWriter(org=upload.org, upload=upload))
         rows = ParsedRows(records, source, errors, lambda total: cache.set(progress_key(upload), total, 3600))
         for number, row in rows:
@@ -161,13 +189,17 @@ def usage_import(upload) -> None:
             writer.write(number, row)
         upload.rows_total = rows.total
         errors.raise_if_any()  # inside the transaction: nothing of the file stays
-        upload.rows_loaded = writer.finish() if writer.rows else 0
-        upload.rows_duplicate = writer.rows - upload.rows_loaded
-        upload.period_start, upload.period_end = first, last
-        _price_and_mark(org=upload.org, upload=upload, days=days)
-        upload.status = upload.Status.DONE
-        upload.finished_at = timezone.now()
-        upload.save()
+        _finish(upload, writer, first, last, days)
+
+
+def _finish(upload, writer, first, last, days) -> None:
+    upload.rows_loaded = writer.finish() if writer.rows else 0
+    upload.rows_duplicate = writer.rows - upload.rows_loaded
+    upload.period_start, upload.period_end = first, last
+    _price_and_mark(org=upload.org, upload=upload, days=days)
+    upload.status = upload.Status.DONE
+    upload.finished_at = timezone.now()
+    upload.save()
 
 
 @transaction.atomic

@@ -28,7 +28,7 @@ KNOWN_FIELDS = frozenset(
         "latency_ms",
     )
 )
-_ZONED = re.compile(r"(Z|z|[+-]\d{2}:?\d{2})$")
+ZONED = re.compile(r"(Z|z|[+-]\d{2}:?\d{2})$")
 
 
 def _required_text(record, field, max_length):
@@ -61,7 +61,7 @@ def parse_event(record, org_currency: str) -> dict:
     """One generic event as a normalised usage row; CellError(field, message) on the first bad field."""
     event_id = _required_text(record, "event_id", 200)
     raw_time = record.get("timestamp")
-    if not isinstance(raw_time, str) or not _ZONED.search(raw_time.strip()):
+    if not isinstance(raw_time, str) or not ZONED.search(raw_time.strip()):
         raise v.CellError("timestamp", "timestamp must be ISO 8601 with a time zone, e.g. 2026-11-02T10:00:00Z")
     occurred_at = v.timestamp(record, "timestamp", required=True)
     purpose = v.text(record, "purpose").lower()

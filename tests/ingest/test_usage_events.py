@@ -141,7 +141,7 @@ class UsageFileTests(UploadTestCase):
         )
         body = self.upload("bad.jsonl", lines, kind="usage")
         self.assertEqual(body["status"], "failed")
-        self.assertEqual([(e["row"], e["column"]) for e in body["errors"]], [(3, "output_tokens"), (4, None)])
+        self.assertEqual([(e["row"], e["column"]) for e in body["errors"]], [(2, "output_tokens"), (3, None)])
         self.assertFalse(UsageEvent.objects.exists())
 
 

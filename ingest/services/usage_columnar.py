@@ -1,0 +1,191 @@
+"""The fast path for generic JSON-lines usage files: whole columns through Arrow, binary COPY.
+
+Like the columnar bill path: Arrow's C++ reader parses the lines into typed columns, every field
+rule of `generic_events.parse_event` is checked over whole columns (distinct timestamps go through
+the same Python parser once each), and the batch goes to the staging table in PostgreSQL's binary
+COPY format. Anything this path cannot take exactly as the row path would (a blank line, a
+metadata object, a number written as text, any rule broken) raises NotColumnarError; the importer
+rolls the attempt back and runs the row path, which reports each problem with its row and field.
+"""
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
+from django.core.cache import cache
+from django.db import connection
+from pgpq import ArrowToPostgresBinaryEncoder
+from pgpq.encoders import StringEncoderBuilder
+from pgpq.schema import Jsonb
+
+from ingest.readers import open_csv_stream
+from ingest.services.focus_columnar import DECIMAL, TIMESTAMP, NotColumnarError, _by_distinct, _clean
+from ingest.sources import values as v
+from ingest.sources.generic_events import KNOWN_FIELDS, TEXT_FIELDS, TOKEN_FIELDS, ZONED
+from ingest.sources.usage_base import PURPOSES
+
+SCHEMA = pa.schema(
+    [(name, pa.string()) for name in ("event_id", "timestamp", "provider", "model", "purpose", "status", "currency")]
+    + [(name, pa.string()) for name in TEXT_FIELDS]
+    + [(name, pa.int64()) for name in (*TOKEN_FIELDS, "attempt", "latency_ms")]
+    + [("cost", pa.string())]
+)
+BLOCK_BYTES = 4 << 20
+
+
+def usage_columnar_possible(source, table) -> bool:
+    """True for generic JSON-lines usage files loaded into PostgreSQL."""
+    return connection.vendor == "postgresql" and source.name == "generic_events" and table.file_format == "jsonl"
+
+
+def _refuse(condition, reason):
+    if condition:
+        raise NotColumnarError(reason)
+
+
+def _required_text(column, max_length):
+    cleaned = _clean(column)
+    _refuse(cleaned.null_count, "a required field is empty")
+    _refuse(pc.max(pc.utf8_length(cleaned)).as_py() > max_length, "a field is too long")
+    return cleaned
+
+
+def _optional_text(column, max_length, rows):
+    if column is None:
+        return pa.array([""] * rows)
+    cleaned = pc.fill_null(_clean(column), "")
+    _refuse(len(cleaned) and pc.max(pc.utf8_length(cleaned)).as_py() > max_length, "a field is too long")
+    return cleaned
+
+
+def _timestamps(column):
+    _refuse(column.null_count, "a timestamp is missing")
+    trimmed = pc.utf8_trim_whitespace(column)
+    _refuse(not pc.all(pc.match_substring_regex(trimmed, ZONED.pattern)).as_py(), "a timestamp has no zone")
+
+    def parse(text):
+        try:
+            moment = v.parse_timestamp_text(text)
+        except ValueError as exc:
+            raise NotColumnarError("timestamp") from exc
+        _refuse(moment is None, "timestamp")
+        return moment
+
+    return _by_distinct(trimmed, parse, TIMESTAMP)
+
+
+def _counts(column, minimum, rows):
+    if column is None:
+        return pa.nulls(rows, pa.int64())
+    _refuse(len(column) > column.null_count and pc.min(column).as_py() < minimum, "a count is too small")
+    return column
+
+
+class _Columns:
+    def __init__(self, batch):
+        self.batch, self.names = batch, set(batch.schema.names)
+
+    def __getitem__(self, name):
+        return self.batch.column(name) if name in self.names else None
+
+
+def usage_table(batch, *, org, upload_id, first_row) -> pa.Table:
+    """The batch as rows of the staging table (STORE_COLUMNS order), or NotColumnarError."""
+    from ingest.services.usage import STORE_COLUMNS
+
+    _refuse(not set(batch.schema.names) <= KNOWN_FIELDS - {"metadata"}, "a field this path does not take")
+    rows, col = batch.num_rows, _Columns(batch)
+    purpose = pc.utf8_lower(_optional_text(col["purpose"], 20, rows))
+    _refuse(not pc.all(pc.is_in(purpose, value_set=pa.array(["", *PURPOSES]))).as_py(), "purpose")
+    status = pc.utf8_lower(_optional_text(col["status"], 5, rows))
+    status = pc.if_else(pc.equal(status, ""), "ok", status)
+    _refuse(not pc.all(pc.is_in(status, value_set=pa.array(["ok", "error"]))).as_py(), "status")
+    cost = pa.nulls(rows, DECIMAL)
+    if col["cost"] is not None:
+        try:
+            cost = pc.cast(_clean(col["cost"]), DECIMAL)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise NotColumnarError("cost") from exc
+        _refuse(cost.null_count < rows and pc.min(cost).as_py() < 0, "a negative cost")
+    currency = pc.utf8_upper(_optional_text(col["currency"], 3, rows))
+    _refuse(not pc.all(pc.match_substring_regex(currency, r"^([A-Z]{3})?$")).as_py(), "currency")
+    priced = pc.is_valid(cost)
+    currency = pc.if_else(priced, pc.if_else(pc.equal(currency, ""), org.currency, currency), "")
+    attempt = pc.fill_null(_counts(col["attempt"], 1, rows), 1)
+    columns = {
+        "org_id": pa.array([org.pk] * rows, pa.int64()),
+        "upload_id": pa.array([upload_id] * rows, pa.int64()),
+        "source_row": pa.array(range(first_row, first_row + rows), pa.int32()),
+        "event_id": _required_text(col["event_id"], 200),
+        "occurred_at": _timestamps(col["timestamp"]),
+        "period_end": pa.nulls(rows, TIMESTAMP),
+        "is_aggregate": pa.array([False] * rows),
+        "request_count": pa.array([1] * rows, pa.int32()),
+        "provider": pc.utf8_lower(_required_text(col["provider"], 100)),
+        "model": _required_text(col["model"], 200),
+        "purpose": purpose,
+        "attempt": pc.cast(attempt, pa.int32()),
+        "status": status,
+        "cost_amount": cost,
+        "currency": currency,
+        "metadata": pa.array(["{}"] * rows),
+        "cost_source": pc.if_else(priced, "reported", "unpriced"),
+        "latency_ms": pc.cast(_counts(col["latency_ms"], 0, rows), pa.int32()),
+        **{name: _optional_text(col[name], limit, rows) for name, limit in TEXT_FIELDS.items()},
+        **{name: _counts(col[name], 0, rows) for name in TOKEN_FIELDS},
+    }
+    return pa.table([columns[name] for name in STORE_COLUMNS], names=list(STORE_COLUMNS))
+
+
+def _line_count(path) -> int:
+    count, last = 0, b"\n"
+    with open_csv_stream(path) as stream:
+        while chunk := stream.read(1 << 22):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
+
+
+def usage_stream_columnar(upload, cursor, *, days, progress_key) -> tuple[int, object, object]:
+    """COPY the file's events into `usage_staging` (binary); returns (rows, first, last) or NotColumnarError."""
+    from ingest.services.usage import COLUMNS
+
+    parse = pajson.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="infer")
+    read = pajson.ReadOptions(block_size=BLOCK_BYTES)
+    rows, first, last, encoder = 0, None, None, None
+    with open_csv_stream(upload.file.path) as stream:
+        try:
+            reader = pajson.open_json(stream, read_options=read, parse_options=parse)
+        except pa.ArrowInvalid as exc:
+            raise NotColumnarError(str(exc)) from exc
+        with cursor.copy(f"COPY usage_staging ({COLUMNS}) FROM STDIN WITH (FORMAT binary)") as copy:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except pa.ArrowInvalid as exc:
+                    raise NotColumnarError(str(exc)) from exc
+                table = usage_table(batch, org=upload.org, upload_id=upload.pk, first_row=rows + 1)
+                if encoder is None:
+                    encoder = _encoder(table.schema)
+                    copy.write(encoder.write_header())
+                for record_batch in table.to_batches():
+                    copy.write(encoder.write_batch(record_batch))
+                moments = table.column("occurred_at")
+                low, high = pc.min(moments).as_py(), pc.max(moments).as_py()
+                first = low if first is None else min(first, low)
+                last = high if last is None else max(last, high)
+                days.update(d for d in pc.unique(pc.cast(moments, pa.date32())).to_pylist())
+                rows += batch.num_rows
+                cache.set(progress_key, rows, 3600)
+            if encoder is not None:
+                copy.write(encoder.finish())
+    # Arrow skips blank lines; the row numbers kept for tracing are only right without them.
+    _refuse(rows != _line_count(upload.file.path), "blank lines")
+    return rows, first, last
+
+
+def _encoder(schema):
+    encoders = {field.name: ArrowToPostgresBinaryEncoder.infer_encoder(field) for field in schema}
+    encoders["metadata"] = StringEncoderBuilder.new_with_output(schema.field("metadata"), Jsonb())
+    return ArrowToPostgresBinaryEncoder.new_with_encoders(schema, encoders)

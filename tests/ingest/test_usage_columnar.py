@@ -1,0 +1,103 @@
+"""The columnar usage path stores exactly what the row path stores, and steps aside when it must."""
+
+import json
+import unittest
+from unittest import mock
+
+from django.db import connection
+
+from ingest.models import UsageEvent
+from ingest.services import usage
+from ingest.services.usage import STORE_COLUMNS
+from tests.ingest.test_bill_uploads import UploadTestCase
+
+COMPARED = [c for c in STORE_COLUMNS if c not in ("upload_id",)] + ["cost_amount", "cost_source"]
+
+
+def lines(events) -> bytes:
+    return "\n".join(json.dumps(e) for e in events).encode() + b"\n"
+
+
+def events(prefix="e", count=60):
+    rows = []
+    for i in range(count):
+        event = {
+            "event_id": f"{prefix}-{i}",
+            "timestamp": f"2026-10-{1 + i % 20:02d}T{i % 24:02d}:00:00{'Z' if i % 2 else '+02:00'}",
+            "provider": ("OpenAI", "anthropic", "self-hosted")[i % 3],
+            "model": ("gpt-4o-mini", "claude-haiku-4-5", "ft-v2")[i % 3],
+            "customer": f"  cust-{i % 7} ",
+            "feature": "chat" if i % 4 else "NULL",
+            "job_id": f"job-{i // 3}",
+            "attempt": 1 + i % 3,
+            "status": "error" if i % 5 == 0 else ("OK" if i % 2 else ""),
+            "purpose": "evaluation" if i % 9 == 0 else "",
+            "input_tokens": 1000 + i,
+            "output_tokens": None if i % 11 == 0 else 100 + i,
+            "cached_input_tokens": 512 if i % 2 else 0,
+        }
+        if i % 6 == 0:
+            event.update(cost="0.0123", currency="usd" if i % 12 else "")
+        rows.append(event)
+    return rows
+
+
+@unittest.skipUnless(connection.vendor == "postgresql", "the columnar path writes with PostgreSQL COPY; CI runs it")
+class UsageColumnarTests(UploadTestCase):
+    def both_ways(self, content):
+        calls = []
+        real = usage.usage_stream_columnar
+
+        def spy(*args, **kwargs):
+            result = real(*args, **kwargs)
+            calls.append(1)  # only once the columnar path has taken the whole file
+            return result
+
+        with mock.patch.object(usage, "usage_stream_columnar", spy):
+            fast = self.upload("fast.jsonl", content, kind="usage")
+        fast_rows = self.rows(fast["id"])
+        UsageEvent.objects.all().delete()
+        with mock.patch.object(usage, "usage_columnar_possible", return_value=False):
+            slow = self.upload("slow.jsonl", content, kind="usage")
+        return calls, fast, slow, fast_rows, self.rows(slow["id"])
+
+    def rows(self, upload_code):
+        return list(UsageEvent.objects.filter(upload__code=upload_code).order_by("source_row").values_list(*COMPARED))
+
+    def test_it_matches_the_row_path(self):
+        calls, fast, slow, fast_rows, slow_rows = self.both_ways(lines(events()))
+        self.assertEqual(calls, [1])
+        self.assertEqual(len(fast_rows), 60)
+        self.assertEqual(fast_rows, slow_rows)
+        for key in ("status", "rows_total", "rows_loaded", "rows_duplicate", "period_start", "period_end"):
+            self.assertEqual(fast[key], slow[key], key)
+        sources = {row[COMPARED.index("cost_source")] for row in fast_rows}
+        self.assertEqual(sources, {"reported", "catalogue", "unpriced"})
+
+    def test_it_skips_events_already_held(self):
+        content = lines(events())
+        self.upload("a.jsonl", content, kind="usage")
+        again = self.upload("b.jsonl", content, kind="usage")
+        self.assertEqual((again["rows_loaded"], again["rows_duplicate"]), (0, 60))
+
+    def test_it_steps_aside_for_files_it_cannot_take_exactly(self):
+        cases = {
+            "blank line": lines(events("b", 3)).replace(b"\n", b"\n\n", 1),
+            "metadata": lines([{**events("m", 1)[0], "metadata": {"trace": 1}}]),
+            "number as text": lines([{**events("n", 1)[0], "input_tokens": "1200"}]),
+            "unknown field": lines([{**events("u", 1)[0], "colour": "blue"}]),
+        }
+        for name, content in cases.items():
+            with self.subTest(name):
+                body = self.upload(f"{name}.jsonl", content, kind="usage")
+                self.assertEqual(body["status"], "done", body["errors"])
+        self.assertEqual(UsageEvent.objects.get(event_id="m-0").metadata, {"trace": 1})
+        self.assertEqual(UsageEvent.objects.get(event_id="b-2").source_row, 4)
+
+    def test_it_leaves_errors_to_the_row_path(self):
+        bad = events("x", 3)
+        bad[1]["timestamp"] = "2026-10-05 10:00"
+        body = self.upload("bad.jsonl", lines(bad), kind="usage")
+        self.assertEqual(body["status"], "failed")
+        self.assertEqual((body["errors"][0]["row"], body["errors"][0]["column"]), (2, "timestamp"))
+        self.assertFalse(UsageEvent.objects.exists())
