@@ -36,15 +36,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import lru_cache
 
 from django.db import connection, transaction
+from django.db.models.functions import TruncDate
 from genai_prices import types as genai_types
 from genai_prices.data_snapshot import get_snapshot
 
-from finops.money import quantize_storage
+from finops.money import DECIMAL_PLACES, quantize_storage
 from ingest.models import UsageEvent
 from pricing.models import PriceOverride
 
@@ -394,7 +395,8 @@ def usage_price(*, org, upload=None, event_ids=None) -> int:
         rows = rows.filter(upload=upload)
     book = PriceBook(org)
     if event_ids is None:
-        return usage_rows_price(org=org, rows=rows, book=book).priced
+        in_sql = _price_plain_groups_in_sql(org, upload, rows, book) if upload is not None else 0
+        return in_sql + usage_rows_price(org=org, rows=rows, book=book).priced
     ids = list(dict.fromkeys(event_ids))
     return sum(
         usage_rows_price(org=org, rows=rows.filter(event_id__in=ids[i : i + EVENT_ID_BATCH]), book=book).priced
@@ -433,3 +435,60 @@ def _costs_write(org, writes: list) -> None:
                     for pk, cost, currency in writes
                 ],
             )
+
+
+def _exact_per_token(price: Decimal | None) -> Decimal | None:
+    """The price of one token, if it has at most 10 decimal places (so SQL arithmetic needs no rounding)."""
+    if price is None:
+        return None
+    per_token = price.scaleb(-6)
+    return per_token if per_token.as_tuple().exponent >= -DECIMAL_PLACES else None
+
+
+def _plain_sql_prices(prices: UnitPrices | None) -> tuple | None:
+    """Per-token prices for one SQL UPDATE when `call_cost` would be plain arithmetic on them, else None:
+    no tiers, no reasoning rate, no GPU-hour price, input and output priced, every price exact."""
+    if prices is None or prices.tiers or prices.gpu_hour_amount is not None or prices.reasoning_per_mtok is not None:
+        return None
+    if prices.input_per_mtok is None or prices.output_per_mtok is None:
+        return None
+    cached = prices.input_per_mtok if prices.cached_input_per_mtok is None else prices.cached_input_per_mtok
+    writes = prices.input_per_mtok if prices.cache_write_per_mtok is None else prices.cache_write_per_mtok
+    per_token = [_exact_per_token(p) for p in (prices.input_per_mtok, cached, writes, prices.output_per_mtok)]
+    per_call = prices.request_amount or Decimal(0)
+    if None in per_token or per_call.as_tuple().exponent < -DECIMAL_PLACES:
+        return None
+    return (*per_token, per_call)
+
+
+def _price_plain_groups_in_sql(org, upload, rows, book: PriceBook) -> int:
+    """Price an upload's calls one (provider, model, day) at a time in SQL where the price is plain and
+    the whole day has one price; returns how many were priced. The rest is left to `usage_rows_price`,
+    which computes the same costs row by row (tested). PostgreSQL only: SQLite numbers are floats."""
+    if connection.vendor != "postgresql":
+        return 0
+    table = UsageEvent._meta.db_table
+    groups = rows.annotate(day=TruncDate("occurred_at")).values_list("provider", "model", "day").distinct()
+    priced = 0
+    with connection.cursor() as cursor:
+        for provider, model, day in groups:
+            windows = book._day(provider.strip().lower(), model, day)
+            if len(windows) != 1 or windows[0][0] != time(0):
+                continue
+            prices = windows[0][1]
+            plain = _plain_sql_prices(prices)
+            if plain is None:
+                continue
+            start = datetime.combine(day, time(0), tzinfo=UTC)
+            cursor.execute(
+                f"UPDATE {table} SET cost_amount = "  # noqa: S608 - fixed names
+                "COALESCE(input_tokens, 0) * %s + COALESCE(cached_input_tokens, 0) * %s"
+                " + COALESCE(cache_write_tokens, 0) * %s + COALESCE(output_tokens, 0) * %s"
+                " + GREATEST(request_count, 1) * %s, currency = %s, cost_source = 'catalogue'"
+                " WHERE org_id = %s AND upload_id = %s AND cost_source = 'unpriced' AND provider = %s"
+                " AND model = %s AND occurred_at >= %s AND occurred_at < %s AND (input_tokens IS NOT NULL"
+                " OR output_tokens IS NOT NULL OR cached_input_tokens IS NOT NULL OR cache_write_tokens IS NOT NULL)",
+                [*plain, prices.currency, org.pk, upload.pk, provider, model, start, start + timedelta(days=1)],
+            )
+            priced += cursor.rowcount
+    return priced
