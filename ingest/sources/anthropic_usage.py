@@ -65,10 +65,6 @@ class AnthropicUsageSource(UsageSource):
     document = True
 
     @classmethod
-    def detect(cls, columns):
-        return False  # a JSON document, never a table
-
-    @classmethod
     def detect_document(cls, document):
         return result_kinds(document, "starting_at", result_kind) == {"usage"}
 
@@ -123,10 +119,6 @@ class AnthropicCostSource(BillSource):
     name = "anthropic_costs"
     label = "Anthropic cost report (JSON)"
     document = True
-
-    @classmethod
-    def detect(cls, columns):
-        return False  # a JSON document, never a table
 
     @classmethod
     def detect_document(cls, document):

@@ -69,7 +69,9 @@ class BillSource:
 
     @classmethod
     def detect(cls, columns: Sequence[str]) -> bool:
-        """True when a header with these column names is this source's format."""
+        """True when a header with these column names is this source's format (never, for a document)."""
+        if cls.document:
+            return False
         raise NotImplementedError
 
     @classmethod

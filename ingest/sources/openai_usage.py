@@ -171,10 +171,6 @@ class OpenAIUsageSource(UsageSource):
     document = True
 
     @classmethod
-    def detect(cls, columns):
-        return False  # a JSON document, never a table
-
-    @classmethod
     def detect_document(cls, document):
         kinds = result_kinds(document, "start_time", usage_kind)
         return bool(kinds) and kinds <= MODEL_USAGE
@@ -248,10 +244,6 @@ class OpenAICostsSource(BillSource):
     label = "OpenAI Costs API export (JSON)"
     document = True
     currency_column = "amount.currency"
-
-    @classmethod
-    def detect(cls, columns):
-        return False  # a JSON document, never a table
 
     @classmethod
     def detect_document(cls, document):
