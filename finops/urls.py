@@ -36,6 +36,8 @@ api_v1 = [
     path("usage-events/", ingest_api.UsageEventsApi.as_view(), name="ingest-usage-events-api"),
     path("usage/summary/", ingest_api.UsageSummaryApi.as_view(), name="ingest-usage-summary-api"),
     path("reconciliation/", ingest_api.ReconciliationApi.as_view(), name="ingest-reconciliation-api"),
+    path("agent/samples/", ingest_api.AgentSamplesApi.as_view(), name="ingest-agent-samples-api"),
+    path("hosts/", ingest_api.HostListApi.as_view(), name="ingest-host-list-api"),
 ]
 
 urlpatterns = [

@@ -10,6 +10,8 @@ from finops.money import as_json
 from ingest import selectors
 from ingest.periods import PeriodError, as_utc_bounds, parse_month, parse_period
 from ingest.serializers import (
+    AgentBatchInput,
+    HostOutput,
     LedgerSummaryOutput,
     ReconciliationOutput,
     UploadInput,
@@ -17,6 +19,7 @@ from ingest.serializers import (
     UsageEventsOutput,
     UsageSummaryOutput,
 )
+from ingest.services.agent import agent_batch_ingest
 from ingest.services.uploads import upload_create, upload_progress
 from ingest.services.usage import usage_events_ingest
 
@@ -164,3 +167,32 @@ class ReconciliationApi(OrgAPIView):
             for key in ("calls_total", "bill_total", "gap"):
                 row[key] = as_json(row[key])
         return Response(ReconciliationOutput({"month": f"{start:%Y-%m}", "providers": rows}).data)
+
+
+class AgentSamplesApi(OrgAPIView):
+    """A batch from a GPU host's agent (its own token); idempotent by (host, batch_id)."""
+
+    token_kind = "agent"
+
+    @extend_schema(request=AgentBatchInput, responses={201: dict, 200: dict})
+    def post(self, request):
+        data = AgentBatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        host_name = request.auth.host_name
+        reported = (data.validated_data.get("host") or {}).get("name")
+        if reported and reported != host_name:
+            raise exceptions.ValidationError({"host": [f"this token belongs to host {host_name!r}, not {reported!r}"]})
+        result = agent_batch_ingest(org=self.org, host_name=host_name, batch=data.validated_data)
+        return Response(
+            result, status=status.HTTP_200_OK if result["status"] == "duplicate" else status.HTTP_201_CREATED
+        )
+
+
+class HostListApi(OrgAPIView):
+    """Agent hosts: last seen, stale, GPUs, and busy/idle GPU-seconds for a period."""
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=HostOutput(many=True))
+    def get(self, request):
+        start, end = _period(request)
+        since, until = as_utc_bounds(start, end)
+        return Response(HostOutput(selectors.host_list(org=self.org, start=since, end=until), many=True).data)

@@ -279,3 +279,131 @@ class UsageEvent(models.Model):
 
     def __str__(self):
         return f"{self.provider}/{self.model} {self.event_id}"
+
+
+class GpuHost(models.Model):
+    """A machine running the agent; its token (accounts.AgentToken) names it."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=255)
+    provider = models.CharField(max_length=100, blank=True)
+    instance_type = models.CharField(max_length=100, blank=True)
+    bill_resource_id = models.CharField(max_length=500, blank=True, help_text="The resource id of its bill lines")
+    hourly_rate_amount = MoneyField(null=True, blank=True, help_text="For owned or prepaid hardware with no bill line")
+    currency = models.CharField(max_length=3, blank=True)
+    owner = models.CharField(max_length=200, blank=True)
+    driver_version = models.CharField(max_length=100, blank=True)
+    agent_version = models.CharField(max_length=50, blank=True)
+    interval_seconds = models.IntegerField(default=10)
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Newest sample received")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="gpuhost_unique_org_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class Gpu(models.Model):
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    host = models.ForeignKey(GpuHost, on_delete=models.CASCADE, related_name="gpus")
+    uuid = models.CharField(max_length=100)
+    index = models.IntegerField(default=0)
+    name = models.CharField(max_length=200, blank=True)
+    memory_total_bytes = models.BigIntegerField(null=True, blank=True)
+    mig_mode = models.IntegerField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["host", "index"]
+        constraints = [models.UniqueConstraint(fields=["org", "uuid"], name="gpu_unique_org_uuid")]
+
+    def __str__(self):
+        return f"{self.host} #{self.index} {self.name}"
+
+
+class AgentBatch(models.Model):
+    """One batch received from an agent: makes a retried or replayed batch harmless."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    host = models.ForeignKey(GpuHost, on_delete=models.CASCADE, related_name="+")
+    batch_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(default=timezone.now)
+    samples = models.IntegerField(default=0)
+    processes = models.IntegerField(default=0)
+    first_at = models.DateTimeField(null=True, blank=True)
+    last_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "batch_id"], name="agentbatch_unique_host_batch")]
+
+    def __str__(self):
+        return self.batch_id
+
+
+class GpuMinute(models.Model):
+    """One GPU over one minute: sums of what the agent sampled, so batches that split a minute add up."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField()
+    samples = models.IntegerField(default=0)
+    covered_seconds = models.IntegerField(default=0)
+    busy_seconds = models.IntegerField(
+        default=0, help_text="Seconds sampled with utilisation at or above the idle threshold"
+    )
+    utilization_gpu_sum = models.IntegerField(default=0, help_text="Sum of sampled utilisation %; / samples = mean")
+    memory_used_max_bytes = models.BigIntegerField(null=True, blank=True)
+    power_mw_sum = models.BigIntegerField(null=True, blank=True)
+    power_samples = models.IntegerField(default=0)
+    energy_mj = models.BigIntegerField(null=True, blank=True, help_text="Energy counter delta within the minute")
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["gpu", "minute"], name="gpuminute_unique_gpu_minute")]
+        indexes = [models.Index(fields=["org", "minute"], name="gpuminute_org_minute")]
+
+    def __str__(self):
+        return f"{self.gpu_id} {self.minute:%Y-%m-%d %H:%M}"
+
+
+class ProcessMinute(models.Model):
+    """One process on one GPU over one minute, with its attribution labels and its share of GPU time."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField()
+    pid = models.IntegerField()
+    process_name = models.CharField(max_length=255, blank=True)
+    user = models.CharField(max_length=100, blank=True)
+    container_id = models.CharField(max_length=100, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    customer = models.CharField(max_length=200, blank=True)
+    feature = models.CharField(max_length=200, blank=True)
+    job_id = models.CharField(max_length=200, blank=True)
+    purpose = models.CharField(max_length=50, blank=True)
+    owner = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    samples = models.IntegerField(default=0)
+    gpu_seconds = models.DecimalField(max_digits=12, decimal_places=3, default=0)
+    memory_max_bytes = models.BigIntegerField(null=True, blank=True)
+    sm_util_sum = models.IntegerField(default=0)
+    sm_util_samples = models.IntegerField(default=0)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["gpu", "minute", "pid"], name="processminute_unique")]
+        indexes = [models.Index(fields=["org", "minute"], name="processminute_org_minute")]
+
+    def __str__(self):
+        return f"{self.gpu_id} {self.minute:%H:%M} pid {self.pid}"

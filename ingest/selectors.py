@@ -4,7 +4,7 @@ from decimal import Decimal
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 
-from ingest.models import ColumnMapping, CostLine, Upload, UsageEvent
+from ingest.models import ColumnMapping, CostLine, GpuHost, GpuMinute, Upload, UsageEvent
 
 
 def upload_list(*, org, kind: str | None = None):
@@ -150,3 +150,34 @@ def usage_cost_by_provider_day(*, org) -> dict:
         .annotate(total=Sum("cost_amount"))
     )
     return {(row["provider"], row["day"]): row["total"] for row in rows}
+
+
+def host_list(*, org, start: datetime, end: datetime) -> list[dict]:
+    """Agent hosts with their GPUs and, for [start, end), stored GPU minutes and busy/idle GPU-seconds."""
+    from ingest.services.agent import host_is_stale
+
+    usage = {
+        row["gpu__host_id"]: row
+        for row in GpuMinute.objects.for_org(org)
+        .filter(minute__gte=start, minute__lt=end)
+        .values("gpu__host_id")
+        .annotate(samples=Count("id"), covered=Sum("covered_seconds"), busy=Sum("busy_seconds"))
+    }
+    hosts = []
+    for host in GpuHost.objects.for_org(org).prefetch_related("gpus"):
+        row = usage.get(host.pk, {})
+        covered, busy = row.get("covered") or 0, row.get("busy") or 0
+        hosts.append(
+            {
+                "code": host.code,
+                "name": host.name,
+                "last_seen": host.last_seen_at,
+                "stale": host_is_stale(host),
+                "owner": host.owner,
+                "gpus": list(host.gpus.all()),
+                "samples": row.get("samples", 0),
+                "gpu_seconds_busy": busy,
+                "gpu_seconds_idle": covered - busy,
+            }
+        )
+    return hosts

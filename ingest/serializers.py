@@ -103,3 +103,92 @@ class ReconciliationRow(serializers.Serializer):
 class ReconciliationOutput(serializers.Serializer):
     month = serializers.CharField()
     providers = ReconciliationRow(many=True)
+
+
+MAX_CLOCK_SKEW_MINUTES = 5
+
+
+class _Moment(serializers.DateTimeField):
+    def to_internal_value(self, value):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        moment = super().to_internal_value(value)
+        if moment > timezone.now() + timedelta(minutes=MAX_CLOCK_SKEW_MINUTES):
+            raise serializers.ValidationError(
+                f"is in the future by more than {MAX_CLOCK_SKEW_MINUTES} minutes: check the host's clock"
+            )
+        return moment
+
+
+class AgentGpuInput(serializers.Serializer):
+    uuid = serializers.CharField(max_length=100)
+    index = serializers.IntegerField(min_value=0)
+    name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+    memory_total_bytes = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    mig_mode = serializers.IntegerField(allow_null=True, required=False)
+
+
+class AgentSampleInput(serializers.Serializer):
+    ts = _Moment()
+    gpu_uuid = serializers.CharField(max_length=100)
+    utilization_gpu_pct = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, required=False)
+    utilization_memory_pct = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, required=False)
+    memory_used_bytes = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    power_mw = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    energy_mj = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    temperature_c = serializers.IntegerField(allow_null=True, required=False)
+    sm_clock_mhz = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    memory_clock_mhz = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+
+
+class AgentProcessInput(serializers.Serializer):
+    ts = _Moment()
+    gpu_uuid = serializers.CharField(max_length=100)
+    pid = serializers.IntegerField(min_value=0)
+    used_memory_bytes = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    sm_util_pct = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, required=False)
+    name = serializers.CharField(allow_blank=True, required=False, default="")
+    start_time = serializers.DateTimeField(allow_null=True, required=False)
+    user = serializers.CharField(allow_blank=True, required=False, default="")
+    container_id = serializers.CharField(allow_blank=True, required=False, default="")
+    cmdline = serializers.CharField(allow_blank=True, required=False, default="")
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+
+
+class AgentBatchInput(serializers.Serializer):
+    batch_id = serializers.CharField(max_length=200)
+    agent_version = serializers.CharField(max_length=50, required=False, default="")
+    sent_at = serializers.DateTimeField(required=False)
+    interval_seconds = serializers.IntegerField(min_value=1, max_value=3600)
+    dropped_batches = serializers.IntegerField(min_value=0, required=False, default=0)
+    host = serializers.DictField(required=False, default=dict)
+    gpus = AgentGpuInput(many=True)
+    samples = AgentSampleInput(many=True)
+    processes = AgentProcessInput(many=True, required=False, default=list)
+
+    def validate(self, data):
+        known = {gpu["uuid"] for gpu in data["gpus"]}
+        unknown = {item["gpu_uuid"] for item in [*data["samples"], *data["processes"]]} - known
+        if unknown:
+            raise serializers.ValidationError({"gpus": [f"samples refer to GPUs not listed: {sorted(unknown)[:3]}"]})
+        return data
+
+
+class HostGpuOutput(serializers.Serializer):
+    uuid = serializers.CharField()
+    name = serializers.CharField()
+    memory_total_bytes = serializers.IntegerField(allow_null=True)
+
+
+class HostOutput(serializers.Serializer):
+    code = serializers.UUIDField()
+    name = serializers.CharField()
+    last_seen = serializers.DateTimeField(allow_null=True)
+    stale = serializers.BooleanField()
+    owner = serializers.CharField()
+    gpus = HostGpuOutput(many=True)
+    samples = serializers.IntegerField(help_text="Stored per-GPU minutes in the period")
+    gpu_seconds_busy = serializers.IntegerField()
+    gpu_seconds_idle = serializers.IntegerField()

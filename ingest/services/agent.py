@@ -1,0 +1,182 @@
+"""The server side of the GPU host agent: one batch in, per-GPU and per-process minutes out.
+
+A batch is idempotent by (host, batch_id); its samples are summed into one row per GPU per minute
+and one row per process per GPU per minute, added to what earlier batches put in the same minute.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from ingest.models import AgentBatch, Gpu, GpuHost, GpuMinute, ProcessMinute
+from ingest.services.days import dirty_days_mark
+
+IDLE_UTILIZATION_PCT = 5  # a GPU sampled below this is idle for that interval
+
+
+def _minute(moment):
+    return moment.replace(second=0, microsecond=0)
+
+
+@transaction.atomic
+def agent_batch_ingest(*, org, host_name: str, batch: dict) -> dict:
+    """Store a validated batch; {"status": "duplicate"} when this host already sent this batch_id."""
+    host, _ = GpuHost.objects.get_or_create(org=org, name=host_name)
+    host = GpuHost.objects.for_org(org).select_for_update().get(pk=host.pk)  # one batch of a host at a time
+    if AgentBatch.objects.for_org(org).filter(host=host, batch_id=batch["batch_id"]).exists():
+        return {"status": "duplicate", "batch_id": batch["batch_id"]}
+    interval = batch["interval_seconds"]
+    gpus = _gpus_upsert(org, host, batch["gpus"])
+    minutes = _gpu_minutes(org, gpus, batch["samples"], interval)
+    processes = _process_minutes(org, gpus, batch["processes"], interval)
+    moments = [s["ts"] for s in batch["samples"]] + [p["ts"] for p in batch["processes"]]
+    AgentBatch.objects.create(
+        org=org,
+        host=host,
+        batch_id=batch["batch_id"],
+        samples=len(batch["samples"]),
+        processes=len(batch["processes"]),
+        first_at=min(moments) if moments else None,
+        last_at=max(moments) if moments else None,
+    )
+    newest = max(moments) if moments else None
+    if newest and (host.last_seen_at is None or newest > host.last_seen_at):
+        host.last_seen_at = newest
+    host.interval_seconds = interval
+    host.driver_version = (batch.get("host") or {}).get("driver_version") or host.driver_version
+    host.agent_version = batch.get("agent_version") or host.agent_version
+    host.save()
+    dirty_days_mark(org=org, days={m.date() for m in moments})
+    return {"status": "accepted", "batch_id": batch["batch_id"], "gpu_minutes": minutes, "process_minutes": processes}
+
+
+def _gpus_upsert(org, host, reported) -> dict:
+    known = {gpu.uuid: gpu for gpu in Gpu.objects.for_org(org).filter(uuid__in=[g["uuid"] for g in reported])}
+    for item in reported:
+        gpu = known.get(item["uuid"]) or Gpu(org=org, uuid=item["uuid"])
+        gpu.host, gpu.index, gpu.name = host, item["index"], item.get("name") or gpu.name
+        gpu.memory_total_bytes = item.get("memory_total_bytes") or gpu.memory_total_bytes
+        gpu.mig_mode = item.get("mig_mode")
+        gpu.save()
+        known[gpu.uuid] = gpu
+    return known
+
+
+def _gpu_minutes(org, gpus, samples, interval) -> int:
+    totals = defaultdict(lambda: defaultdict(int))
+    memory = {}
+    for sample in samples:
+        key = (gpus[sample["gpu_uuid"]].pk, _minute(sample["ts"]))
+        row = totals[key]
+        row["samples"] += 1
+        row["covered_seconds"] += interval
+        utilization = sample.get("utilization_gpu_pct")
+        if utilization is not None:
+            row["utilization_gpu_sum"] += utilization
+            row["busy_seconds"] += interval if utilization >= IDLE_UTILIZATION_PCT else 0
+        if sample.get("power_mw") is not None:
+            row["power_mw_sum"] += sample["power_mw"]
+            row["power_samples"] += 1
+            row["energy_mj"] += sample["power_mw"] * interval  # mW x s = mJ
+        if sample.get("memory_used_bytes") is not None:
+            memory[key] = max(memory.get(key, 0), sample["memory_used_bytes"])
+    existing = {
+        (m.gpu_id, m.minute): m
+        for m in GpuMinute.objects.for_org(org)
+        .select_for_update()
+        .filter(gpu_id__in={k[0] for k in totals}, minute__in={k[1] for k in totals})
+    }
+    new, changed = [], []
+    for key, row in totals.items():
+        minute = existing.get(key) or GpuMinute(org=org, gpu_id=key[0], minute=key[1])
+        for field in ("samples", "covered_seconds", "busy_seconds", "utilization_gpu_sum", "power_samples"):
+            setattr(minute, field, getattr(minute, field) + row[field])
+        for field in ("power_mw_sum", "energy_mj"):
+            if row[field] or row["power_samples"]:
+                setattr(minute, field, (getattr(minute, field) or 0) + row[field])
+        if key in memory:
+            minute.memory_used_max_bytes = max(minute.memory_used_max_bytes or 0, memory[key])
+        (changed if minute.pk else new).append(minute)
+    GpuMinute.objects.bulk_create(new)
+    fields = ["samples", "covered_seconds", "busy_seconds", "utilization_gpu_sum", "power_samples", "power_mw_sum",
+              "energy_mj", "memory_used_max_bytes"]  # fmt: skip
+    GpuMinute.objects.bulk_update(changed, fields)
+    return len(totals)
+
+
+def _shares(entries, interval) -> list[Decimal]:
+    """GPU-seconds of each process on one GPU at one tick: split by SM utilisation when every process
+    has it (and some is non-zero), else evenly."""
+    utils = [e.get("sm_util_pct") for e in entries]
+    if all(u is not None for u in utils) and sum(utils) > 0:
+        return [Decimal(interval) * u / sum(utils) for u in utils]
+    return [Decimal(interval) / len(entries)] * len(entries)
+
+
+def _process_minutes(org, gpus, processes, interval) -> int:
+    ticks = defaultdict(list)
+    for entry in processes:
+        ticks[(entry["gpu_uuid"], entry["ts"])].append(entry)
+    rows = {}
+    for (gpu_uuid, moment), entries in ticks.items():
+        for entry, share in zip(entries, _shares(entries, interval), strict=True):
+            key = (gpus[gpu_uuid].pk, _minute(moment), entry["pid"])
+            row = rows.setdefault(
+                key, {"samples": 0, "gpu_seconds": Decimal(0), "memory": None, "sm": [], "entry": entry}
+            )
+            row["samples"] += 1
+            row["gpu_seconds"] += share
+            if entry.get("used_memory_bytes") is not None:
+                row["memory"] = max(row["memory"] or 0, entry["used_memory_bytes"])
+            if entry.get("sm_util_pct") is not None:
+                row["sm"].append(entry["sm_util_pct"])
+    existing = {
+        (p.gpu_id, p.minute, p.pid): p
+        for p in ProcessMinute.objects.for_org(org)
+        .select_for_update()
+        .filter(gpu_id__in={k[0] for k in rows}, minute__in={k[1] for k in rows})
+    }
+    new, changed = [], []
+    for key, row in rows.items():
+        process = existing.get(key) or _process_row(org, key, row["entry"])
+        process.samples += row["samples"]
+        process.gpu_seconds += row["gpu_seconds"].quantize(Decimal("0.001"))
+        if row["memory"] is not None:
+            process.memory_max_bytes = max(process.memory_max_bytes or 0, row["memory"])
+        process.sm_util_sum += sum(row["sm"])
+        process.sm_util_samples += len(row["sm"])
+        (changed if process.pk else new).append(process)
+    ProcessMinute.objects.bulk_create(new)
+    ProcessMinute.objects.bulk_update(
+        changed, ["samples", "gpu_seconds", "memory_max_bytes", "sm_util_sum", "sm_util_samples"]
+    )
+    return len(rows)
+
+
+def _process_row(org, key, entry) -> ProcessMinute:
+    labels = {k: str(v)[:200] for k, v in (entry.get("labels") or {}).items() if v not in (None, "")}
+    return ProcessMinute(
+        org=org,
+        gpu_id=key[0],
+        minute=key[1],
+        pid=key[2],
+        process_name=(entry.get("name") or "")[:255],
+        user=(entry.get("user") or "")[:100],
+        container_id=(entry.get("container_id") or "")[:100],
+        labels=labels,
+        customer=labels.get("customer", "")[:200],
+        feature=labels.get("feature", "")[:200],
+        job_id=labels.get("job_id", "")[:200],
+        purpose=labels.get("purpose", "")[:50],
+        owner=labels.get("owner", "")[:200],
+        environment=labels.get("env", "")[:100],
+    )
+
+
+def host_is_stale(host, now=None) -> bool:
+    """A host that has sent nothing for five minutes (five of the agent's default batches) is stale."""
+    now = now or timezone.now()
+    return host.last_seen_at is None or now - host.last_seen_at > timedelta(minutes=5)

@@ -1,0 +1,161 @@
+"""POST /api/v1/agent/samples/ as the agent sends it, and GET /api/v1/hosts/ reading it back."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from accounts.services import agent_token_create, api_key_create, token_revoke
+from ingest.models import AgentBatch, GpuHost, GpuMinute, ProcessMinute
+from tests.base import BaseTestCase
+
+T0 = datetime(2026, 10, 5, 10, 0, 0, tzinfo=UTC)
+
+
+def iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def batch(batch_id="host-a-1", start=T0, ticks=6, util=(90, 0), host="gpu-box-1"):
+    """Two GPUs sampled every 10 s; GPU 0 runs two labelled processes, GPU 1 idles."""
+    samples, processes = [], []
+    for i in range(ticks):
+        ts = iso(start + timedelta(seconds=10 * i))
+        for index, uuid in enumerate(("GPU-aaa", "GPU-bbb")):
+            samples.append({"ts": ts, "gpu_uuid": uuid, "utilization_gpu_pct": util[index],
+                            "utilization_memory_pct": 40, "memory_used_bytes": 20_000_000_000, "power_mw": 350_000,
+                            "energy_mj": None, "temperature_c": 60, "sm_clock_mhz": 1980,
+                            "memory_clock_mhz": 2619})  # fmt: skip
+        processes.append({"ts": ts, "gpu_uuid": "GPU-aaa", "pid": 4242, "used_memory_bytes": 15_000_000_000,
+                          "sm_util_pct": 60, "name": "python", "user": "ml", "container_id": "",
+                          "labels": {"customer": "acme", "feature": "summarise", "purpose": "inference"}})  # fmt: skip
+        processes.append({"ts": ts, "gpu_uuid": "GPU-aaa", "pid": 5151, "used_memory_bytes": 5_000_000_000,
+                          "sm_util_pct": 30, "name": "python", "user": "ml",
+                          "labels": {"job_id": "train-7"}})  # fmt: skip
+    return {
+        "batch_id": batch_id,
+        "agent_version": "1.0.0",
+        "sent_at": iso(start + timedelta(minutes=1)),
+        "interval_seconds": 10,
+        "dropped_batches": 0,
+        "host": {"name": host, "driver_version": "550.54.15"},
+        "gpus": [
+            {"uuid": "GPU-aaa", "index": 0, "name": "NVIDIA H100 80GB HBM3", "memory_total_bytes": 85_899_345_920},
+            {"uuid": "GPU-bbb", "index": 1, "name": "NVIDIA H100 80GB HBM3", "memory_total_bytes": 85_899_345_920},
+        ],
+        "samples": samples,
+        "processes": processes,
+    }
+
+
+class AgentTestCase(BaseTestCase):
+    url = "/api/v1/agent/samples/"
+
+    def setUp(self):
+        self.token, self.raw = agent_token_create(org=self.org, host_name="gpu-box-1", created_by=self.alice)
+        _, self.charlie_agent = agent_token_create(
+            org=self.charlies_org, host_name="gpu-box-1", created_by=self.charlie
+        )
+        _, self.read_key = api_key_create(org=self.org, name="r", scope="read", created_by=self.alice)
+
+    def post(self, body, raw=None):
+        return self.client.post(
+            self.url, json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw or self.raw}"
+        )
+
+
+class AgentSamplesApiTests(AgentTestCase):
+    def test_it_stores_minutes_per_gpu_and_per_process(self):
+        response = self.post(batch())
+        self.assertEqual(response.status_code, 201, response.content)
+        host = GpuHost.objects.get(org=self.org, name="gpu-box-1")
+        self.assertEqual(host.last_seen_at, T0 + timedelta(seconds=50))
+        busy = GpuMinute.objects.get(gpu__uuid="GPU-aaa")
+        idle = GpuMinute.objects.get(gpu__uuid="GPU-bbb")
+        self.assertEqual((busy.samples, busy.covered_seconds, busy.busy_seconds), (6, 60, 60))
+        self.assertEqual((idle.covered_seconds, idle.busy_seconds), (60, 0))
+        self.assertEqual(busy.energy_mj, 350_000 * 10 * 6)
+        acme = ProcessMinute.objects.get(pid=4242)
+        self.assertEqual((acme.customer, acme.feature, acme.purpose), ("acme", "summarise", "inference"))
+        self.assertEqual(acme.gpu_seconds, Decimal("40.000"))  # 60 s split 60:30 by SM utilisation
+        self.assertEqual(ProcessMinute.objects.get(pid=5151).gpu_seconds, Decimal("20.000"))
+
+    def test_it_ignores_a_replayed_batch(self):
+        self.post(batch())
+        response = self.post(batch())
+        self.assertEqual((response.status_code, response.json()["status"]), (200, "duplicate"))
+        self.assertEqual(GpuMinute.objects.get(gpu__uuid="GPU-aaa").samples, 6)
+        self.assertEqual(AgentBatch.objects.count(), 1)
+
+    def test_it_adds_up_a_minute_split_across_batches(self):
+        self.post(batch("b1", start=T0, ticks=3))
+        self.post(batch("b2", start=T0 + timedelta(seconds=30), ticks=3))
+        minute = GpuMinute.objects.get(gpu__uuid="GPU-aaa")
+        self.assertEqual((minute.samples, minute.covered_seconds), (6, 60))
+        self.assertEqual(ProcessMinute.objects.get(pid=4242).gpu_seconds, Decimal("40.000"))
+
+    def test_it_refuses_malformed_batches_with_field_errors(self):
+        body = batch()
+        del body["batch_id"]
+        response = self.post(body)
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("batch_id", response.json())
+        body = batch()
+        body["samples"][0]["utilization_gpu_pct"] = 170
+        self.assertIn("samples", self.post(body).json())
+        body = batch()
+        body["samples"][0]["gpu_uuid"] = "GPU-zzz"
+        self.assertIn("gpus", self.post(body).json())
+        self.assertFalse(GpuMinute.objects.exists())
+
+    def test_it_refuses_timestamps_from_the_far_future(self):
+        body = batch(start=timezone.now() + timedelta(hours=1))
+        response = self.post(body)
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("future", json.dumps(response.json()))
+        self.assertEqual(self.post(batch(start=timezone.now() - timedelta(minutes=2))).status_code, 201)
+
+    def test_it_refuses_another_hosts_name(self):
+        response = self.post(batch(host="someone-else"))
+        self.assertEqual(response.status_code, 400)
+
+    def test_it_refuses_revoked_and_wrong_kind_tokens(self):
+        self.assertEqual(self.post(batch(), raw=self.read_key).status_code, 401)
+        token_revoke(org=self.org, token=self.token)
+        self.assertEqual(self.post(batch()).status_code, 401)
+        self.assertFalse(GpuMinute.objects.exists())
+
+    def test_it_hides_other_orgs(self):
+        self.post(batch())
+        self.post(batch(), raw=self.charlie_agent)
+        self.assertEqual(GpuHost.objects.filter(name="gpu-box-1").count(), 2)
+        self.assertEqual(GpuMinute.objects.filter(org=self.charlies_org).count(), 2)
+        self.assertEqual(AgentBatch.objects.filter(org=self.org).count(), 1)
+
+
+class HostListApiTests(AgentTestCase):
+    def test_it_lists_hosts_with_gpus_and_busy_idle_seconds(self):
+        self.post(batch())
+        response = self.client.get(
+            "/api/v1/hosts/?start=2026-10-05&end=2026-10-06", HTTP_AUTHORIZATION=f"Bearer {self.read_key}"
+        )
+        [host] = response.json()
+        self.assertEqual(host["name"], "gpu-box-1")
+        self.assertEqual([g["uuid"] for g in host["gpus"]], ["GPU-aaa", "GPU-bbb"])
+        self.assertEqual((host["samples"], host["gpu_seconds_busy"], host["gpu_seconds_idle"]), (2, 60, 60))
+        self.assertTrue(host["stale"], "its last sample is weeks old")
+
+    def test_it_marks_a_reporting_host_fresh(self):
+        self.post(batch(start=timezone.now() - timedelta(minutes=1)))
+        host = self.client.get("/api/v1/hosts/", HTTP_AUTHORIZATION=f"Bearer {self.read_key}").json()[0]
+        self.assertFalse(host["stale"])
+
+    def test_it_hides_other_orgs_hosts(self):
+        self.post(batch(), raw=self.charlie_agent)
+        _, charlie_key = api_key_create(org=self.charlies_org, name="c", scope="read", created_by=self.charlie)
+        mine = self.client.get("/api/v1/hosts/", HTTP_AUTHORIZATION=f"Bearer {self.read_key}").json()
+        self.assertEqual(mine, [])
+        theirs = self.client.get("/api/v1/hosts/", HTTP_AUTHORIZATION=f"Bearer {charlie_key}").json()
+        self.assertEqual(len(theirs), 1)
+        self.assertEqual(self.client.get("/api/v1/hosts/", HTTP_AUTHORIZATION=f"Bearer {self.raw}").status_code, 401)
