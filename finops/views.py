@@ -1,10 +1,14 @@
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
 from finops.founder_table import FOUNDER_ROWS
 from finops.onboarding import ONBOARDING_STEPS
+from ingest.selectors import host_list
 
 
 def home(request):
@@ -46,7 +50,14 @@ def plans(request, org_code):
 
 @login_required
 def gpus(request, org_code):
-    return _org_page(request, org_code, "finops/gpus.html", page="gpus")
+    """GPU hosts: reporting or stale, their GPUs, and busy and idle GPU-hours over the last 24 hours."""
+    org = get_org_for_user(request, org_code)
+    until = timezone.now()
+    hosts = host_list(org=org, start=until - timedelta(hours=24), end=until)
+    for host in hosts:
+        host["busy_hours"] = host["gpu_seconds_busy"] / 3600
+        host["idle_hours"] = host["gpu_seconds_idle"] / 3600
+    return render(request, "finops/gpus.html", {"org": org, "page": "gpus", "hosts": hosts})
 
 
 @login_required

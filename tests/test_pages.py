@@ -287,3 +287,29 @@ class ReconciliationPageTests(OrgPageTestsMixin, BaseTestCase):
         self.assertContains(page, "1 call this month has no known price")
         self.client.force_login(self.charlie)
         self.assertEqual(self.client.get(self.url() + "?month=2026-10").status_code, 404)
+
+
+class GpusWithHostsPageTests(BaseTestCase):
+    def test_it_lists_the_orgs_hosts_only(self):
+        import json as json_module
+        from datetime import timedelta
+
+        from django.utils import timezone as tz
+
+        from accounts.services import agent_token_create
+        from tests.ingest.test_agent_api import batch
+
+        _, raw = agent_token_create(org=self.org, host_name="gpu-box-1", created_by=self.alice)
+        body = batch(start=tz.now() - timedelta(minutes=2))
+        self.client.post(
+            "/api/v1/agent/samples/", json_module.dumps(body), content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+        )  # fmt: skip
+        url = reverse("finops-gpus", kwargs={"org_code": self.org.code})
+        self.client.force_login(self.bob)
+        page = self.client.get(url)
+        self.assertContains(page, "gpu-box-1")
+        self.assertContains(page, "reporting")
+        self.assertContains(page, "NVIDIA H100 80GB HBM3")
+        self.client.force_login(self.charlie)
+        self.assertEqual(self.client.get(url).status_code, 404)
