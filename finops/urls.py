@@ -7,6 +7,7 @@ from accounts.urls import auth_urls
 from accounts.urls import org_urls as accounts_org_urls
 from finops import api, views
 from ingest import api as ingest_api
+from ingest import views as ingest_views
 from ingest.urls import org_urls as ingest_org_urls
 from pricing.urls import org_urls as pricing_org_urls
 
@@ -47,5 +48,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", api.healthz, name="finops-healthz"),
+    path("agent/<str:name>", ingest_views.agent_download, name="ingest-agent-download"),
     path("admin/", admin.site.urls),
 ]

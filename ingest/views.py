@@ -1,8 +1,10 @@
 from datetime import timedelta
+from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.selectors import agent_token_list, api_key_list
@@ -121,3 +123,15 @@ def reconciliation(request, org_code):
         "summary": selectors.usage_summary(org=org, start=since, end=until),
     }
     return render(request, "ingest/reconciliation.html", context)
+
+
+AGENT_FILE = Path(__file__).resolve().parent / "agent" / "finops_agent.py"
+AGENT_UNIT = Path(__file__).resolve().parent / "agent" / "finops-agent.service"
+
+
+def agent_download(request, name):
+    """The GPU host agent and its systemd unit, served so a host can fetch them with curl (public code)."""
+    path = {"finops_agent.py": AGENT_FILE, "finops-agent.service": AGENT_UNIT}.get(name)
+    if path is None or not path.exists():
+        raise Http404
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=name, content_type="text/plain")
