@@ -159,3 +159,13 @@ class HostListApiTests(AgentTestCase):
         theirs = self.client.get("/api/v1/hosts/", HTTP_AUTHORIZATION=f"Bearer {charlie_key}").json()
         self.assertEqual(len(theirs), 1)
         self.assertEqual(self.client.get("/api/v1/hosts/", HTTP_AUTHORIZATION=f"Bearer {self.raw}").status_code, 401)
+
+
+class AgentDownloadTests(BaseTestCase):
+    def test_it_serves_the_agent_and_its_unit_to_anyone(self):
+        response = self.client.get("/agent/finops_agent.py")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn(b"import pynvml", b"".join(response.streaming_content))
+        self.assertEqual(self.client.get("/agent/finops-agent.service").status_code, 200)
+        self.assertEqual(self.client.get("/agent/settings.py").status_code, 404)
+        self.assertEqual(self.client.get("/agent/..%2Fmodels.py").status_code, 404)
