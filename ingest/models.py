@@ -407,3 +407,27 @@ class ProcessMinute(models.Model):
 
     def __str__(self):
         return f"{self.gpu_id} {self.minute:%H:%M} pid {self.pid}"
+
+
+class GpuHour(models.Model):
+    """Derived facts of one GPU over one hour (ingest/gpu_facts.py), recomputed when its minutes change."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    covered_seconds = models.IntegerField(default=0)
+    busy_seconds = models.IntegerField(default=0)
+    idle_seconds = models.IntegerField(default=0)
+    zombie_seconds = models.IntegerField(default=0, help_text="Idle while a process held memory at ~0% too long")
+    unowned_seconds = models.IntegerField(default=0, help_text="No labelled process and no host owner")
+    energy_mj = models.BigIntegerField(null=True, blank=True)
+    gpu_seconds_by_label = models.JSONField(default=dict, blank=True, help_text="label key -> GPU-seconds (text)")
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["gpu", "hour"], name="gpuhour_unique_gpu_hour")]
+        indexes = [models.Index(fields=["org", "hour"], name="gpuhour_org_hour")]
+
+    def __str__(self):
+        return f"{self.gpu_id} {self.hour:%Y-%m-%d %H}h"

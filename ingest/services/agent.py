@@ -11,10 +11,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from ingest.models import AgentBatch, Gpu, GpuHost, GpuMinute, ProcessMinute
+from ingest.gpu_facts import IDLE_UTILIZATION_PCT, ZOMBIE_AFTER, MinuteSample, ProcessSample, gpu_hour_facts, label_key
+from ingest.models import AgentBatch, Gpu, GpuHost, GpuHour, GpuMinute, ProcessMinute
 from ingest.services.days import dirty_days_mark
-
-IDLE_UTILIZATION_PCT = 5  # a GPU sampled below this is idle for that interval
 
 
 def _minute(moment):
@@ -50,6 +49,7 @@ def agent_batch_ingest(*, org, host_name: str, batch: dict) -> dict:
     host.agent_version = batch.get("agent_version") or host.agent_version
     host.save()
     dirty_days_mark(org=org, days={m.date() for m in moments})
+    gpu_hours_recompute(org=org, host=host, gpus=list(gpus.values()), moments=moments)
     return {"status": "accepted", "batch_id": batch["batch_id"], "gpu_minutes": minutes, "process_minutes": processes}
 
 
@@ -180,3 +180,45 @@ def host_is_stale(host, now=None) -> bool:
     """A host that has sent nothing for five minutes (five of the agent's default batches) is stale."""
     now = now or timezone.now()
     return host.last_seen_at is None or now - host.last_seen_at > timedelta(minutes=5)
+
+
+def gpu_hours_recompute(*, org, host, gpus, moments) -> None:
+    """Recompute the derived hourly facts of `gpus` for the hours `moments` fall in (with enough of the
+    hours before to see a zombie run that started earlier)."""
+    if not moments:
+        return
+    hours = {m.replace(minute=0, second=0, microsecond=0) for m in moments}
+    since, until = min(hours) - ZOMBIE_AFTER, max(hours) + timedelta(hours=1)
+    for gpu in gpus:
+        minutes = [
+            MinuteSample(m.minute, m.covered_seconds, m.busy_seconds, m.energy_mj)
+            for m in GpuMinute.objects.for_org(org).filter(gpu=gpu, minute__gte=since, minute__lt=until)
+        ]
+        processes = [
+            ProcessSample(
+                p.minute,
+                p.pid,
+                p.gpu_seconds,
+                p.memory_max_bytes,
+                p.sm_util_sum / p.sm_util_samples if p.sm_util_samples else None,
+                label_key(p.labels),
+            )
+            for p in ProcessMinute.objects.for_org(org).filter(gpu=gpu, minute__gte=since, minute__lt=until)
+        ]
+        for facts in gpu_hour_facts(minutes, processes, host_owner=host.owner):
+            if facts.hour not in hours:
+                continue
+            GpuHour.objects.update_or_create(
+                org=org,
+                gpu=gpu,
+                hour=facts.hour,
+                defaults={
+                    "covered_seconds": facts.covered_seconds,
+                    "busy_seconds": facts.busy_seconds,
+                    "idle_seconds": facts.idle_seconds,
+                    "zombie_seconds": facts.zombie_seconds,
+                    "unowned_seconds": facts.unowned_seconds,
+                    "energy_mj": facts.energy_mj,
+                    "gpu_seconds_by_label": {k: str(v) for k, v in facts.gpu_seconds_by_label.items()},
+                },
+            )

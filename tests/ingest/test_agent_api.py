@@ -169,3 +169,31 @@ class AgentDownloadTests(BaseTestCase):
         self.assertEqual(self.client.get("/agent/finops-agent.service").status_code, 200)
         self.assertEqual(self.client.get("/agent/settings.py").status_code, 404)
         self.assertEqual(self.client.get("/agent/..%2Fmodels.py").status_code, 404)
+
+
+class GpuHourTests(AgentTestCase):
+    def test_it_derives_idle_zombie_and_unowned_hours_from_batches(self):
+        from ingest.models import GpuHour
+
+        body = batch("notebook-1", ticks=270, util=(0, 0))  # 45 minutes, both GPUs idle
+        for entry in body["processes"]:
+            entry.update(sm_util_pct=0, labels={}, pid=777)  # a forgotten notebook holding memory
+        body["processes"] = [p for i, p in enumerate(body["processes"]) if i % 2 == 0]
+        self.assertEqual(self.post(body).status_code, 201)
+        hour = GpuHour.objects.get(gpu__uuid="GPU-aaa", hour=T0)
+        self.assertEqual((hour.covered_seconds, hour.idle_seconds, hour.busy_seconds), (2700, 2700, 0))
+        self.assertEqual(hour.zombie_seconds, 15 * 60)
+        self.assertEqual(hour.unowned_seconds, 2700)
+        self.assertEqual(hour.gpu_seconds_by_label, {"": "2700.000"})
+        self.assertEqual(GpuHour.objects.get(gpu__uuid="GPU-bbb", hour=T0).zombie_seconds, 0)
+
+    def test_it_recomputes_an_hour_when_a_later_batch_fills_it(self):
+        from ingest.models import GpuHour
+
+        self.post(batch("b1", ticks=6))
+        self.post(batch("b2", start=T0 + timedelta(minutes=1), ticks=6))
+        hour = GpuHour.objects.get(gpu__uuid="GPU-aaa", hour=T0)
+        self.assertEqual((hour.covered_seconds, hour.busy_seconds, hour.unowned_seconds), (120, 120, 0))
+        labels = hour.gpu_seconds_by_label
+        self.assertEqual(Decimal(labels["customer=acme;feature=summarise;purpose=inference"]), Decimal("80.000"))
+        self.assertEqual(hour.energy_mj, 350_000 * 10 * 12)

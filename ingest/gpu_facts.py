@@ -1,0 +1,113 @@
+"""Derived GPU facts per GPU and hour, from per-minute samples: pure arithmetic, no ORM.
+
+- busy / idle: seconds sampled at or above / below the idle threshold (5% utilisation);
+- zombie: idle seconds while a process holds GPU memory at ~0% SM utilisation, once that has lasted
+  longer than a limit (30 minutes by default): the forgotten notebook;
+- unowned: seconds in which no process on the GPU carried a label and the host has no owner;
+- GPU-seconds per label set, and energy in kWh (Decimal).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+IDLE_UTILIZATION_PCT = 5
+ZOMBIE_SM_PCT = 1
+ZOMBIE_AFTER = timedelta(minutes=30)
+MJ_PER_KWH = Decimal(3_600_000_000)
+
+
+@dataclass(frozen=True)
+class MinuteSample:
+    minute: datetime
+    covered_seconds: int
+    busy_seconds: int
+    energy_mj: int | None = None
+
+
+@dataclass(frozen=True)
+class ProcessSample:
+    minute: datetime
+    pid: int
+    gpu_seconds: Decimal
+    memory_bytes: int | None
+    sm_util_mean: float | None  # utilisation %, not money
+    label_key: str  # "" when the process carried no label
+
+
+@dataclass
+class HourFacts:
+    hour: datetime
+    covered_seconds: int = 0
+    busy_seconds: int = 0
+    idle_seconds: int = 0
+    zombie_seconds: int = 0
+    unowned_seconds: int = 0
+    energy_mj: int | None = None
+    gpu_seconds_by_label: dict = field(default_factory=dict)
+
+    @property
+    def energy_kwh(self) -> Decimal | None:
+        """Energy in kWh, divided once from the exact millijoule sum; None when no sample measured it."""
+        return None if self.energy_mj is None else Decimal(self.energy_mj) / MJ_PER_KWH
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def zombie_minutes(processes: list[ProcessSample], *, after: timedelta = ZOMBIE_AFTER) -> set[datetime]:
+    """Minutes in which some process had held memory at ~0% SM utilisation for longer than `after`."""
+    held = defaultdict(list)
+    for p in processes:
+        if p.memory_bytes and (p.sm_util_mean is None or p.sm_util_mean <= ZOMBIE_SM_PCT):
+            held[p.pid].append(p.minute)
+    zombie = set()
+    for minutes in held.values():
+        minutes.sort()
+        run_start = previous = None
+        for minute in minutes:
+            if previous is None or minute - previous > timedelta(minutes=1):
+                run_start = minute
+            if minute - run_start >= after:
+                zombie.add(minute)
+            previous = minute
+    return zombie
+
+
+def gpu_hour_facts(
+    minutes: list[MinuteSample],
+    processes: list[ProcessSample],
+    *,
+    host_owner: str = "",
+    after: timedelta = ZOMBIE_AFTER,
+) -> list[HourFacts]:
+    """Per-hour facts of one GPU from its minutes and its processes' minutes, oldest hour first."""
+    zombies = zombie_minutes(processes, after=after)
+    labelled_minutes = {p.minute for p in processes if p.label_key}
+    hours: dict[datetime, HourFacts] = {}
+    for m in minutes:
+        facts = hours.setdefault(_hour(m.minute), HourFacts(hour=_hour(m.minute)))
+        idle = m.covered_seconds - m.busy_seconds
+        facts.covered_seconds += m.covered_seconds
+        facts.busy_seconds += m.busy_seconds
+        facts.idle_seconds += idle
+        if m.minute in zombies:
+            facts.zombie_seconds += idle
+        if not host_owner and m.minute not in labelled_minutes:
+            facts.unowned_seconds += m.covered_seconds
+        if m.energy_mj is not None:
+            facts.energy_mj = (facts.energy_mj or 0) + m.energy_mj
+    for p in processes:
+        facts = hours.get(_hour(p.minute))
+        if facts is not None:
+            facts.gpu_seconds_by_label[p.label_key] = (
+                facts.gpu_seconds_by_label.get(p.label_key, Decimal(0)) + p.gpu_seconds
+            )
+    return [hours[h] for h in sorted(hours)]
+
+
+def label_key(labels: dict) -> str:
+    """A stable text key for a label set: 'customer=acme;feature=summarise'; '' for none."""
+    return ";".join(f"{k}={labels[k]}" for k in sorted(labels) if labels[k])
