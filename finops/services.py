@@ -9,10 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization, Role, Scope
-from accounts.services import api_key_create, org_create, user_get_or_create
+from accounts.services import agent_token_create, api_key_create, org_create, user_get_or_create
 from finops.demo_bills import demo_resources, write_focus_bill, write_gpu_cloud_invoice
+from finops.demo_gpus import demo_gpu_batches, demo_start
 from finops.demo_usage import demo_usage_events, write_usage_jsonl
 from ingest.selectors import usage_cost_by_provider_day
+from ingest.serializers import AgentBatchInput
+from ingest.services.agent import agent_batch_ingest, gpu_host_update
 from ingest.services.uploads import column_mapping_create, upload_create_from_path, upload_run
 from ingest.services.usage import usage_events_ingest
 
@@ -35,6 +38,7 @@ def demo_org_recreate() -> dict:
     api_key_create(org=org, name="Read-only dashboard export", scope=Scope.READ, created_by=owner)
     demo_bills_import(org=org, owner=owner)
     demo_usage_import(org=org, owner=owner)
+    demo_gpus_import(org=org, owner=owner)
     return {"org": str(org.code), "login": owner.email, "password": password, "api_key": api_key}
 
 
@@ -135,3 +139,24 @@ def demo_cost_reports(*, org) -> dict:
     if anthropic_days:
         reports["anthropic"] = {"data": anthropic_days, "has_more": False, "next_page": None}
     return reports
+
+
+DEMO_GPU_DAYS = 7
+DEMO_HOST_DETAILS = {
+    "train-h100-01": {"owner": "ml-team", "provider": "owned", "instance_type": "8x H100 SXM",
+                      "hourly_rate_amount": Decimal("24.00"), "currency": "USD"},
+    "infer-a100-01": {"owner": "", "provider": "Google Cloud", "instance_type": "a2-highgpu-2g"},
+    "dev-l4-01": {"owner": "", "provider": "Lambda", "instance_type": "1x L4"},
+}  # fmt: skip
+
+
+def demo_gpus_import(*, org, owner) -> None:
+    """Three GPU hosts with agent tokens and a week of agent batches, through the endpoint's validation and service."""
+    start = demo_start(timezone.now(), DEMO_GPU_DAYS)
+    for host_name, details in DEMO_HOST_DETAILS.items():
+        agent_token_create(org=org, host_name=host_name, created_by=owner)
+        gpu_host_update(org=org, name=host_name, **details)
+    for host_name, batch in demo_gpu_batches(start=start, days=DEMO_GPU_DAYS):
+        data = AgentBatchInput(data=batch)
+        data.is_valid(raise_exception=True)
+        agent_batch_ingest(org=org, host_name=host_name, batch=data.validated_data)

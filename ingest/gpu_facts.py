@@ -57,8 +57,11 @@ def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def zombie_minutes(processes: list[ProcessSample], *, after: timedelta = ZOMBIE_AFTER) -> set[datetime]:
-    """Minutes in which some process had held memory at ~0% SM utilisation for longer than `after`."""
+def zombie_minutes(
+    processes: list[ProcessSample], *, after: timedelta = ZOMBIE_AFTER, max_gap: timedelta = timedelta(minutes=1)
+) -> set[datetime]:
+    """Minutes in which some process had held memory at ~0% SM utilisation for longer than `after`
+    (samples further apart than `max_gap`, the sampling interval, break the run)."""
     held = defaultdict(list)
     for p in processes:
         if p.memory_bytes and (p.sm_util_mean is None or p.sm_util_mean <= ZOMBIE_SM_PCT):
@@ -68,7 +71,7 @@ def zombie_minutes(processes: list[ProcessSample], *, after: timedelta = ZOMBIE_
         minutes.sort()
         run_start = previous = None
         for minute in minutes:
-            if previous is None or minute - previous > timedelta(minutes=1):
+            if previous is None or minute - previous > max_gap:
                 run_start = minute
             if minute - run_start >= after:
                 zombie.add(minute)
@@ -82,9 +85,10 @@ def gpu_hour_facts(
     *,
     host_owner: str = "",
     after: timedelta = ZOMBIE_AFTER,
+    interval_seconds: int = 60,
 ) -> list[HourFacts]:
     """Per-hour facts of one GPU from its minutes and its processes' minutes, oldest hour first."""
-    zombies = zombie_minutes(processes, after=after)
+    zombies = zombie_minutes(processes, after=after, max_gap=timedelta(seconds=max(60, interval_seconds)))
     labelled_minutes = {p.minute for p in processes if p.label_key}
     hours: dict[datetime, HourFacts] = {}
     for m in minutes:

@@ -28,6 +28,7 @@ def agent_batch_ingest(*, org, host_name: str, batch: dict) -> dict:
     if AgentBatch.objects.for_org(org).filter(host=host, batch_id=batch["batch_id"]).exists():
         return {"status": "duplicate", "batch_id": batch["batch_id"]}
     interval = batch["interval_seconds"]
+    host.interval_seconds = interval
     gpus = _gpus_upsert(org, host, batch["gpus"])
     minutes = _gpu_minutes(org, gpus, batch["samples"], interval)
     processes = _process_minutes(org, gpus, batch["processes"], interval)
@@ -189,36 +190,63 @@ def gpu_hours_recompute(*, org, host, gpus, moments) -> None:
         return
     hours = {m.replace(minute=0, second=0, microsecond=0) for m in moments}
     since, until = min(hours) - ZOMBIE_AFTER, max(hours) + timedelta(hours=1)
-    for gpu in gpus:
-        minutes = [
-            MinuteSample(m.minute, m.covered_seconds, m.busy_seconds, m.energy_mj)
-            for m in GpuMinute.objects.for_org(org).filter(gpu=gpu, minute__gte=since, minute__lt=until)
-        ]
-        processes = [
-            ProcessSample(
-                p.minute,
-                p.pid,
-                p.gpu_seconds,
-                p.memory_max_bytes,
-                p.sm_util_sum / p.sm_util_samples if p.sm_util_samples else None,
-                label_key(p.labels),
-            )
-            for p in ProcessMinute.objects.for_org(org).filter(gpu=gpu, minute__gte=since, minute__lt=until)
-        ]
-        for facts in gpu_hour_facts(minutes, processes, host_owner=host.owner):
-            if facts.hour not in hours:
-                continue
-            GpuHour.objects.update_or_create(
-                org=org,
-                gpu=gpu,
-                hour=facts.hour,
-                defaults={
-                    "covered_seconds": facts.covered_seconds,
-                    "busy_seconds": facts.busy_seconds,
-                    "idle_seconds": facts.idle_seconds,
-                    "zombie_seconds": facts.zombie_seconds,
-                    "unowned_seconds": facts.unowned_seconds,
-                    "energy_mj": facts.energy_mj,
-                    "gpu_seconds_by_label": {k: str(v) for k, v in facts.gpu_seconds_by_label.items()},
-                },
-            )
+    window = {"gpu__in": gpus, "minute__gte": since, "minute__lt": until}
+    minutes, processes = defaultdict(list), defaultdict(list)
+    for m in GpuMinute.objects.for_org(org).filter(**window):
+        minutes[m.gpu_id].append(MinuteSample(m.minute, m.covered_seconds, m.busy_seconds, m.energy_mj))
+    for p in ProcessMinute.objects.for_org(org).filter(**window):
+        mean_sm = p.sm_util_sum / p.sm_util_samples if p.sm_util_samples else None
+        processes[p.gpu_id].append(
+            ProcessSample(p.minute, p.pid, p.gpu_seconds, p.memory_max_bytes, mean_sm, label_key(p.labels))
+        )
+    rows = [
+        GpuHour(
+            org=org,
+            gpu_id=gpu.pk,
+            hour=facts.hour,
+            covered_seconds=facts.covered_seconds,
+            busy_seconds=facts.busy_seconds,
+            idle_seconds=facts.idle_seconds,
+            zombie_seconds=facts.zombie_seconds,
+            unowned_seconds=facts.unowned_seconds,
+            energy_mj=facts.energy_mj,
+            gpu_seconds_by_label={k: str(v) for k, v in facts.gpu_seconds_by_label.items()},
+        )
+        for gpu in gpus
+        for facts in gpu_hour_facts(
+            minutes[gpu.pk], processes[gpu.pk], host_owner=host.owner, interval_seconds=host.interval_seconds
+        )
+        if facts.hour in hours
+    ]
+    GpuHour.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["gpu", "hour"],
+        update_fields=[
+            "covered_seconds",
+            "busy_seconds",
+            "idle_seconds",
+            "zombie_seconds",
+            "unowned_seconds",
+            "energy_mj",
+            "gpu_seconds_by_label",
+        ],
+    )
+
+
+HOST_FIELDS = ("owner", "provider", "instance_type", "bill_resource_id", "hourly_rate_amount", "currency")
+
+
+@transaction.atomic
+def gpu_host_update(*, org, name: str, **fields) -> GpuHost:
+    """The host `name` (created if the agent has not reported yet) with its owner, provider, instance type,
+    bill resource id or hourly rate set."""
+    unknown = set(fields) - set(HOST_FIELDS)
+    if unknown:
+        raise ValueError(f"not host settings: {sorted(unknown)}")
+    GpuHost.objects.get_or_create(org=org, name=name)
+    host = GpuHost.objects.for_org(org).select_for_update().get(name=name)
+    for key, value in fields.items():
+        setattr(host, key, value)
+    host.save(update_fields=list(fields))
+    return host

@@ -56,9 +56,15 @@ class CreateAgentTokenCommandTests(TestCase):
             run("create_agent_token", "--org", "nope", "--host", "x")
 
 
-class DemoCommandTests(TestCase):
+class DemoDataTests(TestCase):
+    """The demo's data, loaded once for the class (the demo takes a few seconds)."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.body = json.loads(run("demo", "--json"))
+
     def test_it_creates_the_demo_org_and_a_working_login(self):
-        body = json.loads(run("demo", "--json"))
+        body = self.body
         self.assertEqual(set(body), {"org", "login", "password", "api_key"})
         org = Organization.objects.get(code=body["org"])
         self.assertEqual(org.name, DEMO_ORG_NAME)
@@ -70,7 +76,7 @@ class DemoCommandTests(TestCase):
         self.assertEqual(api.json()["org"]["name"], DEMO_ORG_NAME)
 
     def test_it_loads_six_weeks_of_bills_through_the_real_upload_path(self):
-        body = json.loads(run("demo", "--json"))
+        body = self.body
         uploads = Upload.objects.filter(org__code=body["org"], kind="bill").exclude(format__endswith="_costs")
         self.assertEqual(sorted(uploads.values_list("format", "status")), [("focus", "done"), ("mapped_csv", "done")])
         lines = CostLine.objects.filter(org__code=body["org"])
@@ -87,17 +93,15 @@ class DemoCommandTests(TestCase):
             )
 
     def test_it_recreates_rather_than_duplicates(self):
-        first = json.loads(run("demo", "--json"))
-        second = json.loads(run("demo", "--json"))
+        summary = run("demo")
+        self.assertIn("Log in as", summary)
         self.assertEqual(Organization.objects.filter(name=DEMO_ORG_NAME).count(), 1)
-        self.assertFalse(Organization.objects.filter(code=first["org"]).exists())
-        self.assertTrue(self.client.login(email=second["login"], password=second["password"]))
-        self.assertIn("Log in as", run("demo"))
+        self.assertFalse(Organization.objects.filter(code=self.body["org"]).exists())
+        password = summary.split("with password ")[1].split()[0]
+        self.assertTrue(self.client.login(email=self.body["login"], password=password))
 
-
-class DemoUsageTests(TestCase):
     def test_it_loads_model_calls_through_the_file_and_live_paths(self):
-        body = json.loads(run("demo", "--json"))
+        body = self.body
         events = UsageEvent.objects.filter(org__code=body["org"])
         self.assertGreater(events.filter(upload__isnull=False).count(), 5000)
         self.assertGreater(events.filter(upload__isnull=True).count(), 100, "the newest days come in live")
@@ -110,3 +114,19 @@ class DemoUsageTests(TestCase):
         self.assertTrue(events.filter(cost_source="unpriced").exists(), "an unknown model stays unpriced")
         self.assertTrue(events.filter(metadata__plan="trial").exists())
         self.assertEqual(set(events.values_list("route", flat=True)), {"premium", "cheap"})
+
+    def test_it_loads_three_gpu_hosts_with_a_zombie_and_idle_nights(self):
+        from ingest.models import GpuHost, GpuHour
+
+        body = self.body
+        hosts = {h.name: h for h in GpuHost.objects.filter(org__code=body["org"])}
+        self.assertEqual(set(hosts), {"train-h100-01", "infer-a100-01", "dev-l4-01"})
+        self.assertEqual(hosts["train-h100-01"].gpus.count(), 8)
+        facts = GpuHour.objects.filter(org__code=body["org"])
+        dev = facts.filter(gpu__host=hosts["dev-l4-01"]).aggregate(zombie=Sum("zombie_seconds"))
+        train = facts.filter(gpu__host=hosts["train-h100-01"]).aggregate(
+            idle=Sum("idle_seconds"), busy=Sum("busy_seconds")
+        )
+        self.assertGreater(dev["zombie"], 0, "the forgotten notebook")
+        self.assertGreater(train["idle"], 0, "idle nights and weekends")
+        self.assertGreater(train["busy"], 0)
