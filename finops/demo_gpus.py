@@ -79,5 +79,5 @@ def demo_gpu_batches(*, start: datetime, days: int, seed: int = 9):
 
 
 def demo_start(now: datetime, days: int) -> datetime:
-    """Midnight UTC `days` days before `now`."""
-    return datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=days)
+    """The start of the hour `days` days before `now`, so the last demo hour has just ended."""
+    return datetime(now.year, now.month, now.day, now.hour, tzinfo=UTC) - timedelta(days=days)

@@ -310,6 +310,6 @@ class GpusWithHostsPageTests(BaseTestCase):
         page = self.client.get(url)
         self.assertContains(page, "gpu-box-1")
         self.assertContains(page, "reporting")
-        self.assertContains(page, "NVIDIA H100 80GB HBM3")
+        self.assertContains(page, "2 × NVIDIA H100 80GB HBM3")
         self.client.force_login(self.charlie)
         self.assertEqual(self.client.get(url).status_code, 404)
