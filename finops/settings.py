@@ -6,6 +6,7 @@ PostgreSQL (DEBUG off unless asked for); adding `REDIS_URL` sends tasks to real
 workers and uses Redis as the cache. The variables are listed in `.env.example`.
 """
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -101,7 +102,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js comes from the plotly package itself (no CDN), served as static/plotly/plotly.min.js.
+PLOTLY_JS_DIR = Path(importlib.util.find_spec("plotly").origin).parent / "package_data"
+STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", PLOTLY_JS_DIR)]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

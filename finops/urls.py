@@ -17,6 +17,7 @@ org_pages = [
     path("customers/", views.customers, name="finops-customers"),
     path("plans/", views.plans, name="finops-plans"),
     path("gpus/", views.gpus, name="finops-gpus"),
+    path("gpus/<uuid:code>/", views.gpu_host, name="finops-gpu-host"),
     path("onboarding/", views.onboarding, name="finops-onboarding"),
     *ingest_org_urls,
     *pricing_org_urls,

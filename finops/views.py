@@ -1,15 +1,18 @@
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
+from finops.charts import host_figures
 from finops.founder_table import FOUNDER_ROWS
 from finops.onboarding import ONBOARDING_STEPS
-from ingest.selectors import host_list
+from ingest.selectors import host_for_code, host_list, host_timeline, host_workloads
 
 
 def home(request):
@@ -66,3 +69,25 @@ def gpus(request, org_code):
 @login_required
 def onboarding(request, org_code):
     return _org_page(request, org_code, "finops/onboarding.html", steps=ONBOARDING_STEPS, page="onboarding")
+
+
+@login_required
+def gpu_host(request, org_code, code):
+    """One GPU host over the last 24 hours: charts per GPU and the workloads by label."""
+    org = get_org_for_user(request, org_code)
+    host = host_for_code(org=org, code=code)
+    if host is None:
+        raise Http404
+    until = timezone.now()
+    since = until - timedelta(hours=24)
+    context = {
+        "org": org,
+        "page": "gpus",
+        "host": host,
+        "figures": host_figures(host_timeline(org=org, host=host, start=since, end=until)),
+        "workloads": [
+            {**w, "gpu_hours": (w["gpu_seconds"] / 3600).quantize(Decimal("0.01"))}
+            for w in host_workloads(org=org, host=host, start=since, end=until)
+        ],
+    }
+    return render(request, "finops/gpu_host.html", context)

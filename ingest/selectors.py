@@ -1,10 +1,10 @@
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 
-from ingest.models import ColumnMapping, CostLine, GpuHost, GpuMinute, Upload, UsageEvent
+from ingest.models import ColumnMapping, CostLine, GpuHost, GpuMinute, ProcessMinute, Upload, UsageEvent
 
 
 def upload_list(*, org, kind: str | None = None):
@@ -181,3 +181,37 @@ def host_list(*, org, start: datetime, end: datetime) -> list[dict]:
             }
         )
     return hosts
+
+
+def host_for_code(*, org, code):
+    """One agent host of the organisation, or None."""
+    return GpuHost.objects.for_org(org).prefetch_related("gpus").filter(code=code).first()
+
+
+def host_timeline(*, org, host, start: datetime, end: datetime) -> dict:
+    """Per GPU of `host`: minutes with mean utilisation %, memory and mean power in [start, end)."""
+    series = {}
+    rows = (
+        GpuMinute.objects.for_org(org)
+        .filter(gpu__host=host, minute__gte=start, minute__lt=end)
+        .select_related("gpu")
+        .order_by("gpu__index", "minute")
+    )
+    for row in rows:
+        gpu = series.setdefault(row.gpu_id, {"label": f"#{row.gpu.index} {row.gpu.name}", "points": []})
+        utilization = row.utilization_gpu_sum / row.samples if row.samples else None
+        power = row.power_mw_sum / row.power_samples / 1000 if row.power_samples else None
+        gpu["points"].append((row.minute, utilization, row.memory_used_max_bytes, power))
+    return series
+
+
+def host_workloads(*, org, host, start: datetime, end: datetime) -> list[dict]:
+    """GPU-seconds and peak memory per label set on `host` in [start, end), largest first."""
+    rows = (
+        ProcessMinute.objects.for_org(org)
+        .filter(gpu__host=host, minute__gte=start, minute__lt=end)
+        .values("customer", "feature", "job_id", "purpose", "owner", "environment")
+        .annotate(gpu_seconds=Sum("gpu_seconds"), memory=Max("memory_max_bytes"), minutes=Count("id"))
+        .order_by("-gpu_seconds")
+    )
+    return list(rows[:50])

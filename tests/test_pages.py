@@ -313,3 +313,45 @@ class GpusWithHostsPageTests(BaseTestCase):
         self.assertContains(page, "2 × NVIDIA H100 80GB HBM3")
         self.client.force_login(self.charlie)
         self.assertEqual(self.client.get(url).status_code, 404)
+
+
+class GpuHostPageTests(BaseTestCase):
+    def setUp(self):
+        import json as json_module
+        from datetime import timedelta
+
+        from django.utils import timezone as tz
+
+        from accounts.services import agent_token_create
+        from ingest.models import GpuHost
+        from tests.ingest.test_agent_api import batch
+
+        _, raw = agent_token_create(org=self.org, host_name="gpu-box-1", created_by=self.alice)
+        body = batch(start=tz.now() - timedelta(minutes=3))
+        self.client.post(
+            "/api/v1/agent/samples/", json_module.dumps(body), content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+        )  # fmt: skip
+        self.host = GpuHost.objects.get(org=self.org)
+        self.url = reverse("finops-gpu-host", kwargs={"org_code": self.org.code, "code": self.host.code})
+
+    def test_it_shows_charts_and_workloads_by_label(self):
+        self.client.force_login(self.bob)
+        page = self.client.get(self.url)
+        self.assertContains(page, "plotly/plotly.min.js")
+        self.assertContains(page, "acme")
+        self.assertContains(page, "0.01")  # 40 GPU-seconds of acme's process, in GPU-hours
+        figures = page.context["figures"]
+        self.assertEqual(len(figures["utilization"]["data"]), 2)
+        self.assertEqual(set(figures["utilization"]["data"][0]["y"]), {90.0})
+
+    def test_it_hides_other_orgs(self):
+        self.client.force_login(self.charlie)
+        self.assertEqual(self.client.get(self.url).status_code, 404)
+        url = reverse("finops-gpu-host", kwargs={"org_code": self.charlies_org.code, "code": self.host.code})
+        self.assertEqual(self.client.get(url).status_code, 404)
+
+    def test_it_serves_plotly_from_the_package(self):
+        from django.contrib.staticfiles import finders
+
+        self.assertTrue(finders.find("plotly/plotly.min.js"))
