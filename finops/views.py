@@ -61,6 +61,8 @@ def gpus(request, org_code):
     for host in hosts:
         host["busy_hours"] = host["gpu_seconds_busy"] / 3600
         host["idle_hours"] = host["gpu_seconds_idle"] / 3600
+        host["zombie_hours"] = host["gpu_seconds_zombie"] / 3600
+        host["unowned_hours"] = host["gpu_seconds_unowned"] / 3600
         models = Counter(gpu.name or gpu.uuid for gpu in host["gpus"])
         host["gpu_summary"] = [f"{count} × {name}" if count > 1 else name for name, count in models.items()]
     return render(request, "finops/gpus.html", {"org": org, "page": "gpus", "hosts": hosts})

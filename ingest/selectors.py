@@ -4,7 +4,16 @@ from decimal import Decimal
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 
-from ingest.models import ColumnMapping, CostLine, GpuHost, GpuMinute, ProcessMinute, Upload, UsageEvent
+from ingest.models import (
+    ColumnMapping,
+    CostLine,
+    GpuHost,
+    GpuHour,
+    GpuMinute,
+    ProcessMinute,
+    Upload,
+    UsageEvent,
+)
 
 
 def upload_list(*, org, kind: str | None = None):
@@ -163,9 +172,17 @@ def host_list(*, org, start: datetime, end: datetime) -> list[dict]:
         .values("gpu__host_id")
         .annotate(samples=Count("id"), covered=Sum("covered_seconds"), busy=Sum("busy_seconds"))
     }
+    facts = {
+        row["gpu__host_id"]: row
+        for row in GpuHour.objects.for_org(org)
+        .filter(hour__gte=start, hour__lt=end)
+        .values("gpu__host_id")
+        .annotate(zombie=Sum("zombie_seconds"), unowned=Sum("unowned_seconds"))
+    }
     hosts = []
     for host in GpuHost.objects.for_org(org).prefetch_related("gpus"):
         row = usage.get(host.pk, {})
+        derived = facts.get(host.pk, {})
         covered, busy = row.get("covered") or 0, row.get("busy") or 0
         hosts.append(
             {
@@ -178,6 +195,8 @@ def host_list(*, org, start: datetime, end: datetime) -> list[dict]:
                 "samples": row.get("samples", 0),
                 "gpu_seconds_busy": busy,
                 "gpu_seconds_idle": covered - busy,
+                "gpu_seconds_zombie": derived.get("zombie") or 0,
+                "gpu_seconds_unowned": derived.get("unowned") or 0,
             }
         )
     return hosts

@@ -192,3 +192,5 @@ class HostOutput(serializers.Serializer):
     samples = serializers.IntegerField(help_text="Stored per-GPU minutes in the period")
     gpu_seconds_busy = serializers.IntegerField()
     gpu_seconds_idle = serializers.IntegerField()
+    gpu_seconds_zombie = serializers.IntegerField(help_text="Idle while a process held memory at ~0% too long")
+    gpu_seconds_unowned = serializers.IntegerField(help_text="No labelled process and no host owner")

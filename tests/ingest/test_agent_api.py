@@ -186,6 +186,9 @@ class GpuHourTests(AgentTestCase):
         self.assertEqual(hour.unowned_seconds, 2700)
         self.assertEqual(hour.gpu_seconds_by_label, {"": "2700.000"})
         self.assertEqual(GpuHour.objects.get(gpu__uuid="GPU-bbb", hour=T0).zombie_seconds, 0)
+        url = "/api/v1/hosts/?start=2026-10-05&end=2026-10-06"
+        [host] = self.client.get(url, HTTP_AUTHORIZATION=f"Bearer {self.read_key}").json()
+        self.assertEqual((host["gpu_seconds_zombie"], host["gpu_seconds_unowned"]), (900, 2 * 2700))
 
     def test_it_recomputes_an_hour_when_a_later_batch_fills_it(self):
         from ingest.models import GpuHour
