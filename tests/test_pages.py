@@ -291,20 +291,13 @@ class ReconciliationPageTests(OrgPageTestsMixin, BaseTestCase):
 
 class GpusWithHostsPageTests(BaseTestCase):
     def test_it_lists_the_orgs_hosts_only(self):
-        import json as json_module
         from datetime import timedelta
 
         from django.utils import timezone as tz
 
-        from accounts.services import agent_token_create
-        from tests.ingest.test_agent_api import batch
+        from tests.ingest.test_agent_api import batch, post_batch
 
-        _, raw = agent_token_create(org=self.org, host_name="gpu-box-1", created_by=self.alice)
-        body = batch(start=tz.now() - timedelta(minutes=2))
-        self.client.post(
-            "/api/v1/agent/samples/", json_module.dumps(body), content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {raw}",
-        )  # fmt: skip
+        post_batch(self.client, self.org, self.alice, batch(start=tz.now() - timedelta(minutes=2)))
         url = reverse("finops-gpus", kwargs={"org_code": self.org.code})
         self.client.force_login(self.bob)
         page = self.client.get(url)
@@ -317,21 +310,14 @@ class GpusWithHostsPageTests(BaseTestCase):
 
 class GpuHostPageTests(BaseTestCase):
     def setUp(self):
-        import json as json_module
         from datetime import timedelta
 
         from django.utils import timezone as tz
 
-        from accounts.services import agent_token_create
         from ingest.models import GpuHost
-        from tests.ingest.test_agent_api import batch
+        from tests.ingest.test_agent_api import batch, post_batch
 
-        _, raw = agent_token_create(org=self.org, host_name="gpu-box-1", created_by=self.alice)
-        body = batch(start=tz.now() - timedelta(minutes=3))
-        self.client.post(
-            "/api/v1/agent/samples/", json_module.dumps(body), content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {raw}",
-        )  # fmt: skip
+        post_batch(self.client, self.org, self.alice, batch(start=tz.now() - timedelta(minutes=3)))
         self.host = GpuHost.objects.get(org=self.org)
         self.url = reverse("finops-gpu-host", kwargs={"org_code": self.org.code, "code": self.host.code})
 

@@ -51,13 +51,14 @@ def columnar_possible(source, table) -> bool:
     )
 
 
-def _clean(column):
+def clean_text(column):
+    """Trimmed text with every null sentinel (NULL, N/A, empty...) as a real null, like values.text."""
     trimmed = pc.utf8_trim_whitespace(column)
     return pc.if_else(pc.is_in(pc.utf8_lower(trimmed), value_set=SENTINELS), None, trimmed)
 
 
 def _text(*columns):
-    cleaned = [_clean(c) for c in columns if c is not None]
+    cleaned = [clean_text(c) for c in columns if c is not None]
     if not cleaned:
         return None
     merged = cleaned[0] if len(cleaned) == 1 else pc.coalesce(*cleaned)
@@ -65,7 +66,7 @@ def _text(*columns):
 
 
 def _decimal(column, required=False):
-    cleaned = _clean(column)
+    cleaned = clean_text(column)
     if required and cleaned.null_count:
         raise NotColumnarError("empty amount")
     try:
@@ -74,7 +75,7 @@ def _decimal(column, required=False):
         raise NotColumnarError(str(exc)) from exc
 
 
-def _by_distinct(column, convert, out_type):
+def by_distinct(column, convert, out_type):
     """Apply a Python `convert` once per distinct value and spread the results back."""
     distinct = pc.unique(column).drop_null()
     converted = pa.array([convert(x) for x in distinct.to_pylist()], out_type)
@@ -88,7 +89,7 @@ def _timestamp(column):
         except ValueError as exc:
             raise NotColumnarError(f"timestamp {text!r}") from exc
 
-    return _by_distinct(_clean(column), parse, TIMESTAMP)
+    return by_distinct(clean_text(column), parse, TIMESTAMP)
 
 
 def _category(column):
@@ -98,12 +99,12 @@ def _category(column):
         except v.CellError as exc:
             raise NotColumnarError(exc.message) from exc
 
-    return pc.fill_null(_by_distinct(_clean(column), parse, pa.string()), "usage")
+    return pc.fill_null(by_distinct(clean_text(column), parse, pa.string()), "usage")
 
 
 def _commitment_status(column):
-    lowered = pc.utf8_lower(_clean(column))
-    return pc.fill_null(_by_distinct(lowered, lambda s: COMMITMENT_STATUS.get(s, ""), pa.string()), "")
+    lowered = pc.utf8_lower(clean_text(column))
+    return pc.fill_null(by_distinct(lowered, lambda s: COMMITMENT_STATUS.get(s, ""), pa.string()), "")
 
 
 def _optional(batch, name, convert, default):
@@ -132,7 +133,7 @@ def _ledger_table(upload, source, batch: _Batch, first_row: int, tags_columns) -
     if charge_start.null_count or billing_start.null_count or billing_end.null_count:
         raise NotColumnarError("a period column is empty")
     currency = (
-        pc.utf8_upper(pc.fill_null(_clean(batch["BillingCurrency"]), source.org_currency))
+        pc.utf8_upper(pc.fill_null(clean_text(batch["BillingCurrency"]), source.org_currency))
         if batch["BillingCurrency"] is not None
         else pa.array([source.org_currency.upper()] * rows)
     )

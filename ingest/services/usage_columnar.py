@@ -18,7 +18,7 @@ from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
 
 from ingest.readers import open_csv_stream
-from ingest.services.focus_columnar import DECIMAL, TIMESTAMP, NotColumnarError, _by_distinct, _clean
+from ingest.services.focus_columnar import DECIMAL, TIMESTAMP, NotColumnarError, by_distinct, clean_text
 from ingest.sources import values as v
 from ingest.sources.generic_events import KNOWN_FIELDS, TEXT_FIELDS, TOKEN_FIELDS, ZONED
 from ingest.sources.usage_base import PURPOSES
@@ -43,7 +43,7 @@ def _refuse(condition, reason):
 
 
 def _required_text(column, max_length):
-    cleaned = _clean(column)
+    cleaned = clean_text(column)
     _refuse(cleaned.null_count, "a required field is empty")
     _refuse(pc.max(pc.utf8_length(cleaned)).as_py() > max_length, "a field is too long")
     return cleaned
@@ -52,7 +52,7 @@ def _required_text(column, max_length):
 def _optional_text(column, max_length, rows):
     if column is None:
         return pa.array([""] * rows)
-    cleaned = pc.fill_null(_clean(column), "")
+    cleaned = pc.fill_null(clean_text(column), "")
     _refuse(len(cleaned) and pc.max(pc.utf8_length(cleaned)).as_py() > max_length, "a field is too long")
     return cleaned
 
@@ -70,7 +70,7 @@ def _timestamps(column):
         _refuse(moment is None, "timestamp")
         return moment
 
-    return _by_distinct(trimmed, parse, TIMESTAMP)
+    return by_distinct(trimmed, parse, TIMESTAMP)
 
 
 def _counts(column, minimum, rows):
@@ -102,7 +102,7 @@ def usage_table(batch, *, org, upload_id, first_row) -> pa.Table:
     cost = pa.nulls(rows, DECIMAL)
     if col["cost"] is not None:
         try:
-            cost = pc.cast(_clean(col["cost"]), DECIMAL)
+            cost = pc.cast(clean_text(col["cost"]), DECIMAL)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise NotColumnarError("cost") from exc
         _refuse(cost.null_count < rows and pc.min(cost).as_py() < 0, "a negative cost")

@@ -49,6 +49,14 @@ def batch(batch_id="host-a-1", start=T0, ticks=6, util=(90, 0), host="gpu-box-1"
     }
 
 
+def post_batch(client, org, user, body, host_name="gpu-box-1"):
+    """Send `body` as the agent of a new host token would."""
+    _, raw = agent_token_create(org=org, host_name=host_name, created_by=user)
+    return client.post(
+        "/api/v1/agent/samples/", json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
+
+
 class AgentTestCase(BaseTestCase):
     url = "/api/v1/agent/samples/"
 
