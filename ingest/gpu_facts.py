@@ -4,7 +4,9 @@
 - zombie: idle seconds while a process holds GPU memory at ~0% SM utilisation, once that has lasted
   longer than a limit (30 minutes by default): the forgotten notebook;
 - unowned: seconds in which no process on the GPU carried a label and the host has no owner;
-- GPU-seconds per label set, and energy in kWh (Decimal).
+- GPU-seconds per label set, and energy in kWh (Decimal);
+- energy per sample: the delta of the GPU's total energy counter since its previous reading, or
+  power x interval where there is no usable delta (unsupported counter, reset, long gap).
 """
 
 from collections import defaultdict
@@ -16,6 +18,10 @@ IDLE_UTILIZATION_PCT = 5
 ZOMBIE_SM_PCT = 1
 ZOMBIE_AFTER = timedelta(minutes=30)
 MJ_PER_KWH = Decimal(3_600_000_000)
+# A delta across a longer gap spans time no sample covered (agent or host down), and a counter that
+# climbs faster than any GPU draws is a glitch: both fall back to power x interval.
+MAX_COUNTER_GAP_INTERVALS = 3
+MAX_GPU_POWER_MW = 3_000_000
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,19 @@ class MinuteSample:
     covered_seconds: int
     busy_seconds: int
     energy_mj: int | None = None
+
+
+@dataclass(frozen=True)
+class CounterReading:
+    at: datetime
+    energy_mj: int  # NVML's total energy counter since the driver loaded
+
+
+@dataclass(frozen=True)
+class EnergySample:
+    at: datetime
+    counter_mj: int | None  # None where NVML does not support the counter, or the call failed
+    power_mw: int | None
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,32 @@ class HourFacts:
 
 def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def sample_energies(
+    samples: list[EnergySample], *, previous: CounterReading | None, interval_seconds: int
+) -> tuple[list[int | None], CounterReading | None]:
+    """Energy in mJ of each sample's interval, in the order given (None when neither counter nor power
+    was read), and the newest counter reading to chain the next batch from."""
+    max_gap = timedelta(seconds=interval_seconds * MAX_COUNTER_GAP_INTERVALS)
+    energies: list[int | None] = [None] * len(samples)
+    last = previous
+    for position in sorted(range(len(samples)), key=lambda i: samples[i].at):
+        sample = samples[position]
+        energy = None
+        if sample.counter_mj is not None and last is not None and last.at < sample.at <= last.at + max_gap:
+            delta = sample.counter_mj - last.energy_mj
+            seconds = (sample.at - last.at).total_seconds()
+            if 0 <= delta <= MAX_GPU_POWER_MW * seconds:
+                energy = delta
+        if energy is None and sample.power_mw is not None:
+            energy = sample.power_mw * interval_seconds  # mW x s = mJ
+        energies[position] = energy
+        if last is None or sample.at > last.at:
+            # A sample without a reading breaks the chain: its interval was counted from power, and a
+            # delta across it would count that energy twice.
+            last = CounterReading(sample.at, sample.counter_mj) if sample.counter_mj is not None else None
+    return energies, last
 
 
 def zombie_minutes(

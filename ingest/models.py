@@ -317,6 +317,9 @@ class Gpu(models.Model):
     name = models.CharField(max_length=200, blank=True)
     memory_total_bytes = models.BigIntegerField(null=True, blank=True)
     mig_mode = models.IntegerField(null=True, blank=True)
+    # The newest energy counter reading, so the first sample of the next batch has a delta too.
+    energy_counter_mj = models.BigIntegerField(null=True, blank=True, help_text="Last total energy counter reading")
+    energy_counter_at = models.DateTimeField(null=True, blank=True, help_text="When that reading was sampled")
 
     objects = OrgQuerySet.as_manager()
 
@@ -364,7 +367,9 @@ class GpuMinute(models.Model):
     memory_used_max_bytes = models.BigIntegerField(null=True, blank=True)
     power_mw_sum = models.BigIntegerField(null=True, blank=True)
     power_samples = models.IntegerField(default=0)
-    energy_mj = models.BigIntegerField(null=True, blank=True, help_text="Energy counter delta within the minute")
+    energy_mj = models.BigIntegerField(
+        null=True, blank=True, help_text="Energy counter deltas of its samples; power x interval where none"
+    )
 
     objects = OrgQuerySet.as_manager()
 

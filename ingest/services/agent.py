@@ -11,7 +11,17 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from ingest.gpu_facts import IDLE_UTILIZATION_PCT, ZOMBIE_AFTER, MinuteSample, ProcessSample, gpu_hour_facts, label_key
+from ingest.gpu_facts import (
+    IDLE_UTILIZATION_PCT,
+    ZOMBIE_AFTER,
+    CounterReading,
+    EnergySample,
+    MinuteSample,
+    ProcessSample,
+    gpu_hour_facts,
+    label_key,
+    sample_energies,
+)
 from ingest.models import AgentBatch, Gpu, GpuHost, GpuHour, GpuMinute, ProcessMinute
 from ingest.services.days import dirty_days_mark
 
@@ -66,10 +76,31 @@ def _gpus_upsert(org, host, reported) -> dict:
     return known
 
 
+def _sample_energies(gpus, samples, interval) -> list:
+    """Energy (mJ) of each sample, chained from the counter reading each Gpu row kept from the last batch."""
+    energies = [None] * len(samples)
+    positions = defaultdict(list)
+    for position, sample in enumerate(samples):
+        positions[sample["gpu_uuid"]].append(position)
+    for uuid, mine in positions.items():
+        gpu = gpus[uuid]
+        previous = None
+        if gpu.energy_counter_mj is not None and gpu.energy_counter_at is not None:
+            previous = CounterReading(gpu.energy_counter_at, gpu.energy_counter_mj)
+        readings = [EnergySample(s["ts"], s.get("energy_mj"), s.get("power_mw")) for s in (samples[p] for p in mine)]
+        found, last = sample_energies(readings, previous=previous, interval_seconds=interval)
+        for position, energy in zip(mine, found, strict=True):
+            energies[position] = energy
+        if last != previous:
+            gpu.energy_counter_mj, gpu.energy_counter_at = (last.energy_mj, last.at) if last else (None, None)
+            gpu.save(update_fields=["energy_counter_mj", "energy_counter_at"])
+    return energies
+
+
 def _gpu_minutes(org, gpus, samples, interval) -> int:
     totals = defaultdict(lambda: defaultdict(int))
-    memory = {}
-    for sample in samples:
+    memory, energy = {}, {}
+    for sample, sample_energy in zip(samples, _sample_energies(gpus, samples, interval), strict=True):
         key = (gpus[sample["gpu_uuid"]].pk, _minute(sample["ts"]))
         row = totals[key]
         row["samples"] += 1
@@ -81,7 +112,8 @@ def _gpu_minutes(org, gpus, samples, interval) -> int:
         if sample.get("power_mw") is not None:
             row["power_mw_sum"] += sample["power_mw"]
             row["power_samples"] += 1
-            row["energy_mj"] += sample["power_mw"] * interval  # mW x s = mJ
+        if sample_energy is not None:
+            energy[key] = energy.get(key, 0) + sample_energy
         if sample.get("memory_used_bytes") is not None:
             memory[key] = max(memory.get(key, 0), sample["memory_used_bytes"])
     existing = {
@@ -95,9 +127,10 @@ def _gpu_minutes(org, gpus, samples, interval) -> int:
         minute = existing.get(key) or GpuMinute(org=org, gpu_id=key[0], minute=key[1])
         for field in ("samples", "covered_seconds", "busy_seconds", "utilization_gpu_sum", "power_samples"):
             setattr(minute, field, getattr(minute, field) + row[field])
-        for field in ("power_mw_sum", "energy_mj"):
-            if row[field] or row["power_samples"]:
-                setattr(minute, field, (getattr(minute, field) or 0) + row[field])
+        if row["power_samples"]:
+            minute.power_mw_sum = (minute.power_mw_sum or 0) + row["power_mw_sum"]
+        if key in energy:
+            minute.energy_mj = (minute.energy_mj or 0) + energy[key]
         if key in memory:
             minute.memory_used_max_bytes = max(minute.memory_used_max_bytes or 0, memory[key])
         (changed if minute.pk else new).append(minute)

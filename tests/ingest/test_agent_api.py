@@ -208,3 +208,51 @@ class GpuHourTests(AgentTestCase):
         labels = hour.gpu_seconds_by_label
         self.assertEqual(Decimal(labels["customer=acme;feature=summarise;purpose=inference"]), Decimal("80.000"))
         self.assertEqual(hour.energy_mj, 350_000 * 10 * 12)
+
+
+def with_counter(body, gpu_uuid, counters):
+    """`body` with GPU `gpu_uuid`'s energy counter readings replaced, one per tick in order."""
+    mine = [sample for sample in body["samples"] if sample["gpu_uuid"] == gpu_uuid]
+    for sample, counter in zip(mine, counters, strict=True):
+        sample["energy_mj"] = counter
+    return body
+
+
+class AgentEnergyTests(AgentTestCase):
+    def energy(self, minute, uuid="GPU-aaa"):
+        return GpuMinute.objects.get(gpu__uuid=uuid, minute=minute).energy_mj
+
+    def test_it_takes_energy_from_counter_deltas_across_a_batch_boundary(self):
+        # 3 kJ per 10 s by the counter where power says 3.5 kJ: the counter wins after the first reading
+        first = [10**9 + 3_000_000 * i for i in range(6)]
+        self.assertEqual(self.post(with_counter(batch("b1"), "GPU-aaa", first)).status_code, 201)
+        self.assertEqual(self.energy(T0), 350_000 * 10 + 5 * 3_000_000)
+        second = [first[-1] + 2_000_000 * (i + 1) for i in range(6)]
+        self.post(with_counter(batch("b2", start=T0 + timedelta(minutes=1)), "GPU-aaa", second))
+        self.assertEqual(self.energy(T0 + timedelta(minutes=1)), 6 * 2_000_000, "chained from the last batch")
+        self.assertEqual(self.energy(T0 + timedelta(minutes=1), "GPU-bbb"), 6 * 350_000 * 10, "no counter: power")
+        from ingest.models import Gpu, GpuHour
+
+        gpu = Gpu.objects.get(uuid="GPU-aaa")
+        self.assertEqual((gpu.energy_counter_mj, gpu.energy_counter_at), (second[-1], T0 + timedelta(seconds=110)))
+        hour = GpuHour.objects.get(gpu=gpu, hour=T0)
+        self.assertEqual(hour.energy_mj, 3_500_000 + 5 * 3_000_000 + 6 * 2_000_000)
+
+    def test_it_falls_back_to_power_after_a_reset_or_a_long_gap(self):
+        first = [10**9 + 3_000_000 * i for i in range(6)]
+        self.post(with_counter(batch("b1"), "GPU-aaa", first))
+        rebooted = [1_000 + 2_000_000 * i for i in range(6)]  # the driver reloaded: the counter starts over
+        self.post(with_counter(batch("b2", start=T0 + timedelta(minutes=1)), "GPU-aaa", rebooted))
+        self.assertEqual(self.energy(T0 + timedelta(minutes=1)), 350_000 * 10 + 5 * 2_000_000)
+        later = [rebooted[-1] + 10**9 + 2_000_000 * i for i in range(6)]  # back after 9 minutes away
+        self.post(with_counter(batch("b3", start=T0 + timedelta(minutes=11)), "GPU-aaa", later))
+        self.assertEqual(self.energy(T0 + timedelta(minutes=11)), 350_000 * 10 + 5 * 2_000_000)
+
+    def test_it_does_not_move_the_counter_on_a_replayed_batch(self):
+        from ingest.models import Gpu
+
+        counters = [10**9 + 3_000_000 * i for i in range(6)]
+        self.post(with_counter(batch("b1"), "GPU-aaa", counters))
+        self.post(with_counter(batch("b1"), "GPU-aaa", counters))
+        self.assertEqual(self.energy(T0), 350_000 * 10 + 5 * 3_000_000)
+        self.assertEqual(Gpu.objects.get(uuid="GPU-aaa").energy_counter_mj, counters[-1])
