@@ -18,6 +18,7 @@ org_pages = [
     path("plans/", views.plans, name="finops-plans"),
     path("gpus/", views.gpus, name="finops-gpus"),
     path("gpus/<uuid:code>/", views.gpu_host, name="finops-gpu-host"),
+    path("gpus/<uuid:code>/edit/", views.gpu_host_edit, name="finops-gpu-host-edit"),
     path("onboarding/", views.onboarding, name="finops-onboarding"),
     *ingest_org_urls,
     *pricing_org_urls,

@@ -2,6 +2,7 @@ from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -12,7 +13,9 @@ from accounts.tenancy import get_org_for_user
 from finops.charts import host_figures
 from finops.founder_table import FOUNDER_ROWS
 from finops.onboarding import ONBOARDING_STEPS
-from ingest.selectors import host_for_code, host_list, host_timeline, host_workloads
+from ingest.forms import GpuHostForm
+from ingest.selectors import host_for_code, host_hour_totals, host_list, host_timeline, host_workloads
+from ingest.services.agent import HOST_FIELDS, gpu_host_update
 
 
 def home(request):
@@ -82,6 +85,7 @@ def gpu_host(request, org_code, code):
         raise Http404
     until = timezone.now()
     since = until - timedelta(hours=24)
+    totals = host_hour_totals(org=org, host=host, start=since, end=until)
     context = {
         "org": org,
         "page": "gpus",
@@ -91,5 +95,24 @@ def gpu_host(request, org_code, code):
             {**w, "gpu_hours": (w["gpu_seconds"] / 3600).quantize(Decimal("0.01"))}
             for w in host_workloads(org=org, host=host, start=since, end=until)
         ],
+        "hours": {kind: totals[f"gpu_seconds_{kind}"] / 3600 for kind in ("busy", "idle", "zombie", "unowned")},
+        "energy_kwh": totals["energy_kwh"],
     }
     return render(request, "finops/gpu_host.html", context)
+
+
+@login_required
+def gpu_host_edit(request, org_code, code):
+    """A GPU host's settings: owner, provider, instance type, the bill resource it maps to, an hourly rate."""
+    org = get_org_for_user(request, org_code, write=True)
+    host = host_for_code(org=org, code=code)
+    if host is None:
+        raise Http404
+    initial = {field: getattr(host, field) for field in HOST_FIELDS}
+    initial["currency"] = host.currency or org.currency
+    form = GpuHostForm(request.POST or None, initial=initial, default_currency=org.currency)
+    if request.method == "POST" and form.is_valid():
+        gpu_host_update(org=org, name=host.name, **form.cleaned_data)
+        messages.success(request, f"Settings of {host.name} saved.")
+        return redirect("finops-gpu-host", org_code=org.code, code=host.code)
+    return render(request, "finops/gpu_host_edit.html", {"org": org, "page": "gpus", "host": host, "form": form})

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django import forms
 
 from ingest.sources import BILL_SOURCES, SOURCES_BY_NAME, USAGE_SOURCES
@@ -56,3 +58,34 @@ class ColumnMappingForm(forms.Form):
         columns = {f: self.cleaned_data[f"col_{f}"] for f in MAPPABLE_FIELDS if self.cleaned_data.get(f"col_{f}")}
         columns["tags"] = list(self.cleaned_data.get("col_tags") or [])
         return columns
+
+
+class GpuHostForm(forms.Form):
+    owner = forms.CharField(
+        max_length=200, required=False, help_text="Team or person answerable for its idle time, e.g. ml-platform"
+    )
+    provider = forms.CharField(max_length=100, required=False, help_text="e.g. AWS, Lambda, on-premises")
+    instance_type = forms.CharField(max_length=100, required=False, help_text="e.g. p5.48xlarge")
+    bill_resource_id = forms.CharField(
+        max_length=500, required=False, label="Bill resource id", help_text="The resource id of its bill lines"
+    )
+    hourly_rate_amount = forms.DecimalField(
+        required=False,
+        min_value=Decimal(0),
+        max_digits=20,
+        decimal_places=10,
+        label="Hourly rate",
+        help_text="Owned or prepaid hardware with no bill line: what one hour of the whole host costs",
+    )
+    currency = forms.CharField(max_length=3, required=False, help_text="ISO 4217; blank is the organisation's")
+
+    def __init__(self, *args, default_currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_currency = default_currency
+        self.fields["currency"].widget.attrs["placeholder"] = default_currency
+
+    def clean_currency(self):
+        value = self.cleaned_data["currency"].upper() or self.default_currency
+        if len(value) != 3 or not value.isascii() or not value.isalpha():
+            raise forms.ValidationError("Use a three-letter ISO 4217 code such as USD.")
+        return value

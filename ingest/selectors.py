@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 
+from ingest.gpu_facts import MJ_PER_KWH
 from ingest.models import (
     ColumnMapping,
     CostLine,
@@ -234,3 +235,26 @@ def host_workloads(*, org, host, start: datetime, end: datetime) -> list[dict]:
         .order_by("-gpu_seconds")
     )
     return list(rows[:50])
+
+
+def host_hour_totals(*, org, host, start: datetime, end: datetime) -> dict:
+    """GPU-seconds busy, idle, zombie and unowned, and energy in kWh (None when unmeasured), summed over
+    `host`'s GPU-hour facts for the hours starting in [start, end) (the bounds the hosts list uses)."""
+    row = (
+        GpuHour.objects.for_org(org)
+        .filter(gpu__host=host, hour__gte=start, hour__lt=end)
+        .aggregate(
+            busy=Sum("busy_seconds"),
+            idle=Sum("idle_seconds"),
+            zombie=Sum("zombie_seconds"),
+            unowned=Sum("unowned_seconds"),
+            energy=Sum("energy_mj"),
+        )
+    )
+    return {
+        "gpu_seconds_busy": row["busy"] or 0,
+        "gpu_seconds_idle": row["idle"] or 0,
+        "gpu_seconds_zombie": row["zombie"] or 0,
+        "gpu_seconds_unowned": row["unowned"] or 0,
+        "energy_kwh": None if row["energy"] is None else Decimal(row["energy"]) / MJ_PER_KWH,
+    }
