@@ -41,7 +41,8 @@ def agent_batch_ingest(*, org, host_name: str, batch: dict) -> dict:
     host.interval_seconds = interval
     gpus = _gpus_upsert(org, host, batch["gpus"])
     minutes = _gpu_minutes(org, gpus, batch["samples"], interval)
-    processes = _process_minutes(org, gpus, batch["processes"], interval)
+    utilization = {(s["gpu_uuid"], s["ts"]): s.get("utilization_gpu_pct") for s in batch["samples"]}
+    processes = _process_minutes(org, gpus, batch["processes"], interval, utilization)
     moments = [s["ts"] for s in batch["samples"]] + [p["ts"] for p in batch["processes"]]
     AgentBatch.objects.create(
         org=org,
@@ -141,22 +142,33 @@ def _gpu_minutes(org, gpus, samples, interval) -> int:
     return len(totals)
 
 
-def _shares(entries, interval) -> list[Decimal]:
-    """GPU-seconds of each process on one GPU at one tick: split by SM utilisation when every process
-    has it (and some is non-zero), else evenly."""
+def _shares(entries, interval, gpu_utilization) -> list[Decimal]:
+    """GPU-seconds of each process on one GPU at one tick: `interval x busy share` (ECONOMICS.md).
+
+    The busy share is the process's own SM utilisation when NVML reports it for every process on the
+    GPU; else the GPU's utilisation split across the processes in proportion to their GPU memory
+    (evenly when memory is unknown). With no utilisation at all, the whole interval is split evenly.
+    """
+    seconds = Decimal(interval)
     utils = [e.get("sm_util_pct") for e in entries]
-    if all(u is not None for u in utils) and sum(utils) > 0:
-        return [Decimal(interval) * u / sum(utils) for u in utils]
-    return [Decimal(interval) / len(entries)] * len(entries)
+    if all(u is not None for u in utils):
+        total = sum(utils)
+        scale = Decimal(100) if total <= 100 else Decimal(total)  # more than 100% in sum: one GPU's worth
+        return [seconds * u / scale for u in utils]
+    memory = [e.get("used_memory_bytes") or 0 for e in entries]
+    weights = memory if sum(memory) > 0 else [1] * len(entries)
+    busy = seconds if gpu_utilization is None else seconds * min(gpu_utilization, 100) / 100
+    return [busy * w / sum(weights) for w in weights]
 
 
-def _process_minutes(org, gpus, processes, interval) -> int:
+def _process_minutes(org, gpus, processes, interval, utilization) -> int:
     ticks = defaultdict(list)
     for entry in processes:
         ticks[(entry["gpu_uuid"], entry["ts"])].append(entry)
     rows = {}
     for (gpu_uuid, moment), entries in ticks.items():
-        for entry, share in zip(entries, _shares(entries, interval), strict=True):
+        shares = _shares(entries, interval, utilization.get((gpu_uuid, moment)))
+        for entry, share in zip(entries, shares, strict=True):
             key = (gpus[gpu_uuid].pk, _minute(moment), entry["pid"])
             row = rows.setdefault(
                 key, {"samples": 0, "gpu_seconds": Decimal(0), "memory": None, "sm": [], "entry": entry}

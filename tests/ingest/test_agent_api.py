@@ -86,8 +86,17 @@ class AgentSamplesApiTests(AgentTestCase):
         self.assertEqual(busy.energy_mj, 350_000 * 10 * 6)
         acme = ProcessMinute.objects.get(pid=4242)
         self.assertEqual((acme.customer, acme.feature, acme.purpose), ("acme", "summarise", "inference"))
-        self.assertEqual(acme.gpu_seconds, Decimal("40.000"))  # 60 s split 60:30 by SM utilisation
-        self.assertEqual(ProcessMinute.objects.get(pid=5151).gpu_seconds, Decimal("20.000"))
+        self.assertEqual(acme.gpu_seconds, Decimal("36.000"))  # 60 s at 60% SM utilisation
+        self.assertEqual(ProcessMinute.objects.get(pid=5151).gpu_seconds, Decimal("18.000"))
+
+    def test_it_splits_gpu_utilisation_by_memory_when_nvml_has_no_process_utilisation(self):
+        body = batch(util=(80, 0))
+        for entry in body["processes"]:
+            entry["sm_util_pct"] = None
+        self.assertEqual(self.post(body).status_code, 201)
+        # 60 s at 80% GPU utilisation, split 15:5 GB by the processes' memory
+        self.assertEqual(ProcessMinute.objects.get(pid=4242).gpu_seconds, Decimal("36.000"))
+        self.assertEqual(ProcessMinute.objects.get(pid=5151).gpu_seconds, Decimal("12.000"))
 
     def test_it_ignores_a_replayed_batch(self):
         self.post(batch())
@@ -101,7 +110,7 @@ class AgentSamplesApiTests(AgentTestCase):
         self.post(batch("b2", start=T0 + timedelta(seconds=30), ticks=3))
         minute = GpuMinute.objects.get(gpu__uuid="GPU-aaa")
         self.assertEqual((minute.samples, minute.covered_seconds), (6, 60))
-        self.assertEqual(ProcessMinute.objects.get(pid=4242).gpu_seconds, Decimal("40.000"))
+        self.assertEqual(ProcessMinute.objects.get(pid=4242).gpu_seconds, Decimal("36.000"))
 
     def test_it_refuses_malformed_batches_with_field_errors(self):
         body = batch()
@@ -192,7 +201,7 @@ class GpuHourTests(AgentTestCase):
         self.assertEqual((hour.covered_seconds, hour.idle_seconds, hour.busy_seconds), (2700, 2700, 0))
         self.assertEqual(hour.zombie_seconds, 15 * 60)
         self.assertEqual(hour.unowned_seconds, 2700)
-        self.assertEqual(hour.gpu_seconds_by_label, {"": "2700.000"})
+        self.assertEqual(hour.gpu_seconds_by_label, {"": "0.000"})  # a zombie at 0% used no GPU time
         self.assertEqual(GpuHour.objects.get(gpu__uuid="GPU-bbb", hour=T0).zombie_seconds, 0)
         url = "/api/v1/hosts/?start=2026-10-05&end=2026-10-06"
         [host] = self.client.get(url, HTTP_AUTHORIZATION=f"Bearer {self.read_key}").json()
@@ -206,7 +215,7 @@ class GpuHourTests(AgentTestCase):
         hour = GpuHour.objects.get(gpu__uuid="GPU-aaa", hour=T0)
         self.assertEqual((hour.covered_seconds, hour.busy_seconds, hour.unowned_seconds), (120, 120, 0))
         labels = hour.gpu_seconds_by_label
-        self.assertEqual(Decimal(labels["customer=acme;feature=summarise;purpose=inference"]), Decimal("80.000"))
+        self.assertEqual(Decimal(labels["customer=acme;feature=summarise;purpose=inference"]), Decimal("72.000"))
         self.assertEqual(hour.energy_mj, 350_000 * 10 * 12)
 
 
