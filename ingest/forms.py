@@ -61,9 +61,7 @@ class ColumnMappingForm(forms.Form):
 
 
 class GpuHostForm(forms.Form):
-    owner = forms.CharField(
-        max_length=200, required=False, help_text="Team or person answerable for its idle time, e.g. ml-platform"
-    )
+    owner = forms.CharField(max_length=200, required=False, help_text="Who answers for its idle time, e.g. ml-platform")
     provider = forms.CharField(max_length=100, required=False, help_text="e.g. AWS, Lambda, on-premises")
     instance_type = forms.CharField(max_length=100, required=False, help_text="e.g. p5.48xlarge")
     bill_resource_id = forms.CharField(
@@ -75,7 +73,7 @@ class GpuHostForm(forms.Form):
         max_digits=20,
         decimal_places=10,
         label="Hourly rate",
-        help_text="Owned or prepaid hardware with no bill line: what one hour of the whole host costs",
+        help_text="Owned hardware with no bill line: the whole host, per hour",
     )
     currency = forms.CharField(max_length=3, required=False, help_text="ISO 4217; blank is the organisation's")
 
