@@ -1,7 +1,7 @@
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from finops.selectors import health_status
+from finops.selectors.health import health_status
 
 
 @require_GET

@@ -176,6 +176,10 @@ CELERY_TASK_ROUTES = {
     "*.tasks.send_*": {"queue": "email"},
 }
 CELERY_BEAT_SCHEDULE = {
+    "finops-rollup-dirty": {
+        "task": "finops.tasks.rollup_dirty",
+        "schedule": 60,
+    },
     "accounts-invitations-purge": {
         "task": "accounts.tasks.invitations_purge",
         "schedule": 60 * 60 * 24,

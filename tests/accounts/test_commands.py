@@ -9,7 +9,7 @@ from django.db.models import Max, Min, Sum
 from django.test import TestCase
 
 from accounts.models import AgentToken, Membership, Organization
-from finops.services import DEMO_ORG_NAME
+from finops.services.demo import DEMO_ORG_NAME
 from ingest.models import CostLine, Upload, UsageEvent
 
 

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from accounts.services import org_create, user_get_or_create
-from finops.services import demo_org_recreate
+from finops.services.demo import demo_org_recreate
 from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from finops.services import demo_org_recreate
+from finops.services.demo import demo_org_recreate
 from tests.base import sample_path
 from tests.browser.test_dashboard import log_in
 

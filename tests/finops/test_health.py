@@ -33,7 +33,7 @@ class HealthTests(TestCase):
         self.assertEqual(response.json()["broker"], "down")
 
     def test_it_answers_503_when_the_database_is_down(self):
-        with mock.patch("finops.selectors.connection.cursor", side_effect=OperationalError("gone")):
+        with mock.patch("finops.selectors.health.connection.cursor", side_effect=OperationalError("gone")):
             response = self.client.get("/healthz")
         self.assertEqual(response.status_code, 503)
         self.assertEqual(response.json()["database"], "down")

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from finops.services import DEMO_TEAM, demo_org_recreate
+from finops.services.demo import DEMO_TEAM, demo_org_recreate
 
 
 class Command(BaseCommand):

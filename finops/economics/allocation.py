@@ -1,0 +1,402 @@
+"""Costing and allocation of one organisation-day: pure Decimal arithmetic over frozen inputs.
+
+Everything the organisation paid for the day becomes exactly one `Item`, so that
+`billed_total = allocated + idle + unattributed` holds by construction, per currency, and the
+items' sum equals the inputs' sum to the 10th decimal place (ECONOMICS.md is the specification):
+
+- GPU hosts: an hour's cost (its bill lines spread per hour, or the hourly rate plus energy of
+  owned hardware) is split by the GPU-seconds each workload used; the rest is idle, "owned" when
+  the host or its processes have an owner. A billed GPU resource no agent reports on is all idle.
+- Token spend: each call at its cost; where the provider's own bill for the day is known, the
+  gap between the bill and the logged calls is unattributed (or allocated by the org's key), and
+  when the calls are priced above the bill, they are scaled down to it (the bill wins).
+- Other bill lines: tagged lines go to their tags; untagged ones to the org's shared-cost key, or
+  stay unattributed (the mystery bucket). Unused commitment is idle.
+"""
+
+import fnmatch
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
+
+from finops.money import quantize_storage
+
+ZERO = Decimal(0)
+SECONDS_PER_HOUR = 3600
+
+PURPOSE_BUCKETS = {
+    "inference": "inference",
+    "batch": "inference",
+    "evaluation": "evaluation",
+    "training": "training",
+    "tuning": "training",
+    "fine-tuning": "training",
+    "research": "research",
+    "training-data": "research",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Dims:
+    """Who and what a cost is for; empty string means not known."""
+
+    customer: str = ""
+    plan: str = ""
+    feature: str = ""
+    environment: str = ""
+    owner: str = ""
+    provider: str = ""
+    model: str = ""
+    route: str = ""
+    host: str = ""
+    job_id: str = ""
+    purpose: str = ""
+    service: str = ""
+
+
+@dataclass(frozen=True)
+class BillShare:
+    """One bill line's cost inside the day. `hourly` is set for a GPU line mapped to an agent host."""
+
+    line_id: int
+    amount: Decimal
+    currency: str
+    category: str  # "gpu", "llm", "commitment_unused" or "cloud"
+    dims: Dims = Dims()
+    tagged: bool = False
+    llm_provider: str = ""
+    hourly: tuple = ()  # ((hour, amount), ...) summing to `amount`
+
+
+@dataclass(frozen=True)
+class HostHour:
+    """One agent host over one hour: GPUs, what the agent saw and, for owned hardware, its own cost."""
+
+    host: str
+    hour: datetime
+    gpus: int
+    owner: str = ""
+    covered_seconds: int = 0
+    unowned_seconds: int = 0
+    workloads: tuple = ()  # ((Dims, gpu_seconds Decimal), ...)
+    own_cost: Decimal | None = None  # hourly rate + energy of owned hardware; None when a bill prices it
+    currency: str = ""
+
+
+@dataclass(frozen=True)
+class CallGroup:
+    """Calls of one slice that share a job attempt and status; `cost` covers the priced ones only."""
+
+    dims: Dims
+    attempt: int = 1
+    status: str = "ok"
+    calls: int = 1
+    unpriced_calls: int = 0
+    cost: Decimal = ZERO
+    currency: str = "USD"
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    field: str
+    pattern: str
+    bucket: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The organisation's choices that shape allocation."""
+
+    currency: str = "USD"
+    shared_cost_key: str = "none"
+    api_gap_key: str = "none"
+    blend_weights: tuple = ()  # ((key, weight), ...)
+    rules: tuple = ()  # Rule, in order
+    approved_runs: frozenset = frozenset()  # job ids with a recorded learning question
+    deferrable_features: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
+class DayInputs:
+    day: date
+    bills: tuple = ()
+    host_hours: tuple = ()
+    calls: tuple = ()
+    policy: Policy = Policy()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One allocated, idle or unattributed amount, with its provenance."""
+
+    kind: str
+    source: str
+    bucket: str
+    label: str
+    dims: Dims
+    amount: Decimal
+    currency: str
+    calls: int = 0
+    unpriced_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    gpu_seconds: Decimal = ZERO
+    job_outcome: str = ""
+    deferrable: bool = False
+    cost_line_ids: tuple = field(default=())
+
+
+def split_exact(amount: Decimal, weights: list) -> list[Decimal]:
+    """`amount` in parts proportional to `weights`, at storage precision, summing exactly to `amount`
+    (the rounding remainder goes to the largest part)."""
+    total = sum(weights, ZERO)
+    if not weights:
+        return []
+    if total <= 0:
+        return [amount] + [ZERO] * (len(weights) - 1)
+    parts = [quantize_storage(amount * Decimal(w) / total) for w in weights]
+    largest = max(range(len(parts)), key=lambda i: weights[i])
+    parts[largest] += amount - sum(parts, ZERO)
+    return parts
+
+
+def bucket_for(dims: Dims, rules: tuple, *, gpu: bool) -> str:
+    """The spend bucket of a workload: its purpose, else the org's rules, else a default by kind."""
+    known = PURPOSE_BUCKETS.get(dims.purpose.strip().lower())
+    if known:
+        return known
+    for rule in rules:
+        value = getattr(dims, rule.field, "") if rule.field != "service" else dims.service
+        if value and fnmatch.fnmatch(value.lower(), rule.pattern.lower()):
+            return rule.bucket
+    if dims.customer or (not gpu and dims.feature):
+        return "inference"
+    return "waste"
+
+
+def label_for(bucket: str, dims: Dims, approved_runs: frozenset) -> str:
+    """customer_value, product_proof, approved_learning or unlabelled (ECONOMICS.md, Buckets and labels)."""
+    if bucket in ("inference", "retries") and dims.customer:
+        return "customer_value"
+    if bucket == "evaluation":
+        return "product_proof"
+    if bucket in ("training", "research") and dims.job_id and dims.job_id in approved_runs:
+        return "approved_learning"
+    return "unlabelled"
+
+
+def allocate_day(inputs: DayInputs) -> list[Item]:
+    """Every cost of the day as items; their sum equals the bills' day shares plus owned-host cost plus
+    calls of providers with no bill that day."""
+    policy = inputs.policy
+    items: list[Item] = []
+    host_bill = defaultdict(lambda: defaultdict(list))  # host -> hour -> [(line id, amount, currency)]
+    llm_bills = defaultdict(list)  # provider -> [BillShare]
+    shared = []
+    for bill in inputs.bills:
+        if bill.currency != policy.currency:
+            items.append(_unattributed(bill, "no_rate"))
+        elif bill.category == "llm":
+            llm_bills[bill.llm_provider].append(bill)
+        elif bill.category == "commitment_unused":
+            items.append(_idle(bill.dims, bill.amount, bill.currency, "commitment_unused", (bill.line_id,)))
+        elif bill.category == "gpu" and bill.hourly:
+            for hour, amount in bill.hourly:
+                host_bill[bill.dims.host][hour].append((bill.line_id, amount))
+        elif bill.category == "gpu":
+            # A GPU resource no agent reports on: paid capacity with unknown use is idle, not value.
+            items.append(_idle(bill.dims, bill.amount, bill.currency, "gpu_no_agent", (bill.line_id,)))
+        elif bill.tagged:
+            bucket = bucket_for(bill.dims, policy.rules, gpu=False)
+            label = label_for(bucket, bill.dims, policy.approved_runs)
+            items.append(
+                Item("allocated", "cloud_tagged", bucket, label, bill.dims, bill.amount, bill.currency,
+                     cost_line_ids=(bill.line_id,))
+            )  # fmt: skip
+        else:
+            shared.append(bill)
+    items += _gpu_hosts(inputs.host_hours, host_bill, policy)
+    items += _calls(inputs.calls, llm_bills, policy)
+    items += _api_gaps(items, llm_bills, policy)
+    items += _shared(shared, items, policy)
+    return items
+
+
+def _idle(dims, amount, currency, source, line_ids=()) -> Item:
+    return Item("idle", source, "idle", "unlabelled", dims, amount, currency, cost_line_ids=tuple(line_ids))
+
+
+def _unattributed(bill: BillShare, source: str) -> Item:
+    return Item("unattributed", source, "waste", "unlabelled", bill.dims, bill.amount, bill.currency,
+                cost_line_ids=(bill.line_id,))  # fmt: skip
+
+
+def _gpu_hosts(host_hours, host_bill, policy) -> list[Item]:
+    items = []
+    seen = set()
+    for hh in host_hours:
+        seen.add((hh.host, hh.hour))
+        lines = host_bill.get(hh.host, {}).get(hh.hour, [])
+        if lines:
+            cost, source, currency = sum((a for _, a in lines), ZERO), "gpu_bill", policy.currency
+        elif hh.own_cost is not None:
+            cost, source, currency = hh.own_cost, "gpu_rate", hh.currency or policy.currency
+        else:
+            continue  # nobody pays for this host (no bill line, no rate): its use carries no cost
+        line_ids = tuple(sorted({i for i, _ in lines}))
+        items += _host_hour(hh, cost, currency, source, line_ids, policy)
+    for host, hours in host_bill.items():
+        for hour, lines in hours.items():
+            if (host, hour) not in seen:  # billed, but the agent was silent that hour
+                dims = Dims(host=host)
+                for line_id, amount in lines:
+                    items.append(_idle(dims, amount, policy.currency, "gpu_no_agent", (line_id,)))
+    return items
+
+
+def _host_hour(hh: HostHour, cost, currency, source, line_ids, policy) -> list[Item]:
+    capacity = Decimal(hh.gpus * SECONDS_PER_HOUR)
+    used = sum((s for _, s in hh.workloads), ZERO)
+    items = []
+    if hh.workloads and capacity > 0:
+        # More GPU-seconds than the GPUs hold (clock skew, overlapping batches) share the whole hour.
+        scale = capacity if used <= capacity else used
+        shares = [quantize_storage(cost * s / scale) for _, s in hh.workloads]
+        for (dims, seconds), share in zip(hh.workloads, shares, strict=True):
+            dims = replace(dims, host=hh.host, owner=dims.owner or hh.owner)
+            bucket = bucket_for(dims, policy.rules, gpu=True)
+            items.append(
+                Item("allocated", source, bucket, label_for(bucket, dims, policy.approved_runs), dims, share, currency,
+                     gpu_seconds=seconds, cost_line_ids=line_ids,
+                     deferrable=_deferrable(dims, policy))
+            )  # fmt: skip
+        idle = cost - sum(shares, ZERO)
+    else:
+        idle = cost
+    if idle:
+        covered = Decimal(hh.covered_seconds)
+        unowned = ZERO if hh.owner or covered <= 0 else min(Decimal(hh.unowned_seconds) / covered, Decimal(1))
+        unowned_part = quantize_storage(idle * unowned)
+        if idle - unowned_part:
+            items.append(_idle(Dims(host=hh.host, owner=hh.owner or "(labelled processes)"), idle - unowned_part,
+                               currency, source, line_ids))  # fmt: skip
+        if unowned_part:
+            items.append(_idle(Dims(host=hh.host), unowned_part, currency, source, line_ids))
+    return items
+
+
+def _deferrable(dims: Dims, policy: Policy) -> bool:
+    return dims.purpose == "batch" or dims.feature in policy.deferrable_features
+
+
+def job_outcomes(calls) -> dict:
+    """job_id -> (last attempt number, "completed" or "failed"): completed when its last attempt is ok."""
+    last = {}
+    for call in calls:
+        job = call.dims.job_id
+        if not job:
+            continue
+        attempt, ok = last.get(job, (0, False))
+        if call.attempt > attempt:
+            last[job] = (call.attempt, call.status == "ok")
+        elif call.attempt == attempt:
+            last[job] = (attempt, ok or call.status == "ok")
+    return {job: (attempt, "completed" if ok else "failed") for job, (attempt, ok) in last.items()}
+
+
+def _calls(calls, llm_bills, policy) -> list[Item]:
+    outcomes = job_outcomes(calls)
+    by_provider = defaultdict(list)
+    for call in calls:
+        by_provider[call.dims.provider].append(call)
+    items = []
+    for provider, group in by_provider.items():
+        bill = sum((b.amount for b in llm_bills.get(provider, [])), ZERO) if provider in llm_bills else None
+        costs = [c.cost if c.currency == policy.currency else ZERO for c in group]
+        logged = sum(costs, ZERO)
+        # The bill wins: calls priced above the provider's bill for the day are scaled down to it.
+        if bill is not None and logged > bill:
+            costs = split_exact(bill, costs)
+        for call, cost in zip(group, costs, strict=True):
+            items.append(_call_item(call, cost if call.currency == policy.currency else call.cost, outcomes, policy))
+    return items
+
+
+def _call_item(call: CallGroup, cost, outcomes, policy) -> Item:
+    dims = call.dims
+    if dims.job_id:
+        last_attempt, outcome = outcomes[dims.job_id]
+        retry = outcome == "failed" or call.attempt < last_attempt or call.status != "ok"
+    else:
+        outcome = "completed" if call.status == "ok" else "failed"
+        retry = False
+    bucket = "retries" if retry else bucket_for(dims, policy.rules, gpu=False)
+    return Item("allocated", "api_calls", bucket, label_for(bucket, dims, policy.approved_runs), dims, cost,
+                call.currency, calls=call.calls, unpriced_calls=call.unpriced_calls, input_tokens=call.input_tokens,
+                output_tokens=call.output_tokens, job_outcome=outcome,
+                deferrable=_deferrable(dims, policy))  # fmt: skip
+
+
+def _api_gaps(items, llm_bills, policy) -> list[Item]:
+    """Per provider: the bill minus the calls allocated (never negative: over-priced calls were scaled)."""
+    gaps = []
+    logged = defaultdict(lambda: ZERO)
+    for item in items:
+        if item.source == "api_calls" and item.currency == policy.currency:
+            logged[item.dims.provider] += item.amount
+    for provider, bills in llm_bills.items():
+        gap = sum((b.amount for b in bills), ZERO) - logged[provider]
+        if gap:
+            line_ids = tuple(sorted(b.line_id for b in bills))
+            gaps += _by_key(gap, Dims(provider=provider), "api_gap", line_ids, items, policy.api_gap_key, policy)
+    return gaps
+
+
+def _shared(shared, items, policy) -> list[Item]:
+    out = []
+    for bill in shared:
+        out += _by_key(bill.amount, bill.dims, "cloud_shared", (bill.line_id,), items, policy.shared_cost_key, policy)
+    return out
+
+
+def customer_weights(items, key: str, blend: tuple) -> dict:
+    """The day's weight of each customer under an allocation key (even, gpu_hours, tokens, requests, blend)."""
+    measures = {"even": defaultdict(lambda: ZERO), "gpu_hours": defaultdict(lambda: ZERO),
+                "tokens": defaultdict(lambda: ZERO), "requests": defaultdict(lambda: ZERO)}  # fmt: skip
+    for item in items:
+        customer = item.dims.customer
+        if item.kind != "allocated" or not customer:
+            continue
+        measures["even"][customer] = Decimal(1)
+        measures["gpu_hours"][customer] += item.gpu_seconds
+        measures["tokens"][customer] += Decimal(item.input_tokens + item.output_tokens)
+        measures["requests"][customer] += Decimal(item.calls)
+    if key != "blend":
+        return {c: w for c, w in measures.get(key, {}).items() if w > 0}
+    weights = defaultdict(lambda: ZERO)
+    for name, weight in blend:
+        measure = measures.get(name, {})
+        total = sum(measure.values(), ZERO)
+        for customer, value in measure.items():
+            if total > 0:
+                weights[customer] += Decimal(str(weight)) * value / total
+    return {c: w for c, w in weights.items() if w > 0}
+
+
+def _by_key(amount, dims, source, line_ids, items, key, policy) -> list[Item]:
+    """Allocate `amount` to customers by `key`, or leave it unattributed when no key (or no customer) places it."""
+    weights = customer_weights(items, key, policy.blend_weights) if key != "none" else {}
+    if not weights:
+        return [Item("unattributed", source, "waste", "unlabelled", dims, amount, policy.currency,
+                     cost_line_ids=line_ids)]  # fmt: skip
+    customers = sorted(weights)
+    plans = {i.dims.customer: i.dims.plan for i in items if i.dims.customer}
+    parts = split_exact(amount, [weights[c] for c in customers])
+    return [
+        Item("allocated", source, "inference", "customer_value",
+             replace(dims, customer=c, plan=plans.get(c, "")), part, policy.currency, cost_line_ids=line_ids)
+        for c, part in zip(customers, parts, strict=True)
+    ]  # fmt: skip

@@ -1,0 +1,95 @@
+"""Items of a day, summed into rollup rows and job rows: pure, so a rerun gives the same rows."""
+
+from dataclasses import dataclass, fields
+from decimal import Decimal
+
+from finops.economics.allocation import ZERO, Item
+
+ROW_DIMS = ("customer", "plan", "feature", "environment", "owner", "provider", "model", "route", "host")
+ROW_KEY = ("kind", "source", "bucket", "label", "currency", "job_outcome", "deferrable")
+ROW_SUMS = ("amount", "calls", "unpriced_calls", "input_tokens", "output_tokens", "gpu_seconds")
+
+
+def rollup_rows(items: list[Item]) -> list[dict]:
+    """One dict per distinct (kind, source, bucket, label, dimensions, currency, job outcome), with sums and
+    the union of the bill lines behind it, in a stable order."""
+    rows = {}
+    for item in items:
+        key = tuple(getattr(item, k) for k in ROW_KEY) + tuple(getattr(item.dims, d) for d in ROW_DIMS)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = {k: getattr(item, k) for k in ROW_KEY}
+            row.update({d: getattr(item.dims, d) for d in ROW_DIMS})
+            row.update({s: ZERO if s in ("amount", "gpu_seconds") else 0 for s in ROW_SUMS})
+            row["cost_line_ids"] = set()
+        for s in ROW_SUMS:
+            row[s] += getattr(item, s)
+        row["cost_line_ids"].update(item.cost_line_ids)
+    result = []
+    for key in sorted(rows, key=lambda k: tuple(str(v) for v in k)):
+        row = rows[key]
+        row["cost_line_ids"] = sorted(row["cost_line_ids"])
+        result.append(row)
+    return result
+
+
+@dataclass
+class JobRow:
+    job_id: str
+    customer: str
+    plan: str
+    feature: str
+    purpose: str
+    currency: str
+    jobs_completed: int = 0
+    jobs_failed: int = 0
+    attempts: int = 0
+    cost_completed: Decimal = ZERO
+    cost_failed: Decimal = ZERO
+    retry_cost: Decimal = ZERO
+    gpu_seconds: Decimal = ZERO
+    unpriced_calls: int = 0
+
+
+def job_rows(items: list[Item]) -> list[JobRow]:
+    """Per job id: its calls and GPU time (completed or failed by its last attempt); calls without a job
+    id count one job each, grouped by customer, plan, feature and purpose."""
+    jobs: dict[tuple, JobRow] = {}
+    outcome_of = {}
+    for item in items:
+        if item.kind == "allocated" and item.dims.job_id and item.job_outcome:
+            outcome_of[item.dims.job_id] = item.job_outcome
+    for item in items:
+        dims = item.dims
+        if item.kind != "allocated" or not (dims.job_id or item.calls):
+            continue
+        key = (dims.job_id, item.currency) if dims.job_id else ("", dims.customer, dims.plan, dims.feature,
+                                                                 dims.purpose, item.currency)  # fmt: skip
+        row = jobs.get(key)
+        if row is None:
+            row = jobs[key] = JobRow(dims.job_id, dims.customer, dims.plan, dims.feature, dims.purpose, item.currency)
+        row.customer, row.plan = row.customer or dims.customer, row.plan or dims.plan
+        row.feature, row.purpose = row.feature or dims.feature, row.purpose or dims.purpose
+        row.attempts += item.calls
+        row.gpu_seconds += item.gpu_seconds
+        row.unpriced_calls += item.unpriced_calls
+        if item.bucket == "retries":
+            row.retry_cost += item.amount
+        outcome = outcome_of.get(dims.job_id, "completed") if dims.job_id else item.job_outcome
+        if outcome == "failed":
+            row.cost_failed += item.amount
+        else:
+            row.cost_completed += item.amount
+        if not dims.job_id:
+            if item.job_outcome == "failed":
+                row.jobs_failed += item.calls
+            else:
+                row.jobs_completed += item.calls
+    for (job_id, *_), row in jobs.items():
+        if job_id:
+            failed = outcome_of.get(job_id) == "failed"
+            row.jobs_failed, row.jobs_completed = (1, 0) if failed else (0, 1)
+    return [jobs[k] for k in sorted(jobs)]
+
+
+JOB_FIELDS = tuple(f.name for f in fields(JobRow))

@@ -1,0 +1,217 @@
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Organization
+from accounts.tenancy import OrgQuerySet
+from finops.money import MoneyField
+
+
+class Kind(models.TextChoices):
+    """Which term of the identity `billed_total = allocated + idle + unattributed` a cost is."""
+
+    ALLOCATED = "allocated", "Allocated"
+    IDLE = "idle", "Idle"
+    UNATTRIBUTED = "unattributed", "Unattributed"
+
+
+class Bucket(models.TextChoices):
+    RESEARCH = "research", "Research"
+    TRAINING = "training", "Training and tuning"
+    EVALUATION = "evaluation", "Evaluation"
+    INFERENCE = "inference", "Inference"
+    RETRIES = "retries", "Retries"
+    IDLE = "idle", "Idle"
+    WASTE = "waste", "Waste"
+
+
+class Label(models.TextChoices):
+    CUSTOMER_VALUE = "customer_value", "Customer value"
+    PRODUCT_PROOF = "product_proof", "Product proof"
+    APPROVED_LEARNING = "approved_learning", "Approved learning"
+    UNLABELLED = "unlabelled", "Unlabelled"
+
+
+class Rollup(models.Model):
+    """One day's cost of one workload slice, from one kind of source: what pages and the API read.
+
+    Rows of an (org, day) are replaced as a whole by the rollup (finops/services/rollups.py); their sum
+    for a day is everything the organisation paid for that day, so the identity holds by rows.
+    `cost_line_ids` names the bill lines an amount came from (the drill-down); calls are found again
+    by the row's own dimensions and day.
+    """
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    source = models.CharField(max_length=24, help_text="gpu_bill, gpu_rate, api_calls, api_gap, cloud_tagged, ...")
+    bucket = models.CharField(max_length=12, choices=Bucket.choices)
+    label = models.CharField(max_length=20, choices=Label.choices)
+    customer = models.CharField(max_length=200, blank=True)
+    plan = models.CharField(max_length=100, blank=True)
+    feature = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    owner = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    route = models.CharField(max_length=200, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    job_outcome = models.CharField(max_length=10, blank=True, help_text="completed or failed for job calls")
+    deferrable = models.BooleanField(default=False)
+    cost_amount = MoneyField()
+    currency = models.CharField(max_length=3)
+    calls = models.BigIntegerField(default=0)
+    unpriced_calls = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    gpu_seconds = models.DecimalField(max_digits=20, decimal_places=3, default=0)
+    cost_line_ids = models.JSONField(default=list, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "day"], name="rollup_org_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.kind} {self.bucket} {self.cost_amount} {self.currency}"
+
+
+class JobRollup(models.Model):
+    """One day's jobs of one slice: a real job (`job_id`) per row, single calls grouped with job_id ''."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    job_id = models.CharField(max_length=200, blank=True)
+    customer = models.CharField(max_length=200, blank=True)
+    plan = models.CharField(max_length=100, blank=True)
+    feature = models.CharField(max_length=200, blank=True)
+    purpose = models.CharField(max_length=20, blank=True)
+    jobs_completed = models.IntegerField(default=0)
+    jobs_failed = models.IntegerField(default=0)
+    attempts = models.IntegerField(default=0)
+    cost_completed_amount = MoneyField(default=0)
+    cost_failed_amount = MoneyField(default=0)
+    retry_cost_amount = MoneyField(default=0)
+    currency = models.CharField(max_length=3)
+    gpu_seconds = models.DecimalField(max_digits=20, decimal_places=3, default=0)
+    unpriced_calls = models.IntegerField(default=0)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "day"], name="jobrollup_org_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.job_id or 'calls'}"
+
+
+class RollupDay(models.Model):
+    """When an (org, day) was last recomputed, and how many rows it produced: the rollup's own record."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    computed_at = models.DateTimeField(default=timezone.now)
+    rows = models.IntegerField(default=0)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "day"], name="rollupday_unique_org_day")]
+
+    def __str__(self):
+        return f"{self.org_id} {self.day}"
+
+
+class EconomicsSettings(models.Model):
+    """An organisation's choices for the economics: stop-sign thresholds, allocation key, energy price."""
+
+    class Key(models.TextChoices):
+        NONE = "none", "Leave it unattributed (the mystery bucket)"
+        EVEN = "even", "Evenly across the day's active customers"
+        GPU_HOURS = "gpu_hours", "By customers' GPU-hours"
+        TOKENS = "tokens", "By customers' tokens"
+        REQUESTS = "requests", "By customers' requests"
+        BLEND = "blend", "A weighted blend of the above"
+
+    org = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="economics_settings")
+    thresholds = models.JSONField(default=dict, blank=True, help_text="Stop-sign threshold -> value (text)")
+    shared_cost_key = models.CharField(max_length=12, choices=Key.choices, default=Key.NONE)
+    api_gap_key = models.CharField(max_length=12, choices=Key.choices, default=Key.NONE)
+    blend_weights = models.JSONField(default=dict, blank=True, help_text="{gpu_hours, tokens, requests, even}")
+    electricity_price_amount = MoneyField(default=0, help_text="Per kWh, for owned hardware")
+    pue = models.DecimalField(max_digits=5, decimal_places=3, default=1)
+    target_margin_pct = models.DecimalField(max_digits=5, decimal_places=2, default=60)
+    trial_plan = models.CharField(max_length=100, default="trial", help_text="The plan name of trial accounts")
+    deferrable_features = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    def __str__(self):
+        return f"economics settings of {self.org_id}"
+
+
+class BucketRule(models.Model):
+    """`tag purpose=eval -> evaluation`: where a cost with no purpose of its own lands."""
+
+    class Field(models.TextChoices):
+        PURPOSE = "purpose", "Purpose tag or label"
+        FEATURE = "feature", "Feature"
+        OWNER = "owner", "Owner"
+        JOB = "job_id", "Job id"
+        SERVICE = "service", "Bill service name"
+        MODEL = "model", "Model"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    field = models.CharField(max_length=12, choices=Field.choices)
+    pattern = models.CharField(max_length=200, help_text="Matched case-insensitively; * matches anything")
+    bucket = models.CharField(max_length=12, choices=Bucket.choices)
+    position = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "created_at"]
+
+    def __str__(self):
+        return f"{self.field}={self.pattern} -> {self.bucket}"
+
+
+class Release(models.Model):
+    """A release of the product: evaluation spend is judged against these."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    released_at = models.DateTimeField()
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-released_at"]
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="release_unique_org_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class LearningQuestion(models.Model):
+    """The question (and later the decision) a training or research run answers: it makes the run approved."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    run = models.CharField(max_length=200, help_text="The run's job id")
+    question = models.TextField()
+    decision = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "run"], name="learningquestion_unique_org_run")]
+
+    def __str__(self):
+        return f"{self.run}: {self.question[:40]}"

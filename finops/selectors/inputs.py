@@ -1,0 +1,235 @@
+"""What the costing of one organisation-day needs, read from the ledgers into frozen inputs."""
+
+import re
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.db.models.fields.json import KT
+
+from finops.economics.allocation import BillShare, CallGroup, DayInputs, Dims, HostHour, Policy, Rule
+from finops.models import BucketRule, EconomicsSettings, LearningQuestion
+from finops.money import quantize_storage
+from ingest.gpu_facts import MJ_PER_KWH
+from ingest.models import CostLine, Gpu, GpuHost, GpuHour, UsageEvent
+from ingest.selectors import LLM_BILL_PROVIDERS
+from ingest.services.tally import MAX_DAYS_PER_LINE
+
+# A bill line is GPU compute when its SKU, instance type or description names a GPU or a GPU family.
+GPU_PATTERN = re.compile(
+    r"\b(h100|h200|b200|gb200|a100|a10g?|l4|l40s?|t4|v100|a6000|rtx|mi300x?|mi250x?|gpu)\b"
+    r"|\b(p3|p4d|p4de|p5|p5e|p5en|g4dn|g5|g6|g6e|gr6|trn1|inf2)\.\w"
+    r"|\b(a2|a3|g2)-(highgpu|megagpu|ultragpu|standard)"
+    r"|\bstandard_n[cdv]\w*|\bnd\d+\w*|\bnc\d+\w*",
+    re.IGNORECASE,
+)
+LABEL_DIMS = {"customer": "customer", "feature": "feature", "job_id": "job_id", "purpose": "purpose",
+              "owner": "owner", "env": "environment"}  # fmt: skip
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def policy_for(org) -> Policy:
+    """The organisation's allocation choices, defaults where it made none."""
+    settings = economics_settings_for(org=org)
+    rules = tuple(Rule(r.field, r.pattern, r.bucket) for r in BucketRule.objects.for_org(org))
+    runs = frozenset(LearningQuestion.objects.for_org(org).values_list("run", flat=True))
+    return Policy(
+        currency=org.currency,
+        shared_cost_key=settings.shared_cost_key,
+        api_gap_key=settings.api_gap_key,
+        blend_weights=tuple(sorted((settings.blend_weights or {}).items())),
+        rules=rules,
+        approved_runs=runs,
+        deferrable_features=frozenset(settings.deferrable_features or ()),
+    )
+
+
+def economics_settings_for(*, org) -> EconomicsSettings:
+    """The organisation's economics settings (unsaved defaults when it never changed them)."""
+    return EconomicsSettings.objects.for_org(org).first() or EconomicsSettings(org=org)
+
+
+def day_inputs(*, org, day: date) -> DayInputs:
+    """Bills, GPU host hours and model calls of one UTC day of `org`, ready for `allocate_day`."""
+    policy = policy_for(org)
+    hosts = {h.pk: h for h in GpuHost.objects.for_org(org)}
+    by_resource = {h.bill_resource_id: h for h in hosts.values() if h.bill_resource_id}
+    return DayInputs(
+        day=day,
+        bills=tuple(_bill_shares(org, day, by_resource)),
+        host_hours=tuple(_host_hours(org, day, hosts)),
+        calls=tuple(sorted(_call_groups(org, day), key=_call_order)),
+        policy=policy,
+    )
+
+
+def _bill_shares(org, day, by_resource):
+    start, end = day_bounds(day)
+    lines = CostLine.objects.for_org(org).filter(
+        Q(charge_period_start__gte=start, charge_period_start__lt=end)
+        | Q(
+            charge_period_start__gte=start - timedelta(days=MAX_DAYS_PER_LINE),
+            charge_period_start__lt=start,
+            charge_period_end__gt=start,
+        )
+    )
+    for line in lines.iterator(chunk_size=5000):
+        host = by_resource.get(line.resource_id)
+        category = _category(line, host)
+        dims = Dims(customer=line.customer, feature=line.feature, environment=line.environment, owner=line.owner,
+                    purpose=line.purpose, provider=line.provider, host=host.name if host else "",
+                    service=line.service_name)  # fmt: skip
+        if category == "gpu" and not host:
+            dims = Dims(owner=line.owner, provider=line.provider, host=line.resource_id or line.resource_name,
+                        customer=line.customer, feature=line.feature, service=line.service_name)  # fmt: skip
+        hourly = _hourly(line, start, end) if host and category == "gpu" else ()
+        amount = sum((a for _, a in hourly), Decimal(0)) if hourly else _share(line, start, end)
+        yield BillShare(
+            line_id=line.pk,
+            amount=amount,
+            currency=line.currency,
+            category=category,
+            dims=dims,
+            tagged=bool(line.customer or line.feature or line.owner or line.purpose),
+            llm_provider=LLM_BILL_PROVIDERS.get(line.provider.strip().lower(), ""),
+            hourly=hourly,
+        )
+
+
+def _category(line, host) -> str:
+    if LLM_BILL_PROVIDERS.get(line.provider.strip().lower()):
+        return "llm"
+    if line.commitment_discount_status.strip().lower() == "unused":
+        return "commitment_unused"
+    text = " ".join((line.gpu_type, line.sku_id, line.resource_type, line.charge_description))
+    if host or line.gpu_type or GPU_PATTERN.search(text):
+        return "gpu"
+    return "cloud"
+
+
+def _span(line):
+    end = line.charge_period_end
+    return line.charge_period_start, end if end and end > line.charge_period_start else None
+
+
+def _share(line, start, end) -> Decimal:
+    """The part of a line's billed cost inside [start, end), spread evenly over its charge period."""
+    begin, finish = _span(line)
+    if finish is None:
+        return line.billed_cost_amount if start <= begin < end else Decimal(0)
+    overlap = (min(finish, end) - max(begin, start)).total_seconds()
+    if overlap <= 0:
+        return Decimal(0)
+    if begin >= start and finish <= end:
+        return line.billed_cost_amount
+    duration = Decimal(int((finish - begin).total_seconds()))
+    return quantize_storage(line.billed_cost_amount * Decimal(int(overlap)) / duration)
+
+
+def _hourly(line, start, end) -> tuple:
+    """((hour, amount), ...) of a line inside the day, spread per hour."""
+    begin, finish = _span(line)
+    if finish is None:
+        return ((begin.replace(minute=0, second=0, microsecond=0), line.billed_cost_amount),)
+    total = Decimal(int((finish - begin).total_seconds()))
+    parts = []
+    hour = max(begin, start).replace(minute=0, second=0, microsecond=0)
+    while hour < min(finish, end):
+        overlap = (min(finish, hour + timedelta(hours=1), end) - max(begin, hour, start)).total_seconds()
+        if overlap > 0:
+            parts.append((hour, quantize_storage(line.billed_cost_amount * Decimal(int(overlap)) / total)))
+        hour += timedelta(hours=1)
+    if begin >= start and finish <= end and parts:  # the whole line is in the day: its parts sum exactly
+        last_hour, last = parts[-1]
+        parts[-1] = (last_hour, last + line.billed_cost_amount - sum((a for _, a in parts), Decimal(0)))
+    return tuple(parts)
+
+
+def _labels_dims(key: str) -> Dims:
+    values = {}
+    for part in key.split(";") if key else ():
+        name, _, value = part.partition("=")
+        if name in LABEL_DIMS:
+            values[LABEL_DIMS[name]] = value
+    return Dims(**values)
+
+
+def _host_hours(org, day, hosts):
+    start, end = day_bounds(day)
+    gpu_counts = dict(Gpu.objects.for_org(org).values("host_id").annotate(n=Count("id")).values_list("host_id", "n"))
+    grouped = defaultdict(lambda: {"covered": 0, "unowned": 0, "energy": None, "work": defaultdict(Decimal)})
+    for fact in GpuHour.objects.for_org(org).filter(hour__gte=start, hour__lt=end).select_related("gpu"):
+        entry = grouped[(fact.gpu.host_id, fact.hour)]
+        entry["covered"] += fact.covered_seconds
+        entry["unowned"] += fact.unowned_seconds
+        if fact.energy_mj is not None:
+            entry["energy"] = (entry["energy"] or 0) + fact.energy_mj
+        for key, seconds in (fact.gpu_seconds_by_label or {}).items():
+            entry["work"][key] += Decimal(seconds)
+    settings = economics_settings_for(org=org)
+    for (host_id, hour), entry in sorted(grouped.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        host = hosts[host_id]
+        own_cost = None
+        if host.hourly_rate_amount is not None:
+            own_cost = host.hourly_rate_amount
+            if entry["energy"] is not None and settings.electricity_price_amount:
+                kwh = Decimal(entry["energy"]) / MJ_PER_KWH
+                own_cost += quantize_storage(kwh * settings.electricity_price_amount * settings.pue)
+        workloads = tuple(sorted((_labels_dims(k), s) for k, s in entry["work"].items() if s > 0))
+        yield HostHour(
+            host=host.name,
+            hour=hour,
+            gpus=gpu_counts.get(host_id, 0),
+            owner=host.owner,
+            covered_seconds=entry["covered"],
+            unowned_seconds=entry["unowned"],
+            workloads=workloads,
+            own_cost=own_cost,
+            currency=host.currency or org.currency,
+        )
+
+
+CALL_DIMS = ("provider", "model", "route", "customer", "plan", "feature", "environment", "purpose", "job_id", "attempt",
+             "status", "currency")  # fmt: skip
+
+
+def _call_order(call: CallGroup) -> tuple:
+    return (*(str(v) for v in vars(call.dims).values()), call.attempt, call.status, call.currency)
+
+
+def _call_groups(org, day):
+    start, end = day_bounds(day)
+    rows = (
+        UsageEvent.objects.for_org(org)
+        .filter(occurred_at__gte=start, occurred_at__lt=end)
+        .annotate(plan=KT("metadata__plan"))
+        .values(*CALL_DIMS)
+        .annotate(
+            calls=Sum("request_count"),
+            unpriced=Sum("request_count", filter=Q(cost_source=UsageEvent.CostSource.UNPRICED)),
+            cost=Sum("cost_amount"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+        )
+        .order_by()
+    )
+    for row in rows:
+        dims = Dims(customer=row["customer"], plan=row["plan"] or "", feature=row["feature"],
+                    environment=row["environment"], provider=row["provider"].strip().lower(), model=row["model"],
+                    route=row["route"], job_id=row["job_id"], purpose=row["purpose"])  # fmt: skip
+        yield CallGroup(
+            dims=dims,
+            attempt=row["attempt"],
+            status=row["status"],
+            calls=row["calls"] or 0,
+            unpriced_calls=row["unpriced"] or 0,
+            cost=row["cost"] or Decimal(0),
+            currency=row["currency"] or org.currency,
+            input_tokens=row["input_tokens"] or 0,
+            output_tokens=row["output_tokens"] or 0,
+        )
