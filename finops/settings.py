@@ -207,5 +207,7 @@ INGEST_MAX_ERRORS = 100
 # Prices usage events without a reported cost. It lives in the pricing app, above ingest, so ingest
 # reaches it through this setting instead of an import.
 USAGE_PRICER = "pricing.catalogue.usage_price"
+# Prices the columnar usage path's Arrow tables before the COPY, so the ledger receives final rows.
+USAGE_TABLE_PRICER = "pricing.catalogue.usage_table_pricer"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20

@@ -34,18 +34,21 @@ the hardware, batch size and load), so such an override prices only calls whose 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import lru_cache
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.db import connection, transaction
 from django.db.models.functions import TruncDate
 from genai_prices import types as genai_types
 from genai_prices.data_snapshot import get_snapshot
 
-from finops.money import DECIMAL_PLACES, quantize_storage
+from finops.money import DECIMAL_PLACES, STORAGE_QUANTUM, quantize_storage
 from ingest.models import UsageEvent
 from pricing.models import PriceOverride
 
@@ -492,3 +495,132 @@ def _price_plain_groups_in_sql(org, upload, rows, book: PriceBook) -> int:
             )
             priced += cursor.rowcount
     return priced
+
+
+# Pricing new usage rows before they are stored (the columnar file path) ---------------------------
+
+_INT64_MAX = 2**63 - 1
+_TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
+_ONE_UNIT = pa.scalar(STORAGE_QUANTUM, pa.decimal128(1, DECIMAL_PLACES))
+
+
+def _units(price: Decimal) -> int | None:
+    """A price in units of 10^-10 (exact: `_plain_sql_prices` only passes prices with at most 10 places)."""
+    units = int(price.scaleb(DECIMAL_PLACES))
+    return units if abs(units) <= _INT64_MAX else None
+
+
+def _codes(column):
+    distinct = pc.unique(column)
+    return distinct.to_pylist(), pc.cast(pc.index_in(column, value_set=distinct), pa.int64())
+
+
+def _plain_costs(request_count, tokens, units, slots, plain, stored):
+    """sum(count x price units) for the `plain` rows as stored decimals (null elsewhere), or None when a
+    product or the sum does not fit in 64 bits."""
+    prices = [pc.take(pa.array([None if u is None else u[i] for u in units], pa.int64()), slots) for i in range(5)]
+    counts = [pc.fill_null(count, 0) for count in tokens] + [pc.cast(pc.max_element_wise(request_count, 1), pa.int64())]
+    try:
+        total = None
+        for count, price in zip(counts, prices, strict=True):
+            term = pc.multiply_checked(pc.if_else(plain, count, 0), price)
+            total = term if total is None else pc.add_checked(total, term)
+    except pa.ArrowInvalid:
+        return None
+    return pc.cast(pc.multiply(pc.cast(total, pa.decimal128(19, 0)), _ONE_UNIT), stored)
+
+
+class UsageTablePricer:
+    """Prices Arrow tables of new usage rows (the staging table's columns) for one organisation before
+    they are stored, so that the ledger gets final rows and no UPDATE of it is needed.
+
+    The same decisions as `usage_price`, made over whole columns: reported costs are kept; a call whose
+    (provider, model, day) has a plain price for the whole day (`_plain_sql_prices`) costs the same sum as
+    in SQL, done in 64-bit integers of 10^-10 (exact, overflow checked); the other calls of a model with a
+    price (tiers, time of day, GPU-hours, or a sum too large) go through `call_cost` one by one."""
+
+    def __init__(self, org):
+        self.book = PriceBook(org)
+        self._groups = {}
+
+    def _group(self, provider: str, model: str, day: date):
+        """(units of the plain prices or None, currency, True when some window has a price)."""
+        key = (provider.strip().lower(), model, day)
+        if key not in self._groups:
+            windows = self.book._day(*key)
+            prices = windows[0][1]
+            plain = _plain_sql_prices(prices) if len(windows) == 1 and windows[0][0] == time(0) else None
+            units = None if plain is None else tuple(_units(price) for price in plain)
+            self._groups[key] = (
+                None if units is None or None in units else units,
+                prices.currency if plain is not None else "",
+                any(prices is not None for _, prices in windows),
+            )
+        return self._groups[key]
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        def column(name):
+            return table.column(name).combine_chunks()
+
+        cost = column("cost_amount")
+        unpriced = pc.is_null(cost)
+        if not pc.any(unpriced).as_py():
+            return table
+        providers, provider_codes = _codes(column("provider"))
+        models, model_codes = _codes(column("model"))
+        days, day_codes = _codes(pc.cast(column("occurred_at"), pa.date32()))
+        group = pc.add(pc.multiply(pc.add(pc.multiply(provider_codes, len(models)), model_codes), len(days)), day_codes)
+        group_keys, slots = _codes(group)
+        groups = []
+        for key in group_keys:
+            rest, day = divmod(key, len(days))
+            provider, model = divmod(rest, len(models))
+            groups.append(self._group(providers[provider], models[model], days[day]))
+        tokens = [column(name) for name in _TOKEN_COLUMNS]
+        plain = pc.and_(unpriced, pc.take(pa.array([g[0] is not None for g in groups]), slots))
+        plain = pc.and_(plain, pc.is_valid(pc.coalesce(*tokens)))  # as call_cost: no token count, no price
+        plain_cost = _plain_costs(column("request_count"), tokens, [g[0] for g in groups], slots, plain, cost.type)
+        if plain_cost is None:  # a sum too large for 64 bits: those calls go one by one too
+            plain = pa.array([False] * len(table))
+            plain_cost = pa.nulls(len(table), cost.type)
+        one_by_one = pc.and_(pc.and_(unpriced, pc.invert(plain)), pc.take(pa.array([g[2] for g in groups]), slots))
+        new_cost = pc.if_else(plain, plain_cost, cost)
+        currency = pc.if_else(plain, pc.take(pa.array([g[1] for g in groups]), slots), column("currency"))
+        if pc.any(one_by_one).as_py():
+            costs, currencies = self._one_by_one(table.filter(one_by_one))
+            new_cost = pc.replace_with_mask(new_cost, one_by_one, pa.array(costs, cost.type))
+            currency = pc.replace_with_mask(currency, one_by_one, pa.array(currencies, pa.string()))
+        priced = pc.and_(unpriced, pc.is_valid(new_cost))
+        currency = pc.if_else(priced, currency, column("currency"))
+        source = pc.if_else(priced, UsageEvent.CostSource.CATALOGUE.value, column("cost_source"))
+        for name, values in (("cost_amount", new_cost), ("currency", currency), ("cost_source", source)):
+            table = table.set_column(table.schema.get_field_index(name), name, values)
+        return table
+
+    def _one_by_one(self, rows: pa.Table) -> tuple[list, list]:
+        costs, currencies = [], []
+        for row in rows.select([*_ROW_FIELDS[1:10], "metadata"]).to_pylist():
+            prices = self.book.prices_at(row["provider"], row["model"], row["occurred_at"])
+            cost = None
+            if prices is not None:
+                gpu_seconds = None
+                if prices.gpu_hour_amount is not None:
+                    gpu_seconds = _gpu_seconds(json.loads(row["metadata"]) if row["metadata"] else {})
+                cost = call_cost(
+                    prices,
+                    request_count=row["request_count"],
+                    input_tokens=row["input_tokens"],
+                    cached_input_tokens=row["cached_input_tokens"],
+                    cache_write_tokens=row["cache_write_tokens"],
+                    output_tokens=row["output_tokens"],
+                    reasoning_tokens=row["reasoning_tokens"],
+                    gpu_seconds=gpu_seconds,
+                )
+            costs.append(cost)
+            currencies.append(prices.currency if cost is not None else "")
+        return costs, currencies
+
+
+def usage_table_pricer(*, org) -> UsageTablePricer:
+    """settings.USAGE_TABLE_PRICER: prices the columnar path's Arrow tables before the COPY."""
+    return UsageTablePricer(org)

@@ -11,11 +11,14 @@ rolls the attempt back and runs the row path, which reports each problem with it
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils.module_loading import import_string
 from pgpq import ArrowToPostgresBinaryEncoder
 from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
+from psycopg.copy import QueuedLibpqWriter
 
 from ingest.readers import open_csv_stream
 from ingest.services.focus_columnar import DECIMAL, TIMESTAMP, NotColumnarError, by_distinct, clean_text
@@ -145,19 +148,24 @@ def _line_count(path) -> int:
     return count + (last != b"\n")
 
 
-def usage_stream_columnar(upload, cursor, *, days, progress_key) -> tuple[int, object, object]:
-    """COPY the file's events into `usage_staging` (binary); returns (rows, first, last) or NotColumnarError."""
+def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple[int, object, object]:
+    """COPY the file's events, priced, into `table` (binary); returns (rows, first, last) or NotColumnarError."""
     from ingest.services.usage import COLUMNS
 
     parse = pajson.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="infer")
     read = pajson.ReadOptions(block_size=BLOCK_BYTES)
     rows, first, last, encoder = 0, None, None, None
+    # Calls are priced here, before the COPY, so the ledger receives final rows: an UPDATE of rows
+    # already in the indexed ledger cost more than reading, checking and storing them together.
+    price = import_string(settings.USAGE_TABLE_PRICER)(org=upload.org)
     with open_csv_stream(upload.file.path) as stream:
         try:
             reader = pajson.open_json(stream, read_options=read, parse_options=parse)
         except pa.ArrowInvalid as exc:
             raise NotColumnarError(str(exc)) from exc
-        with cursor.copy(f"COPY usage_staging ({COLUMNS}) FROM STDIN WITH (FORMAT binary)") as copy:
+        # A writer thread sends the data while the next batch is parsed, as for bills.
+        copy_sql = f"COPY {table} ({COLUMNS}) FROM STDIN WITH (FORMAT binary)"
+        with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy:
             while True:
                 try:
                     batch = reader.read_next_batch()
@@ -165,13 +173,13 @@ def usage_stream_columnar(upload, cursor, *, days, progress_key) -> tuple[int, o
                     break
                 except pa.ArrowInvalid as exc:
                     raise NotColumnarError(str(exc)) from exc
-                table = usage_table(batch, org=upload.org, upload_id=upload.pk, first_row=rows + 1)
+                staged = price(usage_table(batch, org=upload.org, upload_id=upload.pk, first_row=rows + 1))
                 if encoder is None:
-                    encoder = _encoder(table.schema)
+                    encoder = _encoder(staged.schema)
                     copy.write(encoder.write_header())
-                for record_batch in table.to_batches():
+                for record_batch in staged.to_batches():
                     copy.write(encoder.write_batch(record_batch))
-                moments = table.column("occurred_at")
+                moments = staged.column("occurred_at")
                 low, high = pc.min(moments).as_py(), pc.max(moments).as_py()
                 first = low if first is None else min(first, low)
                 last = high if last is None else max(last, high)

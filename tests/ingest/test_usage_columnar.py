@@ -77,8 +77,43 @@ class UsageColumnarTests(UploadTestCase):
     def test_it_skips_events_already_held(self):
         content = lines(events())
         self.upload("a.jsonl", content, kind="usage")
-        again = self.upload("b.jsonl", content, kind="usage")
+        with mock.patch.object(usage, "UsageWriter", wraps=usage.UsageWriter) as writers:
+            again = self.upload("b.jsonl", content, kind="usage")
         self.assertEqual((again["rows_loaded"], again["rows_duplicate"]), (0, 60))
+        # the first event is held, so the file is staged at once rather than copied into the ledger
+        self.assertEqual([call.kwargs["direct"] for call in writers.call_args_list], [False])
+
+    def test_a_file_of_new_events_goes_straight_into_the_ledger(self):
+        with mock.patch.object(usage, "UsageWriter", wraps=usage.UsageWriter) as writers:
+            body = self.upload("a.jsonl", lines(events()), kind="usage")
+        self.assertEqual((body["rows_loaded"], body["rows_duplicate"]), (60, 0))
+        self.assertEqual([call.kwargs["direct"] for call in writers.call_args_list], [True])
+
+    def test_a_held_event_further_down_sends_the_file_through_staging(self):
+        self.upload("old.jsonl", lines(events("old", 10)), kind="usage")
+        held = {row[0]: row for row in self.all_rows()}
+        mixed = events("new", 5) + events("old", 10) + events("more", 5)
+        with mock.patch.object(usage, "UsageWriter", wraps=usage.UsageWriter) as writers:
+            body = self.upload("mixed.jsonl", lines(mixed), kind="usage")
+        self.assertEqual([call.kwargs["direct"] for call in writers.call_args_list], [True, False])
+        self.assertEqual((body["status"], body["rows_loaded"], body["rows_duplicate"]), ("done", 10, 10))
+        rows = {row[0]: row for row in self.all_rows()}
+        self.assertEqual(len(rows), 20)
+        self.assertEqual({k: rows[k] for k in held}, held)  # the held events are untouched
+        self.assertEqual(rows["more-4"][1], 20)  # source rows of the staged attempt
+
+    def test_an_event_repeated_in_the_file_is_stored_once(self):
+        repeated = events("r", 4)
+        repeated.append({**repeated[1], "customer": "second"})
+        calls, fast, slow, fast_rows, slow_rows = self.both_ways(lines(repeated))
+        self.assertEqual(fast["rows_loaded"], slow["rows_loaded"])
+        self.assertEqual(calls, [1])
+        self.assertEqual(fast_rows, slow_rows)
+        self.assertEqual((fast["rows_loaded"], fast["rows_duplicate"]), (4, 1))
+        self.assertEqual(UsageEvent.objects.get(event_id="r-1").customer, "cust-1")
+
+    def all_rows(self):
+        return list(UsageEvent.objects.order_by("event_id").values_list("event_id", "source_row", "upload_id"))
 
     def test_it_steps_aside_for_files_it_cannot_take_exactly(self):
         cases = {
