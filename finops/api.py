@@ -1,7 +1,28 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.response import Response
 
+from accounts.tenancy import OrgAPIView
+from finops import serializers
+from finops.economics.metrics import weekly_metrics
+from finops.economics.rules import founder_table
+from finops.money import as_json
 from finops.selectors.health import health_status
+from finops.selectors.inputs import economics_settings_for
+from finops.selectors.rollups import customer_economics, ledger_summary, period_facts
+from finops.services.rollups import rollups_refresh_when_embedded
+from ingest.periods import PeriodError, as_utc_bounds, parse_period
+from ingest.selectors import ledger_billed_totals
+
+PERIOD_PARAMETERS = [
+    OpenApiParameter("start", str, description="First day, ISO date (default: first day of this month)"),
+    OpenApiParameter("end", str, description="Day after the last, ISO date (default: a month after start)"),
+]
 
 
 @require_GET
@@ -9,3 +30,103 @@ def healthz(request):
     """Liveness for load balancers: database and broker state, no authentication."""
     body, healthy = health_status()
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def json_value(value):
+    """Decimals as strings (money at storage precision), breakdowns recursively; None stays None."""
+    if isinstance(value, Decimal):
+        return as_json(value)
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return value
+
+
+def _period(request):
+    try:
+        return parse_period(request.query_params.get("start"), request.query_params.get("end"))
+    except PeriodError as exc:
+        raise exceptions.ValidationError({"period": [str(exc)]}) from exc
+
+
+class EconomicsApi(OrgAPIView):
+    """Reads of the rollups; in the embedded mode (no worker) dirty days are recomputed first."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        rollups_refresh_when_embedded(org=self.org)
+
+
+class LedgerSummaryApi(EconomicsApi):
+    """The identity for a period: billed_total = allocated + idle + unattributed, by bucket and label."""
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.LedgerSummaryOutput)
+    def get(self, request):
+        start, end = _period(request)
+        summary = ledger_summary(org=self.org, start=start, end=end)
+        lines = ledger_billed_totals(org=self.org, start=as_utc_bounds(start, end)[0], end=as_utc_bounds(start, end)[1])
+        body = {"start": start, "end": end, **json_value(summary), "lines": sum(t["lines"] for t in lines.values())}
+        return Response(serializers.LedgerSummaryOutput(body).data)
+
+
+class FounderTableApi(EconomicsApi):
+    """The ten Founder Table rows for a period: measured figures, founder move, stop sign, offenders."""
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.FounderTableOutput)
+    def get(self, request):
+        start, end = _period(request)
+        rows = founder_table_rows(org=self.org, start=start, end=end)
+        body = {"start": start, "end": end, "currency": self.org.currency, "rows": json_value(rows)}
+        return Response(serializers.FounderTableOutput(body).data)
+
+
+def founder_table_rows(*, org, start, end) -> list[dict]:
+    facts = period_facts(org=org, start=start, end=end)
+    thresholds = economics_settings_for(org=org).thresholds
+    return [vars(row) for row in founder_table(facts, thresholds)]
+
+
+def parse_week(text: str | None) -> date:
+    """The Monday of an ISO week 'YYYY-Www'; this week when absent."""
+    if not text:
+        today = date.today()
+        return today - timedelta(days=today.weekday())
+    try:
+        year, week = text.split("-W")
+        return date.fromisocalendar(int(year), int(week), 1)
+    except ValueError as exc:
+        raise exceptions.ValidationError({"week": ["Give the week as YYYY-Www, e.g. 2026-W45."]}) from exc
+
+
+class WeeklyMetricsApi(EconomicsApi):
+    """The twelve weekly metrics, each with the week before and the relative change."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("week", str, description="ISO week YYYY-Www (default: this week)")],
+        responses=serializers.WeeklyMetricsOutput,
+    )
+    def get(self, request):
+        monday = parse_week(request.query_params.get("week"))
+        metrics = metrics_for_week(org=self.org, monday=monday)
+        year, week, _ = monday.isocalendar()
+        body = {"week": f"{year}-W{week:02d}", "start": monday, "end": monday + timedelta(days=7),
+                "currency": self.org.currency, "metrics": json_value(metrics)}  # fmt: skip
+        return Response(serializers.WeeklyMetricsOutput(body).data)
+
+
+def metrics_for_week(*, org, monday: date) -> list[dict]:
+    week = timedelta(days=7)
+    now = period_facts(org=org, start=monday, end=monday + week)
+    before = period_facts(org=org, start=monday - week, end=monday)
+    return weekly_metrics(now, before)
+
+
+class CustomerEconomicsApi(EconomicsApi):
+    """Per customer: plan, revenue (null until Stripe), AI cost, margin, jobs, cost per completed job, retries."""
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.CustomerEconomicsOutput(many=True))
+    def get(self, request):
+        start, end = _period(request)
+        rows = json_value(customer_economics(org=self.org, start=start, end=end))
+        return Response(serializers.CustomerEconomicsOutput(rows, many=True).data)

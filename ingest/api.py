@@ -12,7 +12,6 @@ from ingest.periods import PeriodError, as_utc_bounds, parse_month, parse_period
 from ingest.serializers import (
     AgentBatchInput,
     HostOutput,
-    LedgerSummaryOutput,
     ReconciliationOutput,
     UploadInput,
     UploadOutput,
@@ -23,8 +22,6 @@ from ingest.services.agent import agent_batch_ingest
 from ingest.services.uploads import upload_create, upload_progress
 from ingest.services.usage import usage_events_ingest
 
-BUCKETS = ("research", "training", "evaluation", "inference", "retries", "idle", "waste")
-LABELS = ("customer_value", "product_proof", "approved_learning", "unlabelled")
 PERIOD_PARAMETERS = [
     OpenApiParameter("start", str, description="First day, ISO date (default: first day of this month)"),
     OpenApiParameter("end", str, description="Day after the last, ISO date (default: a month after start)"),
@@ -82,31 +79,6 @@ class UploadDetailApi(OrgAPIView):
     @extend_schema(responses=UploadOutput)
     def get(self, request, code):
         return Response(upload_data(get_object_or_404(self.get_queryset(), code=code)))
-
-
-class LedgerSummaryApi(OrgAPIView):
-    """The reconciliation identity for a period. Allocation figures stay null until the economics engine runs."""
-
-    @extend_schema(parameters=PERIOD_PARAMETERS, responses=LedgerSummaryOutput)
-    def get(self, request):
-        start, end = _period(request)
-        since, until = as_utc_bounds(start, end)
-        totals = selectors.ledger_billed_totals(org=self.org, start=since, end=until)
-        mine = totals.pop(self.org.currency, None)
-        body = {
-            "start": start,
-            "end": end,
-            "currency": self.org.currency,
-            "billed_total": as_json(mine["total"]) if mine else None,
-            "lines": mine["lines"] if mine else 0,
-            "other_currencies": {c: as_json(t["total"]) for c, t in totals.items()},
-            "allocated": None,
-            "idle": None,
-            "unattributed": None,
-            "by_bucket": dict.fromkeys(BUCKETS),
-            "by_label": dict.fromkeys(LABELS),
-        }
-        return Response(LedgerSummaryOutput(body).data)
 
 
 MAX_EVENTS_PER_REQUEST = 1000

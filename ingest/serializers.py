@@ -47,20 +47,6 @@ class UploadOutput(serializers.ModelSerializer):
         ]
 
 
-class LedgerSummaryOutput(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
-    currency = serializers.CharField()
-    billed_total = serializers.CharField(allow_null=True)
-    lines = serializers.IntegerField()
-    other_currencies = serializers.DictField(child=serializers.CharField())
-    allocated = serializers.CharField(allow_null=True)
-    idle = serializers.CharField(allow_null=True)
-    unattributed = serializers.CharField(allow_null=True)
-    by_bucket = serializers.DictField(child=serializers.CharField(allow_null=True))
-    by_label = serializers.DictField(child=serializers.CharField(allow_null=True))
-
-
 class UsageEventsOutput(serializers.Serializer):
     accepted = serializers.IntegerField(help_text="New events stored")
     duplicates = serializers.IntegerField(help_text="Valid events whose event_id was already stored")

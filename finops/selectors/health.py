@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import connection
 
+from finops.selectors.rollups import last_rollup_at
+
 
 def health_status() -> tuple[dict, bool]:
     """The health document of INTERFACES.md and whether the database answered."""
@@ -11,7 +13,8 @@ def health_status() -> tuple[dict, bool]:
     except Exception:  # noqa: BLE001 - any failure means the database is not usable
         database = "down"
     broker = "eager" if settings.CELERY_TASK_ALWAYS_EAGER else _redis_ping(settings.CELERY_BROKER_URL)
-    return {"database": database, "broker": broker, "last_rollup_at": None}, database == "ok"
+    last = last_rollup_at() if database == "ok" else None
+    return {"database": database, "broker": broker, "last_rollup_at": last}, database == "ok"
 
 
 def _redis_ping(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -67,3 +68,11 @@ def rollups_refresh(*, org) -> list[date]:
             DirtyDay.objects.for_org(org).filter(pk=mark.pk, marked_at=mark.marked_at).delete()
         done.append(day)
     return done
+
+
+def rollups_refresh_when_embedded(*, org) -> list[date]:
+    """In the embedded mode (tasks run in-process, no beat) a read brings the org's rollups up to date first;
+    with workers the periodic task does it."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return []
+    return rollups_refresh(org=org)

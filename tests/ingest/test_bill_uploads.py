@@ -251,7 +251,7 @@ class LedgerSummaryApiTests(UploadTestCase):
         self.assertEqual(body["billed_total"], "15.2500000000")
         self.assertEqual(body["currency"], "USD")
         self.assertEqual(body["lines"], 2)
-        self.assertIsNone(body["allocated"])
+        self.assertEqual(body["allocated"], "15.2500000000")  # tagged customer=acme
         self.assertEqual(
             set(body["by_bucket"]), {"research", "training", "evaluation", "inference", "retries", "idle", "waste"}
         )

@@ -1,0 +1,461 @@
+"""The ten Founder Table rows: measured figures, the stop-sign rule, and the offenders with their dollar impact.
+
+Pure functions of `PeriodFacts` (gathered by finops/selectors/rollups.py) and the organisation's thresholds.
+A rule that needs data the organisation has not connected (revenue before Stripe, say) neither fires nor
+passes: its `stop_sign` is None and `note` says what is missing.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from finops.founder_table import FOUNDER_ROWS
+
+ZERO = Decimal(0)
+
+DEFAULT_THRESHOLDS = {
+    "training_run_min_cost": Decimal("50"),
+    "plan_p90_cost_share_of_price": Decimal("0.5"),
+    "idle_share_of_paid_hours": Decimal("0.25"),
+    "zombie_hours": Decimal("2"),
+    "batch_realtime_cost": Decimal("100"),
+    "premium_call_share": Decimal("0.9"),
+    "premium_saving_share": Decimal("0.2"),
+    "evaluation_lookback_days": Decimal("7"),
+    "trial_share_of_paid_revenue": Decimal("0.1"),
+    "trial_cap": Decimal("25"),
+    "premium_share_low_price_plan": Decimal("0.3"),
+    "mystery_share_of_billed": Decimal("0.1"),
+    "commitment_min_utilisation": Decimal("0.6"),
+}
+THRESHOLD_HELP = {
+    "training_run_min_cost": "Training run: runs costing more than this need a learning question",
+    "plan_p90_cost_share_of_price": "Inference request: a plan's p90 cost per customer above this share of its price",
+    "idle_share_of_paid_hours": "Idle GPU: a host idle more than this share of its paid hours",
+    "zombie_hours": "Idle GPU: a zombie process lasting longer than this many hours",
+    "batch_realtime_cost": "Batch job: deferrable work paid at real-time prices above this amount",
+    "premium_call_share": "Model route: a feature sending more than this share of calls to its premium model",
+    "premium_saving_share": "Model route: ... when the cheapest route would save more than this share",
+    "evaluation_lookback_days": "Evaluation run: days before a release in which evaluation spend must appear",
+    "trial_share_of_paid_revenue": "Free trial: trial spend above this share of paid revenue",
+    "trial_cap": "Free trial: one trial account spending more than this in the period",
+    "premium_share_low_price_plan": "Customer tier: a below-median plan sending more than this share to premium",
+    "mystery_share_of_billed": "Shared cluster: unattributed and untagged cost above this share of the bill",
+    "commitment_min_utilisation": "Provider commitment: a commitment used below this share",
+}
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    host: str
+    paid_cost: Decimal
+    idle_cost: Decimal
+    unowned_idle_cost: Decimal
+    paid_gpu_seconds: Decimal
+    idle_gpu_seconds: Decimal
+    zombie_seconds: int = 0
+    agent: bool = True
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    run: str
+    purpose: str
+    cost: Decimal
+    gpu_seconds: Decimal
+    approved: bool
+
+
+@dataclass(frozen=True)
+class RouteFacts:
+    feature: str
+    model: str
+    calls: int
+    cost: Decimal
+    tokens: int
+
+
+@dataclass(frozen=True)
+class PeriodFacts:
+    currency: str
+    billed_total: Decimal = ZERO
+    allocated: Decimal = ZERO
+    idle: Decimal = ZERO
+    unattributed: Decimal = ZERO
+    untagged_allocated: Decimal = ZERO  # placed by a shared-cost key, not by a tag
+    customer_cost: tuple = ()  # ((customer, plan, cost), ...)
+    revenue: dict | None = None  # customer -> revenue; None until revenue is connected
+    plan_prices: dict | None = None  # plan -> price per period; None until revenue is connected
+    completed_jobs: int = 0
+    failed_jobs: int = 0
+    job_attempts: int = 0
+    job_cost: Decimal = ZERO  # completed + failed customer jobs
+    hosts: tuple = ()  # HostFacts
+    runs: tuple = ()  # RunFacts
+    routes: tuple = ()  # RouteFacts
+    deferrable_realtime_cost: Decimal = ZERO
+    deferrable_by_feature: tuple = ()  # ((feature, cost), ...)
+    releases: tuple = ()  # ((name, evaluation spend in the lookback before it), ...)
+    unevaluated_models: tuple = ()  # ((feature, model, cost), ...) first production use with no evaluation first
+    evaluation_cost: Decimal = ZERO
+    trial_plan: str = "trial"
+    commitments: tuple = ()  # ((commitment id, used cost, unused cost), ...)
+    plan_premium: tuple = ()  # ((plan, premium calls, calls, premium cost), ...)
+    feature_cost: tuple = ()  # ((feature, cost), ...)
+    environment_cost: tuple = ()  # ((environment, cost), ...)
+    inference_calls: int = 0
+    failed_job_cost: Decimal = ZERO
+    training_research_cost: Decimal = ZERO
+
+
+@dataclass
+class RowResult:
+    key: str
+    title: str
+    founder_move: str
+    measured: dict
+    stop_sign: bool | None
+    offenders: list = field(default_factory=list)
+    note: str = ""
+    fires_when: str = ""
+    measures: str = ""
+
+
+def offender(kind, ident, name, amount, reason) -> dict:
+    return {"kind": kind, "id": ident, "name": name, "amount": amount, "reason": reason}
+
+
+def percentile(values: list, share: Decimal) -> Decimal | None:
+    """The nearest-rank percentile of Decimal values; None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(int((share * len(ordered)).to_integral_value(rounding="ROUND_CEILING")), 1)
+    return ordered[rank - 1]
+
+
+def _ratio(part: Decimal, whole: Decimal) -> Decimal | None:
+    return part / whole if whole else None
+
+
+def training_run(f: PeriodFacts, t: dict) -> dict:
+    runs = [r for r in f.runs if r.purpose in ("training", "research")]
+    limit = t["training_run_min_cost"]
+    bad = [r for r in runs if r.cost > limit and not r.approved]
+    return {
+        "measured": {
+            "runs": len(runs),
+            "spend": sum((r.cost for r in runs), ZERO),
+            "gpu_hours": sum((r.gpu_seconds for r in runs), ZERO) / 3600,
+            "without_question": len(bad),
+        },
+        "stop_sign": bool(bad),
+        "offenders": [offender("run", r.run, r.run, r.cost, f"{r.purpose} run with no learning question") for r in bad],
+    }
+
+
+def inference_request(f: PeriodFacts, t: dict) -> dict:
+    per_job = f.job_cost / f.completed_jobs if f.completed_jobs else None
+    measured = {"completed_jobs": f.completed_jobs, "cost_per_completed_job": per_job, "failed_jobs": f.failed_jobs}
+    if f.revenue is None:
+        return {"measured": measured, "stop_sign": None, "note": "Connect Stripe to compare cost with revenue."}
+    offenders = []
+    for customer, _plan, cost in f.customer_cost:
+        revenue = f.revenue.get(customer, ZERO)
+        if cost > revenue:
+            offenders.append(
+                offender(
+                    "customer", customer, customer, cost - revenue, f"AI cost {cost:.2f} above revenue {revenue:.2f}"
+                )
+            )
+    for plan, price in sorted((f.plan_prices or {}).items()):
+        costs = [c for _, p, c in f.customer_cost if p == plan]
+        p90 = percentile(costs, Decimal("0.9"))
+        if p90 is not None and price and p90 > price * t["plan_p90_cost_share_of_price"]:
+            offenders.append(
+                offender(
+                    "plan",
+                    plan,
+                    plan,
+                    p90 - price * t["plan_p90_cost_share_of_price"],
+                    f"p90 cost per customer {p90:.2f} against price {price:.2f}",
+                )
+            )
+    return {"measured": measured, "stop_sign": bool(offenders), "offenders": offenders}
+
+
+def idle_gpu(f: PeriodFacts, t: dict) -> dict:
+    offenders = []
+    for h in f.hosts:
+        share = _ratio(h.idle_cost, h.paid_cost)
+        if share is not None and share > t["idle_share_of_paid_hours"]:
+            why = "no agent reports on it" if not h.agent else f"idle {share:.0%} of paid time"
+            offenders.append(offender("host", h.host, h.host, h.idle_cost, why))
+        elif h.unowned_idle_cost > 0:
+            offenders.append(offender("host", h.host, h.host, h.unowned_idle_cost, "paid GPU time with no owner"))
+        if Decimal(h.zombie_seconds) / 3600 > t["zombie_hours"]:
+            hours = Decimal(h.zombie_seconds) / 3600
+            offenders.append(offender("host", h.host, h.host, _zombie_cost(h), f"zombie process for {hours:.1f} h"))
+    return {
+        "measured": {
+            "idle_gpu_hours": sum((h.idle_gpu_seconds for h in f.hosts), ZERO) / 3600,
+            "idle_cost": sum((h.idle_cost for h in f.hosts), ZERO),
+            "paid_cost": sum((h.paid_cost for h in f.hosts), ZERO),
+            "hosts": len(f.hosts),
+        },
+        "stop_sign": bool(offenders) if f.hosts else None,
+        "offenders": offenders,
+        "note": "" if f.hosts else "No GPU hosts yet: install the agent or upload a bill with GPU instances.",
+    }
+
+
+def _zombie_cost(h: HostFacts) -> Decimal:
+    if not h.paid_gpu_seconds:
+        return ZERO
+    return h.paid_cost * Decimal(h.zombie_seconds) / h.paid_gpu_seconds
+
+
+def batch_job(f: PeriodFacts, t: dict) -> dict:
+    fires = f.deferrable_realtime_cost > t["batch_realtime_cost"]
+    offenders = (
+        [
+            offender("feature", name, name, cost, "deferrable work paid at real-time prices")
+            for name, cost in f.deferrable_by_feature
+            if cost > 0
+        ]
+        if fires
+        else []
+    )
+    return {
+        "measured": {
+            "deferrable_realtime_cost": f.deferrable_realtime_cost,
+            "batch_discount_at_stake": f.deferrable_realtime_cost / 2,
+        },
+        "stop_sign": fires,
+        "offenders": offenders,
+    }
+
+
+def premium_audit(routes) -> list[dict]:
+    """Per feature: the premium model (highest cost per token), its call share, and the saving had its calls
+    gone to the feature's cheapest route at that route's cost per token."""
+    by_feature = {}
+    for r in routes:
+        if r.tokens > 0 and r.calls > 0:
+            by_feature.setdefault(r.feature, []).append(r)
+    audit = []
+    for feature, rows in sorted(by_feature.items()):
+        if len(rows) < 2:
+            continue
+        per_token = {r.model: r.cost / r.tokens for r in rows}
+        premium = max(rows, key=lambda r: per_token[r.model])
+        cheap = min(rows, key=lambda r: per_token[r.model])
+        calls = sum(r.calls for r in rows)
+        cost = sum((r.cost for r in rows), ZERO)
+        saving = premium.cost - premium.tokens * per_token[cheap.model]
+        audit.append(
+            {
+                "feature": feature,
+                "premium_model": premium.model,
+                "cheap_model": cheap.model,
+                "premium_call_share": Decimal(premium.calls) / calls,
+                "cost": cost,
+                "saving": saving,
+                "saving_share": _ratio(saving, cost),
+            }
+        )
+    return audit
+
+
+def model_route(f: PeriodFacts, t: dict) -> dict:
+    audit = premium_audit(f.routes)
+    bad = [
+        a
+        for a in audit
+        if a["premium_call_share"] > t["premium_call_share"] and (a["saving_share"] or ZERO) > t["premium_saving_share"]
+    ]
+    return {
+        "measured": {
+            "features": len(audit),
+            "calls": sum(r.calls for r in f.routes),
+            "possible_saving": sum((a["saving"] for a in audit), ZERO),
+        },
+        "stop_sign": bool(bad) if audit else None,
+        "offenders": [
+            offender(
+                "feature",
+                a["feature"],
+                a["feature"],
+                a["saving"],
+                f"{a['premium_call_share']:.0%} of calls on {a['premium_model']}; "
+                f"{a['cheap_model']} would save {a['saving_share']:.0%}",
+            )
+            for a in bad
+        ],
+        "audit": audit,
+        "note": "" if audit else "No feature uses two models yet.",
+    }
+
+
+def evaluation_run(f: PeriodFacts, t: dict) -> dict:
+    offenders = [
+        offender("release", name, name, ZERO, "released with no evaluation spend before it")
+        for name, spend in f.releases
+        if not spend
+    ]
+    offenders += [
+        offender(
+            "feature",
+            feature,
+            f"{feature} on {model}",
+            cost,
+            f"{model} used in production with no evaluation calls first",
+        )
+        for feature, model, cost in f.unevaluated_models
+    ]
+    return {
+        "measured": {"evaluation_spend": f.evaluation_cost, "releases": len(f.releases)},
+        "stop_sign": bool(offenders),
+        "offenders": offenders,
+    }
+
+
+def free_trial(f: PeriodFacts, t: dict) -> dict:
+    trials = [(c, cost) for c, plan, cost in f.customer_cost if plan == f.trial_plan]
+    spend = sum((cost for _, cost in trials), ZERO)
+    offenders = [
+        offender("customer", c, c, cost, f"trial account above the cap of {t['trial_cap']}")
+        for c, cost in trials
+        if cost > t["trial_cap"]
+    ]
+    if f.revenue is not None:
+        paid = sum((v for c, v in f.revenue.items()), ZERO)
+        if spend > paid * t["trial_share_of_paid_revenue"]:
+            offenders.insert(
+                0,
+                offender(
+                    "plan", f.trial_plan, "all trial accounts", spend, "trial spend above its share of paid revenue"
+                ),
+            )
+    offenders.sort(key=lambda o: -o["amount"])
+    return {
+        "measured": {"trial_accounts": len(trials), "trial_spend": spend},
+        "stop_sign": bool(offenders),
+        "offenders": offenders,
+    }
+
+
+def customer_tier(f: PeriodFacts, t: dict) -> dict:
+    shares = {
+        plan: (Decimal(premium) / calls if calls else None, cost) for plan, premium, calls, cost in f.plan_premium
+    }
+    measured = {"plans": len(shares), "premium_share_by_plan": {p: v[0] for p, v in sorted(shares.items())}}
+    if not f.plan_prices:
+        return {"measured": measured, "stop_sign": None, "note": "Connect Stripe to know each plan's price."}
+    prices = sorted(f.plan_prices.values())
+    median = prices[len(prices) // 2]
+    offenders = []
+    for plan, (share, cost) in sorted(shares.items()):
+        price = f.plan_prices.get(plan)
+        if price is not None and price < median and share is not None and share > t["premium_share_low_price_plan"]:
+            offenders.append(
+                offender(
+                    "plan",
+                    plan,
+                    plan,
+                    cost,
+                    f"{share:.0%} of calls on premium models at price {price:.2f}, below the median plan",
+                )
+            )
+    return {"measured": measured, "stop_sign": bool(offenders), "offenders": offenders}
+
+
+def shared_cluster(f: PeriodFacts, t: dict) -> dict:
+    mystery = f.unattributed + f.untagged_allocated
+    share = _ratio(mystery, f.billed_total)
+    fires = share is not None and share > t["mystery_share_of_billed"]
+    return {
+        "measured": {"mystery_bucket": mystery, "share_of_bill": share, "unattributed": f.unattributed},
+        "stop_sign": fires if share is not None else None,
+        "offenders": [
+            offender(
+                "bucket",
+                "unattributed",
+                "untagged and unattributed cost",
+                mystery,
+                f"{share:.0%} of the bill has no owner",
+            )
+        ]
+        if fires
+        else [],
+    }
+
+
+def provider_commitment(f: PeriodFacts, t: dict) -> dict:
+    offenders = []
+    used_total = unused_total = ZERO
+    for ident, used, unused in f.commitments:
+        used_total += used
+        unused_total += unused
+        share = _ratio(used, used + unused)
+        if share is not None and share < t["commitment_min_utilisation"]:
+            offenders.append(offender("commitment", ident, ident, unused, f"used {share:.0%}"))
+    return {
+        "measured": {
+            "commitments": len(f.commitments),
+            "used": used_total,
+            "unused": unused_total,
+            "utilisation": _ratio(used_total, used_total + unused_total),
+        },
+        "stop_sign": bool(offenders) if f.commitments else None,
+        "offenders": offenders,
+        "note": "" if f.commitments else "No commitments in the bills yet.",
+    }
+
+
+RULES = {
+    "training_run": training_run,
+    "inference_request": inference_request,
+    "idle_gpu": idle_gpu,
+    "batch_job": batch_job,
+    "model_route": model_route,
+    "evaluation_run": evaluation_run,
+    "free_trial": free_trial,
+    "customer_tier": customer_tier,
+    "shared_cluster": shared_cluster,
+    "provider_commitment": provider_commitment,
+}
+
+
+def thresholds_with_defaults(overrides: dict | None) -> dict:
+    """The default thresholds with the organisation's overrides (decimal text) applied."""
+    merged = dict(DEFAULT_THRESHOLDS)
+    for key, value in (overrides or {}).items():
+        if key in merged:
+            merged[key] = Decimal(str(value))
+    return merged
+
+
+def founder_table(facts: PeriodFacts, thresholds: dict | None = None) -> list[RowResult]:
+    """The ten rows, in the table's order, offenders largest first."""
+    t = thresholds_with_defaults(thresholds)
+    rows = []
+    for definition in FOUNDER_ROWS:
+        result = RULES[definition.key](facts, t)
+        offenders = sorted(result.get("offenders", []), key=lambda o: -o["amount"])
+        measured = dict(result["measured"])
+        if "audit" in result:
+            measured["audit"] = result["audit"]
+        rows.append(
+            RowResult(
+                definition.key,
+                definition.title,
+                definition.founder_move,
+                measured,
+                result["stop_sign"],
+                offenders,
+                result.get("note", ""),
+                definition.fires_when,
+                definition.measures,
+            )
+        )
+    return rows

@@ -1,0 +1,296 @@
+"""What pages and the API show, read from the rollups (never a total scanned from the raw ledgers)."""
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Min, Q, Sum
+
+from finops.economics.rules import HostFacts, PeriodFacts, RouteFacts, RunFacts, premium_audit
+from finops.models import Bucket, JobRollup, Label, LearningQuestion, Release, Rollup
+from finops.selectors.inputs import economics_settings_for
+from ingest.models import CostLine, GpuHost, GpuHour
+
+ZERO = Decimal(0)
+PRODUCTION = ("prod", "production", "live")
+
+
+def rollups_between(*, org, start: date, end: date):
+    """Rollup rows of the days in [start, end)."""
+    return Rollup.objects.for_org(org).filter(day__gte=start, day__lt=end)
+
+
+def ledger_summary(*, org, start: date, end: date) -> dict:
+    """The identity for [start, end) in the org's currency, by bucket and label; other currencies beside."""
+    rows = rollups_between(org=org, start=start, end=end)
+    totals = defaultdict(lambda: {"billed_total": ZERO, "allocated": ZERO, "idle": ZERO, "unattributed": ZERO})
+    for row in rows.values("currency", "kind").annotate(total=Sum("cost_amount")).order_by():
+        totals[row["currency"]][row["kind"]] += row["total"]
+        totals[row["currency"]]["billed_total"] += row["total"]
+    mine = rows.filter(currency=org.currency)
+    by_bucket = dict.fromkeys(Bucket.values, ZERO)
+    for row in mine.values("bucket").annotate(total=Sum("cost_amount")).order_by():
+        by_bucket[row["bucket"]] += row["total"]
+    by_label = dict.fromkeys(Label.values, ZERO)
+    for row in mine.values("label").annotate(total=Sum("cost_amount")).order_by():
+        by_label[row["label"]] += row["total"]
+    by_source = {r["source"]: r["total"] for r in mine.values("source").annotate(total=Sum("cost_amount")).order_by()}
+    has_rows = org.currency in totals
+    own = totals.pop(org.currency, None)
+    return {
+        "currency": org.currency,
+        **(own or dict.fromkeys(("billed_total", "allocated", "idle", "unattributed"))),
+        "by_bucket": by_bucket if has_rows else dict.fromkeys(Bucket.values),
+        "by_label": by_label if has_rows else dict.fromkeys(Label.values),
+        "by_source": by_source,
+        "other_currencies": {c: t for c, t in sorted(totals.items())},
+        "unpriced_calls": rows.aggregate(n=Sum("unpriced_calls"))["n"] or 0,
+    }
+
+
+def _bounds(start: date, end: date):
+    return datetime.combine(start, time(0), tzinfo=UTC), datetime.combine(end, time(0), tzinfo=UTC)
+
+
+def period_facts(*, org, start: date, end: date) -> PeriodFacts:
+    """Everything the Founder Table rules and the weekly metrics need for [start, end)."""
+    settings = economics_settings_for(org=org)
+    rows = rollups_between(org=org, start=start, end=end).filter(currency=org.currency)
+    allocated = rows.filter(kind="allocated")
+    kinds = {r["kind"]: r["total"] for r in rows.values("kind").annotate(total=Sum("cost_amount")).order_by()}
+    jobs = JobRollup.objects.for_org(org).filter(day__gte=start, day__lt=end, currency=org.currency)
+    customer_jobs = jobs.exclude(customer="").aggregate(
+        completed=Sum("jobs_completed"), failed=Sum("jobs_failed"), attempts=Sum("attempts"),
+        cost_completed=Sum("cost_completed_amount"), cost_failed=Sum("cost_failed_amount"),
+    )  # fmt: skip
+    routes = _routes(allocated)
+    return PeriodFacts(
+        currency=org.currency,
+        billed_total=sum(kinds.values(), ZERO),
+        allocated=kinds.get("allocated", ZERO),
+        idle=kinds.get("idle", ZERO),
+        unattributed=kinds.get("unattributed", ZERO),
+        untagged_allocated=_sum(allocated.filter(source__in=("cloud_shared", "api_gap"))),
+        customer_cost=tuple(
+            (r["customer"], r["plan"], r["total"])
+            for r in allocated.exclude(customer="")
+            .values("customer", "plan")
+            .annotate(total=Sum("cost_amount"))
+            .order_by("customer", "plan")
+        ),
+        revenue=None,
+        plan_prices=None,
+        completed_jobs=customer_jobs["completed"] or 0,
+        failed_jobs=customer_jobs["failed"] or 0,
+        job_attempts=customer_jobs["attempts"] or 0,
+        job_cost=(customer_jobs["cost_completed"] or ZERO) + (customer_jobs["cost_failed"] or ZERO),
+        hosts=tuple(_hosts(org, rows, start, end)),
+        runs=tuple(_runs(org, jobs)),
+        routes=routes,
+        deferrable_realtime_cost=_sum(allocated.filter(deferrable=True)),
+        deferrable_by_feature=tuple(
+            (r["feature"], r["total"])
+            for r in allocated.filter(deferrable=True).values("feature").annotate(total=Sum("cost_amount")).order_by()
+        ),
+        releases=tuple(_releases(org, start, end, settings)),
+        unevaluated_models=tuple(_unevaluated_models(org, allocated, start)),
+        evaluation_cost=_sum(allocated.filter(bucket="evaluation")),
+        trial_plan=settings.trial_plan,
+        commitments=tuple(_commitments(org, end)),
+        plan_premium=tuple(_plan_premium(allocated, routes)),
+        feature_cost=_pairs(allocated, "feature"),
+        environment_cost=_pairs(allocated, "environment"),
+        inference_calls=allocated.filter(bucket="inference").aggregate(n=Sum("calls"))["n"] or 0,
+        failed_job_cost=jobs.aggregate(total=Sum("cost_failed_amount"))["total"] or ZERO,
+        training_research_cost=_sum(allocated.filter(bucket__in=("training", "research"))),
+    )
+
+
+def _sum(queryset) -> Decimal:
+    return queryset.aggregate(total=Sum("cost_amount"))["total"] or ZERO
+
+
+def _pairs(queryset, field) -> tuple:
+    rows = queryset.values(field).annotate(total=Sum("cost_amount")).order_by(field)
+    return tuple((r[field], r["total"]) for r in rows)
+
+
+def _hosts(org, rows, start, end):
+    since, until = _bounds(start, end)
+    agent_hosts = set(GpuHost.objects.for_org(org).values_list("name", flat=True))
+    seconds = {
+        r["gpu__host__name"]: r
+        for r in GpuHour.objects.for_org(org)
+        .filter(hour__gte=since, hour__lt=until)
+        .values("gpu__host__name")
+        .annotate(covered=Sum("covered_seconds"), idle=Sum("idle_seconds"), zombie=Sum("zombie_seconds"))
+        .order_by()
+    }
+    costs = (
+        rows.exclude(host="")
+        .filter(source__in=("gpu_bill", "gpu_rate", "gpu_no_agent"))
+        .values("host")
+        .annotate(
+            paid=Sum("cost_amount"),
+            idle=Sum("cost_amount", filter=Q(kind="idle")),
+            unowned=Sum("cost_amount", filter=Q(kind="idle", owner="")),
+        )
+        .order_by("host")
+    )
+    for row in costs:
+        measured = seconds.get(row["host"], {})
+        yield HostFacts(
+            host=row["host"],
+            paid_cost=row["paid"] or ZERO,
+            idle_cost=row["idle"] or ZERO,
+            unowned_idle_cost=row["unowned"] or ZERO,
+            paid_gpu_seconds=Decimal(measured.get("covered") or 0),
+            idle_gpu_seconds=Decimal(measured.get("idle") or 0),
+            zombie_seconds=measured.get("zombie") or 0,
+            agent=row["host"] in agent_hosts,
+        )
+
+
+def _runs(org, jobs):
+    approved = set(LearningQuestion.objects.for_org(org).values_list("run", flat=True))
+    rows = (
+        jobs.filter(purpose__in=("training", "research"))
+        .exclude(job_id="")
+        .values("job_id", "purpose")
+        .annotate(cost=Sum("cost_completed_amount"), failed=Sum("cost_failed_amount"), gpu=Sum("gpu_seconds"))
+        .order_by("job_id")
+    )
+    for r in rows:
+        cost = (r["cost"] or ZERO) + (r["failed"] or ZERO)
+        yield RunFacts(r["job_id"], r["purpose"], cost, r["gpu"] or ZERO, r["job_id"] in approved)
+
+
+def _routes(allocated) -> tuple:
+    rows = (
+        allocated.filter(source="api_calls", bucket__in=("inference", "retries"), unpriced_calls=0)
+        .values("feature", "model")
+        .annotate(calls=Sum("calls"), cost=Sum("cost_amount"), tin=Sum("input_tokens"), tout=Sum("output_tokens"))
+        .order_by("feature", "model")
+    )
+    return tuple(RouteFacts(r["feature"], r["model"], r["calls"], r["cost"], r["tin"] + r["tout"]) for r in rows)
+
+
+def _plan_premium(allocated, routes):
+    premium = {a["feature"]: a["premium_model"] for a in premium_audit(routes)}
+    rows = (
+        allocated.filter(source="api_calls")
+        .values("plan", "feature", "model")
+        .annotate(calls=Sum("calls"), cost=Sum("cost_amount"))
+        .order_by()
+    )
+    plans = defaultdict(lambda: [0, 0, ZERO])
+    for r in rows:
+        entry = plans[r["plan"] or "(no plan)"]
+        entry[1] += r["calls"]
+        if premium.get(r["feature"]) == r["model"]:
+            entry[0] += r["calls"]
+            entry[2] += r["cost"]
+    return [(plan, *values) for plan, values in sorted(plans.items())]
+
+
+def _releases(org, start, end, settings):
+    since, until = _bounds(start, end)
+    lookback = timedelta(days=7)
+    for release in Release.objects.for_org(org).filter(released_at__gte=since, released_at__lt=until):
+        day = release.released_at.date()
+        spend = _sum(
+            rollups_between(org=org, start=day - lookback, end=day + timedelta(days=1)).filter(bucket="evaluation")
+        )
+        yield release.name, spend
+
+
+def _unevaluated_models(org, allocated, start):
+    """(feature, model, cost) of models first used in production for a feature in the period with no evaluation
+    calls of that model before."""
+    candidates = (
+        allocated.filter(source="api_calls", environment__in=PRODUCTION, bucket__in=("inference", "retries"))
+        .exclude(model="")
+        .values("feature", "model")
+        .annotate(cost=Sum("cost_amount"))
+        .order_by("feature", "model")
+    )
+    everything = Rollup.objects.for_org(org).filter(source="api_calls")
+    for c in candidates:
+        first = everything.filter(feature=c["feature"], model=c["model"], environment__in=PRODUCTION).aggregate(
+            day=Min("day")
+        )["day"]
+        if first is None or first < start:
+            continue
+        evaluated = everything.filter(model=c["model"], bucket="evaluation", day__lte=first).exists()
+        if not evaluated:
+            yield c["feature"], c["model"], c["cost"]
+
+
+def _commitments(org, end):
+    """(commitment id, used cost, unused cost) over the four weeks before `end`, from the bill's commitment lines."""
+    since, until = _bounds(end - timedelta(weeks=4), end)
+    rows = (
+        CostLine.objects.for_org(org)
+        .filter(charge_period_start__gte=since, charge_period_start__lt=until)
+        .exclude(commitment_discount_id="")
+        .values("commitment_discount_id")
+        .annotate(
+            used=Sum("billed_cost_amount", filter=~Q(commitment_discount_status__iexact="unused")),
+            unused=Sum("billed_cost_amount", filter=Q(commitment_discount_status__iexact="unused")),
+        )
+        .order_by("commitment_discount_id")
+    )
+    return [(r["commitment_discount_id"], r["used"] or ZERO, r["unused"] or ZERO) for r in rows]
+
+
+def customer_economics(*, org, start: date, end: date) -> list[dict]:
+    """Per customer in [start, end): plan, AI cost, completed jobs, cost per completed job, retries per job."""
+    rows = rollups_between(org=org, start=start, end=end).filter(currency=org.currency, kind="allocated")
+    costs = {
+        (r["customer"], r["plan"]): r["total"]
+        for r in rows.exclude(customer="").values("customer", "plan").annotate(total=Sum("cost_amount")).order_by()
+    }
+    jobs = {
+        r["customer"]: r
+        for r in JobRollup.objects.for_org(org)
+        .filter(day__gte=start, day__lt=end, currency=org.currency)
+        .exclude(customer="")
+        .values("customer")
+        .annotate(
+            completed=Sum("jobs_completed"),
+            failed=Sum("jobs_failed"),
+            attempts=Sum("attempts"),
+            cost=Sum("cost_completed_amount"),
+            failed_cost=Sum("cost_failed_amount"),
+        )
+        .order_by()
+    }
+    result = []
+    for (customer, plan), cost in sorted(costs.items(), key=lambda kv: -kv[1]):
+        j = jobs.get(customer, {})
+        completed = j.get("completed") or 0
+        attempts, all_jobs = j.get("attempts") or 0, completed + (j.get("failed") or 0)
+        job_cost = (j.get("cost") or ZERO) + (j.get("failed_cost") or ZERO)
+        result.append(
+            {
+                "customer": customer,
+                "plan": plan or None,
+                "currency": org.currency,
+                "revenue": None,
+                "ai_cost": cost,
+                "gross_margin": None,
+                "completed_jobs": completed,
+                "failed_jobs": j.get("failed") or 0,
+                "cost_per_completed_job": job_cost / completed if completed else None,
+                "retries_per_completed_job": Decimal(attempts - all_jobs) / completed if completed else None,
+            }
+        )
+    return result
+
+
+def last_rollup_at(*, org=None):
+    """When any rollup (of `org`, or of any org) was last computed; None before the first."""
+    from finops.models import RollupDay
+
+    days = RollupDay.objects.for_org(org) if org else RollupDay.objects.all()
+    return days.order_by("-computed_at").values_list("computed_at", flat=True).first()

@@ -1,0 +1,73 @@
+from rest_framework import serializers
+
+MONEY = {"allow_null": True, "help_text": "Decimal string; null when unknown"}
+
+
+class LedgerSummaryOutput(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    currency = serializers.CharField()
+    billed_total = serializers.CharField(**MONEY)
+    allocated = serializers.CharField(**MONEY)
+    idle = serializers.CharField(**MONEY)
+    unattributed = serializers.CharField(**MONEY)
+    by_bucket = serializers.DictField(child=serializers.CharField(allow_null=True))
+    by_label = serializers.DictField(child=serializers.CharField(allow_null=True))
+    by_source = serializers.DictField(child=serializers.CharField(), help_text="gpu_bill, api_calls, api_gap, ...")
+    lines = serializers.IntegerField(help_text="Bill lines starting in the period")
+    other_currencies = serializers.DictField(child=serializers.DictField(), help_text="The identity per other currency")
+    unpriced_calls = serializers.IntegerField()
+
+
+class OffenderOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    id = serializers.CharField()
+    name = serializers.CharField()
+    amount = serializers.CharField(**MONEY)
+    reason = serializers.CharField()
+
+
+class FounderRowOutput(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    measured = serializers.DictField()
+    founder_move = serializers.CharField()
+    stop_sign = serializers.BooleanField(allow_null=True, help_text="null when the data to judge is not connected")
+    offenders = OffenderOutput(many=True)
+    note = serializers.CharField(allow_blank=True)
+
+
+class FounderTableOutput(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    currency = serializers.CharField()
+    rows = FounderRowOutput(many=True)
+
+
+class MetricOutput(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    value = serializers.JSONField(allow_null=True, help_text="A decimal string, a {name: amount} breakdown, or null")
+    previous = serializers.JSONField(allow_null=True)
+    change = serializers.CharField(allow_null=True, help_text="Relative change; null when the week before was 0")
+
+
+class WeeklyMetricsOutput(serializers.Serializer):
+    week = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    currency = serializers.CharField()
+    metrics = MetricOutput(many=True)
+
+
+class CustomerEconomicsOutput(serializers.Serializer):
+    customer = serializers.CharField()
+    plan = serializers.CharField(allow_null=True)
+    currency = serializers.CharField()
+    revenue = serializers.CharField(**MONEY)
+    ai_cost = serializers.CharField(**MONEY)
+    gross_margin = serializers.CharField(allow_null=True)
+    completed_jobs = serializers.IntegerField()
+    failed_jobs = serializers.IntegerField()
+    cost_per_completed_job = serializers.CharField(**MONEY)
+    retries_per_completed_job = serializers.CharField(allow_null=True)
