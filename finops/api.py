@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.http import JsonResponse
@@ -9,14 +9,11 @@ from rest_framework.response import Response
 
 from accounts.tenancy import OrgAPIView
 from finops import serializers
-from finops.economics.metrics import weekly_metrics
-from finops.economics.rules import founder_table
 from finops.money import as_json
 from finops.selectors.health import health_status
-from finops.selectors.inputs import economics_settings_for
-from finops.selectors.rollups import customer_economics, ledger_summary, period_facts
+from finops.selectors.rollups import customer_economics, founder_table_rows, ledger_summary, metrics_for_week
 from finops.services.rollups import rollups_refresh_when_embedded
-from ingest.periods import PeriodError, as_utc_bounds, parse_period
+from ingest.periods import PeriodError, as_utc_bounds, parse_period, parse_week
 from ingest.selectors import ledger_billed_totals
 
 PERIOD_PARAMETERS = [
@@ -81,24 +78,6 @@ class FounderTableApi(EconomicsApi):
         return Response(serializers.FounderTableOutput(body).data)
 
 
-def founder_table_rows(*, org, start, end) -> list[dict]:
-    facts = period_facts(org=org, start=start, end=end)
-    thresholds = economics_settings_for(org=org).thresholds
-    return [vars(row) for row in founder_table(facts, thresholds)]
-
-
-def parse_week(text: str | None) -> date:
-    """The Monday of an ISO week 'YYYY-Www'; this week when absent."""
-    if not text:
-        today = date.today()
-        return today - timedelta(days=today.weekday())
-    try:
-        year, week = text.split("-W")
-        return date.fromisocalendar(int(year), int(week), 1)
-    except ValueError as exc:
-        raise exceptions.ValidationError({"week": ["Give the week as YYYY-Www, e.g. 2026-W45."]}) from exc
-
-
 class WeeklyMetricsApi(EconomicsApi):
     """The twelve weekly metrics, each with the week before and the relative change."""
 
@@ -107,19 +86,15 @@ class WeeklyMetricsApi(EconomicsApi):
         responses=serializers.WeeklyMetricsOutput,
     )
     def get(self, request):
-        monday = parse_week(request.query_params.get("week"))
+        try:
+            monday = parse_week(request.query_params.get("week"))
+        except PeriodError as exc:
+            raise exceptions.ValidationError({"week": [str(exc)]}) from exc
         metrics = metrics_for_week(org=self.org, monday=monday)
         year, week, _ = monday.isocalendar()
         body = {"week": f"{year}-W{week:02d}", "start": monday, "end": monday + timedelta(days=7),
                 "currency": self.org.currency, "metrics": json_value(metrics)}  # fmt: skip
         return Response(serializers.WeeklyMetricsOutput(body).data)
-
-
-def metrics_for_week(*, org, monday: date) -> list[dict]:
-    week = timedelta(days=7)
-    now = period_facts(org=org, start=monday, end=monday + week)
-    before = period_facts(org=org, start=monday - week, end=monday)
-    return weekly_metrics(now, before)
 
 
 class CustomerEconomicsApi(EconomicsApi):

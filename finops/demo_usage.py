@@ -14,10 +14,11 @@ PLANS = ("starter", "pro", "enterprise")
 CUSTOMERS = tuple(f"cust-{i:03d}" for i in range(1, 35))
 TRIALS = ("trial-orbit", "trial-kite", "trial-nova", "trial-lumen")
 RELEASE = "v2.4"
+HEAVY_TRIAL = "trial-nova"
 # feature -> (premium (provider, model), cheap (provider, model), share sent to the premium route)
 FEATURES = {
     "chat": (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), 0.35),
-    "summarise": (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), 0.9),
+    "summarise": (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), 0.97),
     "agent-workflow": (("anthropic", "claude-sonnet-4-5"), ("anthropic", "claude-haiku-4-5"), 0.8),
     "batch-enrichment": (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), 0.05),
 }
@@ -85,6 +86,10 @@ def demo_usage_events(*, start: date, days: int, seed: int = 5):
                 ok = attempt == attempts and not failed
                 yield _event(rng, number, moment + timedelta(seconds=20 * attempt), customer, feature, attempt, job,
                              "ok" if ok else "error")  # fmt: skip
+        for _ in range(45):  # one trial account summarising whole document sets on the premium route
+            number += 1
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 86399))
+            yield _event(rng, number, moment, HEAVY_TRIAL, "summarise")
         if day == release_day - timedelta(days=1):
             for _ in range(240):  # the evaluation run that protects the release
                 number += 1

@@ -13,6 +13,7 @@ from pricing.urls import org_urls as pricing_org_urls
 
 org_pages = [
     path("", views.founder_table, name="finops-founder-table"),
+    path("thresholds/", views.thresholds, name="finops-thresholds"),
     path("costs/", views.costs, name="finops-costs"),
     path("customers/", views.customers, name="finops-customers"),
     path("plans/", views.plans, name="finops-plans"),

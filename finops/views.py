@@ -1,5 +1,5 @@
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib import messages
@@ -11,9 +11,16 @@ from django.utils import timezone
 from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
 from finops.charts import host_figures
-from finops.founder_table import FOUNDER_ROWS
+from finops.forms import EconomicsSettingsForm
+from finops.money import format_money
 from finops.onboarding import ONBOARDING_STEPS
+from finops.selectors.inputs import economics_settings_for
+from finops.selectors.rollups import founder_table_rows, ledger_summary, metrics_for_week
+from finops.services.rollups import rollups_refresh_when_embedded
+from finops.services.settings import economics_settings_update
+from finops.templatetags.money_tags import humanize_key, measure
 from ingest.forms import GpuHostForm
+from ingest.periods import PeriodError, parse_week
 from ingest.selectors import host_for_code, host_hour_totals, host_list, host_timeline, host_workloads
 from ingest.services.agent import HOST_FIELDS, gpu_host_update
 
@@ -37,7 +44,71 @@ def _org_page(request, org_code, template, **context):
 
 @login_required
 def founder_table(request, org_code):
-    return _org_page(request, org_code, "finops/founder_table.html", rows=FOUNDER_ROWS, page="founder-table")
+    """The Founder Table of one ISO week (the last complete one by default) and the twelve metrics."""
+    org = get_org_for_user(request, org_code)
+    rollups_refresh_when_embedded(org=org)
+    this_monday = date.today() - timedelta(days=date.today().weekday())
+    try:
+        monday = parse_week(request.GET.get("week")) if request.GET.get("week") else this_monday - timedelta(days=7)
+    except PeriodError:
+        monday = this_monday - timedelta(days=7)
+    end = monday + timedelta(days=7)
+    rows = founder_table_rows(org=org, start=monday, end=end)
+    for row in rows:
+        row["figures"] = [
+            (humanize_key(key), measure(value, f"{key},{org.currency}"))
+            for key, value in row["measured"].items()
+            if not isinstance(value, dict | list)
+        ]
+    context = {
+        "org": org,
+        "page": "founder-table",
+        "rows": rows,
+        "metrics": [_metric_display(m, org.currency) for m in metrics_for_week(org=org, monday=monday)],
+        "summary": ledger_summary(org=org, start=monday, end=end),
+        "start": monday,
+        "last_day": end - timedelta(days=1),
+        "week_label": _week(monday),
+        "previous_week": _week(monday - timedelta(days=7)),
+        "next_week": _week(end) if end <= this_monday else None,
+        "red": sum(1 for r in rows if r["stop_sign"]),
+        "green": sum(1 for r in rows if r["stop_sign"] is False),
+    }
+    return render(request, "finops/founder_table.html", context)
+
+
+def _week(monday: date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+METRIC_UNITS = {"inference_calls_per_user": "count", "retries_per_completed_job": "count",
+                "idle_gpu_hours": "hours", "gross_margin_after_ai_compute": "share"}  # fmt: skip
+
+
+def _metric_display(metric: dict, currency: str) -> dict:
+    unit = METRIC_UNITS.get(metric["key"], "money")
+
+    def show(value):
+        if isinstance(value, dict):
+            return format_money(sum(value.values(), Decimal(0)), currency)
+        if value is None:
+            return "—"
+        if unit == "money":
+            return format_money(value, currency)
+        if unit == "share":
+            return f"{value * 100:.0f}%"
+        return f"{value:,.1f}" + (" h" if unit == "hours" else "")
+
+    breakdown = metric["value"] if isinstance(metric["value"], dict) else {}
+    change = metric["change"]
+    return {
+        **metric,
+        "shown_value": show(metric["value"]),
+        "shown_previous": show(metric["previous"]),
+        "change_pct": None if change is None else f"{change * 100:+.0f}%",
+        "breakdown": list(breakdown.items())[:4],
+    }
 
 
 @login_required
@@ -116,3 +187,17 @@ def gpu_host_edit(request, org_code, code):
         messages.success(request, f"Settings of {host.name} saved.")
         return redirect("finops-gpu-host", org_code=org.code, code=host.code)
     return render(request, "finops/gpu_host_edit.html", {"org": org, "page": "gpus", "host": host, "form": form})
+
+
+@login_required
+def thresholds(request, org_code):
+    """The stop-sign thresholds and allocation choices; members and owners may change them."""
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    form = EconomicsSettingsForm(request.POST or None, instance=economics_settings_for(org=org))
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in EconomicsSettingsForm.Meta.fields}
+        economics_settings_update(org=org, thresholds=form.thresholds(),
+                                  deferrable_features=form.deferrable_features(), **fields)  # fmt: skip
+        messages.success(request, "Saved. The Founder Table uses the new thresholds now.")
+        return redirect("finops-thresholds", org_code=org.code)
+    return render(request, "finops/thresholds.html", {"org": org, "page": "founder-table", "form": form})

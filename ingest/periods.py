@@ -37,3 +37,15 @@ def parse_month(text: str | None) -> tuple[date, date]:
     except ValueError as exc:
         raise PeriodError("month must look like 2026-11") from exc
     return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def parse_week(text: str | None) -> date:
+    """The Monday of an ISO week 'YYYY-Www'; this week's Monday when absent."""
+    if not text:
+        today = date.today()
+        return today - timedelta(days=today.weekday())
+    try:
+        year, week = text.split("-W")
+        return date.fromisocalendar(int(year), int(week), 1)
+    except ValueError as exc:
+        raise PeriodError("Give the week as YYYY-Www, e.g. 2026-W45.") from exc

@@ -337,10 +337,13 @@ def free_trial(f: PeriodFacts, t: dict) -> dict:
                 ),
             )
     offenders.sort(key=lambda o: -o["amount"])
+    # Without revenue the share-of-revenue half is unknown: only an account above the cap can decide the row.
+    unknown = f.revenue is None and not offenders
     return {
         "measured": {"trial_accounts": len(trials), "trial_spend": spend},
-        "stop_sign": bool(offenders),
+        "stop_sign": None if unknown else bool(offenders),
         "offenders": offenders,
+        "note": "Connect Stripe to compare trial spend with paid revenue." if unknown else "",
     }
 
 
@@ -348,7 +351,12 @@ def customer_tier(f: PeriodFacts, t: dict) -> dict:
     shares = {
         plan: (Decimal(premium) / calls if calls else None, cost) for plan, premium, calls, cost in f.plan_premium
     }
-    measured = {"plans": len(shares), "premium_share_by_plan": {p: v[0] for p, v in sorted(shares.items())}}
+    premium_calls, calls = sum(p[1] for p in f.plan_premium), sum(p[2] for p in f.plan_premium)
+    measured = {
+        "plans": len(shares),
+        "premium_call_share": Decimal(premium_calls) / calls if calls else None,
+        "premium_share_by_plan": {p: v[0] for p, v in sorted(shares.items())},
+    }
     if not f.plan_prices:
         return {"measured": measured, "stop_sign": None, "note": "Connect Stripe to know each plan's price."}
     prices = sorted(f.plan_prices.values())

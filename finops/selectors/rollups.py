@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from django.db.models import Min, Q, Sum
 
-from finops.economics.rules import HostFacts, PeriodFacts, RouteFacts, RunFacts, premium_audit
+from finops.economics.metrics import weekly_metrics
+from finops.economics.rules import HostFacts, PeriodFacts, RouteFacts, RunFacts, founder_table, premium_audit
 from finops.models import Bucket, JobRollup, Label, LearningQuestion, Release, Rollup
 from finops.selectors.inputs import economics_settings_for
 from ingest.models import CostLine, GpuHost, GpuHour
@@ -286,6 +287,21 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
             }
         )
     return result
+
+
+def founder_table_rows(*, org, start: date, end: date) -> list[dict]:
+    """The ten Founder Table rows of [start, end) as dicts, with the org's thresholds."""
+    facts = period_facts(org=org, start=start, end=end)
+    thresholds = economics_settings_for(org=org).thresholds
+    return [vars(row) for row in founder_table(facts, thresholds)]
+
+
+def metrics_for_week(*, org, monday: date) -> list[dict]:
+    """The twelve metrics of the ISO week starting `monday`, against the week before."""
+    week = timedelta(days=7)
+    now = period_facts(org=org, start=monday, end=monday + week)
+    before = period_facts(org=org, start=monday - week, end=monday)
+    return weekly_metrics(now, before)
 
 
 def last_rollup_at(*, org=None):

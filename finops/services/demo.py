@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from accounts.models import Organization, Role, Scope
 from accounts.services import agent_token_create, api_key_create, org_create, user_get_or_create
-from finops.demo_bills import demo_resources, write_focus_bill, write_gpu_cloud_invoice
+from finops.demo_bills import Resource, demo_resources, write_focus_bill, write_gpu_cloud_invoice
 from finops.demo_gpus import demo_gpu_batches, demo_start
-from finops.demo_usage import demo_usage_events, write_usage_jsonl
+from finops.demo_usage import RELEASE, demo_usage_events, write_usage_jsonl
+from finops.services.rollups import rollups_refresh
+from finops.services.settings import economics_settings_update, learning_question_record, release_create
 from ingest.selectors import usage_cost_by_provider_day
 from ingest.serializers import AgentBatchInput
 from ingest.services.agent import agent_batch_ingest, gpu_host_update
@@ -39,6 +41,8 @@ def demo_org_recreate() -> dict:
     demo_bills_import(org=org, owner=owner)
     demo_usage_import(org=org, owner=owner)
     demo_gpus_import(org=org, owner=owner)
+    demo_decisions(org=org)
+    rollups_refresh(org=org)
     return {"org": str(org.code), "login": owner.email, "password": password, "api_key": api_key}
 
 
@@ -48,7 +52,10 @@ def demo_bills_import(*, org, owner) -> None:
     days = DEMO_WEEKS * 7
     with tempfile.TemporaryDirectory() as folder:
         focus = Path(folder) / "aws-focus-1.2.csv"
-        write_focus_bill(focus, start=start, days=days, resources=demo_resources(per_provider=2, providers={"AWS"}))
+        # The generator's log volume suits the ingest benchmark, not a 20-person startup: leave it out.
+        services = [r for r in demo_resources(per_provider=2, providers={"AWS"}) if r.service != "Logging"]
+        resources = [*services, SHARED_CLUSTER]
+        write_focus_bill(focus, start=start, days=days, resources=resources)
         invoice = Path(folder) / "lambda-invoice.csv"
         write_gpu_cloud_invoice(invoice, start=start, days=days)
         column_mapping_create(
@@ -70,6 +77,11 @@ def demo_bills_import(*, org, owner) -> None:
             upload = upload_run(upload_id=upload.pk)
             if upload.status != upload.Status.DONE:
                 raise RuntimeError(f"demo bill {path.name} did not import: {upload.errors[:3]}")
+
+
+# Nobody tagged the shared Kubernetes cluster: the mystery bucket the Shared cluster row looks for.
+SHARED_CLUSTER = Resource("AWS", "123456789012", "us-east-1", "Amazon Elastic Kubernetes Service", "Compute",
+                          "aws-eks-shared", "Kubernetes cluster", "m6i.8xlarge", "Hours", Decimal("32.00"))  # fmt: skip
 
 
 def _demo_user(email: str, password: str):
@@ -145,8 +157,10 @@ DEMO_GPU_DAYS = 7
 DEMO_HOST_DETAILS = {
     "train-h100-01": {"owner": "ml-team", "provider": "owned", "instance_type": "8x H100 SXM",
                       "hourly_rate_amount": Decimal("24.00"), "currency": "USD"},
-    "infer-a100-01": {"owner": "", "provider": "Google Cloud", "instance_type": "a2-highgpu-2g"},
-    "dev-l4-01": {"owner": "", "provider": "Lambda", "instance_type": "1x L4"},
+    "infer-a100-01": {"owner": "", "provider": "Lambda", "instance_type": "1x A100 40GB",
+                      "bill_resource_id": "lambda-a100-a"},
+    "dev-l4-01": {"owner": "", "provider": "owned", "instance_type": "1x L4",
+                  "hourly_rate_amount": Decimal("0.85"), "currency": "USD"},
 }  # fmt: skip
 
 
@@ -160,3 +174,17 @@ def demo_gpus_import(*, org, owner) -> None:
         data = AgentBatchInput(data=batch)
         data.is_valid(raise_exception=True)
         agent_batch_ingest(org=org, host_name=host_name, batch=data.validated_data)
+
+
+def demo_decisions(*, org) -> None:
+    """What the founder recorded: thresholds and keys, the release, learning questions for some training runs."""
+    economics_settings_update(org=org, thresholds={}, deferrable_features=["batch-enrichment"],
+                              electricity_price_amount=Decimal("0.15"), pue=Decimal("1.3"))  # fmt: skip
+    release_day = timezone.now().date() - timedelta(days=9)
+    release_create(org=org, name=RELEASE, released_at=datetime(release_day.year, release_day.month,
+                                                                  release_day.day, 17, tzinfo=UTC))  # fmt: skip
+    today = timezone.now().date()
+    for offset in range(2, DEMO_GPU_DAYS, 2):  # every other run has its question; the rest fire the sign
+        day = today - timedelta(days=offset)
+        learning_question_record(org=org, run=f"train-run-{day:%m%d}",
+                                 question="Does the v3 data mix cut refusals without hurting accuracy?")  # fmt: skip

@@ -1,6 +1,7 @@
 """create_org, create_agent_token and demo, through call_command as a script would run them."""
 
 import json
+from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -91,6 +92,33 @@ class DemoDataTests(TestCase):
             self.assertEqual(
                 str(total.quantize(Decimal("0.01"))), str(Decimal(upload.totals["USD"]).quantize(Decimal("0.01")))
             )
+
+    def test_its_founder_table_has_live_figures_red_and_green_rows(self):
+        rows = {row["key"]: row for row in self.founder_table_last_week()}
+        self.assertEqual(len(rows), 10)
+        self.assertTrue(all(row["measured"] for row in rows.values()), "every row has figures")
+        red = {key for key, row in rows.items() if row["stop_sign"] is True}
+        green = {key for key, row in rows.items() if row["stop_sign"] is False}
+        # A zombie notebook and an unwatched p5, a trial account, the all-premium feature, the untagged cluster.
+        self.assertLessEqual({"idle_gpu", "free_trial", "model_route", "shared_cluster", "training_run"}, red)
+        self.assertGreaterEqual(len(green), 3)
+        idle_reasons = " ".join(o["reason"] for o in rows["idle_gpu"]["offenders"])
+        self.assertIn("zombie", idle_reasons)
+        self.assertEqual(rows["free_trial"]["offenders"][0]["name"], "trial-nova")
+        self.assertEqual(rows["model_route"]["offenders"][0]["id"], "summarise")
+
+    def test_its_identity_holds_to_the_cent(self):
+        monday = date.today() - timedelta(days=date.today().weekday())
+        url = f"/api/v1/ledger/summary/?start={monday - timedelta(days=42)}&end={monday + timedelta(days=7)}"
+        body = self.client.get(url, HTTP_AUTHORIZATION=f"Bearer {self.body['api_key']}").json()
+        parts = sum(Decimal(body[k]) for k in ("allocated", "idle", "unattributed"))
+        self.assertEqual(Decimal(body["billed_total"]).quantize(Decimal("0.01")), parts.quantize(Decimal("0.01")))
+        self.assertGreater(Decimal(body["allocated"]), 0)
+
+    def founder_table_last_week(self):
+        monday = date.today() - timedelta(days=date.today().weekday()) - timedelta(days=7)
+        url = f"/api/v1/founder-table/?start={monday}&end={monday + timedelta(days=7)}"
+        return self.client.get(url, HTTP_AUTHORIZATION=f"Bearer {self.body['api_key']}").json()["rows"]
 
     def test_it_recreates_rather_than_duplicates(self):
         summary = run("demo")

@@ -1,0 +1,59 @@
+from decimal import Decimal
+
+from django import forms
+
+from finops.economics.rules import DEFAULT_THRESHOLDS, THRESHOLD_HELP
+from finops.models import EconomicsSettings
+
+
+class EconomicsSettingsForm(forms.ModelForm):
+    """The stop-sign thresholds (defaults prefilled) and the allocation choices of an organisation."""
+
+    deferrable_features_text = forms.CharField(
+        required=False, label="Deferrable features", help_text="Comma-separated: work that could wait for batch prices"
+    )
+
+    class Meta:
+        model = EconomicsSettings
+        fields = [
+            "shared_cost_key",
+            "api_gap_key",
+            "electricity_price_amount",
+            "pue",
+            "target_margin_pct",
+            "trial_plan",
+        ]
+        labels = {
+            "shared_cost_key": "Untagged cloud costs",
+            "api_gap_key": "Token spend the logs do not explain",
+            "electricity_price_amount": "Electricity price per kWh",
+            "pue": "PUE",
+            "target_margin_pct": "Target margin %",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        saved = self.instance.thresholds or {}
+        for key, default in DEFAULT_THRESHOLDS.items():
+            self.fields[f"t_{key}"] = forms.DecimalField(
+                label=THRESHOLD_HELP[key], min_value=Decimal(0), max_digits=14, decimal_places=4,
+                initial=Decimal(str(saved.get(key, default))),
+            )  # fmt: skip
+        self.fields["deferrable_features_text"].initial = ", ".join(self.instance.deferrable_features or [])
+
+    def threshold_fields(self):
+        return [self[f"t_{key}"] for key in DEFAULT_THRESHOLDS]
+
+    def setting_fields(self):
+        return [self[name] for name in (*self.Meta.fields, "deferrable_features_text")]
+
+    def thresholds(self) -> dict:
+        """Only the thresholds that differ from the defaults, as decimal text."""
+        return {
+            key: str(self.cleaned_data[f"t_{key}"])
+            for key, default in DEFAULT_THRESHOLDS.items()
+            if self.cleaned_data[f"t_{key}"] != default
+        }
+
+    def deferrable_features(self) -> list[str]:
+        return sorted({f.strip() for f in self.cleaned_data["deferrable_features_text"].split(",") if f.strip()})

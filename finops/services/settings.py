@@ -1,0 +1,41 @@
+"""Writes of an organisation's economics choices; a change that moves money marks its days for recompute."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from finops.models import EconomicsSettings, LearningQuestion, Release, RollupDay
+from ingest.services.days import dirty_days_mark
+
+ALLOCATION_FIELDS = ("shared_cost_key", "api_gap_key", "blend_weights", "electricity_price_amount", "pue",
+                     "deferrable_features")  # fmt: skip
+
+
+@transaction.atomic
+def economics_settings_update(*, org, thresholds: dict, **fields) -> EconomicsSettings:
+    """Save thresholds and settings; when an allocation choice changed, every computed day is recomputed."""
+    settings, _ = EconomicsSettings.objects.select_for_update().get_or_create(org=org)
+    moved = any(getattr(settings, k) != v for k, v in fields.items() if k in ALLOCATION_FIELDS)
+    settings.thresholds = thresholds
+    for key, value in fields.items():
+        setattr(settings, key, value)
+    settings.updated_at = timezone.now()
+    settings.save()
+    if moved:
+        dirty_days_mark(org=org, days=RollupDay.objects.for_org(org).values_list("day", flat=True))
+    return settings
+
+
+def release_create(*, org, name: str, released_at) -> Release:
+    """Record a release (evaluation spend is judged against it); the same name again updates its time."""
+    release, _ = Release.objects.update_or_create(org=org, name=name, defaults={"released_at": released_at})
+    return release
+
+
+@transaction.atomic
+def learning_question_record(*, org, run: str, question: str, decision: str = "") -> LearningQuestion:
+    """The question a training or research run answers; it makes the run approved learning from now on."""
+    record, _ = LearningQuestion.objects.update_or_create(
+        org=org, run=run, defaults={"question": question, "decision": decision}
+    )
+    dirty_days_mark(org=org, days=RollupDay.objects.for_org(org).values_list("day", flat=True))
+    return record
