@@ -1,0 +1,75 @@
+"""The Founder Table and thresholds pages, as alice (owner), bob (viewer) and charlie (another org) see them."""
+
+from datetime import date, timedelta
+
+from finops.models import EconomicsSettings
+from finops.services.demo import demo_org_recreate
+from tests.base import BaseTestCase
+
+
+class FounderTablePageTests(BaseTestCase):
+    def test_it_shows_an_empty_week_without_numbers(self):
+        self.client.force_login(self.alice)
+        page = self.client.get(f"/o/{self.org.code}/")
+        self.assertContains(page, "No costs in this week yet")
+        self.assertEqual(page.content.decode().count('<tr id="row-'), 10)
+
+    def test_it_hides_other_orgs(self):
+        self.client.force_login(self.charlie)
+        self.assertEqual(self.client.get(f"/o/{self.org.code}/").status_code, 404)
+        self.assertEqual(self.client.get(f"/o/{self.org.code}/thresholds/").status_code, 404)
+
+    def test_a_bad_week_falls_back_to_last_week(self):
+        self.client.force_login(self.alice)
+        self.assertEqual(self.client.get(f"/o/{self.org.code}/?week=soon").status_code, 200)
+
+
+class DemoFounderTablePageTests(BaseTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.demo = demo_org_recreate()
+
+    def test_it_shows_the_demo_weeks_figures_and_stop_signs(self):
+        self.client.login(email=self.demo["login"], password=self.demo["password"])
+        page = self.client.get(f"/o/{self.demo['org']}/")
+        html = page.content.decode()
+        self.assertIn("trial-nova", html)
+        self.assertGreaterEqual(html.count('class="sign stop"'), 4)
+        self.assertGreaterEqual(html.count('class="sign ok"'), 3)
+        self.assertIn("Cost per completed customer job", html)
+        monday = date.today() - timedelta(days=date.today().weekday()) - timedelta(days=14)
+        year, week, _ = monday.isocalendar()
+        older = self.client.get(f"/o/{self.demo['org']}/?week={year}-W{week:02d}")
+        self.assertContains(older, f"Week {year}-W{week:02d}")
+
+
+class ThresholdsPageTests(BaseTestCase):
+    def form(self, **overrides):
+        data = {"shared_cost_key": "requests", "api_gap_key": "none", "electricity_price_amount": "0.2",
+                "pue": "1.4", "target_margin_pct": "55", "trial_plan": "trial",
+                "deferrable_features_text": "batch, nightly"}  # fmt: skip
+        from finops.economics.rules import DEFAULT_THRESHOLDS
+
+        data.update({f"t_{k}": str(v) for k, v in DEFAULT_THRESHOLDS.items()})
+        data.update(overrides)
+        return data
+
+    def test_it_saves_changed_thresholds_and_keys(self):
+        self.client.force_login(self.alice)
+        response = self.client.post(f"/o/{self.org.code}/thresholds/", self.form(t_trial_cap="10"))
+        self.assertEqual(response.status_code, 302)
+        saved = EconomicsSettings.objects.get(org=self.org)
+        self.assertEqual(saved.thresholds, {"trial_cap": "10"})
+        self.assertEqual((saved.shared_cost_key, saved.deferrable_features), ("requests", ["batch", "nightly"]))
+
+    def test_it_rejects_a_negative_threshold(self):
+        self.client.force_login(self.alice)
+        response = self.client.post(f"/o/{self.org.code}/thresholds/", self.form(t_trial_cap="-1"))
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(EconomicsSettings.objects.filter(org=self.org).exists())
+
+    def test_it_requires_write(self):
+        self.client.force_login(self.bob)
+        self.assertEqual(self.client.get(f"/o/{self.org.code}/thresholds/").status_code, 200)
+        self.assertEqual(self.client.post(f"/o/{self.org.code}/thresholds/", self.form()).status_code, 403)
