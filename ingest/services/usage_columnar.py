@@ -18,10 +18,16 @@ from django.utils.module_loading import import_string
 from pgpq import ArrowToPostgresBinaryEncoder
 from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
-from psycopg.copy import QueuedLibpqWriter
 
 from ingest.readers import open_csv_stream
-from ingest.services.focus_columnar import DECIMAL, TIMESTAMP, NotColumnarError, by_distinct, clean_text
+from ingest.services.focus_columnar import (
+    DECIMAL,
+    TIMESTAMP,
+    NotColumnarError,
+    _ShortQueueWriter,
+    by_distinct,
+    clean_text,
+)
 from ingest.sources import values as v
 from ingest.sources.generic_events import KNOWN_FIELDS, TEXT_FIELDS, TOKEN_FIELDS, ZONED
 from ingest.sources.usage_base import PURPOSES
@@ -165,7 +171,7 @@ def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple
             raise NotColumnarError(str(exc)) from exc
         # A writer thread sends the data while the next batch is parsed, as for bills.
         copy_sql = f"COPY {table} ({COLUMNS}) FROM STDIN WITH (FORMAT binary)"
-        with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy:
+        with cursor.copy(copy_sql, writer=_ShortQueueWriter(cursor)) as copy:
             while True:
                 try:
                     batch = reader.read_next_batch()
@@ -188,8 +194,9 @@ def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple
                 cache.set(progress_key, rows, 3600)
             if encoder is not None:
                 copy.write(encoder.finish())
-    # Arrow skips blank lines; the row numbers kept for tracing are only right without them.
-    _refuse(rows != _line_count(upload.file.path), "blank lines")
+            # Arrow skips blank lines; the row numbers kept for tracing are only right without them.
+            # Counted here, while the database is still storing the last batches.
+            _refuse(rows != _line_count(upload.file.path), "blank lines")
     return rows, first, last
 
 
