@@ -3,7 +3,7 @@ from decimal import Decimal
 from django import forms
 
 from finops.economics.rules import DEFAULT_THRESHOLDS, THRESHOLD_HELP
-from finops.models import EconomicsSettings
+from finops.models import BucketRule, EconomicsSettings, LearningQuestion, Release
 
 
 class EconomicsSettingsForm(forms.ModelForm):
@@ -57,3 +57,27 @@ class EconomicsSettingsForm(forms.ModelForm):
 
     def deferrable_features(self) -> list[str]:
         return sorted({f.strip() for f in self.cleaned_data["deferrable_features_text"].split(",") if f.strip()})
+
+
+class BucketRuleForm(forms.ModelForm):
+    class Meta:
+        model = BucketRule
+        fields = ["field", "pattern", "bucket"]
+        labels = {"field": "When", "pattern": "matches", "bucket": "the cost lands in"}
+        help_texts = {"pattern": "Case-insensitive; * matches anything, e.g. eval*"}
+
+
+class ReleaseForm(forms.ModelForm):
+    class Meta:
+        model = Release
+        fields = ["name", "released_at"]
+        labels = {"released_at": "Released at (UTC)"}
+        widgets = {"released_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
+
+
+class LearningQuestionForm(forms.ModelForm):
+    class Meta:
+        model = LearningQuestion
+        fields = ["run", "question", "decision"]
+        labels = {"run": "Run (its job id)", "question": "Learning question", "decision": "Decision it supports"}
+        widgets = {"question": forms.Textarea(attrs={"rows": 2}), "decision": forms.Textarea(attrs={"rows": 2})}

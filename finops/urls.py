@@ -14,6 +14,9 @@ from pricing.urls import org_urls as pricing_org_urls
 org_pages = [
     path("", views.founder_table, name="finops-founder-table"),
     path("thresholds/", views.thresholds, name="finops-thresholds"),
+    path("rules/", views.rules, name="finops-rules"),
+    path("rules/<uuid:code>/delete/", views.rule_delete, name="finops-rule-delete"),
+    path("decisions/", views.decisions, name="finops-decisions"),
     path("costs/", views.costs, name="finops-costs"),
     path("customers/", views.customers, name="finops-customers"),
     path("plans/", views.plans, name="finops-plans"),

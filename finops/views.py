@@ -5,19 +5,34 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
 from finops.charts import host_figures
-from finops.forms import EconomicsSettingsForm
+from finops.forms import BucketRuleForm, EconomicsSettingsForm, LearningQuestionForm, ReleaseForm
+from finops.models import BucketRule
 from finops.money import format_money
 from finops.onboarding import ONBOARDING_STEPS
 from finops.selectors.inputs import economics_settings_for
-from finops.selectors.rollups import founder_table_rows, ledger_summary, metrics_for_week
+from finops.selectors.rollups import (
+    bucket_rule_list,
+    founder_table_rows,
+    learning_question_list,
+    ledger_summary,
+    metrics_for_week,
+    release_list,
+)
 from finops.services.rollups import rollups_refresh_when_embedded
-from finops.services.settings import economics_settings_update
+from finops.services.settings import (
+    bucket_rule_create,
+    bucket_rule_delete,
+    economics_settings_update,
+    learning_question_record,
+    release_create,
+)
 from finops.templatetags.money_tags import humanize_key, measure
 from ingest.forms import GpuHostForm
 from ingest.periods import PeriodError, parse_week
@@ -201,3 +216,54 @@ def thresholds(request, org_code):
         messages.success(request, "Saved. The Founder Table uses the new thresholds now.")
         return redirect("finops-thresholds", org_code=org.code)
     return render(request, "finops/thresholds.html", {"org": org, "page": "founder-table", "form": form})
+
+
+@login_required
+def rules(request, org_code):
+    """Bucket rules: where a cost with no purpose of its own lands ("purpose = eval* -> evaluation")."""
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    form = BucketRuleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        bucket_rule_create(org=org, **form.cleaned_data)
+        messages.success(request, "Rule added; costs are being recomputed with it.")
+        return redirect("finops-rules", org_code=org.code)
+    context = {"org": org, "page": "founder-table", "form": form, "rules": bucket_rule_list(org=org)}
+    return render(request, "finops/rules.html", context)
+
+
+@login_required
+@require_POST
+def rule_delete(request, org_code, code):
+    org = get_org_for_user(request, org_code, write=True)
+    bucket_rule_delete(org=org, rule=get_object_or_404(BucketRule, org=org, code=code))
+    messages.success(request, "Rule removed.")
+    return redirect("finops-rules", org_code=org.code)
+
+
+@login_required
+def decisions(request, org_code):
+    """Releases (evaluation spend is judged against them) and the learning questions that approve runs."""
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    release_form = ReleaseForm(request.POST if "release" in request.POST else None, prefix="release")
+    question_form = LearningQuestionForm(
+        request.POST if "question" in request.POST else None,
+        prefix="question",
+        initial={"run": request.GET.get("run", "")},
+    )
+    if release_form.is_bound and release_form.is_valid():
+        release_create(org=org, **release_form.cleaned_data)
+        messages.success(request, "Release recorded.")
+        return redirect("finops-decisions", org_code=org.code)
+    if question_form.is_bound and question_form.is_valid():
+        learning_question_record(org=org, **question_form.cleaned_data)
+        messages.success(request, "Learning question recorded: the run counts as approved learning.")
+        return redirect("finops-decisions", org_code=org.code)
+    context = {
+        "org": org,
+        "page": "founder-table",
+        "release_form": release_form,
+        "question_form": question_form,
+        "releases": release_list(org=org),
+        "questions": learning_question_list(org=org),
+    }
+    return render(request, "finops/decisions.html", context)

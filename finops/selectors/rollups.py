@@ -8,7 +8,7 @@ from django.db.models import Min, Q, Sum
 
 from finops.economics.metrics import weekly_metrics
 from finops.economics.rules import HostFacts, PeriodFacts, RouteFacts, RunFacts, founder_table, premium_audit
-from finops.models import Bucket, JobRollup, Label, LearningQuestion, Release, Rollup
+from finops.models import Bucket, BucketRule, JobRollup, Label, LearningQuestion, Release, Rollup
 from finops.selectors.inputs import economics_settings_for
 from ingest.models import CostLine, GpuHost, GpuHour
 
@@ -310,3 +310,18 @@ def last_rollup_at(*, org=None):
 
     days = RollupDay.objects.for_org(org) if org else RollupDay.objects.all()
     return days.order_by("-computed_at").values_list("computed_at", flat=True).first()
+
+
+def bucket_rule_list(*, org):
+    """The organisation's bucket rules, in the order they apply."""
+    return BucketRule.objects.for_org(org)
+
+
+def release_list(*, org):
+    """Releases, newest first."""
+    return Release.objects.for_org(org)
+
+
+def learning_question_list(*, org):
+    """Recorded learning questions, newest first."""
+    return LearningQuestion.objects.for_org(org).order_by("-created_at")

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from finops.models import EconomicsSettings, LearningQuestion, Release, RollupDay
+from finops.models import BucketRule, EconomicsSettings, LearningQuestion, Release, RollupDay
 from ingest.services.days import dirty_days_mark
 
 ALLOCATION_FIELDS = ("shared_cost_key", "api_gap_key", "blend_weights", "electricity_price_amount", "pue",
@@ -21,7 +21,7 @@ def economics_settings_update(*, org, thresholds: dict, **fields) -> EconomicsSe
     settings.updated_at = timezone.now()
     settings.save()
     if moved:
-        dirty_days_mark(org=org, days=RollupDay.objects.for_org(org).values_list("day", flat=True))
+        _recompute_everything(org)
     return settings
 
 
@@ -37,5 +37,26 @@ def learning_question_record(*, org, run: str, question: str, decision: str = ""
     record, _ = LearningQuestion.objects.update_or_create(
         org=org, run=run, defaults={"question": question, "decision": decision}
     )
-    dirty_days_mark(org=org, days=RollupDay.objects.for_org(org).values_list("day", flat=True))
+    _recompute_everything(org)
     return record
+
+
+def _recompute_everything(org) -> None:
+    dirty_days_mark(org=org, days=RollupDay.objects.for_org(org).values_list("day", flat=True))
+
+
+@transaction.atomic
+def bucket_rule_create(*, org, field: str, pattern: str, bucket: str) -> BucketRule:
+    """Add a rule after the existing ones; every computed day is recomputed with it."""
+    last = BucketRule.objects.for_org(org).order_by("-position").values_list("position", flat=True).first()
+    rule = BucketRule.objects.create(org=org, field=field, pattern=pattern.strip(), bucket=bucket,
+                                     position=(last or 0) + 1)  # fmt: skip
+    _recompute_everything(org)
+    return rule
+
+
+@transaction.atomic
+def bucket_rule_delete(*, org, rule: BucketRule) -> None:
+    """Remove a rule; every computed day is recomputed without it."""
+    rule.delete()
+    _recompute_everything(org)
