@@ -18,9 +18,9 @@ import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
-from finops.money import quantize_storage
+from finops.money import STORAGE_QUANTUM, quantize_storage
 
 ZERO = Decimal(0)
 SECONDS_PER_HOUR = 3600
@@ -150,14 +150,23 @@ class Item:
 
 
 def split_exact(amount: Decimal, weights: list) -> list[Decimal]:
-    """`amount` in parts proportional to `weights`, at storage precision, summing exactly to `amount`
-    (the rounding remainder goes to the largest part)."""
+    """`amount` in parts proportional to `weights`, at storage precision, summing exactly to `amount`.
+
+    Largest remainders: each part is rounded toward zero, then the units left over go one each to the parts that
+    lost the most (ties to the larger weight, then the first), so no part of a positive amount is negative and
+    none is off by more than one unit; digits of an amount finer than storage go to the largest part."""
     total = sum(weights, ZERO)
     if not weights:
         return []
     if total <= 0:
         return [amount] + [ZERO] * (len(weights) - 1)
-    parts = [quantize_storage(amount * Decimal(w) / total) for w in weights]
+    exact = [amount * Decimal(w) / total for w in weights]
+    parts = [e.quantize(STORAGE_QUANTUM, rounding=ROUND_DOWN) for e in exact]
+    left = amount - sum(parts, ZERO)
+    step = STORAGE_QUANTUM if left > 0 else -STORAGE_QUANTUM
+    order = sorted(range(len(parts)), key=lambda i: (-abs(exact[i] - parts[i]), -weights[i], i))
+    for i in order[: int(abs(left) / STORAGE_QUANTUM)]:
+        parts[i] += step
     largest = max(range(len(parts)), key=lambda i: weights[i])
     parts[largest] += amount - sum(parts, ZERO)
     return parts
@@ -262,9 +271,9 @@ def _host_hour(hh: HostHour, cost, currency, source, line_ids, policy) -> list[I
     used = sum((s for _, s in hh.workloads), ZERO)
     items = []
     if hh.workloads and capacity > 0:
-        # More GPU-seconds than the GPUs hold (clock skew, overlapping batches) share the whole hour.
-        scale = capacity if used <= capacity else used
-        shares = [quantize_storage(cost * s / scale) for _, s in hh.workloads]
+        # The cost over the workloads' GPU-seconds and the capacity left idle, exactly (rounding never makes idle
+        # negative); more GPU-seconds than the GPUs hold (clock skew, overlapping batches) share the whole hour.
+        *shares, idle = split_exact(cost, [s for _, s in hh.workloads] + [max(capacity - used, ZERO)])
         for (dims, seconds), share in zip(hh.workloads, shares, strict=True):
             dims = replace(dims, host=hh.host, owner=dims.owner or hh.owner)
             bucket = bucket_for(dims, policy.rules, gpu=True)
@@ -273,7 +282,6 @@ def _host_hour(hh: HostHour, cost, currency, source, line_ids, policy) -> list[I
                      gpu_seconds=seconds, cost_line_ids=line_ids,
                      deferrable=_deferrable(dims, policy))
             )  # fmt: skip
-        idle = cost - sum(shares, ZERO)
     else:
         idle = cost
     if idle:
@@ -321,7 +329,11 @@ def _calls(calls, llm_bills, policy) -> list[Item]:
         if bill is not None and logged > bill:
             costs = split_exact(bill, costs)
         for call, cost in zip(group, costs, strict=True):
-            items.append(_call_item(call, cost if call.currency == policy.currency else call.cost, outcomes, policy))
+            # A call in another currency counts at its own cost only when no bill covers its provider; under a
+            # bill it is part of the bill (and of its gap), so counting it again would bill it twice.
+            if call.currency != policy.currency and bill is None:
+                cost = call.cost
+            items.append(_call_item(call, cost, outcomes, policy))
     return items
 
 

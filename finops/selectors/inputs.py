@@ -113,8 +113,13 @@ def _category(line, host) -> str:
 
 
 def _span(line):
-    end = line.charge_period_end
-    return line.charge_period_start, end if end and end > line.charge_period_start else None
+    begin, end = line.charge_period_start, line.charge_period_end
+    if not end or end <= begin:
+        return begin, None
+    # Ingest marks at most MAX_DAYS_PER_LINE days after a line's first one dirty, and a day reads lines from that
+    # far back only: a longer line (a year's commitment) is spread over the days it marked, so none of it is lost.
+    last = datetime.combine(begin.astimezone(UTC).date(), time(0), tzinfo=UTC) + timedelta(days=MAX_DAYS_PER_LINE + 1)
+    return begin, min(end, last)
 
 
 def _share(line, start, end) -> Decimal:
