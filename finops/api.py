@@ -2,6 +2,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -11,7 +12,14 @@ from accounts.tenancy import OrgAPIView
 from finops import serializers
 from finops.money import as_json
 from finops.selectors.health import health_status
-from finops.selectors.rollups import customer_economics, founder_table_rows, ledger_summary, metrics_for_week
+from finops.selectors.rollups import (
+    anomalies_for_week,
+    customer_economics,
+    forecast_for_month,
+    founder_table_rows,
+    ledger_summary,
+    metrics_for_week,
+)
 from finops.services.rollups import rollups_refresh_when_embedded
 from ingest.periods import PeriodError, as_utc_bounds, parse_period, parse_week
 from ingest.selectors import ledger_billed_totals
@@ -105,3 +113,33 @@ class CustomerEconomicsApi(EconomicsApi):
         start, end = _period(request)
         rows = json_value(customer_economics(org=self.org, start=start, end=end))
         return Response(serializers.CustomerEconomicsOutput(rows, many=True).data)
+
+
+class AnomaliesApi(EconomicsApi):
+    """The week's anomalies: spend spikes, tokens-per-request and retry-rate jumps, model-mix shifts, idle jumps."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("week", str, description="ISO week YYYY-Www (default: this week)")],
+        responses=serializers.AnomaliesOutput,
+    )
+    def get(self, request):
+        try:
+            monday = parse_week(request.query_params.get("week"))
+        except PeriodError as exc:
+            raise exceptions.ValidationError({"week": [str(exc)]}) from exc
+        found = [vars(a) for a in anomalies_for_week(org=self.org, week_start=monday)]
+        year, week, _ = monday.isocalendar()
+        body = {"week": f"{year}-W{week:02d}", "anomalies": json_value(found)}
+        return Response(serializers.AnomaliesOutput(body).data)
+
+
+class ForecastApi(EconomicsApi):
+    """This month's cost so far, the run rate, and the month-end forecast with its band."""
+
+    @extend_schema(responses=serializers.ForecastOutput)
+    def get(self, request):
+        today = timezone.now().date()
+        forecast = forecast_for_month(org=self.org, today=today)
+        body = {"currency": self.org.currency, "month": f"{today:%Y-%m}", **json_value(vars(forecast))}
+        body["days_left"] = forecast.days_left
+        return Response(serializers.ForecastOutput(body).data)

@@ -71,3 +71,28 @@ class CustomerEconomicsOutput(serializers.Serializer):
     failed_jobs = serializers.IntegerField()
     cost_per_completed_job = serializers.CharField(**MONEY)
     retries_per_completed_job = serializers.CharField(allow_null=True)
+
+
+class AnomalyOutput(serializers.Serializer):
+    kind = serializers.CharField(help_text="spend_spike, tokens_per_request_jump, retry_rate_jump, model_mix_shift, "
+                                 "idle_hours_jump")  # fmt: skip
+    subject = serializers.CharField()
+    value = serializers.CharField()
+    baseline = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class AnomaliesOutput(serializers.Serializer):
+    week = serializers.CharField()
+    anomalies = AnomalyOutput(many=True)
+
+
+class ForecastOutput(serializers.Serializer):
+    currency = serializers.CharField()
+    month = serializers.CharField()
+    month_to_date = serializers.CharField()
+    run_rate_per_day = serializers.CharField()
+    forecast = serializers.CharField()
+    low = serializers.CharField()
+    high = serializers.CharField()
+    days_left = serializers.IntegerField()

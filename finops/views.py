@@ -18,7 +18,9 @@ from finops.money import format_money
 from finops.onboarding import ONBOARDING_STEPS
 from finops.selectors.inputs import economics_settings_for
 from finops.selectors.rollups import (
+    anomalies_for_week,
     bucket_rule_list,
+    forecast_for_month,
     founder_table_rows,
     learning_question_list,
     ledger_summary,
@@ -86,6 +88,8 @@ def founder_table(request, org_code):
         "week_label": _week(monday),
         "previous_week": _week(monday - timedelta(days=7)),
         "next_week": _week(end) if end <= this_monday else None,
+        "anomalies": anomalies_for_week(org=org, week_start=monday),
+        "forecast": forecast_for_month(org=org, today=date.today()),
         "red": sum(1 for r in rows if r["stop_sign"]),
         "green": sum(1 for r in rows if r["stop_sign"] is False),
     }

@@ -5,7 +5,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Min, Q, Sum
+from django.db.models.functions import TruncDate
 
+from finops.economics.anomalies import detect_anomalies, month_end_forecast
 from finops.economics.metrics import weekly_metrics
 from finops.economics.rules import HostFacts, PeriodFacts, RouteFacts, RunFacts, founder_table, premium_audit
 from finops.models import Bucket, BucketRule, JobRollup, Label, LearningQuestion, Release, Rollup
@@ -325,3 +327,67 @@ def release_list(*, org):
 def learning_question_list(*, org):
     """Recorded learning questions, newest first."""
     return LearningQuestion.objects.for_org(org).order_by("-created_at")
+
+
+def anomaly_inputs(*, org, week_start: date) -> tuple[dict, dict, dict]:
+    """The daily spend and idle series, weekly ratios and premium shares that `detect_anomalies` reads: the
+    week and the four before it."""
+    since = week_start - timedelta(days=28)
+    until = week_start + timedelta(days=7)
+    rows = rollups_between(org=org, start=since, end=until).filter(currency=org.currency, kind="allocated")
+    daily = defaultdict(dict)
+    for field in ("customer", "feature", "model"):
+        for r in rows.exclude(**{field: ""}).values("day", field).annotate(total=Sum("cost_amount")).order_by():
+            daily[("spend_spike", f"{field} {r[field]}")][r["day"]] = r["total"]
+    begin, end = _bounds(since, until)
+    idle = (
+        GpuHour.objects.for_org(org)
+        .filter(hour__gte=begin, hour__lt=end)
+        .annotate(day=TruncDate("hour"))
+        .values("day", "gpu__host__name")
+        .annotate(seconds=Sum("idle_seconds"))
+        .order_by()
+    )
+    for r in idle:
+        daily[("idle_hours_jump", f"host {r['gpu__host__name']}")][r["day"]] = Decimal(r["seconds"]) / 3600
+    weeks = [week_start - timedelta(days=7 * i) for i in (4, 3, 2, 1, 0)]
+    calls = rows.filter(source="api_calls")
+    ratios, mixes = defaultdict(lambda: [None] * 5), defaultdict(lambda: [None] * 5)
+    premium = {a["feature"]: a["premium_model"] for a in premium_audit(_routes(calls))}
+    for i, monday in enumerate(weeks):
+        week = calls.filter(day__gte=monday, day__lt=monday + timedelta(days=7))
+        for r in week.values("feature").annotate(n=Sum("calls"), t=Sum("input_tokens") + Sum("output_tokens")):
+            if r["n"]:
+                ratios[("tokens_per_request_jump", f"feature {r['feature'] or '(none)'}")][i] = Decimal(r["t"]) / r["n"]
+        for r in week.values("feature", "model").annotate(n=Sum("calls")).order_by():
+            if r["feature"] in premium:
+                entry = mixes[r["feature"]]
+                entry[i] = entry[i] or [0, 0]
+                entry[i][1] += r["n"]
+                entry[i][0] += r["n"] if r["model"] == premium[r["feature"]] else 0
+        jobs = JobRollup.objects.for_org(org).filter(day__gte=monday, day__lt=monday + timedelta(days=7))
+        totals = jobs.aggregate(a=Sum("attempts"), c=Sum("jobs_completed"), f=Sum("jobs_failed"))
+        done = (totals["c"] or 0) + (totals["f"] or 0)
+        if done:
+            ratios[("retry_rate_jump", "all jobs")][i] = Decimal((totals["a"] or 0) - done) / done
+    shares = {f: [Decimal(p) / n if p is not None and n else None for p, n in (w or (None, 0) for w in weeks_)]
+              for f, weeks_ in mixes.items()}  # fmt: skip
+    return dict(daily), dict(ratios), shares
+
+
+def daily_billed(*, org, start: date, end: date) -> dict:
+    """{day: everything the org paid that day} in its currency, from the rollups."""
+    rows = rollups_between(org=org, start=start, end=end).filter(currency=org.currency)
+    return {r["day"]: r["total"] for r in rows.values("day").annotate(total=Sum("cost_amount")).order_by()}
+
+
+def anomalies_for_week(*, org, week_start: date) -> list:
+    """The week's anomalies against each series' own baseline."""
+    daily, ratios, mixes = anomaly_inputs(org=org, week_start=week_start)
+    return detect_anomalies(daily, ratios, mixes, week_start)
+
+
+def forecast_for_month(*, org, today: date):
+    """Month-end forecast of what the org pays, from the rollups of the last weeks."""
+    since = min(today.replace(day=1), today - timedelta(days=14))
+    return month_end_forecast(daily_billed(org=org, start=since, end=today), today)

@@ -1,0 +1,106 @@
+"""Anomalies against each series' own recent baseline, and the month-end forecast from the run rate.
+
+Method (documented in docs/architecture.md): for a daily series, the baseline is the 28 days before the
+week; the week's daily mean is an anomaly when it is above the baseline's median by more than three robust
+standard deviations (1.4826 x the median absolute deviation), by at least half the median, and by at least
+a floor in absolute terms (so pennies never alarm). Ratios (tokens per request, retry rate) and the model
+mix are compared week against the mean of the four weeks before, with fixed relative / share jumps.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from statistics import median
+
+ZERO = Decimal(0)
+MAD_SCALE = Decimal("1.4826")
+BASELINE_DAYS = 28
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    kind: str  # spend_spike, tokens_per_request_jump, retry_rate_jump, model_mix_shift, idle_hours_jump
+    subject: str  # the customer, feature, model or host the series is about ("" for org-wide)
+    value: Decimal
+    baseline: Decimal
+    reason: str
+
+
+def _daily_values(points: dict, start: date, days: int) -> list[Decimal]:
+    return [points.get(start + timedelta(days=i), ZERO) for i in range(days)]
+
+
+def spike(points: dict, week_start: date, *, floor: Decimal) -> tuple[Decimal, Decimal] | None:
+    """(week's daily mean, baseline median) when the week spikes above its own baseline, else None."""
+    baseline = _daily_values(points, week_start - timedelta(days=BASELINE_DAYS), BASELINE_DAYS)
+    week = _daily_values(points, week_start, 7)
+    centre = median(baseline)
+    spread = MAD_SCALE * median([abs(v - centre) for v in baseline])
+    mean = sum(week, ZERO) / 7
+    if mean - centre > max(3 * spread, centre / 2, floor):
+        return mean, centre
+    return None
+
+
+def detect_anomalies(
+    daily: dict, ratios: dict, mixes: dict, week_start: date, *, spend_floor: Decimal = Decimal(5)
+) -> list[Anomaly]:
+    """Anomalies of one week.
+
+    `daily`: {(kind, subject): {day: value}} for spend (kind spend_spike) and idle GPU-hours (idle_hours_jump);
+    `ratios`: {(kind, subject): [week-4, ..., week-1, this week]} for tokens per request and retry rate;
+    `mixes`: {feature: [premium share week-4 .. week-1, this week]}.
+    """
+    found = []
+    for (kind, subject), points in sorted(daily.items()):
+        floor = spend_floor if kind == "spend_spike" else Decimal(1)
+        hit = spike(points, week_start, floor=floor)
+        if hit:
+            mean, centre = hit
+            found.append(Anomaly(kind, subject, mean, centre, f"{mean:.2f} a day against a usual {centre:.2f}"))
+    for (kind, subject), weeks in sorted(ratios.items()):
+        *before, now = weeks
+        known = [w for w in before if w is not None]
+        if now is None or not known:
+            continue
+        usual = sum(known, ZERO) / len(known)
+        jump = Decimal("0.3") if kind == "tokens_per_request_jump" else Decimal("0.5")
+        if usual > 0 and (now - usual) / usual > jump:
+            found.append(Anomaly(kind, subject, now, usual, f"{now:.2f} against a usual {usual:.2f}"))
+    for feature, weeks in sorted(mixes.items()):
+        *before, now = weeks
+        known = [w for w in before if w is not None]
+        if now is None or not known:
+            continue
+        usual = sum(known, ZERO) / len(known)
+        if abs(now - usual) > Decimal("0.2"):
+            found.append(Anomaly("model_mix_shift", feature, now, usual,
+                                 f"premium share {now:.0%} against a usual {usual:.0%}"))  # fmt: skip
+    return sorted(found, key=lambda a: (a.kind, -(a.value - a.baseline)))
+
+
+@dataclass(frozen=True)
+class Forecast:
+    month_to_date: Decimal
+    run_rate_per_day: Decimal
+    forecast: Decimal
+    low: Decimal
+    high: Decimal
+    days_left: int
+
+
+def month_end_forecast(daily_cost: dict, today: date) -> Forecast:
+    """Month-to-date cost plus the last seven full days' mean per day for the days left, with a band of two
+    standard deviations of the last fourteen days' daily cost, scaled by the square root of the days left."""
+    first = today.replace(day=1)
+    next_month = (first + timedelta(days=32)).replace(day=1)
+    to_date = sum((v for d, v in daily_cost.items() if first <= d < today), ZERO)
+    last_seven = _daily_values(daily_cost, today - timedelta(days=7), 7)
+    rate = sum(last_seven, ZERO) / 7
+    recent = _daily_values(daily_cost, today - timedelta(days=14), 14)
+    mean = sum(recent, ZERO) / 14
+    deviation = (sum(((v - mean) ** 2 for v in recent), ZERO) / 13).sqrt()
+    left = (next_month - today).days
+    expected = to_date + rate * left
+    band = 2 * deviation * Decimal(left).sqrt()
+    return Forecast(to_date, rate, expected, max(expected - band, to_date), expected + band, left)

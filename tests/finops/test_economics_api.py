@@ -1,0 +1,81 @@
+"""GET founder-table, metrics/weekly, anomalies and forecast: shapes, tenancy and bad input."""
+
+from datetime import date, timedelta
+from decimal import Decimal as D
+
+from django.test import SimpleTestCase
+
+from finops.economics.anomalies import detect_anomalies, month_end_forecast
+from tests.base import BaseTestCase
+from tests.ingest.helpers import ApiClientMixin
+
+MONDAY = date(2026, 11, 2)
+
+
+class EconomicsApiTests(ApiClientMixin, BaseTestCase):
+    def setUp(self):
+        self.make_keys()
+
+    def test_the_founder_table_has_ten_rows_undecided_without_data(self):
+        body = self.api_get("/api/v1/founder-table/?start=2026-11-02&end=2026-11-09").json()
+        self.assertEqual(len(body["rows"]), 10)
+        self.assertEqual(body["rows"][0]["key"], "training_run")
+        self.assertEqual(body["rows"][8]["stop_sign"], None)  # shared cluster: no bill, nothing to judge
+
+    def test_weekly_metrics_are_the_twelve_in_order(self):
+        body = self.api_get("/api/v1/metrics/weekly/?week=2026-W45").json()
+        self.assertEqual((body["week"], body["start"]), ("2026-W45", "2026-11-02"))
+        self.assertEqual(len(body["metrics"]), 12)
+        margin = body["metrics"][-1]
+        self.assertEqual(
+            (margin["key"], margin["value"], margin["change"]), ("gross_margin_after_ai_compute", None, None)
+        )
+
+    def test_bad_weeks_and_periods_are_400(self):
+        self.assertEqual(self.api_get("/api/v1/metrics/weekly/?week=45").status_code, 400)
+        self.assertEqual(self.api_get("/api/v1/anomalies/?week=2026-45").status_code, 400)
+        self.assertEqual(self.api_get("/api/v1/founder-table/?start=2026-11-09&end=2026-11-02").status_code, 400)
+
+    def test_anomalies_and_forecast_answer_empty_for_a_new_org(self):
+        self.assertEqual(self.api_get("/api/v1/anomalies/?week=2026-W45").json()["anomalies"], [])
+        forecast = self.api_get("/api/v1/forecast/").json()
+        self.assertEqual((forecast["currency"], forecast["month_to_date"]), ("USD", "0.0000000000"))
+
+    def test_it_hides_other_orgs(self):
+        for url in ("/api/v1/founder-table/", "/api/v1/metrics/weekly/", "/api/v1/anomalies/", "/api/v1/forecast/"):
+            with self.subTest(url=url):
+                self.assertEqual(self.api_get(f"{url}?org={self.org.code}", key=self.charlie_key).status_code, 404)
+                self.assertEqual(self.client.get(url).status_code, 401)
+
+
+class AnomalyMethodTests(SimpleTestCase):
+    def steady(self, value, days=28, start=MONDAY - timedelta(days=28)):
+        return {start + timedelta(days=i): D(value) for i in range(days)}
+
+    def test_a_spend_spike_against_its_own_baseline(self):
+        points = self.steady("10") | {MONDAY + timedelta(days=i): D("40") for i in range(7)}
+        [found] = detect_anomalies({("spend_spike", "customer acme"): points}, {}, {}, MONDAY)
+        self.assertEqual((found.kind, found.value, found.baseline), ("spend_spike", D("40"), D("10")))
+
+    def test_a_noisy_series_and_pennies_do_not_alarm(self):
+        noisy = {MONDAY - timedelta(days=28 - i): D(5 + 10 * (i % 2)) for i in range(28)}
+        noisy |= {MONDAY + timedelta(days=i): D("14") for i in range(7)}
+        pennies = self.steady("0.01") | {MONDAY + timedelta(days=i): D("0.50") for i in range(7)}
+        daily = {("spend_spike", "feature chat"): noisy, ("spend_spike", "customer tiny"): pennies}
+        self.assertEqual(detect_anomalies(daily, {}, {}, MONDAY), [])
+
+    def test_ratio_jumps_and_a_model_mix_shift(self):
+        ratios = {("retry_rate_jump", "all jobs"): [D("0.1"), D("0.1"), None, D("0.1"), D("0.3")],
+                  ("tokens_per_request_jump", "feature chat"): [D(1000)] * 4 + [D(1100)]}  # fmt: skip
+        mixes = {"summarise": [D("0.5")] * 4 + [D("0.95")]}
+        found = detect_anomalies({}, ratios, mixes, MONDAY)
+        self.assertEqual([(a.kind, a.subject) for a in found],
+                         [("model_mix_shift", "summarise"), ("retry_rate_jump", "all jobs")])  # fmt: skip
+
+    def test_the_forecast_projects_the_run_rate_with_a_band(self):
+        today = date(2026, 11, 21)
+        daily = {date(2026, 11, d): D("100") for d in range(1, 21)}
+        forecast = month_end_forecast(daily, today)
+        self.assertEqual((forecast.month_to_date, forecast.run_rate_per_day), (D("2000"), D("100")))
+        self.assertEqual((forecast.forecast, forecast.days_left), (D("3000"), 10))
+        self.assertEqual((forecast.low, forecast.high), (D("3000"), D("3000")))  # a flat series has no spread
