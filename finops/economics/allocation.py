@@ -229,8 +229,10 @@ def allocate_day(inputs: DayInputs) -> list[Item]:
             shared.append(bill)
     items += _gpu_hosts(inputs.host_hours, host_bill, policy)
     items += _calls(inputs.calls, llm_bills, policy)
-    items += _api_gaps(items, llm_bills, policy)
-    items += _shared(shared, items, policy)
+    keys = _Keys(items, policy)  # the day's work (GPU and calls) decides every key's weights, computed once
+    items += _api_gaps(items, llm_bills, policy, keys)
+    items += [i for bill in shared for i in keys.place(bill.amount, bill.dims, "cloud_shared", (bill.line_id,),
+                                                        policy.shared_cost_key)]  # fmt: skip
     return items
 
 
@@ -352,7 +354,7 @@ def _call_item(call: CallGroup, cost, outcomes, policy) -> Item:
                 deferrable=_deferrable(dims, policy))  # fmt: skip
 
 
-def _api_gaps(items, llm_bills, policy) -> list[Item]:
+def _api_gaps(items, llm_bills, policy, keys) -> list[Item]:
     """Per provider: the bill minus the calls allocated (never negative: over-priced calls were scaled)."""
     gaps = []
     logged = defaultdict(lambda: ZERO)
@@ -363,15 +365,8 @@ def _api_gaps(items, llm_bills, policy) -> list[Item]:
         gap = sum((b.amount for b in bills), ZERO) - logged[provider]
         if gap:
             line_ids = tuple(sorted(b.line_id for b in bills))
-            gaps += _by_key(gap, Dims(provider=provider), "api_gap", line_ids, items, policy.api_gap_key, policy)
+            gaps += keys.place(gap, Dims(provider=provider), "api_gap", line_ids, policy.api_gap_key)
     return gaps
-
-
-def _shared(shared, items, policy) -> list[Item]:
-    out = []
-    for bill in shared:
-        out += _by_key(bill.amount, bill.dims, "cloud_shared", (bill.line_id,), items, policy.shared_cost_key, policy)
-    return out
 
 
 def customer_weights(items, key: str, blend: tuple) -> dict:
@@ -398,17 +393,26 @@ def customer_weights(items, key: str, blend: tuple) -> dict:
     return {c: w for c, w in weights.items() if w > 0}
 
 
-def _by_key(amount, dims, source, line_ids, items, key, policy) -> list[Item]:
-    """Allocate `amount` to customers by `key`, or leave it unattributed when no key (or no customer) places it."""
-    weights = customer_weights(items, key, policy.blend_weights) if key != "none" else {}
-    if not weights:
-        return [Item("unattributed", source, "waste", "unlabelled", dims, amount, policy.currency,
-                     cost_line_ids=line_ids)]  # fmt: skip
-    customers = sorted(weights)
-    plans = {i.dims.customer: i.dims.plan for i in items if i.dims.customer}
-    parts = split_exact(amount, [weights[c] for c in customers])
-    return [
-        Item("allocated", source, "inference", "customer_value",
-             replace(dims, customer=c, plan=plans.get(c, "")), part, policy.currency, cost_line_ids=line_ids)
-        for c, part in zip(customers, parts, strict=True)
-    ]  # fmt: skip
+class _Keys:
+    """Places an amount on customers by an allocation key, or leaves it unattributed when no key (or no
+    customer) places it; weights are computed once per key for the day."""
+
+    def __init__(self, items, policy):
+        self.items, self.policy, self.weights = items, policy, {}
+        self.plans = {i.dims.customer: i.dims.plan for i in items if i.dims.customer}
+
+    def place(self, amount, dims, source, line_ids, key) -> list[Item]:
+        currency = self.policy.currency
+        if key not in self.weights:
+            self.weights[key] = customer_weights(self.items, key, self.policy.blend_weights) if key != "none" else {}
+        weights = self.weights[key]
+        if not weights:
+            return [Item("unattributed", source, "waste", "unlabelled", dims, amount, currency,
+                         cost_line_ids=line_ids)]  # fmt: skip
+        customers = sorted(weights)
+        parts = split_exact(amount, [weights[c] for c in customers])
+        return [
+            Item("allocated", source, "inference", "customer_value",
+                 replace(dims, customer=c, plan=self.plans.get(c, "")), part, currency, cost_line_ids=line_ids)
+            for c, part in zip(customers, parts, strict=True)
+        ]  # fmt: skip
