@@ -55,31 +55,40 @@ def _bounds(start: date, end: date):
     return datetime.combine(start, time(0), tzinfo=UTC), datetime.combine(end, time(0), tzinfo=UTC)
 
 
+SLICE_FIELDS = ("kind", "source", "bucket", "customer", "plan", "feature", "environment", "model", "host", "owner",
+                "deferrable")  # fmt: skip
+GPU_SOURCES = ("gpu_bill", "gpu_rate", "gpu_no_agent")
+
+
 def period_facts(*, org, start: date, end: date) -> PeriodFacts:
-    """Everything the Founder Table rules and the weekly metrics need for [start, end)."""
+    """Everything the Founder Table rules and the weekly metrics need for [start, end).
+
+    The period's rollup rows are read once, grouped by the dimensions the rules use, and summed here in
+    Python: one scan instead of one per figure."""
     settings = economics_settings_for(org=org)
     rows = rollups_between(org=org, start=start, end=end).filter(currency=org.currency)
-    allocated = rows.filter(kind="allocated")
-    kinds = {r["kind"]: r["total"] for r in rows.values("kind").annotate(total=Sum("cost_amount")).order_by()}
+    slices = _slices(rows)
+    allocated = [s for s in slices if s["kind"] == "allocated"]
+    kinds = _group(slices, "kind")
     jobs = JobRollup.objects.for_org(org).filter(day__gte=start, day__lt=end, currency=org.currency)
     customer_jobs = jobs.exclude(customer="").aggregate(
         completed=Sum("jobs_completed"), failed=Sum("jobs_failed"), attempts=Sum("attempts"),
         cost_completed=Sum("cost_completed_amount"), cost_failed=Sum("cost_failed_amount"),
     )  # fmt: skip
     routes = _routes(allocated)
+    deferrable = [s for s in allocated if s["deferrable"]]
     return PeriodFacts(
         currency=org.currency,
         billed_total=sum(kinds.values(), ZERO),
         allocated=kinds.get("allocated", ZERO),
         idle=kinds.get("idle", ZERO),
         unattributed=kinds.get("unattributed", ZERO),
-        untagged_allocated=_sum(allocated.filter(source__in=("cloud_shared", "api_gap"))),
+        untagged_allocated=_cost(s for s in allocated if s["source"] in ("cloud_shared", "api_gap")),
         customer_cost=tuple(
-            (r["customer"], r["plan"], r["total"])
-            for r in allocated.exclude(customer="")
-            .values("customer", "plan")
-            .annotate(total=Sum("cost_amount"))
-            .order_by("customer", "plan")
+            (customer, plan, total)
+            for (customer, plan), total in sorted(
+                _group([s for s in allocated if s["customer"]], "customer", "plan").items()
+            )
         ),
         revenue=None,
         plan_prices=None,
@@ -87,38 +96,58 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
         failed_jobs=customer_jobs["failed"] or 0,
         job_attempts=customer_jobs["attempts"] or 0,
         job_cost=(customer_jobs["cost_completed"] or ZERO) + (customer_jobs["cost_failed"] or ZERO),
-        hosts=tuple(_hosts(org, rows, start, end)),
+        hosts=tuple(_hosts(org, slices, start, end)),
         runs=tuple(_runs(org, jobs)),
         routes=routes,
-        deferrable_realtime_cost=_sum(allocated.filter(deferrable=True)),
-        deferrable_by_feature=tuple(
-            (r["feature"], r["total"])
-            for r in allocated.filter(deferrable=True).values("feature").annotate(total=Sum("cost_amount")).order_by()
-        ),
+        deferrable_realtime_cost=_cost(deferrable),
+        deferrable_by_feature=tuple(sorted(_group(deferrable, "feature").items())),
         releases=tuple(_releases(org, start, end, settings)),
         unevaluated_models=tuple(_unevaluated_models(org, allocated, start)),
-        evaluation_cost=_sum(allocated.filter(bucket="evaluation")),
+        evaluation_cost=_cost(s for s in allocated if s["bucket"] == "evaluation"),
         trial_plan=settings.trial_plan,
         commitments=tuple(_commitments(org, end)),
         plan_premium=tuple(_plan_premium(allocated, routes)),
-        feature_cost=_pairs(allocated, "feature"),
-        environment_cost=_pairs(allocated, "environment"),
-        inference_calls=allocated.filter(bucket="inference").aggregate(n=Sum("calls"))["n"] or 0,
+        feature_cost=tuple(sorted(_group(allocated, "feature").items())),
+        environment_cost=tuple(sorted(_group(allocated, "environment").items())),
+        inference_calls=sum(s["calls"] or 0 for s in allocated if s["bucket"] == "inference"),
         failed_job_cost=jobs.aggregate(total=Sum("cost_failed_amount"))["total"] or ZERO,
-        training_research_cost=_sum(allocated.filter(bucket__in=("training", "research"))),
+        training_research_cost=_cost(s for s in allocated if s["bucket"] in ("training", "research")),
     )
+
+
+def _slices(rows) -> list[dict]:
+    """Rollup rows grouped by SLICE_FIELDS with their summed cost, calls and tokens."""
+    return list(
+        rows.values(*SLICE_FIELDS)
+        .annotate(
+            cost=Sum("cost_amount"),
+            calls=Sum("calls"),
+            unpriced=Sum("unpriced_calls"),
+            tin=Sum("input_tokens"),
+            tout=Sum("output_tokens"),
+        )
+        .order_by()
+    )
+
+
+def _cost(slices) -> Decimal:
+    return sum((s["cost"] for s in slices), ZERO)
 
 
 def _sum(queryset) -> Decimal:
     return queryset.aggregate(total=Sum("cost_amount"))["total"] or ZERO
 
 
-def _pairs(queryset, field) -> tuple:
-    rows = queryset.values(field).annotate(total=Sum("cost_amount")).order_by(field)
-    return tuple((r[field], r["total"]) for r in rows)
+def _group(slices, *fields) -> dict:
+    """{value (or tuple of values): summed cost} of `slices` by `fields`."""
+    totals = defaultdict(lambda: ZERO)
+    for s in slices:
+        key = s[fields[0]] if len(fields) == 1 else tuple(s[f] for f in fields)
+        totals[key] += s["cost"]
+    return dict(totals)
 
 
-def _hosts(org, rows, start, end):
+def _hosts(org, slices, start, end):
     since, until = _bounds(start, end)
     agent_hosts = set(GpuHost.objects.for_org(org).values_list("name", flat=True))
     seconds = {
@@ -129,28 +158,25 @@ def _hosts(org, rows, start, end):
         .annotate(covered=Sum("covered_seconds"), idle=Sum("idle_seconds"), zombie=Sum("zombie_seconds"))
         .order_by()
     }
-    costs = (
-        rows.exclude(host="")
-        .filter(source__in=("gpu_bill", "gpu_rate", "gpu_no_agent"))
-        .values("host")
-        .annotate(
-            paid=Sum("cost_amount"),
-            idle=Sum("cost_amount", filter=Q(kind="idle")),
-            unowned=Sum("cost_amount", filter=Q(kind="idle", owner="")),
-        )
-        .order_by("host")
-    )
-    for row in costs:
-        measured = seconds.get(row["host"], {})
+    costs = defaultdict(lambda: {"paid": ZERO, "idle": ZERO, "unowned": ZERO})
+    for s in slices:
+        if s["host"] and s["source"] in GPU_SOURCES:
+            entry = costs[s["host"]]
+            entry["paid"] += s["cost"]
+            if s["kind"] == "idle":
+                entry["idle"] += s["cost"]
+                entry["unowned"] += s["cost"] if not s["owner"] else ZERO
+    for host, row in sorted(costs.items()):
+        measured = seconds.get(host, {})
         yield HostFacts(
-            host=row["host"],
-            paid_cost=row["paid"] or ZERO,
-            idle_cost=row["idle"] or ZERO,
-            unowned_idle_cost=row["unowned"] or ZERO,
+            host=host,
+            paid_cost=row["paid"],
+            idle_cost=row["idle"],
+            unowned_idle_cost=row["unowned"],
             paid_gpu_seconds=Decimal(measured.get("covered") or 0),
             idle_gpu_seconds=Decimal(measured.get("idle") or 0),
             zombie_seconds=measured.get("zombie") or 0,
-            agent=row["host"] in agent_hosts,
+            agent=host in agent_hosts,
         )
 
 
@@ -169,30 +195,28 @@ def _runs(org, jobs):
 
 
 def _routes(allocated) -> tuple:
-    rows = (
-        allocated.filter(source="api_calls", bucket__in=("inference", "retries"), unpriced_calls=0)
-        .values("feature", "model")
-        .annotate(calls=Sum("calls"), cost=Sum("cost_amount"), tin=Sum("input_tokens"), tout=Sum("output_tokens"))
-        .order_by("feature", "model")
-    )
-    return tuple(RouteFacts(r["feature"], r["model"], r["calls"], r["cost"], r["tin"] + r["tout"]) for r in rows)
+    """Priced inference calls per (feature, model): calls, cost and tokens."""
+    totals = defaultdict(lambda: [0, ZERO, 0])
+    for s in allocated:
+        if s["source"] == "api_calls" and s["bucket"] in ("inference", "retries") and not s["unpriced"]:
+            entry = totals[(s["feature"], s["model"])]
+            entry[0] += s["calls"] or 0
+            entry[1] += s["cost"]
+            entry[2] += (s["tin"] or 0) + (s["tout"] or 0)
+    return tuple(RouteFacts(feature, model, *values) for (feature, model), values in sorted(totals.items()))
 
 
 def _plan_premium(allocated, routes):
     premium = {a["feature"]: a["premium_model"] for a in premium_audit(routes)}
-    rows = (
-        allocated.filter(source="api_calls")
-        .values("plan", "feature", "model")
-        .annotate(calls=Sum("calls"), cost=Sum("cost_amount"))
-        .order_by()
-    )
     plans = defaultdict(lambda: [0, 0, ZERO])
-    for r in rows:
-        entry = plans[r["plan"] or "(no plan)"]
-        entry[1] += r["calls"]
-        if premium.get(r["feature"]) == r["model"]:
-            entry[0] += r["calls"]
-            entry[2] += r["cost"]
+    for s in allocated:
+        if s["source"] != "api_calls":
+            continue
+        entry = plans[s["plan"] or "(no plan)"]
+        entry[1] += s["calls"] or 0
+        if premium.get(s["feature"]) == s["model"]:
+            entry[0] += s["calls"] or 0
+            entry[2] += s["cost"]
     return [(plan, *values) for plan, values in sorted(plans.items())]
 
 
@@ -210,23 +234,30 @@ def _releases(org, start, end, settings):
 def _unevaluated_models(org, allocated, start):
     """(feature, model, cost) of models first used in production for a feature in the period with no evaluation
     calls of that model before."""
-    candidates = (
-        allocated.filter(source="api_calls", environment__in=PRODUCTION, bucket__in=("inference", "retries"))
-        .exclude(model="")
-        .values("feature", "model")
-        .annotate(cost=Sum("cost_amount"))
-        .order_by("feature", "model")
-    )
-    everything = Rollup.objects.for_org(org).filter(source="api_calls")
-    for c in candidates:
-        first = everything.filter(feature=c["feature"], model=c["model"], environment__in=PRODUCTION).aggregate(
-            day=Min("day")
-        )["day"]
+    candidates = defaultdict(lambda: ZERO)
+    for s in allocated:
+        if (s["source"] == "api_calls" and s["environment"] in PRODUCTION and s["model"]
+                and s["bucket"] in ("inference", "retries")):  # fmt: skip
+            candidates[(s["feature"], s["model"])] += s["cost"]
+    if not candidates:
+        return
+    calls = Rollup.objects.for_org(org).filter(source="api_calls", model__in={m for _, m in candidates})
+    first_used = {
+        (r["feature"], r["model"]): r["first"]
+        for r in calls.filter(environment__in=PRODUCTION).values("feature", "model").annotate(first=Min("day"))
+        .order_by()
+    }  # fmt: skip
+    first_evaluated = {
+        r["model"]: r["first"]
+        for r in calls.filter(bucket="evaluation").values("model").annotate(first=Min("day")).order_by()
+    }
+    for (feature, model), cost in sorted(candidates.items()):
+        first = first_used.get((feature, model))
         if first is None or first < start:
             continue
-        evaluated = everything.filter(model=c["model"], bucket="evaluation", day__lte=first).exists()
-        if not evaluated:
-            yield c["feature"], c["model"], c["cost"]
+        evaluated = first_evaluated.get(model)
+        if evaluated is None or evaluated > first:
+            yield feature, model, cost
 
 
 def _commitments(org, end):
@@ -353,7 +384,7 @@ def anomaly_inputs(*, org, week_start: date) -> tuple[dict, dict, dict]:
     weeks = [week_start - timedelta(days=7 * i) for i in (4, 3, 2, 1, 0)]
     calls = rows.filter(source="api_calls")
     ratios, mixes = defaultdict(lambda: [None] * 5), defaultdict(lambda: [None] * 5)
-    premium = {a["feature"]: a["premium_model"] for a in premium_audit(_routes(calls))}
+    premium = {a["feature"]: a["premium_model"] for a in premium_audit(_routes(_slices(calls)))}
     for i, monday in enumerate(weeks):
         week = calls.filter(day__gte=monday, day__lt=monday + timedelta(days=7))
         for r in week.values("feature").annotate(n=Sum("calls"), t=Sum("input_tokens") + Sum("output_tokens")):
