@@ -80,4 +80,5 @@ class LearningQuestionForm(forms.ModelForm):
         model = LearningQuestion
         fields = ["run", "question", "decision"]
         labels = {"run": "Run (its job id)", "question": "Learning question", "decision": "Decision it supports"}
+        help_texts = {"run": ""}
         widgets = {"question": forms.Textarea(attrs={"rows": 2}), "decision": forms.Textarea(attrs={"rows": 2})}
