@@ -80,6 +80,12 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if DATABASE_URL else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # The Founder Table groups a week of rollup rows in one query: with room to hash (instead of sorting on disk)
+    # and no JIT start-up, it takes less than half the time. Both are per-session settings of our own connections.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = env.str(
+        "DATABASE_SESSION_OPTIONS", default="-c work_mem=32MB -c jit=off"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

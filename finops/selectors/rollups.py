@@ -16,6 +16,7 @@ from ingest.models import CostLine, GpuHost, GpuHour
 
 ZERO = Decimal(0)
 PRODUCTION = ("prod", "production", "live")
+NEW_MODEL_LOOKBACK = timedelta(days=90)
 
 
 def rollups_between(*, org, start: date, end: date):
@@ -241,7 +242,10 @@ def _unevaluated_models(org, allocated, start):
             candidates[(s["feature"], s["model"])] += s["cost"]
     if not candidates:
         return
-    calls = Rollup.objects.for_org(org).filter(source="api_calls", model__in={m for _, m in candidates})
+    # "Newly used" means not used in production in the 90 days before: a bounded look back, not all history.
+    calls = Rollup.objects.for_org(org).filter(
+        source="api_calls", model__in={m for _, m in candidates}, day__gte=start - NEW_MODEL_LOOKBACK
+    )
     first_used = {
         (r["feature"], r["model"]): r["first"]
         for r in calls.filter(environment__in=PRODUCTION).values("feature", "model").annotate(first=Min("day"))
