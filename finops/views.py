@@ -88,6 +88,7 @@ def founder_table(request, org_code):
         "week_label": _week(monday),
         "previous_week": _week(monday - timedelta(days=7)),
         "next_week": _week(end) if end <= this_monday else None,
+        "audit": next((r["measured"].get("audit", []) for r in rows if r["key"] == "model_route"), []),
         "anomalies": anomalies_for_week(org=org, week_start=monday),
         "forecast": forecast_for_month(org=org, today=date.today()),
         "red": sum(1 for r in rows if r["stop_sign"]),

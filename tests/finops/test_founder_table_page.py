@@ -38,6 +38,8 @@ class DemoFounderTablePageTests(BaseTestCase):
         self.assertGreaterEqual(html.count('class="sign stop"'), 4)
         self.assertGreaterEqual(html.count('class="sign ok"'), 3)
         self.assertIn("Cost per completed customer job", html)
+        self.assertIn('id="premium-audit"', html)  # summarise on gpt-4o against gpt-4o-mini
+        self.assertIn("gpt-4o-mini", html)
         monday = date.today() - timedelta(days=date.today().weekday()) - timedelta(days=14)
         year, week, _ = monday.isocalendar()
         older = self.client.get(f"/o/{self.demo['org']}/?week={year}-W{week:02d}")
