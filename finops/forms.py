@@ -3,7 +3,7 @@ from decimal import Decimal
 from django import forms
 
 from finops.economics.rules import DEFAULT_THRESHOLDS, THRESHOLD_HELP
-from finops.models import BucketRule, EconomicsSettings, LearningQuestion, Release
+from finops.models import BucketRule, Commitment, EconomicsSettings, LearningQuestion, Release
 
 
 class EconomicsSettingsForm(forms.ModelForm):
@@ -82,3 +82,31 @@ class LearningQuestionForm(forms.ModelForm):
         labels = {"run": "Run (its job id)", "question": "Learning question", "decision": "Decision it supports"}
         help_texts = {"run": ""}
         widgets = {"question": forms.Textarea(attrs={"rows": 2}), "decision": forms.Textarea(attrs={"rows": 2})}
+
+
+class CommitmentForm(forms.ModelForm):
+    class Meta:
+        model = Commitment
+        fields = ["name", "kind", "provider", "hosts", "monthly_amount", "currency", "starts_on", "ends_on",
+                  "promised_revenue_amount"]  # fmt: skip
+        labels = {"monthly_amount": "Cost per month", "promised_revenue_amount": "Revenue it serves per month"}
+        widgets = {
+            "starts_on": forms.DateInput(attrs={"type": "date"}),
+            "ends_on": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise forms.ValidationError("Three letters, e.g. USD.")
+        return currency
+
+    def clean(self):
+        data = super().clean()
+        if data.get("monthly_amount") is not None and data["monthly_amount"] < 0:
+            self.add_error("monthly_amount", "A commitment costs zero or more.")
+        if data.get("kind") == Commitment.Kind.GPU_RESERVATION and not (data.get("hosts") or "").strip():
+            self.add_error("hosts", "Name the GPU hosts the reservation covers, so their use can be measured.")
+        if data.get("ends_on") and data.get("starts_on") and data["ends_on"] <= data["starts_on"]:
+            self.add_error("ends_on", "The end comes after the start.")
+        return data

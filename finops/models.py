@@ -215,3 +215,41 @@ class LearningQuestion(models.Model):
 
     def __str__(self):
         return f"{self.run}: {self.question[:40]}"
+
+
+class Commitment(models.Model):
+    """Capacity committed outside the bill's own commitment lines: reserved GPUs at a GPU cloud, committed API
+    spend, and capacity promised to customers with the revenue it serves."""
+
+    class Kind(models.TextChoices):
+        GPU_RESERVATION = "gpu_reservation", "Reserved GPU hosts"
+        API_SPEND = "api_spend", "Committed API spend"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    provider = models.CharField(max_length=100, help_text="For API spend: openai, anthropic, ...")
+    hosts = models.CharField(
+        max_length=1000, blank=True, help_text="For reserved GPUs: agent host names, comma-separated"
+    )
+    monthly_amount = MoneyField(help_text="What the commitment costs per month")
+    currency = models.CharField(max_length=3)
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    promised_revenue_amount = MoneyField(
+        null=True, blank=True, help_text="Monthly revenue of the customers this capacity is promised to, if any"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def host_names(self) -> list[str]:
+        return [h.strip() for h in self.hosts.split(",") if h.strip()]

@@ -12,14 +12,15 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
 from finops.charts import host_figures
-from finops.forms import BucketRuleForm, EconomicsSettingsForm, LearningQuestionForm, ReleaseForm
-from finops.models import BucketRule
+from finops.forms import BucketRuleForm, CommitmentForm, EconomicsSettingsForm, LearningQuestionForm, ReleaseForm
+from finops.models import BucketRule, Commitment
 from finops.money import format_money
 from finops.onboarding import ONBOARDING_STEPS
 from finops.selectors.inputs import economics_settings_for
 from finops.selectors.rollups import (
     anomalies_for_week,
     bucket_rule_list,
+    commitment_list,
     forecast_for_month,
     founder_table_rows,
     learning_question_list,
@@ -31,6 +32,8 @@ from finops.services.rollups import rollups_refresh_when_embedded
 from finops.services.settings import (
     bucket_rule_create,
     bucket_rule_delete,
+    commitment_create,
+    commitment_delete,
     economics_settings_update,
     learning_question_record,
     release_create,
@@ -272,3 +275,26 @@ def decisions(request, org_code):
         "questions": learning_question_list(org=org),
     }
     return render(request, "finops/decisions.html", context)
+
+
+@login_required
+def commitments(request, org_code):
+    """Reserved GPUs, committed API spend and capacity promised to customers, with their measured use."""
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    form = CommitmentForm(request.POST or None, initial={"currency": org.currency, "starts_on": date.today()})
+    if request.method == "POST" and form.is_valid():
+        commitment_create(org=org, **form.cleaned_data)
+        messages.success(request, "Commitment recorded.")
+        return redirect("finops-commitments", org_code=org.code)
+    context = {"org": org, "page": "founder-table", "form": form,
+               "commitments": commitment_list(org=org, today=date.today())}  # fmt: skip
+    return render(request, "finops/commitments.html", context)
+
+
+@login_required
+@require_POST
+def commitment_remove(request, org_code, code):
+    org = get_org_for_user(request, org_code, write=True)
+    commitment_delete(org=org, commitment=get_object_or_404(Commitment, org=org, code=code))
+    messages.success(request, "Commitment removed.")
+    return redirect("finops-commitments", org_code=org.code)

@@ -99,6 +99,7 @@ class PeriodFacts:
     evaluation_cost: Decimal = ZERO
     trial_plan: str = "trial"
     commitments: tuple = ()  # ((commitment id, used cost, unused cost), ...)
+    promised: tuple = ()  # ((name, cost, revenue it serves), ...) of capacity promised to customers
     plan_premium: tuple = ()  # ((plan, premium calls, calls, premium cost), ...)
     feature_cost: tuple = ()  # ((feature, cost), ...)
     environment_cost: tuple = ()  # ((environment, cost), ...)
@@ -407,6 +408,11 @@ def provider_commitment(f: PeriodFacts, t: dict) -> dict:
         share = _ratio(used, used + unused)
         if share is not None and share < t["commitment_min_utilisation"]:
             offenders.append(offender("commitment", ident, ident, unused, f"used {share:.0%}"))
+    for name, cost, revenue in f.promised:
+        if cost > revenue:
+            why = f"promised capacity costs {cost:.2f} against {revenue:.2f} of revenue"
+            offenders.append(offender("commitment", name, name, cost - revenue, why))
+    judged = f.commitments or f.promised
     return {
         "measured": {
             "commitments": len(f.commitments),
@@ -414,9 +420,9 @@ def provider_commitment(f: PeriodFacts, t: dict) -> dict:
             "unused": unused_total,
             "utilisation": _ratio(used_total, used_total + unused_total),
         },
-        "stop_sign": bool(offenders) if f.commitments else None,
+        "stop_sign": bool(offenders) if judged else None,
         "offenders": offenders,
-        "note": "" if f.commitments else "No commitments in the bills yet.",
+        "note": "" if judged else "No commitments in the bills or on the commitments page yet.",
     }
 
 
@@ -467,3 +473,11 @@ def founder_table(facts: PeriodFacts, thresholds: dict | None = None) -> list[Ro
             )
         )
     return rows
+
+
+def commitment_split(monthly_amount: Decimal, days: int, used_share: Decimal) -> tuple[Decimal, Decimal]:
+    """(used, unused) of a commitment over `days`: its monthly amount pro rata (12 months a 365-day year),
+    split by the share of it that was used (capped at all of it)."""
+    committed = monthly_amount * 12 * days / 365
+    used = committed * min(max(used_share, ZERO), Decimal(1))
+    return used, committed - used

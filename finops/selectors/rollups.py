@@ -9,10 +9,18 @@ from django.db.models.functions import TruncDate
 
 from finops.economics.anomalies import detect_anomalies, month_end_forecast
 from finops.economics.metrics import weekly_metrics
-from finops.economics.rules import HostFacts, PeriodFacts, RouteFacts, RunFacts, founder_table, premium_audit
-from finops.models import Bucket, BucketRule, JobRollup, Label, LearningQuestion, Release, Rollup
+from finops.economics.rules import (
+    HostFacts,
+    PeriodFacts,
+    RouteFacts,
+    RunFacts,
+    commitment_split,
+    founder_table,
+    premium_audit,
+)
+from finops.models import Bucket, BucketRule, Commitment, JobRollup, Label, LearningQuestion, Release, Rollup
 from finops.selectors.inputs import economics_settings_for
-from ingest.models import CostLine, GpuHost, GpuHour
+from ingest.models import CostLine, Gpu, GpuHost, GpuHour
 
 ZERO = Decimal(0)
 PRODUCTION = ("prod", "production", "live")
@@ -106,7 +114,8 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
         unevaluated_models=tuple(_unevaluated_models(org, allocated, start)),
         evaluation_cost=_cost(s for s in allocated if s["bucket"] == "evaluation"),
         trial_plan=settings.trial_plan,
-        commitments=tuple(_commitments(org, end)),
+        commitments=tuple(_commitments(org, end)) + tuple(_manual_commitments(org, end)),
+        promised=tuple(_promised(org, start, end)),
         plan_premium=tuple(_plan_premium(allocated, routes)),
         feature_cost=tuple(sorted(_group(allocated, "feature").items())),
         environment_cost=tuple(sorted(_group(allocated, "environment").items())),
@@ -262,6 +271,52 @@ def _unevaluated_models(org, allocated, start):
         evaluated = first_evaluated.get(model)
         if evaluated is None or evaluated > first:
             yield feature, model, cost
+
+
+def _window(commitment, end):
+    since = max(end - timedelta(weeks=4), commitment.starts_on)
+    until = min(end, commitment.ends_on) if commitment.ends_on else end
+    return since, until
+
+
+def _manual_commitments(org, end):
+    """(name, used, unused) of the commitments entered on the commitments page, over the four weeks before `end`:
+    reserved GPUs by their agents' busy share of every hour, API spend by the provider's cost in the rollups."""
+    for commitment in Commitment.objects.for_org(org).filter(currency=org.currency, starts_on__lt=end):
+        since, until = _window(commitment, end)
+        days = (until - since).days
+        if days <= 0:
+            continue
+        if commitment.kind == Commitment.Kind.API_SPEND:
+            spend = _sum(
+                rollups_between(org=org, start=since, end=until).filter(
+                    currency=org.currency, source__in=("api_calls", "api_gap"), provider=commitment.provider.lower()
+                )
+            )
+            committed = commitment.monthly_amount * 12 * days / 365
+            share = spend / committed if committed else ZERO
+        else:
+            begin, finish = _bounds(since, until)
+            hours = GpuHour.objects.for_org(org).filter(
+                gpu__host__name__in=commitment.host_names, hour__gte=begin, hour__lt=finish
+            )
+            gpus = Gpu.objects.for_org(org).filter(host__name__in=commitment.host_names).count()
+            busy = hours.aggregate(busy=Sum("busy_seconds"))["busy"] or 0
+            share = Decimal(busy) / (gpus * days * 86400) if gpus else ZERO
+        used, unused = commitment_split(commitment.monthly_amount, days, share)
+        yield commitment.name, used, unused
+
+
+def _promised(org, start, end):
+    """(name, cost, revenue) over [start, end) of capacity promised to customers, pro rata from monthly figures."""
+    days = (end - start).days
+    for commitment in (
+        Commitment.objects.for_org(org)
+        .filter(currency=org.currency, starts_on__lt=end)
+        .exclude(promised_revenue_amount=None)
+    ):
+        yield (commitment.name, commitment.monthly_amount * 12 * days / 365,
+               commitment.promised_revenue_amount * 12 * days / 365)  # fmt: skip
 
 
 def _commitments(org, end):
@@ -426,3 +481,14 @@ def forecast_for_month(*, org, today: date):
     """Month-end forecast of what the org pays, from the rollups of the last weeks."""
     since = min(today.replace(day=1), today - timedelta(days=14))
     return month_end_forecast(daily_billed(org=org, start=since, end=today), today)
+
+
+def commitment_list(*, org, today: date) -> list[dict]:
+    """Commitments entered on the commitments page with their use over the last four weeks (None when unknown)."""
+    measured = {name: (used, unused) for name, used, unused in _manual_commitments(org, today)}
+    result = []
+    for commitment in Commitment.objects.for_org(org):
+        used, unused = measured.get(commitment.name, (None, None))
+        share = used / (used + unused) if used is not None and used + unused else None
+        result.append({"commitment": commitment, "used": used, "unused": unused, "utilisation": share})
+    return result

@@ -14,7 +14,12 @@ from finops.demo_bills import Resource, demo_resources, write_focus_bill, write_
 from finops.demo_gpus import demo_gpu_batches, demo_start
 from finops.demo_usage import RELEASE, demo_usage_events, write_usage_jsonl
 from finops.services.rollups import rollups_refresh
-from finops.services.settings import economics_settings_update, learning_question_record, release_create
+from finops.services.settings import (
+    commitment_create,
+    economics_settings_update,
+    learning_question_record,
+    release_create,
+)
 from ingest.selectors import usage_cost_by_provider_day
 from ingest.serializers import AgentBatchInput
 from ingest.services.agent import agent_batch_ingest, gpu_host_update
@@ -184,6 +189,8 @@ def demo_decisions(*, org) -> None:
     release_create(org=org, name=RELEASE, released_at=datetime(release_day.year, release_day.month,
                                                                   release_day.day, 17, tzinfo=UTC))  # fmt: skip
     today = timezone.now().date()
+    commitment_create(org=org, name="OpenAI committed spend", kind="api_spend", provider="openai",
+                      monthly_amount=Decimal("250"), currency="USD", starts_on=today - timedelta(days=90))  # fmt: skip
     for offset in range(2, DEMO_GPU_DAYS, 2):  # every other run has its question; the rest fire the sign
         day = today - timedelta(days=offset)
         learning_question_record(org=org, run=f"train-run-{day:%m%d}",

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from finops.models import BucketRule, EconomicsSettings, LearningQuestion, Release, RollupDay
+from finops.models import BucketRule, Commitment, EconomicsSettings, LearningQuestion, Release, RollupDay
 from ingest.services.days import dirty_days_mark
 
 ALLOCATION_FIELDS = ("shared_cost_key", "api_gap_key", "blend_weights", "electricity_price_amount", "pue",
@@ -60,3 +60,13 @@ def bucket_rule_delete(*, org, rule: BucketRule) -> None:
     """Remove a rule; every computed day is recomputed without it."""
     rule.delete()
     _recompute_everything(org)
+
+
+def commitment_create(*, org, **fields) -> Commitment:
+    """Record a commitment; the Founder Table's provider-commitment row measures it from now on."""
+    return Commitment.objects.create(org=org, **fields)
+
+
+def commitment_delete(*, org, commitment: Commitment) -> None:
+    """Forget a commitment of the organisation."""
+    Commitment.objects.for_org(org).filter(pk=commitment.pk).delete()
