@@ -5,12 +5,41 @@ from django import forms
 from finops.economics.rules import DEFAULT_THRESHOLDS, THRESHOLD_HELP
 from finops.models import BucketRule, Commitment, EconomicsSettings, LearningQuestion, Release
 
+BLEND_MEASURES = ("gpu_hours", "tokens", "requests", "even")
+
+
+def _pairs_text(pairs: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (pairs or {}).items())
+
+
+def _parse_pairs(text: str) -> dict:
+    """'a=1, b=2' -> {'a': '1', 'b': '2'}; a part without '=' is an error."""
+    pairs = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise forms.ValidationError(f"'{part.strip()}' is not name=value.")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
 
 class EconomicsSettingsForm(forms.ModelForm):
     """The stop-sign thresholds (defaults prefilled) and the allocation choices of an organisation."""
 
     deferrable_features_text = forms.CharField(
         required=False, label="Deferrable features", help_text="Comma-separated: work that could wait for batch prices"
+    )
+    blend_text = forms.CharField(
+        required=False,
+        label="Blend weights",
+        help_text="For the blend key: gpu_hours=0.5, tokens=0.5",
+    )
+    group_keys_text = forms.CharField(
+        required=False,
+        label="Keys per cost group",
+        help_text="Service patterns: *Storage*=tokens, EKS*=even",
     )
 
     class Meta:
@@ -40,12 +69,37 @@ class EconomicsSettingsForm(forms.ModelForm):
                 initial=Decimal(str(saved.get(key, default))),
             )  # fmt: skip
         self.fields["deferrable_features_text"].initial = ", ".join(self.instance.deferrable_features or [])
+        self.fields["blend_text"].initial = _pairs_text(self.instance.blend_weights)
+        self.fields["group_keys_text"].initial = _pairs_text(self.instance.group_keys)
 
     def threshold_fields(self):
         return [self[f"t_{key}"] for key in DEFAULT_THRESHOLDS]
 
     def setting_fields(self):
-        return [self[name] for name in (*self.Meta.fields, "deferrable_features_text")]
+        return [self[name] for name in (*self.Meta.fields, "deferrable_features_text", "blend_text", "group_keys_text")]
+
+    def clean_blend_text(self) -> dict:
+        pairs = _parse_pairs(self.cleaned_data["blend_text"])
+        weights = {}
+        for name, value in pairs.items():
+            if name not in BLEND_MEASURES:
+                raise forms.ValidationError(f"{name}: blend gpu_hours, tokens, requests or even.")
+            try:
+                weights[name] = str(Decimal(value))
+            except ArithmeticError as exc:
+                raise forms.ValidationError(f"{name}: {value} is not a number.") from exc
+            if Decimal(value) < 0:
+                raise forms.ValidationError(f"{name}: weights are zero or more.")
+        if self.cleaned_data.get("shared_cost_key") == "blend" and not weights:
+            raise forms.ValidationError("The blend key needs weights.")
+        return weights
+
+    def clean_group_keys_text(self) -> dict:
+        pairs = _parse_pairs(self.cleaned_data["group_keys_text"])
+        for pattern, key in pairs.items():
+            if key not in EconomicsSettings.Key.values:
+                raise forms.ValidationError(f"{pattern}: the key is one of {', '.join(EconomicsSettings.Key.values)}.")
+        return pairs
 
     def thresholds(self) -> dict:
         """Only the thresholds that differ from the defaults, as decimal text."""

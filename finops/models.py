@@ -139,6 +139,9 @@ class EconomicsSettings(models.Model):
     shared_cost_key = models.CharField(max_length=12, choices=Key.choices, default=Key.NONE)
     api_gap_key = models.CharField(max_length=12, choices=Key.choices, default=Key.NONE)
     blend_weights = models.JSONField(default=dict, blank=True, help_text="{gpu_hours, tokens, requests, even}")
+    group_keys = models.JSONField(
+        default=dict, blank=True, help_text="Cost group (bill service name pattern) -> key, before the default key"
+    )
     electricity_price_amount = MoneyField(default=0, help_text="Per kWh, for owned hardware")
     pue = models.DecimalField(max_digits=5, decimal_places=3, default=1)
     target_margin_pct = models.DecimalField(max_digits=5, decimal_places=2, default=60)

@@ -219,8 +219,9 @@ def thresholds(request, org_code):
     form = EconomicsSettingsForm(request.POST or None, instance=economics_settings_for(org=org))
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in EconomicsSettingsForm.Meta.fields}
-        economics_settings_update(org=org, thresholds=form.thresholds(),
-                                  deferrable_features=form.deferrable_features(), **fields)  # fmt: skip
+        economics_settings_update(org=org, thresholds=form.thresholds(), deferrable_features=form.deferrable_features(),
+                                  blend_weights=form.cleaned_data["blend_text"],
+                                  group_keys=form.cleaned_data["group_keys_text"], **fields)  # fmt: skip
         messages.success(request, "Saved. The Founder Table uses the new thresholds now.")
         return redirect("finops-thresholds", org_code=org.code)
     return render(request, "finops/thresholds.html", {"org": org, "page": "founder-table", "form": form})

@@ -114,6 +114,7 @@ class Policy:
     shared_cost_key: str = "none"
     api_gap_key: str = "none"
     blend_weights: tuple = ()  # ((key, weight), ...)
+    group_keys: tuple = ()  # ((service name pattern, key), ...): a cost group's own key, else shared_cost_key
     rules: tuple = ()  # Rule, in order
     approved_runs: frozenset = frozenset()  # job ids with a recorded learning question
     deferrable_features: frozenset = frozenset()
@@ -232,7 +233,7 @@ def allocate_day(inputs: DayInputs) -> list[Item]:
     keys = _Keys(items, policy)  # the day's work (GPU and calls) decides every key's weights, computed once
     items += _api_gaps(items, llm_bills, policy, keys)
     items += [i for bill in shared for i in keys.place(bill.amount, bill.dims, "cloud_shared", (bill.line_id,),
-                                                        policy.shared_cost_key)]  # fmt: skip
+                                                        group_key(bill.dims.service, policy))]  # fmt: skip
     return items
 
 
@@ -296,6 +297,15 @@ def _host_hour(hh: HostHour, cost, currency, source, line_ids, policy) -> list[I
         if unowned_part:
             items.append(_idle(Dims(host=hh.host), unowned_part, currency, source, line_ids))
     return items
+
+
+def group_key(service: str, policy: Policy) -> str:
+    """The allocation key of an untagged line's cost group: the first group pattern its service matches, else
+    the organisation's default key."""
+    for pattern, key in policy.group_keys:
+        if service and fnmatch.fnmatch(service.lower(), pattern.lower()):
+            return key
+    return policy.shared_cost_key
 
 
 def _deferrable(dims: Dims, policy: Policy) -> bool:

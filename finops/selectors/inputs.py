@@ -43,6 +43,7 @@ def policy_for(org) -> Policy:
         shared_cost_key=settings.shared_cost_key,
         api_gap_key=settings.api_gap_key,
         blend_weights=tuple(sorted((settings.blend_weights or {}).items())),
+        group_keys=tuple((settings.group_keys or {}).items()),
         rules=rules,
         approved_runs=runs,
         deferrable_features=frozenset(settings.deferrable_features or ()),

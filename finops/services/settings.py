@@ -6,7 +6,7 @@ from django.utils import timezone
 from finops.models import BucketRule, Commitment, EconomicsSettings, LearningQuestion, Release, RollupDay
 from ingest.services.days import dirty_days_mark
 
-ALLOCATION_FIELDS = ("shared_cost_key", "api_gap_key", "blend_weights", "electricity_price_amount", "pue",
+ALLOCATION_FIELDS = ("shared_cost_key", "api_gap_key", "blend_weights", "group_keys", "electricity_price_amount", "pue",
                      "deferrable_features")  # fmt: skip
 
 

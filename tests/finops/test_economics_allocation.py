@@ -131,6 +131,15 @@ class AllocationRuleTests(SimpleTestCase):
         shared = {i.dims.customer: i.amount for i in items if i.source == "cloud_shared"}
         self.assertEqual(shared, {"a": D("0.75"), "b": D("0.25")})
 
+    def test_a_cost_group_can_have_its_own_key(self):
+        storage = BillShare(5, D("1"), "USD", "cloud", Dims(service="Object Storage"))
+        cluster = BillShare(6, D("2"), "USD", "cloud", Dims(service="EKS"))
+        calls = (CallGroup(Dims(customer="a", provider="p"), calls=1, cost=D(0)),)
+        policy = Policy(shared_cost_key="requests", group_keys=(("*storage*", "none"),))
+        items = allocate_day(DayInputs(DAY, bills=(storage, cluster), calls=calls, policy=policy))
+        self.assertEqual(total(items, kind="unattributed"), D("1"))
+        self.assertEqual(total(items, kind="allocated", source="cloud_shared"), D("2"))
+
     def test_a_line_in_another_currency_is_unattributed_in_its_own(self):
         line = BillShare(6, D("7"), "EUR", "cloud", tagged=True, dims=Dims(customer="a"))
         [item] = allocate_day(DayInputs(DAY, bills=(line,)))

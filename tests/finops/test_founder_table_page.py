@@ -65,6 +65,25 @@ class ThresholdsPageTests(BaseTestCase):
         self.assertEqual(saved.thresholds, {"trial_cap": "10"})
         self.assertEqual((saved.shared_cost_key, saved.deferrable_features), ("requests", ["batch", "nightly"]))
 
+    def test_it_saves_blend_weights_and_keys_per_cost_group(self):
+        self.client.force_login(self.alice)
+        data = self.form(shared_cost_key="blend", blend_text="gpu_hours=0.5, tokens=0.5",
+                         group_keys_text="*Storage*=tokens, EKS*=none")  # fmt: skip
+        self.assertEqual(self.client.post(f"/o/{self.org.code}/thresholds/", data).status_code, 302)
+        saved = EconomicsSettings.objects.get(org=self.org)
+        self.assertEqual(saved.blend_weights, {"gpu_hours": "0.5", "tokens": "0.5"})
+        self.assertEqual(saved.group_keys, {"*Storage*": "tokens", "EKS*": "none"})
+
+    def test_it_explains_bad_weights_and_keys(self):
+        self.client.force_login(self.alice)
+        for field, text, message in (("blend_text", "gpu_hours", "is not name=value"),
+                                     ("blend_text", "karma=1", "blend gpu_hours"),
+                                     ("group_keys_text", "S3=vibes", "the key is one of")):  # fmt: skip
+            with self.subTest(text=text):
+                response = self.client.post(f"/o/{self.org.code}/thresholds/", self.form(**{field: text}))
+                self.assertContains(response, message)
+        self.assertFalse(EconomicsSettings.objects.filter(org=self.org).exists())
+
     def test_it_rejects_a_negative_threshold(self):
         self.client.force_login(self.alice)
         response = self.client.post(f"/o/{self.org.code}/thresholds/", self.form(t_trial_cap="-1"))
