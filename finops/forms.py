@@ -36,6 +36,9 @@ class EconomicsSettingsForm(forms.ModelForm):
         label="Blend weights",
         help_text="For the blend key: gpu_hours=0.5, tokens=0.5",
     )
+    rates_text = forms.CharField(
+        required=False, label="Exchange rates", help_text="One unit in the org's currency, from today: EUR=1.08"
+    )
     group_keys_text = forms.CharField(
         required=False,
         label="Keys per cost group",
@@ -60,7 +63,7 @@ class EconomicsSettingsForm(forms.ModelForm):
             "target_margin_pct": "Target margin %",
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, current_rates=(), **kwargs):
         super().__init__(*args, **kwargs)
         saved = self.instance.thresholds or {}
         for key, default in DEFAULT_THRESHOLDS.items():
@@ -71,12 +74,31 @@ class EconomicsSettingsForm(forms.ModelForm):
         self.fields["deferrable_features_text"].initial = ", ".join(self.instance.deferrable_features or [])
         self.fields["blend_text"].initial = _pairs_text(self.instance.blend_weights)
         self.fields["group_keys_text"].initial = _pairs_text(self.instance.group_keys)
+        self.fields["rates_text"].initial = _pairs_text(dict(current_rates or ()))
 
     def threshold_fields(self):
         return [self[f"t_{key}"] for key in DEFAULT_THRESHOLDS]
 
     def setting_fields(self):
-        return [self[name] for name in (*self.Meta.fields, "deferrable_features_text", "blend_text", "group_keys_text")]
+        return [
+            self[name]
+            for name in (*self.Meta.fields, "deferrable_features_text", "blend_text", "group_keys_text", "rates_text")
+        ]
+
+    def clean_rates_text(self) -> dict:
+        rates = {}
+        for currency, value in _parse_pairs(self.cleaned_data["rates_text"]).items():
+            code = currency.upper()
+            if len(code) != 3 or not code.isalpha():
+                raise forms.ValidationError(f"{currency}: a currency is three letters, e.g. EUR.")
+            try:
+                rate = Decimal(value)
+            except ArithmeticError as exc:
+                raise forms.ValidationError(f"{currency}: {value} is not a number.") from exc
+            if rate <= 0 or rate.as_tuple().exponent < -10:
+                raise forms.ValidationError(f"{currency}: a rate above zero, with at most 10 decimals.")
+            rates[code] = rate
+        return rates
 
     def clean_blend_text(self) -> dict:
         pairs = _parse_pairs(self.cleaned_data["blend_text"])

@@ -256,3 +256,23 @@ class Commitment(models.Model):
     @property
     def host_names(self) -> list[str]:
         return [h.strip() for h in self.hosts.split(",") if h.strip()]
+
+
+class ExchangeRate(models.Model):
+    """How many units of the org's currency one unit of `currency` is worth, from a date on."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3)
+    rate = models.DecimalField(max_digits=20, decimal_places=10)
+    effective_from = models.DateField()
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["currency", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "currency", "effective_from"], name="exchangerate_unique_day")
+        ]
+
+    def __str__(self):
+        return f"{self.currency} {self.rate} from {self.effective_from}"

@@ -16,7 +16,7 @@ from finops.forms import BucketRuleForm, CommitmentForm, EconomicsSettingsForm, 
 from finops.models import BucketRule, Commitment
 from finops.money import format_money
 from finops.onboarding import ONBOARDING_STEPS
-from finops.selectors.inputs import economics_settings_for
+from finops.selectors.inputs import economics_settings_for, rates_on
 from finops.selectors.rollups import (
     anomalies_for_week,
     bucket_rule_list,
@@ -35,6 +35,7 @@ from finops.services.settings import (
     commitment_create,
     commitment_delete,
     economics_settings_update,
+    exchange_rates_set,
     learning_question_record,
     release_create,
 )
@@ -216,12 +217,16 @@ def gpu_host_edit(request, org_code, code):
 def thresholds(request, org_code):
     """The stop-sign thresholds and allocation choices; members and owners may change them."""
     org = get_org_for_user(request, org_code, write=request.method == "POST")
-    form = EconomicsSettingsForm(request.POST or None, instance=economics_settings_for(org=org))
+    today = date.today()
+    form = EconomicsSettingsForm(
+        request.POST or None, instance=economics_settings_for(org=org), current_rates=rates_on(org=org, day=today)
+    )
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in EconomicsSettingsForm.Meta.fields}
         economics_settings_update(org=org, thresholds=form.thresholds(), deferrable_features=form.deferrable_features(),
                                   blend_weights=form.cleaned_data["blend_text"],
                                   group_keys=form.cleaned_data["group_keys_text"], **fields)  # fmt: skip
+        exchange_rates_set(org=org, rates=form.cleaned_data["rates_text"], day=today)
         messages.success(request, "Saved. The Founder Table uses the new thresholds now.")
         return redirect("finops-thresholds", org_code=org.code)
     return render(request, "finops/thresholds.html", {"org": org, "page": "founder-table", "form": form})

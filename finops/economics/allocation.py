@@ -115,6 +115,7 @@ class Policy:
     api_gap_key: str = "none"
     blend_weights: tuple = ()  # ((key, weight), ...)
     group_keys: tuple = ()  # ((service name pattern, key), ...): a cost group's own key, else shared_cost_key
+    rates: tuple = ()  # ((currency, value of one unit in the org's currency), ...) for the day
     rules: tuple = ()  # Rule, in order
     approved_runs: frozenset = frozenset()  # job ids with a recorded learning question
     deferrable_features: frozenset = frozenset()
@@ -202,11 +203,14 @@ def allocate_day(inputs: DayInputs) -> list[Item]:
     """Every cost of the day as items; their sum equals the bills' day shares plus owned-host cost plus
     calls of providers with no bill that day."""
     policy = inputs.policy
+    rates = dict(policy.rates)
+    bills = [convert_bill(b, rates, policy.currency) for b in inputs.bills]
+    calls = [convert_call(c, rates, policy.currency) for c in inputs.calls]
     items: list[Item] = []
     host_bill = defaultdict(lambda: defaultdict(list))  # host -> hour -> [(line id, amount, currency)]
     llm_bills = defaultdict(list)  # provider -> [BillShare]
     shared = []
-    for bill in inputs.bills:
+    for bill in bills:
         if bill.currency != policy.currency:
             items.append(_unattributed(bill, "no_rate"))
         elif bill.category == "llm":
@@ -229,12 +233,31 @@ def allocate_day(inputs: DayInputs) -> list[Item]:
         else:
             shared.append(bill)
     items += _gpu_hosts(inputs.host_hours, host_bill, policy)
-    items += _calls(inputs.calls, llm_bills, policy)
+    items += _calls(calls, llm_bills, policy)
     keys = _Keys(items, policy)  # the day's work (GPU and calls) decides every key's weights, computed once
     items += _api_gaps(items, llm_bills, policy, keys)
     items += [i for bill in shared for i in keys.place(bill.amount, bill.dims, "cloud_shared", (bill.line_id,),
                                                         group_key(bill.dims.service, policy))]  # fmt: skip
     return items
+
+
+def convert_bill(bill: BillShare, rates: dict, currency: str) -> BillShare:
+    """A line in another currency in the org's currency at the day's rate (exactly: every hourly part converted,
+    the whole their sum); unchanged when no rate is known, so it stays unattributed in its own currency."""
+    rate = rates.get(bill.currency)
+    if bill.currency == currency or rate is None:
+        return bill
+    hourly = tuple((hour, quantize_storage(amount * rate)) for hour, amount in bill.hourly)
+    amount = sum((a for _, a in hourly), ZERO) if hourly else quantize_storage(bill.amount * rate)
+    return replace(bill, amount=amount, currency=currency, hourly=hourly)
+
+
+def convert_call(call: CallGroup, rates: dict, currency: str) -> CallGroup:
+    """Calls with a reported cost in another currency, converted at the day's rate when one is known."""
+    rate = rates.get(call.currency)
+    if call.currency == currency or rate is None:
+        return call
+    return replace(call, cost=quantize_storage(call.cost * rate), currency=currency)
 
 
 def _idle(dims, amount, currency, source, line_ids=()) -> Item:

@@ -2,6 +2,7 @@
 
 import re
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.fields.json import KT
 
 from finops.economics.allocation import BillShare, CallGroup, DayInputs, Dims, HostHour, Policy, Rule
-from finops.models import BucketRule, EconomicsSettings, LearningQuestion
+from finops.models import BucketRule, EconomicsSettings, ExchangeRate, LearningQuestion
 from finops.money import quantize_storage
 from ingest.gpu_facts import MJ_PER_KWH
 from ingest.models import CostLine, Gpu, GpuHost, GpuHour, UsageEvent
@@ -55,9 +56,19 @@ def economics_settings_for(*, org) -> EconomicsSettings:
     return EconomicsSettings.objects.for_org(org).first() or EconomicsSettings(org=org)
 
 
+def rates_on(*, org, day: date) -> tuple:
+    """((currency, rate), ...) in force on `day`: the latest rate from on or before it, else the earliest entered
+    (a rate entered today converts the history too, until an older one is entered)."""
+    rates = {}
+    for rate in ExchangeRate.objects.for_org(org).order_by("currency", "effective_from"):
+        if rate.currency not in rates or rate.effective_from <= day:
+            rates[rate.currency] = rate.rate
+    return tuple(sorted(rates.items()))
+
+
 def day_inputs(*, org, day: date) -> DayInputs:
     """Bills, GPU host hours and model calls of one UTC day of `org`, ready for `allocate_day`."""
-    policy = policy_for(org)
+    policy = replace(policy_for(org), rates=rates_on(org=org, day=day))
     hosts = {h.pk: h for h in GpuHost.objects.for_org(org)}
     by_resource = {h.bill_resource_id: h for h in hosts.values() if h.bill_resource_id}
     return DayInputs(

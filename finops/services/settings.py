@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from finops.models import BucketRule, Commitment, EconomicsSettings, LearningQuestion, Release, RollupDay
+from finops.models import BucketRule, Commitment, EconomicsSettings, ExchangeRate, LearningQuestion, Release, RollupDay
 from ingest.services.days import dirty_days_mark
 
 ALLOCATION_FIELDS = ("shared_cost_key", "api_gap_key", "blend_weights", "group_keys", "electricity_price_amount", "pue",
@@ -70,3 +70,17 @@ def commitment_create(*, org, **fields) -> Commitment:
 def commitment_delete(*, org, commitment: Commitment) -> None:
     """Forget a commitment of the organisation."""
     Commitment.objects.for_org(org).filter(pk=commitment.pk).delete()
+
+
+@transaction.atomic
+def exchange_rates_set(*, org, rates: dict, day) -> None:
+    """Rates that differ from those in force become effective on `day`; every computed day is recomputed."""
+    changed = False
+    for currency, rate in rates.items():
+        current = ExchangeRate.objects.for_org(org).filter(currency=currency, effective_from__lte=day).last()
+        if current is None or current.rate != rate:
+            ExchangeRate.objects.update_or_create(org=org, currency=currency, effective_from=day,
+                                                  defaults={"rate": rate})  # fmt: skip
+            changed = True
+    if changed:
+        _recompute_everything(org)

@@ -140,6 +140,15 @@ class AllocationRuleTests(SimpleTestCase):
         self.assertEqual(total(items, kind="unattributed"), D("1"))
         self.assertEqual(total(items, kind="allocated", source="cloud_shared"), D("2"))
 
+    def test_a_rate_converts_lines_and_reported_calls_exactly(self):
+        line = BillShare(6, D("7"), "EUR", "cloud", tagged=True, dims=Dims(customer="a"))
+        gpu = BillShare(7, D("3"), "EUR", "gpu", Dims(host="gpu-1"), hourly=((H10, D("1")), (H10, D("2"))))
+        call = CallGroup(Dims(customer="a", provider="mistral"), cost=D("0.10"), currency="EUR")
+        policy = Policy(rates=(("EUR", D("1.0812345678")),))
+        items = allocate_day(DayInputs(DAY, bills=(line, gpu), calls=(call,), policy=policy))
+        self.assertEqual({i.currency for i in items}, {"USD"})
+        self.assertEqual(total(items), D("7.5686419746") + D("3.2437037034") + D("0.1081234568"))
+
     def test_a_line_in_another_currency_is_unattributed_in_its_own(self):
         line = BillShare(6, D("7"), "EUR", "cloud", tagged=True, dims=Dims(customer="a"))
         [item] = allocate_day(DayInputs(DAY, bills=(line,)))

@@ -74,11 +74,24 @@ class ThresholdsPageTests(BaseTestCase):
         self.assertEqual(saved.blend_weights, {"gpu_hours": "0.5", "tokens": "0.5"})
         self.assertEqual(saved.group_keys, {"*Storage*": "tokens", "EKS*": "none"})
 
+    def test_it_records_exchange_rates_from_today(self):
+        from finops.models import ExchangeRate
+
+        self.client.force_login(self.alice)
+        self.client.post(f"/o/{self.org.code}/thresholds/", self.form(rates_text="eur=1.08"))
+        rate = ExchangeRate.objects.get(org=self.org)
+        self.assertEqual((rate.currency, str(rate.rate), rate.effective_from), ("EUR", "1.0800000000", date.today()))
+        self.assertContains(self.client.get(f"/o/{self.org.code}/thresholds/"), "EUR=1.0800000000")
+        self.client.post(f"/o/{self.org.code}/thresholds/", self.form(rates_text="EUR=1.08"))
+        self.assertEqual(ExchangeRate.objects.count(), 1)  # unchanged: nothing new recorded
+
     def test_it_explains_bad_weights_and_keys(self):
         self.client.force_login(self.alice)
         for field, text, message in (("blend_text", "gpu_hours", "is not name=value"),
                                      ("blend_text", "karma=1", "blend gpu_hours"),
-                                     ("group_keys_text", "S3=vibes", "the key is one of")):  # fmt: skip
+                                     ("group_keys_text", "S3=vibes", "the key is one of"),
+                                     ("rates_text", "EURO=1.1", "three letters"),
+                                     ("rates_text", "EUR=-1", "above zero")):  # fmt: skip
             with self.subTest(text=text):
                 response = self.client.post(f"/o/{self.org.code}/thresholds/", self.form(**{field: text}))
                 self.assertContains(response, message)
