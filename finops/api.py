@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.http import JsonResponse
@@ -21,13 +21,11 @@ from finops.selectors.rollups import (
     metrics_for_week,
 )
 from finops.services.rollups import rollups_refresh_when_embedded
-from ingest.periods import PeriodError, as_utc_bounds, parse_period, parse_week
+from ingest.api import PERIOD_PARAMETERS, period_from_query
+from ingest.periods import PeriodError, as_utc_bounds, parse_week
 from ingest.selectors import ledger_billed_totals
 
-PERIOD_PARAMETERS = [
-    OpenApiParameter("start", str, description="First day, ISO date (default: first day of this month)"),
-    OpenApiParameter("end", str, description="Day after the last, ISO date (default: a month after start)"),
-]
+WEEK_PARAMETERS = [OpenApiParameter("week", str, description="ISO week YYYY-Www (default: this week)")]
 
 
 @require_GET
@@ -48,11 +46,14 @@ def json_value(value):
     return value
 
 
-def _period(request):
+def week_from_query(request) -> tuple[date, str]:
+    """The Monday of `?week=YYYY-Www` (this week by default) and its label, or 400 with the reason."""
     try:
-        return parse_period(request.query_params.get("start"), request.query_params.get("end"))
+        monday = parse_week(request.query_params.get("week"))
     except PeriodError as exc:
-        raise exceptions.ValidationError({"period": [str(exc)]}) from exc
+        raise exceptions.ValidationError({"week": [str(exc)]}) from exc
+    year, week, _ = monday.isocalendar()
+    return monday, f"{year}-W{week:02d}"
 
 
 class EconomicsApi(OrgAPIView):
@@ -68,7 +69,7 @@ class LedgerSummaryApi(EconomicsApi):
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.LedgerSummaryOutput)
     def get(self, request):
-        start, end = _period(request)
+        start, end = period_from_query(request)
         summary = ledger_summary(org=self.org, start=start, end=end)
         lines = ledger_billed_totals(org=self.org, start=as_utc_bounds(start, end)[0], end=as_utc_bounds(start, end)[1])
         body = {"start": start, "end": end, **json_value(summary), "lines": sum(t["lines"] for t in lines.values())}
@@ -80,7 +81,7 @@ class FounderTableApi(EconomicsApi):
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.FounderTableOutput)
     def get(self, request):
-        start, end = _period(request)
+        start, end = period_from_query(request)
         rows = founder_table_rows(org=self.org, start=start, end=end)
         body = {"start": start, "end": end, "currency": self.org.currency, "rows": json_value(rows)}
         return Response(serializers.FounderTableOutput(body).data)
@@ -89,18 +90,11 @@ class FounderTableApi(EconomicsApi):
 class WeeklyMetricsApi(EconomicsApi):
     """The twelve weekly metrics, each with the week before and the relative change."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("week", str, description="ISO week YYYY-Www (default: this week)")],
-        responses=serializers.WeeklyMetricsOutput,
-    )
+    @extend_schema(parameters=WEEK_PARAMETERS, responses=serializers.WeeklyMetricsOutput)
     def get(self, request):
-        try:
-            monday = parse_week(request.query_params.get("week"))
-        except PeriodError as exc:
-            raise exceptions.ValidationError({"week": [str(exc)]}) from exc
+        monday, label = week_from_query(request)
         metrics = metrics_for_week(org=self.org, monday=monday)
-        year, week, _ = monday.isocalendar()
-        body = {"week": f"{year}-W{week:02d}", "start": monday, "end": monday + timedelta(days=7),
+        body = {"week": label, "start": monday, "end": monday + timedelta(days=7),
                 "currency": self.org.currency, "metrics": json_value(metrics)}  # fmt: skip
         return Response(serializers.WeeklyMetricsOutput(body).data)
 
@@ -110,7 +104,7 @@ class CustomerEconomicsApi(EconomicsApi):
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.CustomerEconomicsOutput(many=True))
     def get(self, request):
-        start, end = _period(request)
+        start, end = period_from_query(request)
         rows = json_value(customer_economics(org=self.org, start=start, end=end))
         return Response(serializers.CustomerEconomicsOutput(rows, many=True).data)
 
@@ -118,18 +112,11 @@ class CustomerEconomicsApi(EconomicsApi):
 class AnomaliesApi(EconomicsApi):
     """The week's anomalies: spend spikes, tokens-per-request and retry-rate jumps, model-mix shifts, idle jumps."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("week", str, description="ISO week YYYY-Www (default: this week)")],
-        responses=serializers.AnomaliesOutput,
-    )
+    @extend_schema(parameters=WEEK_PARAMETERS, responses=serializers.AnomaliesOutput)
     def get(self, request):
-        try:
-            monday = parse_week(request.query_params.get("week"))
-        except PeriodError as exc:
-            raise exceptions.ValidationError({"week": [str(exc)]}) from exc
+        monday, label = week_from_query(request)
         found = [vars(a) for a in anomalies_for_week(org=self.org, week_start=monday)]
-        year, week, _ = monday.isocalendar()
-        body = {"week": f"{year}-W{week:02d}", "anomalies": json_value(found)}
+        body = {"week": label, "anomalies": json_value(found)}
         return Response(serializers.AnomaliesOutput(body).data)
 
 

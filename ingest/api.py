@@ -101,7 +101,8 @@ class UsageEventsApi(OrgAPIView):
         return Response(UsageEventsOutput(usage_events_ingest(org=self.org, events=events)).data)
 
 
-def _period(request):
+def period_from_query(request):
+    """The half-open [start, end) of `?start=&end=`, or 400 with the reason."""
     try:
         return parse_period(request.query_params.get("start"), request.query_params.get("end"))
     except PeriodError as exc:
@@ -113,7 +114,7 @@ class UsageSummaryApi(OrgAPIView):
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=UsageSummaryOutput)
     def get(self, request):
-        start, end = _period(request)
+        start, end = period_from_query(request)
         since, until = as_utc_bounds(start, end)
         summary = selectors.usage_summary(org=self.org, start=since, end=until)
         summary["cost"] = as_json(summary["cost"])
@@ -165,6 +166,6 @@ class HostListApi(OrgAPIView):
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=HostOutput(many=True))
     def get(self, request):
-        start, end = _period(request)
+        start, end = period_from_query(request)
         since, until = as_utc_bounds(start, end)
         return Response(HostOutput(selectors.host_list(org=self.org, start=since, end=until), many=True).data)
