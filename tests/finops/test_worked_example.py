@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from accounts.services import agent_token_create
-from finops.models import LearningQuestion, Rollup
+from finops.models import LearningQuestion, Rollup, RollupDay
 from finops.services.rollups import rollups_refresh
 from ingest.models import DirtyDay
 from ingest.services.agent import gpu_host_update
@@ -108,6 +108,17 @@ class WorkedExampleTests(ApiClientMixin, BaseTestCase):
         self.assertEqual(rollups_refresh(org=self.org), [T10.date()])
         after = sorted(Rollup.objects.filter(org=self.org).values_list("source", "kind", "cost_amount", "customer"))
         self.assertEqual(before, after)
+
+    def test_ingesting_a_new_day_recomputes_only_that_day(self):
+        rollups_refresh(org=self.org)
+        first = RollupDay.objects.get(org=self.org, day=T10.date()).computed_at
+        next_day = [{**call, "event_id": f"{call['event_id']}-next", "timestamp": iso(T10 + timedelta(days=1))}
+                    for call in calls()]  # fmt: skip
+        response = self.client.post("/api/v1/usage-events/", json.dumps(next_day), content_type="application/json",
+                                    HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
+        self.assertEqual(response.json()["accepted"], 3)
+        self.assertEqual(rollups_refresh(org=self.org), [T10.date() + timedelta(days=1)])
+        self.assertEqual(RollupDay.objects.get(org=self.org, day=T10.date()).computed_at, first)
 
     def test_it_hides_other_orgs(self):
         body = self.api_get("/api/v1/ledger/summary/?start=2026-10-05&end=2026-10-06", key=self.charlie_key).json()
