@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from pricing.services import price_override_apply as price_override_apply_service
+from pricing.services.prices import price_override_apply as price_override_apply_service
 
 
 @shared_task(acks_late=True)

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from accounts.tenancy import get_org_for_user
 from pricing import selectors
 from pricing.forms import PriceOverrideForm
-from pricing.services import price_override_create
+from pricing.services.prices import price_override_create
 
 
 @login_required

@@ -15,7 +15,7 @@ from ingest.models import DirtyDay, UsageEvent
 from pricing import catalogue
 from pricing.catalogue import UnitPrices, call_cost, catalogue_day, catalogue_unit_prices, unit_prices, usage_price
 from pricing.models import PriceOverride
-from pricing.services import price_override_create
+from pricing.services.prices import price_override_create
 from tests.base import BaseTestCase
 from tests.pricing.helpers import NOON, usage_event, usage_upload
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from ingest.models import UsageEvent
 from pricing.models import PriceOverride
-from pricing.services import price_override_create
+from pricing.services.prices import price_override_create
 from tests.base import BaseTestCase
 from tests.pricing.helpers import usage_event
 
