@@ -276,3 +276,34 @@ class ExchangeRate(models.Model):
 
     def __str__(self):
         return f"{self.currency} {self.rate} from {self.effective_from}"
+
+
+class GpuRate(models.Model):
+    """One GPU type on the organisation's rate card: what renting costs per GPU-hour and buying per GPU.
+
+    Types the organisation has not saved show the bundled public list prices (pricing/gpu_prices.py).
+    """
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    gpu_type = models.CharField(max_length=100, help_text="H100 SXM, A100 80GB, L40S, L4, ...")
+    match_name = models.CharField(max_length=50, help_text="Agent GPU names containing this word are this type")
+    on_demand_hourly_amount = MoneyField(null=True, blank=True, help_text="Per GPU-hour")
+    reserved_1y_hourly_amount = MoneyField(null=True, blank=True, help_text="Per GPU-hour, 1-year commitment")
+    reserved_3y_hourly_amount = MoneyField(null=True, blank=True, help_text="Per GPU-hour, 3-year commitment")
+    spot_hourly_amount = MoneyField(null=True, blank=True, help_text="Per GPU-hour")
+    purchase_amount = MoneyField(help_text="Per GPU, its share of the server included")
+    power_watts = models.IntegerField(help_text="Average draw per GPU with its share of the server")
+    currency = models.CharField(max_length=3)
+    source = models.CharField(max_length=1000, blank=True, help_text="Where the prices come from")
+    as_of = models.DateField(null=True, blank=True, help_text="The date of the prices")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["gpu_type"]
+        constraints = [models.UniqueConstraint(fields=["org", "gpu_type"], name="gpurate_unique_org_type")]
+
+    def __str__(self):
+        return self.gpu_type
