@@ -4,6 +4,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Min, Q, Sum
 from django.db.models.functions import TruncDate
 
@@ -64,8 +65,19 @@ def _bounds(start: date, end: date):
     return datetime.combine(start, time(0), tzinfo=UTC), datetime.combine(end, time(0), tzinfo=UTC)
 
 
-SLICE_FIELDS = ("kind", "source", "bucket", "customer", "plan", "feature", "environment", "model", "host", "owner",
-                "deferrable")  # fmt: skip
+# The sums the rules read, each grouped by its own dimensions: one GROUPING SETS query on PostgreSQL.
+SLICE_SETS = {
+    "kinds": ("kind", "source", "bucket"),
+    "customers": ("kind", "customer", "plan"),
+    "hosts": ("kind", "source", "host", "owner"),
+    "routes": ("kind", "source", "bucket", "environment", "feature", "model", "has_unpriced"),
+    "plans": ("kind", "source", "plan", "feature", "model"),
+    "deferrable": ("kind", "deferrable", "feature"),
+    "features": ("kind", "feature"),
+    "environments": ("kind", "environment"),
+}
+SLICE_COLUMNS = ("kind", "source", "bucket", "customer", "plan", "feature", "environment", "model", "host", "owner",
+                 "deferrable", "has_unpriced")  # fmt: skip
 GPU_SOURCES = ("gpu_bill", "gpu_rate", "gpu_no_agent")
 
 
@@ -75,28 +87,27 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
     The period's rollup rows are read once, grouped by the dimensions the rules use, and summed here in
     Python: one scan instead of one per figure."""
     settings = economics_settings_for(org=org)
-    rows = rollups_between(org=org, start=start, end=end).filter(currency=org.currency)
-    slices = _slices(rows)
-    allocated = [s for s in slices if s["kind"] == "allocated"]
-    kinds = _group(slices, "kind")
+    sets = slice_sets(org=org, start=start, end=end)
+    allocated = {name: [s for s in rows_ if s["kind"] == "allocated"] for name, rows_ in sets.items()}
+    kinds = _group(sets["kinds"], "kind")
     jobs = JobRollup.objects.for_org(org).filter(day__gte=start, day__lt=end, currency=org.currency)
     customer_jobs = jobs.exclude(customer="").aggregate(
         completed=Sum("jobs_completed"), failed=Sum("jobs_failed"), attempts=Sum("attempts"),
         cost_completed=Sum("cost_completed_amount"), cost_failed=Sum("cost_failed_amount"),
     )  # fmt: skip
-    routes = _routes(allocated)
-    deferrable = [s for s in allocated if s["deferrable"]]
+    routes = _routes(allocated["routes"])
+    deferrable = [s for s in allocated["deferrable"] if s["deferrable"]]
     return PeriodFacts(
         currency=org.currency,
         billed_total=sum(kinds.values(), ZERO),
         allocated=kinds.get("allocated", ZERO),
         idle=kinds.get("idle", ZERO),
         unattributed=kinds.get("unattributed", ZERO),
-        untagged_allocated=_cost(s for s in allocated if s["source"] in ("cloud_shared", "api_gap")),
+        untagged_allocated=_cost(s for s in allocated["kinds"] if s["source"] in ("cloud_shared", "api_gap")),
         customer_cost=tuple(
             (customer, plan, total)
             for (customer, plan), total in sorted(
-                _group([s for s in allocated if s["customer"]], "customer", "plan").items()
+                _group([s for s in allocated["customers"] if s["customer"]], "customer", "plan").items()
             )
         ),
         revenue=None,
@@ -105,39 +116,78 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
         failed_jobs=customer_jobs["failed"] or 0,
         job_attempts=customer_jobs["attempts"] or 0,
         job_cost=(customer_jobs["cost_completed"] or ZERO) + (customer_jobs["cost_failed"] or ZERO),
-        hosts=tuple(_hosts(org, slices, start, end)),
+        hosts=tuple(_hosts(org, sets["hosts"], start, end)),
         runs=tuple(_runs(org, jobs)),
         routes=routes,
         deferrable_realtime_cost=_cost(deferrable),
         deferrable_by_feature=tuple(sorted(_group(deferrable, "feature").items())),
         releases=tuple(_releases(org, start, end, settings)),
-        unevaluated_models=tuple(_unevaluated_models(org, allocated, start)),
-        evaluation_cost=_cost(s for s in allocated if s["bucket"] == "evaluation"),
+        unevaluated_models=tuple(_unevaluated_models(org, allocated["routes"], start)),
+        evaluation_cost=_cost(s for s in allocated["kinds"] if s["bucket"] == "evaluation"),
         trial_plan=settings.trial_plan,
         commitments=tuple(_commitments(org, end)) + tuple(_manual_commitments(org, end)),
         promised=tuple(_promised(org, start, end)),
-        plan_premium=tuple(_plan_premium(allocated, routes)),
-        feature_cost=tuple(sorted(_group(allocated, "feature").items())),
-        environment_cost=tuple(sorted(_group(allocated, "environment").items())),
-        inference_calls=sum(s["calls"] or 0 for s in allocated if s["bucket"] == "inference"),
+        plan_premium=tuple(_plan_premium(allocated["plans"], routes)),
+        feature_cost=tuple(sorted(_group(allocated["features"], "feature").items())),
+        environment_cost=tuple(sorted(_group(allocated["environments"], "environment").items())),
+        inference_calls=sum(s["calls"] or 0 for s in allocated["kinds"] if s["bucket"] == "inference"),
         failed_job_cost=jobs.aggregate(total=Sum("cost_failed_amount"))["total"] or ZERO,
-        training_research_cost=_cost(s for s in allocated if s["bucket"] in ("training", "research")),
+        training_research_cost=_cost(s for s in allocated["kinds"] if s["bucket"] in ("training", "research")),
     )
 
 
-def _slices(rows) -> list[dict]:
-    """Rollup rows grouped by SLICE_FIELDS with their summed cost, calls and tokens."""
-    return list(
-        rows.values(*SLICE_FIELDS)
-        .annotate(
-            cost=Sum("cost_amount"),
-            calls=Sum("calls"),
-            unpriced=Sum("unpriced_calls"),
-            tin=Sum("input_tokens"),
-            tout=Sum("output_tokens"),
-        )
-        .order_by()
-    )
+def slice_sets(*, org, start: date, end: date, sets: dict = SLICE_SETS) -> dict:
+    """{set name: [row dicts of its columns with cost, calls, unpriced, tin, tout]} of the org's rollup rows in its
+    currency for [start, end): on PostgreSQL one scan with GROUPING SETS, elsewhere one GROUP BY per set."""
+    table = connection.ops.quote_name(Rollup._meta.db_table)
+    column = {c: "(unpriced_calls > 0)" if c == "has_unpriced" else connection.ops.quote_name(c) for c in SLICE_COLUMNS}
+    sums = ("SUM(cost_amount) AS cost, SUM(calls) AS calls, SUM(unpriced_calls) AS unpriced, "
+            "SUM(input_tokens) AS tin, SUM(output_tokens) AS tout")  # fmt: skip
+    where = f"FROM {table} WHERE org_id = %s AND day >= %s AND day < %s AND currency = %s"
+    params = [org.pk, start, end, org.currency]
+    names = list(sets)
+    if connection.vendor == "postgresql":
+        used = [c for c in SLICE_COLUMNS if any(c in sets[n] for n in names)]
+        bits = f"GROUPING({', '.join(column[c] for c in used)})"
+        grouping = ", ".join("(" + ", ".join(column[c] for c in sets[n]) + ")" for n in names)
+        select = ", ".join(f"{column[c] if c in used else 'NULL'} AS {connection.ops.quote_name(c)}"
+                           for c in SLICE_COLUMNS)  # fmt: skip
+        sql = f"SELECT {select}, {bits} AS grouping_id, {sums} {where} GROUP BY GROUPING SETS ({grouping})"
+        masks = {_mask(sets[n], used): n for n in names}
+        key, query_params = "grouping_id", params
+    else:
+        parts = []
+        for index, name in enumerate(names):
+            select = ", ".join(
+                f"{column[c] if c in sets[name] else 'NULL'} AS {connection.ops.quote_name(c)}" for c in SLICE_COLUMNS
+            )
+            group = ", ".join(column[c] for c in sets[name])
+            parts.append(f"SELECT {select}, {index} AS grouping_id, {sums} {where} GROUP BY {group}")
+        sql = " UNION ALL ".join(parts)
+        masks = dict(enumerate(names))
+        key, query_params = "grouping_id", params * len(names)
+    result = {name: [] for name in names}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, query_params)
+        fields = [d[0] for d in cursor.description]
+        for values in cursor.fetchall():
+            row = dict(zip(fields, values, strict=True))
+            name = masks[row.pop(key)]
+            row["cost"] = _decimal(row["cost"])
+            result[name].append(row)
+    return result
+
+
+def _mask(columns, used) -> int:
+    """GROUPING()'s bits for a set: 1 for each of the `used` columns not in it, the first the highest bit."""
+    return sum(1 << (len(used) - 1 - i) for i, c in enumerate(used) if c not in columns)
+
+
+def _decimal(value) -> Decimal:
+    """Sums come back as Decimal from PostgreSQL and as float or text from SQLite (its decimals are floats)."""
+    if value is None:
+        return ZERO
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def _cost(slices) -> Decimal:
@@ -443,7 +493,10 @@ def anomaly_inputs(*, org, week_start: date) -> tuple[dict, dict, dict]:
     weeks = [week_start - timedelta(days=7 * i) for i in (4, 3, 2, 1, 0)]
     calls = rows.filter(source="api_calls")
     ratios, mixes = defaultdict(lambda: [None] * 5), defaultdict(lambda: [None] * 5)
-    premium = {a["feature"]: a["premium_model"] for a in premium_audit(_routes(_slices(calls)))}
+    routes = slice_sets(org=org, start=since, end=until, sets={"routes": SLICE_SETS["routes"]})["routes"]
+    premium = {
+        a["feature"]: a["premium_model"] for a in premium_audit(_routes(r for r in routes if r["kind"] == "allocated"))
+    }
     for i, monday in enumerate(weeks):
         week = calls.filter(day__gte=monday, day__lt=monday + timedelta(days=7))
         for r in week.values("feature").annotate(n=Sum("calls"), t=Sum("input_tokens") + Sum("output_tokens")):
