@@ -25,7 +25,7 @@ from ingest.models import CostLine, Gpu, GpuHost, GpuHour
 
 ZERO = Decimal(0)
 PRODUCTION = ("prod", "production", "live")
-NEW_MODEL_LOOKBACK = timedelta(days=90)
+NEW_MODEL_LOOKBACK = timedelta(days=28)
 
 
 def rollups_between(*, org, start: date, end: date):
@@ -122,7 +122,7 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
         deferrable_realtime_cost=_cost(deferrable),
         deferrable_by_feature=tuple(sorted(_group(deferrable, "feature").items())),
         releases=tuple(_releases(org, start, end, settings)),
-        unevaluated_models=tuple(_unevaluated_models(org, allocated["routes"], start)),
+        unevaluated_models=tuple(_unevaluated_models(org, allocated["routes"], start, end)),
         evaluation_cost=_cost(s for s in allocated["kinds"] if s["bucket"] == "evaluation"),
         trial_plan=settings.trial_plan,
         commitments=tuple(_commitments(org, end)) + tuple(_manual_commitments(org, end)),
@@ -291,7 +291,7 @@ def _releases(org, start, end, settings):
         yield release.name, spend
 
 
-def _unevaluated_models(org, allocated, start):
+def _unevaluated_models(org, allocated, start, end):
     """(feature, model, cost) of models first used in production for a feature in the period with no evaluation
     calls of that model before."""
     candidates = defaultdict(lambda: ZERO)
@@ -301,19 +301,25 @@ def _unevaluated_models(org, allocated, start):
             candidates[(s["feature"], s["model"])] += s["cost"]
     if not candidates:
         return
-    # "Newly used" means not used in production in the 90 days before: a bounded look back, not all history.
-    calls = Rollup.objects.for_org(org).filter(
-        source="api_calls", model__in={m for _, m in candidates}, day__gte=start - NEW_MODEL_LOOKBACK
-    )
-    first_used = {
-        (r["feature"], r["model"]): r["first"]
-        for r in calls.filter(environment__in=PRODUCTION).values("feature", "model").annotate(first=Min("day"))
+    # "Newly used" means not used in production in the four weeks before: a bounded look back, not all history,
+    # read in one scan (first production use per feature and model, first evaluation per model).
+    rows = (
+        Rollup.objects.for_org(org)
+        .filter(
+            source="api_calls", model__in={m for _, m in candidates}, day__gte=start - NEW_MODEL_LOOKBACK, day__lt=end
+        )
+        .values("feature", "model")
+        .annotate(
+            first=Min("day", filter=Q(environment__in=PRODUCTION)),
+            evaluated=Min("day", filter=Q(bucket="evaluation")),
+        )
         .order_by()
-    }  # fmt: skip
-    first_evaluated = {
-        r["model"]: r["first"]
-        for r in calls.filter(bucket="evaluation").values("model").annotate(first=Min("day")).order_by()
-    }
+    )
+    first_used, first_evaluated = {}, {}
+    for r in rows:
+        first_used[(r["feature"], r["model"])] = r["first"]
+        if r["evaluated"] is not None:
+            first_evaluated[r["model"]] = min(r["evaluated"], first_evaluated.get(r["model"], r["evaluated"]))
     for (feature, model), cost in sorted(candidates.items()):
         first = first_used.get((feature, model))
         if first is None or first < start:

@@ -1,5 +1,6 @@
 """GET founder-table, metrics/weekly, anomalies and forecast: shapes, tenancy and bad input."""
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal as D
 
@@ -79,3 +80,42 @@ class AnomalyMethodTests(SimpleTestCase):
         self.assertEqual((forecast.month_to_date, forecast.run_rate_per_day), (D("2000"), D("100")))
         self.assertEqual((forecast.forecast, forecast.days_left), (D("3000"), 10))
         self.assertEqual((forecast.low, forecast.high), (D("3000"), D("3000")))  # a flat series has no spread
+
+
+class EvaluationRuleFromDataTests(ApiClientMixin, BaseTestCase):
+    """A model newly used in production for a feature, with and without evaluation calls first."""
+
+    def setUp(self):
+        self.make_keys()
+
+    def post_calls(self, *events):
+        body = [{"event_id": f"e{i}", "provider": "openai", "input_tokens": 1000, "output_tokens": 100,
+                 "customer": "acme", **event} for i, event in enumerate(events)]  # fmt: skip
+        response = self.client.post("/api/v1/usage-events/", json.dumps(body), content_type="application/json",
+                                    HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
+        self.assertEqual(response.json()["accepted"], len(events), response.content)
+
+    def evaluation_row(self):
+        rows = self.api_get("/api/v1/founder-table/?start=2026-11-02&end=2026-11-09").json()["rows"]
+        return next(r for r in rows if r["key"] == "evaluation_run")
+
+    def test_a_new_production_model_without_evaluation_fires(self):
+        self.post_calls({"timestamp": "2026-11-03T10:00:00Z", "model": "gpt-4o", "feature": "chat",
+                         "environment": "prod"})  # fmt: skip
+        row = self.evaluation_row()
+        self.assertIs(row["stop_sign"], True)
+        self.assertEqual(row["offenders"][0]["name"], "chat on gpt-4o")
+
+    def test_evaluation_calls_before_first_use_keep_it_quiet(self):
+        self.post_calls({"timestamp": "2026-11-02T09:00:00Z", "model": "gpt-4o", "feature": "chat",
+                         "environment": "staging", "purpose": "evaluation", "customer": ""},
+                        {"timestamp": "2026-11-03T10:00:00Z", "model": "gpt-4o", "feature": "chat",
+                         "environment": "prod"})  # fmt: skip
+        self.assertIs(self.evaluation_row()["stop_sign"], False)
+
+    def test_a_model_already_in_production_the_weeks_before_is_not_new(self):
+        self.post_calls({"timestamp": "2026-10-20T10:00:00Z", "model": "gpt-4o", "feature": "chat",
+                         "environment": "prod"},
+                        {"timestamp": "2026-11-03T10:00:00Z", "model": "gpt-4o", "feature": "chat",
+                         "environment": "prod"})  # fmt: skip
+        self.assertIs(self.evaluation_row()["stop_sign"], False)
