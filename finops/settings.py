@@ -186,6 +186,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "finops.tasks.rollup_dirty",
         "schedule": 60,
     },
+    "pricing-stripe-sync": {
+        "task": "pricing.tasks.stripe_sync_all",
+        "schedule": env.int("STRIPE_SYNC_INTERVAL_SECONDS", default=60 * 60),
+    },
     "accounts-invitations-purge": {
         "task": "accounts.tasks.invitations_purge",
         "schedule": 60 * 60 * 24,

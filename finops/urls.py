@@ -10,6 +10,7 @@ from ingest import api as ingest_api
 from ingest import views as ingest_views
 from ingest.urls import org_urls as ingest_org_urls
 from pricing.urls import org_urls as pricing_org_urls
+from pricing.urls import top_urls as pricing_top_urls
 
 org_pages = [
     path("", views.founder_table, name="finops-founder-table"),
@@ -62,5 +63,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", api.healthz, name="finops-healthz"),
     path("agent/<str:name>", ingest_views.agent_download, name="ingest-agent-download"),
+    *pricing_top_urls,
     path("admin/", admin.site.urls),
 ]

@@ -40,3 +40,27 @@ class PriceOverrideForm(forms.Form):
 
     def clean_provider(self):
         return self.cleaned_data["provider"].strip().lower()
+
+
+class StripeConnectionForm(forms.Form):
+    api_key = forms.CharField(
+        label="Restricted key",
+        required=False,
+        max_length=255,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "placeholder": "rk_live_..."}),
+        help_text="Read-only on customers, products, prices, subscriptions, invoices. Blank keeps the stored one.",
+    )
+    webhook_secret = forms.CharField(
+        label="Webhook signing secret",
+        required=False,
+        max_length=255,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "placeholder": "whsec_..."}),
+        help_text="From the webhook endpoint you add in Stripe. Blank keeps the stored one.",
+    )
+
+
+class StripeCustomerMapForm(forms.Form):
+    code = forms.UUIDField(widget=forms.HiddenInput)
+    customer_id = forms.CharField(
+        label="Our customer id", required=False, max_length=200, help_text="Blank goes back to the metadata's id"
+    )

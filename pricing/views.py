@@ -1,12 +1,20 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
+from accounts.selectors import organization_for_code
 from accounts.tenancy import get_org_for_user
 from pricing import selectors
-from pricing.forms import PriceOverrideForm
+from pricing.forms import PriceOverrideForm, StripeConnectionForm, StripeCustomerMapForm
 from pricing.services.prices import price_override_create
+from pricing.services.stripe_sync import stripe_connection_save, stripe_customer_map
+from pricing.services.stripe_webhooks import WebhookRejectedError, stripe_webhook_receive
+from pricing.tasks import stripe_sync_org as stripe_sync_org_task
 
 
 @login_required
@@ -37,3 +45,59 @@ def prices(request, org_code):
         "overrides": selectors.price_override_list(org),
     }
     return render(request, "pricing/prices.html", context)
+
+
+@login_required
+def stripe_settings(request, org_code):
+    """The Stripe connection: key and webhook secret (only their last four shown), Sync now, customer mapping."""
+    org = get_org_for_user(request, org_code, write=True)
+    action = request.POST.get("action") if request.method == "POST" else None
+    form = StripeConnectionForm(request.POST if action == "save" else None)
+    if action == "save" and form.is_valid():
+        try:
+            stripe_connection_save(org=org, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Stripe settings saved.")
+            return redirect("pricing-stripe", org_code=org.code)
+    if action == "sync":
+        stripe_sync_org_task.delay(org.pk)
+        messages.success(request, "Sync started: the summary below updates when it is done.")
+        return redirect("pricing-stripe", org_code=org.code)
+    if action == "map":
+        map_form = StripeCustomerMapForm(request.POST)
+        if map_form.is_valid():
+            try:
+                customer = stripe_customer_map(org=org, **map_form.cleaned_data)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                who = customer.email or customer.stripe_id
+                messages.success(request, f"{who} is now tied to {customer.customer_id or 'no customer id'}.")
+        return redirect("pricing-stripe", org_code=org.code)
+    context = {
+        "org": org,
+        "page": "settings",
+        "tab": "stripe",
+        "form": form,
+        "connection": selectors.stripe_connection_get(org),
+        "counts": selectors.stripe_mirror_counts(org),
+        "customers": selectors.stripe_customer_list(org)[:200],
+        "webhook_url": request.build_absolute_uri(reverse("pricing-stripe-webhook", args=[org.code])),
+    }
+    return render(request, "pricing/stripe_settings.html", context)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request, org_code):
+    """Stripe's webhook for one organisation: 400 unless signed with its secret and fresh; a replay is a 200."""
+    org = organization_for_code(code=org_code)
+    try:
+        outcome = stripe_webhook_receive(
+            org=org, payload=request.body, signature=request.headers.get("Stripe-Signature")
+        )
+    except WebhookRejectedError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    return JsonResponse({"id": outcome.event_id, "duplicate": outcome.duplicate, "applied": outcome.applied})
