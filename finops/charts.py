@@ -31,3 +31,48 @@ def host_figures(series: dict) -> dict:
         "memory": figure("Memory used", "GiB", 2, scale=2**30),
         "power": figure("Power", "W", 3),
     }
+
+
+BUILD_RENT_COLOURS = {"on_demand": "#2f5bea", "reserved_1y": "#8e5cd9", "reserved_3y": "#c0459b", "spot": "#e08a1e",
+                      "buy": "#1f2937"}  # fmt: skip
+
+
+def build_rent_figure(result, currency: str) -> dict:
+    """Cumulative cost of each rent option and of buying, month by month, with buying's break-even points."""
+    traces = []
+    for option in result.options:
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": option.label,
+                "x": list(range(len(option.cumulative))),
+                "y": [float(amount) for amount in option.cumulative],
+                "line": {"color": BUILD_RENT_COLOURS[option.key], "width": 3.5 if option.key == "buy" else 2},
+                "hovertemplate": f"%{{y:,.0f}} {currency}<extra>{option.label}</extra>",
+            }
+        )
+    crossings = [option for option in result.rent if option.break_even_month is not None]
+    if crossings:
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "Buying breaks even",
+                "x": [option.break_even_month for option in crossings],
+                "y": [float(result.buy.cumulative[option.break_even_month]) for option in crossings],
+                "marker": {"size": 11, "symbol": "circle-open", "color": "#1f2937", "line": {"width": 2.5}},
+                "text": [f"against {option.label.lower()}" for option in crossings],
+                "hovertemplate": f"month %{{x}}: breaks even %{{text}}<extra>%{{y:,.0f}} {currency}</extra>",
+            }
+        )
+    layout = {
+        "title": {"text": "Cumulative cost", "font": {"size": 14}},
+        "xaxis": {"title": {"text": "month"}, "rangemode": "tozero", "dtick": 6},
+        "yaxis": {"title": {"text": currency}, "rangemode": "tozero", "tickformat": ",.0f"},
+        "margin": {"l": 70, "r": 10, "t": 40, "b": 80},
+        "height": 380,
+        "hovermode": "closest",
+        "legend": {"orientation": "h", "y": -0.22},
+    }
+    return {"cumulative": {"data": traces, "layout": layout}}

@@ -4,6 +4,7 @@ from django import forms
 
 from finops.economics.rules import DEFAULT_THRESHOLDS, THRESHOLD_HELP
 from finops.models import BucketRule, Commitment, EconomicsSettings, LearningQuestion, Release
+from pricing.build_rent import BuyCosts, RentRates, Scenario
 
 BLEND_MEASURES = ("gpu_hours", "tokens", "requests", "even")
 
@@ -186,3 +187,149 @@ class CommitmentForm(forms.ModelForm):
         if data.get("ends_on") and data.get("starts_on") and data["ends_on"] <= data["starts_on"]:
             self.add_error("ends_on", "The end comes after the start.")
         return data
+
+
+BUILD_DEFAULTS = {
+    "gpu_count": 8,
+    "months": 36,
+    "utilisation_pct": Decimal(50),
+    "spot_overhead_pct": Decimal(15),
+    "lifetime_months": 48,
+    "electricity_price_amount": Decimal("0.15"),
+    "pue": Decimal("1.4"),
+    "hosting_amount": Decimal(150),
+}
+STAFF_PER_GPU_AMOUNT = Decimal(250)  # a month: an 8-GPU server takes about a tenth of an engineer
+RATE_INPUTS = {"on_demand": "on_demand_hourly_amount", "reserved_1y": "reserved_1y_hourly_amount",
+               "reserved_3y": "reserved_3y_hourly_amount", "spot": "spot_hourly_amount"}  # fmt: skip
+
+
+def _amount_field(label, *, places=4, required=True, help_text=""):
+    return forms.DecimalField(label=label, required=required, min_value=Decimal(0), max_digits=16,
+                              decimal_places=places, help_text=help_text)  # fmt: skip
+
+
+def _plain(value) -> str:
+    """A value as an input shows it: decimals without trailing zeros ("2.5", not "2.5000000000"), None blank."""
+    if value is None:
+        return ""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
+
+
+def measured_pct(measured: dict | None) -> Decimal | None:
+    """The measured utilisation as the calculator shows it: a percentage with one decimal."""
+    return None if measured is None else (measured["utilisation"] * 100).quantize(Decimal("0.1"))
+
+
+def build_rent_data(query, *, rate, measured: dict | None, settings, currency: str) -> dict:
+    """The calculator's inputs: the query's values when they were filled for this GPU type, else the rate card's
+    prices, the measured utilisation and GPU count (else 50% of 8 GPUs) and the defaults, keeping the horizon."""
+    data = {**BUILD_DEFAULTS, "gpu_type": rate.gpu_type, "filled_for": rate.gpu_type,
+            "purchase_amount": rate.purchase_amount, "power_watts": rate.power_watts}  # fmt: skip
+    data.update({name: getattr(rate, field) for name, field in RATE_INPUTS.items()})
+    if measured is not None:
+        data["utilisation_pct"], data["gpu_count"] = measured_pct(measured), measured["gpus"]
+    data["staff_amount"] = STAFF_PER_GPU_AMOUNT * data["gpu_count"]
+    if settings.electricity_price_amount and currency == settings.org.currency:
+        data["electricity_price_amount"], data["pue"] = settings.electricity_price_amount, settings.pue
+    data = {key: _plain(value) for key, value in data.items()}
+    if query.get("filled_for") == rate.gpu_type:
+        data.update({key: query[key] for key in data if key in query})
+    else:
+        data.update({key: query[key] for key in ("months",) if query.get(key)})
+    return data
+
+
+class BuildRentForm(forms.Form):
+    """The build-versus-rent calculator (a GET form): one GPU type, rented three ways or bought."""
+
+    gpu_type = forms.ChoiceField(label="GPU type")
+    filled_for = forms.CharField(widget=forms.HiddenInput, required=False)
+    gpu_count = forms.IntegerField(label="GPUs", min_value=1, max_value=100_000)
+    months = forms.IntegerField(label="Horizon (months)", min_value=1, max_value=120)
+    utilisation_pct = forms.DecimalField(label="Utilisation %", min_value=0, max_value=100, max_digits=4,
+                                         decimal_places=1)  # fmt: skip
+    on_demand = _amount_field("On-demand", required=False, help_text="Blank: not offered")
+    reserved_1y = _amount_field("Reserved, 1 year", required=False, help_text="Every hour is paid")
+    reserved_3y = _amount_field("Reserved, 3 years", required=False, help_text="Every hour is paid")
+    spot = _amount_field("Spot", required=False, help_text="Blank: not offered")
+    spot_overhead_pct = forms.DecimalField(
+        label="Spot interruption overhead %", min_value=0, max_value=500, max_digits=5, decimal_places=1,
+        help_text="Work redone or checkpointed after preemptions",
+    )  # fmt: skip
+    purchase_amount = _amount_field("Purchase price", places=2, help_text="Its share of the server included")
+    lifetime_months = forms.IntegerField(label="Lifetime (months)", min_value=1, max_value=120,
+                                         help_text="Then bought again")  # fmt: skip
+    power_watts = forms.IntegerField(label="Power draw (W)", min_value=0, max_value=100_000,
+                                     help_text="Average, with its share of the server")  # fmt: skip
+    electricity_price_amount = _amount_field("Electricity per kWh", help_text="The thresholds page's, when set")
+    pue = forms.DecimalField(label="PUE", min_value=1, max_value=5, max_digits=4, decimal_places=2,
+                             help_text="Data-centre overhead on the power")  # fmt: skip
+    hosting_amount = _amount_field("Hosting a month", places=2, help_text="Rack space, network, hands")
+    staff_amount = _amount_field("Staff share a month", places=2, help_text="For all the GPUs together")
+
+    PLAN_FIELDS = ("gpu_type", "gpu_count", "months", "utilisation_pct")
+    RENT_FIELDS = ("on_demand", "reserved_1y", "reserved_3y", "spot", "spot_overhead_pct")
+    BUY_FIELDS = ("purchase_amount", "lifetime_months", "power_watts", "electricity_price_amount", "pue",
+                  "hosting_amount", "staff_amount")  # fmt: skip
+
+    def __init__(self, *args, gpu_types, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["gpu_type"].choices = [(name, name) for name in gpu_types]
+
+    def plan_fields(self):
+        return [self[name] for name in self.PLAN_FIELDS]
+
+    def rent_fields(self):
+        return [self[name] for name in self.RENT_FIELDS]
+
+    def buy_fields(self):
+        return [self[name] for name in self.BUY_FIELDS]
+
+    def scenario(self) -> Scenario:
+        data = self.cleaned_data
+        return Scenario(
+            gpu_count=data["gpu_count"],
+            months=data["months"],
+            utilisation=data["utilisation_pct"] / 100,
+            rent=RentRates(**{name: data[name] for name in (*RATE_INPUTS, "spot_overhead_pct")}),
+            buy=BuyCosts(
+                purchase_amount=data["purchase_amount"],
+                lifetime_months=data["lifetime_months"],
+                power_watts=Decimal(data["power_watts"]),
+                electricity_price_amount=data["electricity_price_amount"],
+                pue=data["pue"],
+                hosting_amount=data["hosting_amount"],
+                staff_amount=data["staff_amount"],
+            ),
+        )
+
+
+class GpuRateForm(forms.Form):
+    """One GPU type's prices on the rate card."""
+
+    match_name = forms.CharField(max_length=50, label="Agent GPU names containing",
+                                 help_text="A whole word: H100 matches NVIDIA H100 80GB HBM3")  # fmt: skip
+    on_demand_hourly_amount = _amount_field("On-demand, per GPU-hour", required=False)
+    reserved_1y_hourly_amount = _amount_field("Reserved 1 year, per GPU-hour", required=False)
+    reserved_3y_hourly_amount = _amount_field("Reserved 3 years, per GPU-hour", required=False)
+    spot_hourly_amount = _amount_field("Spot, per GPU-hour", required=False)
+    purchase_amount = _amount_field("Purchase price per GPU", places=2, help_text="Its share of the server included")
+    power_watts = forms.IntegerField(label="Power draw per GPU (W)", min_value=0, max_value=100_000)
+    currency = forms.CharField(max_length=3)
+    source = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text="Where these prices come from: a quote, a provider's page")  # fmt: skip
+    as_of = forms.DateField(label="Prices as of", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, rate, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.fields:
+            value = getattr(rate, name)
+            self.fields[name].initial = _plain(value) if isinstance(value, Decimal) else value
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].strip().upper()
+        if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+            raise forms.ValidationError("Three letters, e.g. USD.")
+        return currency

@@ -1,21 +1,34 @@
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
-from finops.charts import host_figures
-from finops.forms import BucketRuleForm, CommitmentForm, EconomicsSettingsForm, LearningQuestionForm, ReleaseForm
+from finops.charts import build_rent_figure, host_figures
+from finops.forms import (
+    BucketRuleForm,
+    BuildRentForm,
+    CommitmentForm,
+    EconomicsSettingsForm,
+    GpuRateForm,
+    LearningQuestionForm,
+    ReleaseForm,
+    build_rent_data,
+    measured_pct,
+)
 from finops.models import BucketRule, Commitment
 from finops.money import format_money
 from finops.onboarding import ONBOARDING_STEPS
+from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
 from finops.selectors.inputs import economics_settings_for, rates_on
 from finops.selectors.rollups import (
     anomalies_for_week,
@@ -28,6 +41,7 @@ from finops.selectors.rollups import (
     metrics_for_week,
     release_list,
 )
+from finops.services.build_rent import gpu_rate_save
 from finops.services.rollups import rollups_refresh_when_embedded
 from finops.services.settings import (
     bucket_rule_create,
@@ -44,6 +58,7 @@ from ingest.forms import GpuHostForm
 from ingest.periods import PeriodError, parse_week
 from ingest.selectors import host_for_code, host_hour_totals, host_list, host_timeline, host_workloads
 from ingest.services.agent import HOST_FIELDS, gpu_host_update
+from pricing.build_rent import build_rent_compare
 
 
 def home(request):
@@ -304,3 +319,42 @@ def commitment_remove(request, org_code, code):
     commitment_delete(org=org, commitment=get_object_or_404(Commitment, org=org, code=code))
     messages.success(request, "Commitment removed.")
     return redirect("finops-commitments", org_code=org.code)
+
+
+BUILD_RENT_LOOKBACK = timedelta(days=30)
+
+
+@login_required
+def build_vs_rent(request, org_code):
+    """Build versus rent for one GPU type: renting on-demand, reserved or spot against buying, at the utilisation
+    the agents measured (or one entered), with the rate card edit for writers."""
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    card = gpu_rate_card(org=org)
+    asked = request.POST.get("gpu_type") if request.method == "POST" else request.GET.get("gpu_type")
+    rate = next((r for r in card if r.gpu_type == asked), card[0])
+    rate_form = GpuRateForm(request.POST or None, rate=rate)
+    if request.method == "POST" and rate_form.is_valid():
+        gpu_rate_save(org=org, gpu_type=rate.gpu_type, **rate_form.cleaned_data)
+        messages.success(request, f"Rate card saved for {rate.gpu_type}.")
+        return redirect(reverse("finops-build-vs-rent", kwargs={"org_code": org.code}) + "?" +
+                        urlencode({"gpu_type": rate.gpu_type}))  # fmt: skip
+    until = timezone.now()
+    measured = gpu_type_utilisation(org=org, match_name=rate.match_name, start=until - BUILD_RENT_LOOKBACK, end=until)
+    data = build_rent_data(request.GET, rate=rate, measured=measured, settings=economics_settings_for(org=org),
+                           currency=rate.currency)  # fmt: skip
+    form = BuildRentForm(data, gpu_types=[r.gpu_type for r in card], currency=rate.currency)
+    result = build_rent_compare(form.scenario()) if form.is_valid() else None
+    context = {
+        "org": org,
+        "page": "build-vs-rent",
+        "rate": rate,
+        "form": form,
+        "rate_form": rate_form,
+        "measured": measured,
+        "measured_pct": measured_pct(measured),
+        "uses_measured": result is not None and measured_pct(measured) == form.cleaned_data["utilisation_pct"],
+        "result": result,
+        "currency": rate.currency,
+        "figures": build_rent_figure(result, rate.currency) if result else None,
+    }
+    return render(request, "finops/build_vs_rent.html", context)

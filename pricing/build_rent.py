@@ -44,6 +44,8 @@ OPTION_LABELS = {
     "spot": "Rent spot",
     "buy": "Buy",
 }
+SHORT_LABELS = {"on_demand": "on-demand", "reserved_1y": "1-year reserved", "reserved_3y": "3-year reserved",
+                "spot": "spot", "buy": "buying"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ class OptionCost:
     def total_amount(self) -> Decimal:
         return self.cumulative[-1]
 
+    @property
+    def short_label(self) -> str:
+        return SHORT_LABELS[self.key]
+
 
 @dataclass(frozen=True)
 class BuildRentResult:
@@ -106,6 +112,15 @@ class BuildRentResult:
     @property
     def options(self) -> tuple[OptionCost, ...]:
         return (*self.rent, self.buy)
+
+    @property
+    def breaking_even(self) -> tuple[OptionCost, ...]:
+        """The rent options buying catches up with within the horizon."""
+        return tuple(option for option in self.rent if option.break_even_month is not None)
+
+    @property
+    def never_breaking_even(self) -> tuple[OptionCost, ...]:
+        return tuple(option for option in self.rent if option.break_even_month is None)
 
     @property
     def cheapest(self) -> OptionCost:
