@@ -110,7 +110,7 @@ def product_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
 
 
 def price_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
-    """Store a price or a legacy plan (`object` says which); the amount from minor units of its currency."""
+    """Store a price or a legacy plan (either shape); the amount from minor units of its currency."""
     currency = (obj.get("currency") or "").upper()
     is_plan = obj.get("object") == "plan"
     recurring = obj.get("recurring") or {}
@@ -125,7 +125,8 @@ def price_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
         product_upsert(org=org, obj=obj["product"], state_at=state_at)
     fields = {
         **_common(obj),
-        "kind": StripePrice.Kind.PLAN if is_plan else StripePrice.Kind.PRICE,
+        # Stripe lists a recurring price under /v1/plans too; a legacy plan is one not made as a price.
+        "kind": StripePrice.Kind.PRICE if obj["id"].startswith("price_") else StripePrice.Kind.PLAN,
         "product": StripeProduct.objects.for_org(org).filter(stripe_id=product_id).first() if product_id else None,
         "product_stripe_id": product_id,
         "nickname": obj.get("nickname") or "",
