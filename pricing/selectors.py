@@ -1,5 +1,8 @@
 """Reads of the pricing app."""
 
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
 from django.db.models import Count, Sum
 
 from ingest.models import UsageEvent
@@ -13,6 +16,7 @@ from pricing.models import (
     StripeProduct,
     StripeSubscription,
 )
+from pricing.revenue import ZERO, InvoiceLine, PaidInvoice, recognise
 
 
 def unpriced_model_list(org) -> list[dict]:
@@ -60,3 +64,102 @@ def stripe_mirror_counts(org) -> dict:
         "events": StripeEvent,
     }
     return {name: model.objects.for_org(org).count() for name, model in models.items()}
+
+
+MONTH_DAYS = Decimal(365) / 12
+PER_MONTH = {"day": MONTH_DAYS, "week": MONTH_DAYS / 7, "month": Decimal(1), "year": Decimal(1) / 12}
+PAID_LOOKBACK = timedelta(days=400)
+
+
+def plan_name(price) -> str:
+    """What a Stripe price is called as a plan: its nickname, else its product's name, else its id."""
+    if price is None:
+        return ""
+    return price.nickname or (price.product.name if price.product_id else "") or price.stripe_id
+
+
+def stripe_customer_key(customer, stripe_id: str) -> str:
+    """Our customer id for a Stripe customer (mapped or from metadata), else 'stripe:<id>' so it stays visible."""
+    if customer is not None and customer.customer_id:
+        return customer.customer_id
+    return f"stripe:{stripe_id}" if stripe_id else ""
+
+
+def paid_invoices(*, org, start: date, end: date) -> list[PaidInvoice]:
+    """Invoices with money collected whose service may fall in [start, end), as pure inputs for recognition."""
+    invoices = (
+        StripeInvoice.objects.for_org(org)
+        .filter(
+            paid_amount__gt=0, stripe_created__lt=_midnight(end), stripe_created__gte=_midnight(start) - PAID_LOOKBACK
+        )
+        .select_related("customer")
+        .prefetch_related("lines__price__product")
+    )
+    return [
+        PaidInvoice(
+            customer=stripe_customer_key(invoice.customer, invoice.customer_stripe_id),
+            currency=invoice.currency.upper(),
+            paid=invoice.paid_amount,
+            refunded=invoice.refunded_amount or ZERO,
+            credited=invoice.credit_note_amount or ZERO,
+            tax=invoice.tax_amount or ZERO,
+            period_start=invoice.period_start,
+            period_end=invoice.period_end,
+            paid_at=invoice.paid_at or invoice.stripe_created,
+            lines=tuple(
+                InvoiceLine(line.amount, line.period_start, line.period_end, plan_name(line.price))
+                for line in invoice.lines.all()
+            ),
+        )
+        for invoice in invoices
+    ]
+
+
+def recognised_revenue(*, org, start: date, end: date) -> list:
+    """Revenue and payment fees per (customer, plan) recognised in [start, end), in every currency."""
+    return recognise(paid_invoices(org=org, start=start, end=end), start, end)
+
+
+def plan_monthly_prices(*, org) -> dict:
+    """{plan name: price per month} of the org's active recurring prices in its currency (per unit)."""
+    prices = {}
+    for price in (
+        StripePrice.objects.for_org(org).filter(active=True, currency__iexact=org.currency).select_related("product")
+    ):
+        if price.unit_amount is None or price.interval not in PER_MONTH:
+            continue
+        monthly = price.unit_amount * PER_MONTH[price.interval] / (price.interval_count or 1)
+        prices.setdefault(plan_name(price), monthly)
+    return prices
+
+
+def customer_plans_on(*, org, day: date, trial_plan: str = "trial") -> dict:
+    """{our customer id: plan} from the subscriptions running on `day`; a subscription in its trial counts as the
+    trial plan."""
+    moment = _midnight(day)
+    plans = {}
+    subscriptions = (
+        StripeSubscription.objects.for_org(org)
+        .filter(stripe_created__lt=moment + timedelta(days=1))
+        .exclude(ended_at__lte=moment)
+        .select_related("customer")
+        .prefetch_related("items__price__product")
+        .order_by("stripe_created")
+    )
+    for subscription in subscriptions:
+        customer = stripe_customer_key(subscription.customer, subscription.customer_stripe_id)
+        if (
+            subscription.trial_end
+            and subscription.trial_end > moment
+            and (subscription.trial_start is None or subscription.trial_start <= moment)
+        ):
+            plans[customer] = trial_plan
+            continue
+        names = [plan_name(item.price) for item in subscription.items.all() if item.price_id]
+        if names:
+            plans[customer] = names[0]
+    return plans
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
