@@ -318,7 +318,7 @@ class GpuRateForm(forms.Form):
     purchase_amount = _amount_field("Purchase price per GPU", places=2, help_text="Its share of the server included")
     power_watts = forms.IntegerField(label="Power draw per GPU (W)", min_value=0, max_value=100_000)
     currency = forms.CharField(max_length=3)
-    source = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}),
+    source = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3}),
                              help_text="Where these prices come from: a quote, a provider's page")  # fmt: skip
     as_of = forms.DateField(label="Prices as of", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
