@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.urls import reverse
 
@@ -25,7 +25,7 @@ from pricing.models import (
     StripeSubscription,
     StripeSubscriptionItem,
 )
-from pricing.services.stripe_sync import stripe_connection_save, stripe_sync_run
+from pricing.services.stripe_sync import StripeSyncError, stripe_connection_save, stripe_sync_run
 from pricing.tasks import stripe_sync_all
 from pricing.vault import secret_decrypt
 from tests.base import BaseTestCase
@@ -152,6 +152,18 @@ class StripeSyncTests(BaseTestCase):
         self.assertNotIn(KEY, connection.api_key_encrypted)
         self.assertEqual(secret_decrypt(connection.api_key_encrypted), KEY)
         self.assertEqual(StripeCustomer.objects.for_org(self.org).count(), 3)
+
+    def test_the_command_fails_without_a_key(self):
+        with self.assertRaisesMessage(CommandError, "No Stripe key"):
+            call_command("stripe_sync", "--org", str(self.org.code), stdout=StringIO())
+
+    def test_it_reports_a_key_stripe_refuses_and_keeps_the_rows(self):
+        stripe_sync_run(org=self.org, api_key=KEY)
+        counts = self.counts()
+        with self.assertRaisesMessage(StripeSyncError, "Stripe refused the sync"):
+            stripe_sync_run(org=self.org, api_key="not-a-key")
+        self.assertEqual(self.counts(), counts)
+        self.assertIn("Stripe refused", StripeConnection.objects.for_org(self.org).get().last_error)
 
     def test_the_periodic_task_fans_out_to_connected_orgs(self):
         stripe_connection_save(org=self.org, api_key=KEY)
