@@ -178,3 +178,28 @@ class RateCardAndUtilisationTests(BaseTestCase):
         self.assertIsNone(gpu_type_utilisation(org=self.charlies_org, match_name="H100", **window))
         later = {"start": now - timedelta(hours=1), "end": now}
         self.assertIsNone(gpu_type_utilisation(org=self.org, match_name="H100", **later))
+
+
+class DemoBuildVsRentTests(BaseTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        from finops.services.demo import demo_org_recreate
+
+        cls.demo = demo_org_recreate()
+
+    def test_it_measures_the_demo_hosts_per_gpu_type(self):
+        self.client.login(email=self.demo["login"], password=self.demo["password"])
+        url = reverse("finops-build-vs-rent", kwargs={"org_code": self.demo["org"]})
+        seen = {}
+        for gpu_type in ("H100 SXM", "A100 80GB", "L40S", "L4"):
+            page = self.client.get(url, {"gpu_type": gpu_type})
+            measured = page.context["measured"]
+            seen[gpu_type] = measured and (measured["gpus"], measured["hosts"])
+            self.assertIsNotNone(page.context["result"], gpu_type)
+            self.assertContains(page, 'id="build-rent-figures"')
+            if measured:
+                self.assertTrue(page.context["uses_measured"])
+                self.assertTrue(0 < measured["utilisation"] < 1)
+        self.assertEqual(seen, {"H100 SXM": (8, ["train-h100-01"]), "A100 80GB": (2, ["infer-a100-01"]),
+                                "L40S": None, "L4": (1, ["dev-l4-01"])})  # fmt: skip
