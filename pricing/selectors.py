@@ -163,3 +163,8 @@ def customer_plans_on(*, org, day: date, trial_plan: str = "trial") -> dict:
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def revenue_known(*, org) -> bool:
+    """Whether the organisation has revenue data at all (synced, pushed by webhooks or imported)."""
+    return StripeInvoice.objects.for_org(org).exists() or StripePrice.objects.for_org(org).exists()

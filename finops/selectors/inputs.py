@@ -16,6 +16,7 @@ from ingest.gpu_facts import MJ_PER_KWH
 from ingest.models import CostLine, Gpu, GpuHost, GpuHour, UsageEvent
 from ingest.selectors import LLM_BILL_PROVIDERS
 from ingest.services.tally import MAX_DAYS_PER_LINE
+from pricing.selectors import customer_plans_on
 
 # A bill line is GPU compute when its SKU, instance type or description names a GPU or a GPU family.
 GPU_PATTERN = re.compile(
@@ -69,13 +70,14 @@ def rates_on(*, org, day: date) -> tuple:
 def day_inputs(*, org, day: date) -> DayInputs:
     """Bills, GPU host hours and model calls of one UTC day of `org`, ready for `allocate_day`."""
     policy = replace(policy_for(org), rates=rates_on(org=org, day=day))
+    plans = customer_plans_on(org=org, day=day, trial_plan=economics_settings_for(org=org).trial_plan)
     hosts = {h.pk: h for h in GpuHost.objects.for_org(org)}
     by_resource = {h.bill_resource_id: h for h in hosts.values() if h.bill_resource_id}
     return DayInputs(
         day=day,
         bills=tuple(_bill_shares(org, day, by_resource)),
-        host_hours=tuple(_host_hours(org, day, hosts)),
-        calls=tuple(sorted(_call_groups(org, day), key=_call_order)),
+        host_hours=tuple(_host_hours(org, day, hosts, plans)),
+        calls=tuple(sorted(_call_groups(org, day, plans), key=_call_order)),
         policy=policy,
     )
 
@@ -167,6 +169,10 @@ def _hourly(line, start, end) -> tuple:
     return tuple(parts)
 
 
+def _with_plan(dims: Dims, plans: dict) -> Dims:
+    return replace(dims, plan=plans[dims.customer]) if dims.customer in plans else dims
+
+
 def _labels_dims(key: str) -> Dims:
     values = {}
     for part in key.split(";") if key else ():
@@ -176,7 +182,7 @@ def _labels_dims(key: str) -> Dims:
     return Dims(**values)
 
 
-def _host_hours(org, day, hosts):
+def _host_hours(org, day, hosts, plans):
     start, end = day_bounds(day)
     gpu_counts = dict(Gpu.objects.for_org(org).values("host_id").annotate(n=Count("id")).values_list("host_id", "n"))
     grouped = defaultdict(lambda: {"covered": 0, "unowned": 0, "energy": None, "work": defaultdict(Decimal)})
@@ -197,7 +203,7 @@ def _host_hours(org, day, hosts):
             if entry["energy"] is not None and settings.electricity_price_amount:
                 kwh = Decimal(entry["energy"]) / MJ_PER_KWH
                 own_cost += quantize_storage(kwh * settings.electricity_price_amount * settings.pue)
-        workloads = tuple(sorted((_labels_dims(k), s) for k, s in entry["work"].items() if s > 0))
+        workloads = tuple(sorted((_with_plan(_labels_dims(k), plans), s) for k, s in entry["work"].items() if s > 0))
         yield HostHour(
             host=host.name,
             hour=hour,
@@ -219,7 +225,8 @@ def _call_order(call: CallGroup) -> tuple:
     return (*(str(v) for v in vars(call.dims).values()), call.attempt, call.status, call.currency)
 
 
-def _call_groups(org, day):
+def _call_groups(org, day, plans):
+    """The day's calls by slice; a customer's plan is its Stripe subscription's that day, else the events' own."""
     start, end = day_bounds(day)
     rows = (
         UsageEvent.objects.for_org(org)
@@ -236,7 +243,8 @@ def _call_groups(org, day):
         .order_by()
     )
     for row in rows:
-        dims = Dims(customer=row["customer"], plan=row["plan"] or "", feature=row["feature"],
+        plan = plans.get(row["customer"]) or row["plan"] or ""
+        dims = Dims(customer=row["customer"], plan=plan, feature=row["feature"],
                     environment=row["environment"], provider=row["provider"].strip().lower(), model=row["model"],
                     route=row["route"], job_id=row["job_id"], purpose=row["purpose"])  # fmt: skip
         yield CallGroup(

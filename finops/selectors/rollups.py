@@ -22,6 +22,7 @@ from finops.economics.rules import (
 from finops.models import Bucket, BucketRule, Commitment, JobRollup, Label, LearningQuestion, Release, Rollup
 from finops.selectors.inputs import economics_settings_for
 from ingest.models import CostLine, Gpu, GpuHost, GpuHour
+from pricing.selectors import MONTH_DAYS, plan_monthly_prices, recognised_revenue, revenue_known
 
 ZERO = Decimal(0)
 PRODUCTION = ("prod", "production", "live")
@@ -110,8 +111,8 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
                 _group([s for s in allocated["customers"] if s["customer"]], "customer", "plan").items()
             )
         ),
-        revenue=None,
-        plan_prices=None,
+        revenue=revenue_by_customer(org=org, start=start, end=end),
+        plan_prices=plan_prices_for(org=org, start=start, end=end),
         completed_jobs=customer_jobs["completed"] or 0,
         failed_jobs=customer_jobs["failed"] or 0,
         job_attempts=customer_jobs["attempts"] or 0,
@@ -188,6 +189,26 @@ def _decimal(value) -> Decimal:
     if value is None:
         return ZERO
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def revenue_by_customer(*, org, start: date, end: date) -> dict | None:
+    """{customer: revenue recognised in [start, end)} in the org's currency; None when no revenue is connected."""
+    if not revenue_known(org=org):
+        return None
+    revenue = defaultdict(lambda: ZERO)
+    for row in recognised_revenue(org=org, start=start, end=end):
+        if row.currency == org.currency:
+            revenue[row.customer] += row.revenue
+    return dict(revenue)
+
+
+def plan_prices_for(*, org, start: date, end: date) -> dict | None:
+    """{plan: price per customer for [start, end)}, pro rata from monthly prices; None when none is known."""
+    monthly = plan_monthly_prices(org=org)
+    if not monthly:
+        return None
+    days = Decimal((end - start).days)
+    return {plan: price * days / MONTH_DAYS for plan, price in monthly.items()}
 
 
 def _cost(slices) -> Decimal:
@@ -393,12 +414,15 @@ def _commitments(org, end):
 
 
 def customer_economics(*, org, start: date, end: date) -> list[dict]:
-    """Per customer in [start, end): plan, AI cost, completed jobs, cost per completed job, retries per job."""
+    """Per customer in [start, end): plan, revenue, AI cost, margins, jobs, cost per completed job, retries."""
     rows = rollups_between(org=org, start=start, end=end).filter(currency=org.currency, kind="allocated")
-    costs = {
-        (r["customer"], r["plan"]): r["total"]
-        for r in rows.exclude(customer="").values("customer", "plan").annotate(total=Sum("cost_amount")).order_by()
-    }
+    costs = defaultdict(lambda: ZERO)
+    plans = {}
+    for r in rows.exclude(customer="").values("customer", "plan").annotate(total=Sum("cost_amount")).order_by():
+        costs[r["customer"]] += r["total"]
+        plans.setdefault(r["customer"], r["plan"])
+    revenue = revenue_by_customer(org=org, start=start, end=end)
+    fees = _fees_by_customer(org, start, end) if revenue is not None else {}
     jobs = {
         r["customer"]: r
         for r in JobRollup.objects.for_org(org)
@@ -414,20 +438,27 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
         )
         .order_by()
     }
+    customers = set(costs) | set(revenue or {})
     result = []
-    for (customer, plan), cost in sorted(costs.items(), key=lambda kv: -kv[1]):
+    for customer in sorted(customers, key=lambda c: (-costs.get(c, ZERO), c)):
+        cost = costs.get(customer, ZERO)
         j = jobs.get(customer, {})
         completed = j.get("completed") or 0
         attempts, all_jobs = j.get("attempts") or 0, completed + (j.get("failed") or 0)
         job_cost = (j.get("cost") or ZERO) + (j.get("failed_cost") or ZERO)
+        earned = None if revenue is None else revenue.get(customer, ZERO)
+        fee = fees.get(customer, ZERO)
         result.append(
             {
                 "customer": customer,
-                "plan": plan or None,
+                "plan": plans.get(customer) or None,
                 "currency": org.currency,
-                "revenue": None,
+                "revenue": earned,
                 "ai_cost": cost,
-                "gross_margin": None,
+                "gross_margin": (earned - cost) / earned if earned else None,
+                "gross_margin_after_fees": (earned - cost - fee) / earned if earned else None,
+                "payment_fees": fee if revenue is not None else None,
+                "loses_money": earned is not None and cost > earned,
                 "completed_jobs": completed,
                 "failed_jobs": j.get("failed") or 0,
                 "cost_per_completed_job": job_cost / completed if completed else None,
@@ -435,6 +466,14 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
             }
         )
     return result
+
+
+def _fees_by_customer(org, start, end) -> dict:
+    fees = defaultdict(lambda: ZERO)
+    for row in recognised_revenue(org=org, start=start, end=end):
+        if row.currency == org.currency:
+            fees[row.customer] += row.fees
+    return dict(fees)
 
 
 def founder_table_rows(*, org, start: date, end: date) -> list[dict]:
