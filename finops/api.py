@@ -19,6 +19,7 @@ from finops.selectors.rollups import (
     founder_table_rows,
     ledger_summary,
     metrics_for_week,
+    plan_economics,
 )
 from finops.services.rollups import rollups_refresh_when_embedded
 from ingest.api import PERIOD_PARAMETERS, period_from_query
@@ -130,3 +131,14 @@ class ForecastApi(EconomicsApi):
         body = {"currency": self.org.currency, "month": f"{today:%Y-%m}", **json_value(vars(forecast))}
         body["days_left"] = forecast.days_left
         return Response(serializers.ForecastOutput(body).data)
+
+
+class PlanEconomicsApi(EconomicsApi):
+    """Per plan: price for the period, customers, AI cost per customer (median, p90, max), margin, the customers
+    who lose money and the usage cap that keeps the target margin."""
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.PlanEconomicsOutput(many=True))
+    def get(self, request):
+        start, end = period_from_query(request)
+        rows = json_value(plan_economics(org=self.org, start=start, end=end))
+        return Response(serializers.PlanEconomicsOutput(rows, many=True).data)

@@ -99,3 +99,24 @@ class ForecastOutput(serializers.Serializer):
     low = serializers.CharField()
     high = serializers.CharField()
     days_left = serializers.IntegerField()
+
+
+class UsageCapOutput(serializers.Serializer):
+    cost = serializers.CharField(help_text="AI cost per customer for the period that keeps the target margin")
+    tokens = serializers.IntegerField(allow_null=True)
+    jobs = serializers.IntegerField(allow_null=True)
+
+
+class PlanEconomicsOutput(serializers.Serializer):
+    plan = serializers.CharField(allow_blank=True)
+    currency = serializers.CharField()
+    price = serializers.CharField(**MONEY)
+    customers = serializers.IntegerField()
+    cost_median = serializers.CharField(**MONEY)
+    cost_p90 = serializers.CharField(**MONEY)
+    cost_max = serializers.CharField(**MONEY)
+    ai_cost = serializers.CharField(**MONEY)
+    revenue = serializers.CharField(**MONEY)
+    margin = serializers.CharField(allow_null=True)
+    losing_customers = serializers.ListField(child=serializers.CharField())
+    suggested_usage_cap = UsageCapOutput(allow_null=True)

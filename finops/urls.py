@@ -47,6 +47,7 @@ api_v1 = [
     path("founder-table/", api.FounderTableApi.as_view(), name="finops-founder-table-api"),
     path("metrics/weekly/", api.WeeklyMetricsApi.as_view(), name="finops-metrics-weekly-api"),
     path("economics/customers/", api.CustomerEconomicsApi.as_view(), name="finops-customer-economics-api"),
+    path("economics/plans/", api.PlanEconomicsApi.as_view(), name="finops-plan-economics-api"),
     path("anomalies/", api.AnomaliesApi.as_view(), name="finops-anomalies-api"),
     path("forecast/", api.ForecastApi.as_view(), name="finops-forecast-api"),
     path("usage-events/", ingest_api.UsageEventsApi.as_view(), name="ingest-usage-events-api"),

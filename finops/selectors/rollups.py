@@ -10,6 +10,7 @@ from django.db.models.functions import TruncDate
 
 from finops.economics.anomalies import detect_anomalies, month_end_forecast
 from finops.economics.metrics import weekly_metrics
+from finops.economics.plans import PlanInputs, plan_check
 from finops.economics.rules import (
     HostFacts,
     PeriodFacts,
@@ -589,4 +590,43 @@ def commitment_list(*, org, today: date) -> list[dict]:
         used, unused = measured.get(commitment.name, (None, None))
         share = used / (used + unused) if used is not None and used + unused else None
         result.append({"commitment": commitment, "used": used, "unused": unused, "utilisation": share})
+    return result
+
+
+def plan_economics(*, org, start: date, end: date) -> list[dict]:
+    """Per plan in [start, end): price, customers, AI cost distribution, margin, losers and the suggested cap."""
+    customers = customer_economics(org=org, start=start, end=end)
+    prices = plan_prices_for(org=org, start=start, end=end) or {}
+    revenue = revenue_by_customer(org=org, start=start, end=end)
+    target = Decimal(str(economics_settings_for(org=org).target_margin_pct)) / 100
+    allocated = rollups_between(org=org, start=start, end=end).filter(currency=org.currency, kind="allocated")
+    tokens = {
+        r["plan"]: (r["tin"] or 0) + (r["tout"] or 0)
+        for r in allocated.values("plan").annotate(tin=Sum("input_tokens"), tout=Sum("output_tokens")).order_by()
+    }
+    jobs = {
+        r["plan"]: r
+        for r in JobRollup.objects.for_org(org)
+        .filter(day__gte=start, day__lt=end, currency=org.currency)
+        .exclude(customer="")
+        .values("plan")
+        .annotate(done=Sum("jobs_completed"), cost=Sum("cost_completed_amount"), failed=Sum("cost_failed_amount"))
+        .order_by()
+    }
+    by_plan = defaultdict(dict)
+    for row in customers:
+        by_plan[row["plan"] or ""][row["customer"]] = row["ai_cost"]
+    result = []
+    for plan in sorted(set(by_plan) | set(prices)):
+        j = jobs.get(plan, {})
+        inputs = PlanInputs(
+            plan=plan,
+            price=prices.get(plan),
+            costs=by_plan.get(plan, {}),
+            revenue=revenue,
+            tokens=tokens.get(plan, 0),
+            completed_jobs=j.get("done") or 0,
+            job_cost=(j.get("cost") or ZERO) + (j.get("failed") or ZERO),
+        )
+        result.append({**plan_check(inputs, target), "currency": org.currency})
     return result
