@@ -76,3 +76,30 @@ def build_rent_figure(result, currency: str) -> dict:
         "legend": {"orientation": "h", "y": -0.22},
     }
     return {"cumulative": {"data": traces, "layout": layout}}
+
+
+def plan_cost_histogram(plans: list[dict], customers: list[dict]) -> dict:
+    """AI cost per customer, one histogram per plan, overlaid; each plan's price as a dashed line."""
+    by_plan = {}
+    for row in customers:
+        by_plan.setdefault(row["plan"] or "(no plan)", []).append(float(row["ai_cost"]))
+    traces = [
+        {"type": "histogram", "name": plan, "x": costs, "opacity": 0.65, "nbinsx": 20}
+        for plan, costs in sorted(by_plan.items())
+    ]
+    shapes = [
+        {"type": "line", "xref": "x", "yref": "paper", "x0": float(p["price"]), "x1": float(p["price"]), "y0": 0,
+         "y1": 1, "line": {"dash": "dash", "width": 1}}
+        for p in plans if p["price"] is not None
+    ]  # fmt: skip
+    layout = {
+        "barmode": "overlay",
+        "title": {"text": "AI cost per customer (dashed: each plan's price for the period)", "font": {"size": 14}},
+        "xaxis": {"title": {"text": "AI cost per customer"}, "rangemode": "tozero"},
+        "yaxis": {"title": {"text": "customers"}},
+        "shapes": shapes,
+        "margin": {"l": 50, "r": 10, "t": 40, "b": 50},
+        "height": 320,
+        "legend": {"orientation": "h", "y": -0.25},
+    }
+    return {"costs": {"data": traces, "layout": layout}}

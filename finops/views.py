@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
-from finops.charts import build_rent_figure, host_figures
+from finops.charts import build_rent_figure, host_figures, plan_cost_histogram
 from finops.forms import (
     BucketRuleForm,
     BuildRentForm,
@@ -34,11 +34,13 @@ from finops.selectors.rollups import (
     anomalies_for_week,
     bucket_rule_list,
     commitment_list,
+    customer_economics,
     forecast_for_month,
     founder_table_rows,
     learning_question_list,
     ledger_summary,
     metrics_for_week,
+    plan_economics,
     release_list,
 )
 from finops.services.build_rent import gpu_rate_save
@@ -55,7 +57,7 @@ from finops.services.settings import (
 )
 from finops.templatetags.money_tags import humanize_key, measure
 from ingest.forms import GpuHostForm
-from ingest.periods import PeriodError, parse_week
+from ingest.periods import PeriodError, parse_period, parse_week
 from ingest.selectors import host_for_code, host_hour_totals, host_list, host_timeline, host_workloads
 from ingest.services.agent import HOST_FIELDS, gpu_host_update
 from pricing.build_rent import build_rent_compare
@@ -155,14 +157,55 @@ def costs(request, org_code):
     return _org_page(request, org_code, "finops/costs.html", page="costs")
 
 
+def _four_weeks(request) -> tuple[date, date]:
+    """`?start=&end=` when given and valid, else the four complete ISO weeks before this one."""
+    try:
+        if request.GET.get("start"):
+            return parse_period(request.GET.get("start"), request.GET.get("end"))
+    except PeriodError:
+        pass
+    end = date.today() - timedelta(days=date.today().weekday())
+    return end - timedelta(weeks=4), end
+
+
 @login_required
 def customers(request, org_code):
-    return _org_page(request, org_code, "finops/customers.html", page="customers")
+    """Per customer: plan, revenue, AI cost, margins, completed jobs and the cost of one, over four weeks."""
+    org = get_org_for_user(request, org_code)
+    rollups_refresh_when_embedded(org=org)
+    start, end = _four_weeks(request)
+    rows = customer_economics(org=org, start=start, end=end)
+    context = {"org": org, "page": "customers", "rows": rows, "start": start, "last_day": end - timedelta(days=1),
+               "revenue_known": any(r["revenue"] is not None for r in rows)}  # fmt: skip
+    return render(request, "finops/customers.html", context)
 
 
 @login_required
 def plans(request, org_code):
-    return _org_page(request, org_code, "finops/plans.html", page="plans")
+    """Pricing checks per plan over four weeks: price, cost per customer, margin, losers, suggested caps."""
+    org = get_org_for_user(request, org_code)
+    rollups_refresh_when_embedded(org=org)
+    start, end = _four_weeks(request)
+    rows = plan_economics(org=org, start=start, end=end)
+    customer_rows = customer_economics(org=org, start=start, end=end)
+    settings = economics_settings_for(org=org)
+    trial = [r for r in customer_rows if r["plan"] == settings.trial_plan]
+    paid_caps = [p["suggested_usage_cap"]["cost"] for p in rows
+                 if p["suggested_usage_cap"] and p["plan"] != settings.trial_plan]  # fmt: skip
+    context = {
+        "org": org,
+        "page": "plans",
+        "plans": [p for p in rows if p["plan"] != settings.trial_plan],
+        "trial": trial,
+        "trial_spend": sum((r["ai_cost"] for r in trial), Decimal(0)),
+        # A trial account may use what a customer of the cheapest plan may use and keep the target margin.
+        "trial_cap": min(paid_caps) if paid_caps else None,
+        "target_margin": settings.target_margin_pct,
+        "figures": plan_cost_histogram(rows, customer_rows),
+        "start": start,
+        "last_day": end - timedelta(days=1),
+    }
+    return render(request, "finops/plans.html", context)
 
 
 @login_required

@@ -40,7 +40,7 @@ def stripe_scenario(org):
                                          currency="usd", period_start=NOV1, period_end=DEC1, **at)  # fmt: skip
 
 
-class RevenueEconomicsTests(ApiClientMixin, BaseTestCase):
+class RevenueScenario(ApiClientMixin, BaseTestCase):
     def setUp(self):
         self.make_keys()
         stripe_scenario(self.org)
@@ -52,6 +52,8 @@ class RevenueEconomicsTests(ApiClientMixin, BaseTestCase):
                                     HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
         self.assertEqual(response.json()["accepted"], 4, response.content)
 
+
+class RevenueEconomicsTests(RevenueScenario):
     def test_customers_get_revenue_margins_and_losers_to_the_cent(self):
         rows = {r["customer"]: r for r in self.api_get(f"/api/v1/economics/customers/?{WEEK}").json()}
         acme, beta = rows["acme"], rows["beta"]
@@ -86,3 +88,25 @@ class RevenueEconomicsTests(ApiClientMixin, BaseTestCase):
     def test_it_hides_other_orgs(self):
         self.assertEqual(self.api_get(f"/api/v1/economics/plans/?{WEEK}", key=self.charlie_key).json(), [])
         self.assertEqual(self.api_get(f"/api/v1/economics/customers/?{WEEK}", key=self.charlie_key).json(), [])
+
+
+class RevenuePagesTests(RevenueScenario):
+    def test_the_customers_page_shows_margins_and_who_loses_money(self):
+        self.client.force_login(self.alice)
+        page = self.client.get(f"/o/{self.org.code}/customers/?{WEEK}")
+        html = page.content.decode()
+        self.assertIn("beta", html)
+        self.assertIn("loses money", html)
+        self.assertIn("83%", html)  # acme's margin after AI
+
+    def test_the_plans_page_checks_the_plan_with_a_histogram(self):
+        self.client.force_login(self.alice)
+        page = self.client.get(f"/o/{self.org.code}/plans/?{WEEK}")
+        self.assertContains(page, 'id="plan-checks"')
+        self.assertContains(page, "plan-figures")
+        self.assertContains(page, "20%")  # the plan's margin after AI
+
+    def test_the_pages_hide_other_orgs(self):
+        self.client.force_login(self.charlie)
+        self.assertEqual(self.client.get(f"/o/{self.org.code}/plans/").status_code, 404)
+        self.assertEqual(self.client.get(f"/o/{self.org.code}/customers/").status_code, 404)
