@@ -15,6 +15,7 @@ CUSTOMERS = tuple(f"cust-{i:03d}" for i in range(1, 35))
 TRIALS = ("trial-orbit", "trial-kite", "trial-nova", "trial-lumen")
 RELEASE = "v2.4"
 HEAVY_TRIAL = "trial-nova"
+HEAVY_STARTERS = ("cust-003", "cust-006")  # on the cheapest plan, summarising all day: they cost more than they pay
 # feature -> (premium (provider, model), cheap (provider, model), share sent to the premium route)
 FEATURES = {
     "chat": (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), 0.35),
@@ -90,6 +91,11 @@ def demo_usage_events(*, start: date, days: int, seed: int = 5):
             number += 1
             moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 86399))
             yield _event(rng, number, moment, HEAVY_TRIAL, "summarise")
+        for customer in HEAVY_STARTERS:
+            for _ in range(30):
+                number += 1
+                moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 86399))
+                yield _event(rng, number, moment, customer, "summarise")
         if day == release_day - timedelta(days=1):
             for _ in range(240):  # the evaluation run that protects the release
                 number += 1

@@ -160,7 +160,9 @@ def inference_request(f: PeriodFacts, t: dict) -> dict:
     if f.revenue is None:
         return {"measured": measured, "stop_sign": None, "note": "Connect Stripe to compare cost with revenue."}
     offenders = []
-    for customer, _plan, cost in f.customer_cost:
+    for customer, plan, cost in f.customer_cost:
+        if plan == f.trial_plan:
+            continue  # a trial account pays nothing by design: the free-trial row judges it
         revenue = f.revenue.get(customer, ZERO)
         if cost > revenue:
             offenders.append(

@@ -1,6 +1,10 @@
+import hashlib
+import hmac
 import json
 import secrets
 import tempfile
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +16,7 @@ from accounts.models import Organization, Role, Scope
 from accounts.services import agent_token_create, api_key_create, org_create, user_get_or_create
 from finops.demo_bills import Resource, demo_resources, write_focus_bill, write_gpu_cloud_invoice
 from finops.demo_gpus import demo_gpu_batches, demo_start
+from finops.demo_revenue import demo_stripe_events
 from finops.demo_usage import RELEASE, demo_usage_events, write_usage_jsonl
 from finops.services.rollups import rollups_refresh
 from finops.services.settings import (
@@ -25,6 +30,8 @@ from ingest.serializers import AgentBatchInput
 from ingest.services.agent import agent_batch_ingest, gpu_host_update
 from ingest.services.uploads import column_mapping_create, upload_create_from_path, upload_run
 from ingest.services.usage import usage_events_ingest
+from pricing.services.stripe_sync import stripe_connection_save
+from pricing.services.stripe_webhooks import stripe_webhook_receive
 
 DEMO_ORG_NAME = "Demo AI"
 DEMO_OWNER_EMAIL = "founder@demo-ai.example"
@@ -46,6 +53,7 @@ def demo_org_recreate() -> dict:
     demo_bills_import(org=org, owner=owner)
     demo_usage_import(org=org, owner=owner)
     demo_gpus_import(org=org, owner=owner)
+    demo_revenue_import(org=org)
     demo_decisions(org=org)
     rollups_refresh(org=org)
     return {"org": str(org.code), "login": owner.email, "password": password, "api_key": api_key}
@@ -58,7 +66,8 @@ def demo_bills_import(*, org, owner) -> None:
     with tempfile.TemporaryDirectory() as folder:
         focus = Path(folder) / "aws-focus-1.2.csv"
         # The generator's log volume suits the ingest benchmark, not a 20-person startup: leave it out.
-        services = [r for r in demo_resources(per_provider=2, providers={"AWS"}) if r.service != "Logging"]
+        services = [_without_customer(r) for r in demo_resources(per_provider=2, providers={"AWS"})
+                    if r.service != "Logging"]  # fmt: skip
         resources = [*services, SHARED_CLUSTER]
         write_focus_bill(focus, start=start, days=days, resources=resources)
         invoice = Path(folder) / "lambda-invoice.csv"
@@ -87,6 +96,15 @@ def demo_bills_import(*, org, owner) -> None:
 # Nobody tagged the shared Kubernetes cluster: the mystery bucket the Shared cluster row looks for.
 SHARED_CLUSTER = Resource("AWS", "123456789012", "us-east-1", "Amazon Elastic Kubernetes Service", "Compute",
                           "aws-eks-shared", "Kubernetes cluster", "m6i.8xlarge", "Hours", Decimal("32.00"))  # fmt: skip
+
+
+def _without_customer(resource: Resource) -> Resource:
+    """Shared services (database, storage, egress) serve every customer: the demo tags them with a team, not a
+    customer, so no customer is charged a whole database."""
+    if resource.category == "Compute" or not resource.tags:
+        return resource
+    tags = {k: v for k, v in json.loads(resource.tags).items() if k != "customer"}
+    return replace(resource, tags=json.dumps(tags))
 
 
 def _demo_user(email: str, password: str):
@@ -195,3 +213,22 @@ def demo_decisions(*, org) -> None:
         day = today - timedelta(days=offset)
         learning_question_record(org=org, run=f"train-run-{day:%m%d}",
                                  question="Does the v3 data mix cut refusals without hurting accuracy?")  # fmt: skip
+
+
+DEMO_WEBHOOK_SECRET = "whsec_demo_" + "0" * 24  # the demo's own secret; real organisations enter theirs
+
+
+def demo_revenue_import(*, org) -> None:
+    """Stripe revenue through the webhook endpoint's service: each event signed as Stripe signs it, then verified."""
+    stripe_connection_save(org=org, webhook_secret=DEMO_WEBHOOK_SECRET)
+    start = timezone.now().date() - timedelta(weeks=DEMO_WEEKS)
+    for event in demo_stripe_events(start=start, today=timezone.now().date()):
+        payload = json.dumps(event).encode()
+        stripe_webhook_receive(org=org, payload=payload, signature=stripe_signature(payload, DEMO_WEBHOOK_SECRET))
+
+
+def stripe_signature(payload: bytes, secret: str) -> str:
+    """The Stripe-Signature header Stripe would send for `payload` now (HMAC-SHA256 of "<t>.<payload>")."""
+    timestamp = int(time.time())
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"

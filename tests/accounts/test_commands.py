@@ -101,6 +101,11 @@ class DemoDataTests(TestCase):
         green = {key for key, row in rows.items() if row["stop_sign"] is False}
         # A zombie notebook and an unwatched p5, a trial account, the all-premium feature, the untagged cluster.
         self.assertLessEqual({"idle_gpu", "free_trial", "model_route", "shared_cluster", "training_run"}, red)
+        # With Stripe revenue: the heavy starter customers lose money, and the cheapest plan rides premium routes.
+        self.assertLessEqual({"inference_request", "customer_tier"}, red)
+        losers = {o["id"] for o in rows["inference_request"]["offenders"] if o["kind"] == "customer"}
+        self.assertEqual(losers, {"cust-003", "cust-006"})
+        self.assertEqual(rows["customer_tier"]["offenders"][0]["id"], "starter")
         self.assertGreaterEqual(len(green), 3)
         idle_reasons = " ".join(o["reason"] for o in rows["idle_gpu"]["offenders"])
         self.assertIn("zombie", idle_reasons)
@@ -114,6 +119,16 @@ class DemoDataTests(TestCase):
         parts = sum(Decimal(body[k]) for k in ("allocated", "idle", "unattributed"))
         self.assertEqual(Decimal(body["billed_total"]).quantize(Decimal("0.01")), parts.quantize(Decimal("0.01")))
         self.assertGreater(Decimal(body["allocated"]), 0)
+
+    def test_it_loads_revenue_through_signed_stripe_webhooks(self):
+        from pricing.models import StripeEvent, StripeInvoice, StripeSubscription
+
+        org = Organization.objects.get(code=self.body["org"])
+        self.assertGreater(StripeEvent.objects.filter(org=org, applied=True).count(), 100)
+        self.assertGreaterEqual(StripeInvoice.objects.filter(org=org, status="paid").count(), 34)
+        trials = StripeSubscription.objects.filter(org=org, status="trialing")
+        self.assertEqual(sorted(trials.values_list("customer__customer_id", flat=True)),
+                         ["trial-kite", "trial-lumen", "trial-nova", "trial-orbit"])  # fmt: skip
 
     def founder_table_last_week(self):
         monday = date.today() - timedelta(days=date.today().weekday()) - timedelta(days=7)
