@@ -270,6 +270,7 @@ def invoice_upsert(*, org, obj: dict, state_at: datetime, lines: list[dict] | No
     if not result.written:
         return result
     invoice = result.row
+    complete = lines is not None or not (obj.get("lines") or {}).get("has_more")
     if lines is None:
         lines = list((obj.get("lines") or {}).get("data") or [])
     kept = []
@@ -296,5 +297,6 @@ def invoice_upsert(*, org, obj: dict, state_at: datetime, lines: list[dict] | No
         }
         _upsert(StripeInvoiceLine, org=org, stripe_id=line["id"], state_at=state_at, fields=fields)
         kept.append(line["id"])
-    StripeInvoiceLine.objects.for_org(org).filter(invoice=invoice).exclude(stripe_id__in=kept).delete()
+    if complete:  # a webhook's first page of a long invoice must not delete the lines it leaves out
+        StripeInvoiceLine.objects.for_org(org).filter(invoice=invoice).exclude(stripe_id__in=kept).delete()
     return result

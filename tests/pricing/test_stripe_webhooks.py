@@ -265,6 +265,17 @@ class StripeWebhookTests(BaseTestCase):
         paid = StripeInvoice.objects.for_org(self.org).get()
         self.assertEqual((paid.status, paid.paid_amount), ("paid", Decimal("108.90")))
 
+    def test_a_first_page_of_lines_does_not_drop_the_others(self):
+        full = invoice()
+        second = {**full["lines"]["data"][0], "id": "il_2", "amount": 1090, "description": "tax line"}
+        full["lines"]["data"].append(second)
+        self.post(event("evt_1", "invoice.paid", full))
+        page = invoice()
+        page["lines"]["has_more"] = True
+        self.post(event("evt_2", "invoice.updated", page, created=T0 + 200))
+        lines = StripeInvoice.objects.for_org(self.org).get().lines.order_by("stripe_id")
+        self.assertEqual([line.stripe_id for line in lines], ["il_1", "il_2"])
+
     def test_it_needs_no_session_or_csrf_but_only_post(self):
         self.client = Client(enforce_csrf_checks=True)
         self.assertEqual(self.post(event("evt_1", "invoice.paid", invoice())).status_code, 200)
