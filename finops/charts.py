@@ -78,27 +78,39 @@ def build_rent_figure(result, currency: str) -> dict:
     return {"cumulative": {"data": traces, "layout": layout}}
 
 
-def plan_cost_histogram(plans: list[dict], customers: list[dict]) -> dict:
-    """AI cost per customer, one histogram per plan, overlaid; each plan's price as a dashed line."""
+def plan_cost_histogram(plans: list[dict], customers: list[dict], target_margin_pct) -> dict:
+    """Each customer's AI cost as a share of its plan's price, one histogram per priced plan, on one axis: past
+    the dashed line at 100% the customer loses money; past the target line the plan misses its target margin."""
+    prices = {p["plan"]: p["price"] for p in plans if p["price"]}
     by_plan = {}
     for row in customers:
-        by_plan.setdefault(row["plan"] or "(no plan)", []).append(float(row["ai_cost"]))
+        price = prices.get(row["plan"] or "")
+        if price:
+            by_plan.setdefault(row["plan"], []).append(float(row["ai_cost"] / price * 100))
     traces = [
-        {"type": "histogram", "name": plan, "x": costs, "opacity": 0.65, "nbinsx": 20}
-        for plan, costs in sorted(by_plan.items())
+        {"type": "histogram", "name": plan, "x": shares, "opacity": 0.7, "xbins": {"size": 5}}
+        for plan, shares in sorted(by_plan.items())
     ]
+    target = 100 - float(target_margin_pct)
+    lines = ((100, "price"), (target, f"target margin ({float(target_margin_pct):.0f}%)"))
     shapes = [
-        {"type": "line", "xref": "x", "yref": "paper", "x0": float(p["price"]), "x1": float(p["price"]), "y0": 0,
-         "y1": 1, "line": {"dash": "dash", "width": 1}}
-        for p in plans if p["price"] is not None
+        {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+         "line": {"dash": "dash", "width": 1, "color": "#b42318" if x == 100 else "#a15c00"}}
+        for x, _ in lines
+    ]  # fmt: skip
+    notes = [
+        {"x": x, "y": 1, "xref": "x", "yref": "paper", "text": text, "showarrow": False, "yanchor": "bottom",
+         "font": {"size": 11}}
+        for x, text in lines
     ]  # fmt: skip
     layout = {
         "barmode": "overlay",
-        "title": {"text": "AI cost per customer (dashed: each plan's price for the period)", "font": {"size": 14}},
-        "xaxis": {"title": {"text": "AI cost per customer"}, "rangemode": "tozero"},
+        "title": {"text": "AI cost per customer as a share of the plan's price", "font": {"size": 14}},
+        "xaxis": {"title": {"text": "% of the price"}, "rangemode": "tozero", "ticksuffix": "%"},
         "yaxis": {"title": {"text": "customers"}},
         "shapes": shapes,
-        "margin": {"l": 50, "r": 10, "t": 40, "b": 50},
+        "annotations": notes,
+        "margin": {"l": 50, "r": 10, "t": 50, "b": 50},
         "height": 320,
         "legend": {"orientation": "h", "y": -0.25},
     }

@@ -201,7 +201,7 @@ def plans(request, org_code):
         # A trial account may use what a customer of the cheapest plan may use and keep the target margin.
         "trial_cap": min(paid_caps) if paid_caps else None,
         "target_margin": settings.target_margin_pct,
-        "figures": plan_cost_histogram(rows, customer_rows),
+        "figures": plan_cost_histogram(rows, customer_rows, settings.target_margin_pct),
         "start": start,
         "last_day": end - timedelta(days=1),
     }
