@@ -115,3 +115,23 @@ def plan_cost_histogram(plans: list[dict], customers: list[dict], target_margin_
         "legend": {"orientation": "h", "y": -0.25},
     }
     return {"costs": {"data": traces, "layout": layout}}
+
+
+def daily_cost_figure(daily: dict, currency: str) -> dict:
+    """Stacked bars per day: allocated, idle, unattributed (the identity, day by day)."""
+    days = [day.isoformat() for day in daily]
+    colours = {"allocated": "#2f6fdb", "idle": "#a15c00", "unattributed": "#b42318"}
+    traces = [
+        {"type": "bar", "name": kind, "x": days, "y": [float(v[kind]) for v in daily.values()],
+         "marker": {"color": colours[kind]}}
+        for kind in ("allocated", "idle", "unattributed")
+    ]  # fmt: skip
+    layout = {
+        "barmode": "stack",
+        "title": {"text": f"Cost per day ({currency}): allocated, idle, unattributed", "font": {"size": 14}},
+        "yaxis": {"rangemode": "tozero"},
+        "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
+        "height": 300,
+        "legend": {"orientation": "h", "y": -0.2},
+    }
+    return {"daily": {"data": traces, "layout": layout}}

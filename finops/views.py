@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
-from finops.charts import build_rent_figure, host_figures, plan_cost_histogram
+from finops.charts import build_rent_figure, daily_cost_figure, host_figures, plan_cost_histogram
 from finops.forms import (
     BucketRuleForm,
     BuildRentForm,
@@ -34,6 +34,7 @@ from finops.selectors.rollups import (
     anomalies_for_week,
     bucket_rule_list,
     commitment_list,
+    cost_breakdown,
     customer_economics,
     forecast_for_month,
     founder_table_rows,
@@ -154,7 +155,15 @@ def _metric_display(metric: dict, currency: str) -> dict:
 
 @login_required
 def costs(request, org_code):
-    return _org_page(request, org_code, "finops/costs.html", page="costs")
+    """Four weeks of cost: the identity, day by day, and by bucket, label, source, provider, feature and team."""
+    org = get_org_for_user(request, org_code)
+    rollups_refresh_when_embedded(org=org)
+    start, end = _four_weeks(request)
+    breakdown = cost_breakdown(org=org, start=start, end=end)
+    context = {"org": org, "page": "costs", "summary": ledger_summary(org=org, start=start, end=end),
+               "breakdown": breakdown, "figures": daily_cost_figure(breakdown["daily"], org.currency),
+               "start": start, "last_day": end - timedelta(days=1)}  # fmt: skip
+    return render(request, "finops/costs.html", context)
 
 
 def _four_weeks(request) -> tuple[date, date]:

@@ -630,3 +630,18 @@ def plan_economics(*, org, start: date, end: date) -> list[dict]:
         )
         result.append({**plan_check(inputs, target), "currency": org.currency})
     return result
+
+
+def cost_breakdown(*, org, start: date, end: date) -> dict:
+    """For the Costs page: per day allocated, idle and unattributed; by provider, feature and environment."""
+    rows = rollups_between(org=org, start=start, end=end).filter(currency=org.currency)
+    daily = defaultdict(lambda: {"allocated": ZERO, "idle": ZERO, "unattributed": ZERO})
+    for r in rows.values("day", "kind").annotate(total=Sum("cost_amount")).order_by("day"):
+        daily[r["day"]][r["kind"]] += r["total"]
+
+    def top(field):
+        grouped = rows.values(field).annotate(total=Sum("cost_amount")).order_by("-total")
+        return [(r[field] or "(none)", r["total"]) for r in grouped[:12]]
+
+    return {"daily": dict(sorted(daily.items())), "by_provider": top("provider"), "by_feature": top("feature"),
+            "by_environment": top("environment"), "by_owner": top("owner")}  # fmt: skip

@@ -120,6 +120,15 @@ class WorkedExampleTests(ApiClientMixin, BaseTestCase):
         self.assertEqual(rollups_refresh(org=self.org), [T10.date() + timedelta(days=1)])
         self.assertEqual(RollupDay.objects.get(org=self.org, day=T10.date()).computed_at, first)
 
+    def test_the_costs_page_shows_the_identity_and_its_breakdown(self):
+        self.client.force_login(self.alice)
+        page = self.client.get(f"/o/{self.org.code}/costs/?start=2026-10-05&end=2026-10-06")
+        html = page.content.decode()
+        for figure in ("$10.01", "$5.01", "$5.00", "cost-figures", "gpu_bill"):
+            self.assertIn(figure, html)
+        self.client.force_login(self.charlie)
+        self.assertEqual(self.client.get(f"/o/{self.org.code}/costs/").status_code, 404)
+
     def test_it_hides_other_orgs(self):
         body = self.api_get("/api/v1/ledger/summary/?start=2026-10-05&end=2026-10-06", key=self.charlie_key).json()
         self.assertIsNone(body["billed_total"])
