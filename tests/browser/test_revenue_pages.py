@@ -30,3 +30,9 @@ def test_it_shows_plan_checks_with_a_histogram_and_customer_margins(page, screen
     assert page.locator("#customer-economics tbody tr").count() >= 34
     assert page.locator("tr.loses").count() >= 2
     screenshot("customers")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Costs").click()
+    page.locator("#chart-daily .main-svg").first.wait_for()
+    assert page.locator("#by-bucket tr").count() == 7
+    screenshot("costs")
+    assert errors == []
