@@ -23,6 +23,7 @@ org_pages = [
     path("costs/", views.costs, name="finops-costs"),
     path("customers/", views.customers, name="finops-customers"),
     path("plans/", views.plans, name="finops-plans"),
+    path("plans/check/", views.pricing_check, name="finops-pricing-check"),
     path("build-vs-rent/", views.build_vs_rent, name="finops-build-vs-rent"),
     path("gpus/", views.gpus, name="finops-gpus"),
     path("gpus/<uuid:code>/", views.gpu_host, name="finops-gpu-host"),

@@ -410,3 +410,40 @@ def build_vs_rent(request, org_code):
         "figures": build_rent_figure(result, rate.currency) if result else None,
     }
     return render(request, "finops/build_vs_rent.html", context)
+
+
+@login_required
+def pricing_check(request, org_code):
+    """The guided pricing check: one paid workflow's cost per completed job, step by step, against the price
+    paid per job, ending in a verdict. A GET form: viewers can try any numbers."""
+    from finops.charts import guided_check_waterfall
+    from finops.economics.guided_check import guided_check
+    from finops.guided_check_forms import GuidedCheckForm
+    from finops.selectors.guided_check import workflow_choices, workflow_costs
+
+    org = get_org_for_user(request, org_code)
+    rollups_refresh_when_embedded(org=org)
+    start, end = _four_weeks(request)
+    features, plans = workflow_choices(org=org, start=start, end=end)
+    data = request.GET.copy()
+    defaults = {"feature": features[0] if features else "", "start": start.isoformat(), "end": end.isoformat()}
+    for name, value in defaults.items():
+        data.setdefault(name, value)
+    form = GuidedCheckForm(data, features=features, plans=plans, start=start, end=end, currency=org.currency)
+    check = None
+    if features and form.is_valid():
+        target = Decimal(str(economics_settings_for(org=org).target_margin_pct)) / 100
+        costs = workflow_costs(org=org, feature=form.cleaned_data["feature"], plan=form.cleaned_data["plan"],
+                               start=form.cleaned_data["start"], end=form.cleaned_data["end"])  # fmt: skip
+        check = guided_check(costs, form.founder_inputs(target))
+    context = {
+        "org": org,
+        "page": "plans",
+        "form": form,
+        "features": features,
+        "check": check,
+        "start": start,
+        "last_day": end - timedelta(days=1),
+        "figures": guided_check_waterfall(check) if check and check.cost_per_job is not None else None,
+    }
+    return render(request, "finops/pricing_check.html", context)
