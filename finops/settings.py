@@ -219,5 +219,7 @@ INGEST_MAX_ERRORS = 100
 USAGE_PRICER = "pricing.catalogue.usage_price"
 # Prices the columnar usage path's Arrow tables before the COPY, so the ledger receives final rows.
 USAGE_TABLE_PRICER = "pricing.catalogue.usage_table_pricer"
+# Imports kind=revenue uploads (Stripe dashboard exports) into the pricing app's Stripe mirrors.
+REVENUE_IMPORTER = "pricing.services.stripe_csv.revenue_file_import"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20

@@ -9,7 +9,13 @@ from ingest.sources.mapped_csv import MAPPABLE_FIELDS, REQUIRED_FIELDS
 class UploadForm(forms.Form):
     file = forms.FileField(help_text="CSV, JSON lines or Parquet; gzip or zip compressed is fine")
     kind = forms.ChoiceField(
-        choices=[("bill", "Cloud bill or cost report"), ("usage", "LLM usage log")], initial="bill", label="What is it?"
+        choices=[
+            ("bill", "Cloud bill or cost report"),
+            ("usage", "LLM usage log"),
+            ("revenue", "Stripe export (customers, subscriptions or invoices)"),
+        ],
+        initial="bill",
+        label="What is it?",
     )
     format = forms.ChoiceField(required=False, label="Format")
     mapping = forms.ChoiceField(required=False, label="Saved column mapping")

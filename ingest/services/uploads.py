@@ -10,6 +10,7 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from ingest.models import Upload
 from ingest.readers import FileProblemError
@@ -18,7 +19,7 @@ from ingest.services.problems import ImportRejectedError, progress_key
 from ingest.services.usage import usage_import
 
 logger = logging.getLogger(__name__)
-SUPPORTED_KINDS = {Upload.Kind.BILL, Upload.Kind.USAGE}
+SUPPORTED_KINDS = {Upload.Kind.BILL, Upload.Kind.USAGE, Upload.Kind.REVENUE}
 
 
 class _HashingFile(File):
@@ -40,7 +41,7 @@ def upload_create(
 ) -> Upload:
     """A queued upload holding the file; its import starts as a task once the upload is committed."""
     if kind not in SUPPORTED_KINDS:
-        raise ValidationError(f"Uploads of kind {kind!r} are not supported yet; this build imports bills and usage.")
+        raise ValidationError(f"Uploads of kind {kind!r} are not supported; use bill, usage or revenue.")
     if file.size > settings.INGEST_MAX_UPLOAD_BYTES:
         raise ValidationError(
             f"The file is {file.size / 2**30:.1f} GiB; the limit is "
@@ -88,13 +89,22 @@ def _claim(upload_id) -> bool:
     )
 
 
+def _importer(kind: str):
+    if kind == Upload.Kind.USAGE:
+        return usage_import
+    if kind == Upload.Kind.REVENUE:
+        # Stripe exports become Stripe objects in the pricing app, above this one: reached through settings.
+        return import_string(settings.REVENUE_IMPORTER)
+    return bill_import
+
+
 def upload_run(*, upload_id: int) -> Upload | None:
     """Import a queued upload now and return it done or failed; None if another run holds it."""
     if not _claim(upload_id):
         return None
     upload = Upload.objects.select_related("org", "mapping").get(pk=upload_id)
     try:
-        (usage_import if upload.kind == Upload.Kind.USAGE else bill_import)(upload)
+        _importer(upload.kind)(upload)
     except ImportRejectedError as exc:
         _fail(upload, exc.errors, exc.total)
     except FileProblemError as exc:

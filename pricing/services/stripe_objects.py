@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 
 from finops.money import from_minor_units, minor_unit_exponent
 from pricing.models import (
@@ -300,3 +301,20 @@ def invoice_upsert(*, org, obj: dict, state_at: datetime, lines: list[dict] | No
     if complete:  # a webhook's first page of a long invoice must not delete the lines it leaves out
         StripeInvoiceLine.objects.for_org(org).filter(invoice=invoice).exclude(stripe_id__in=kept).delete()
     return result
+
+
+def _link(model, org, fk: str, target, key: str) -> None:
+    held = target.objects.for_org(org).filter(stripe_id=OuterRef(key)).values("pk")[:1]
+    model.objects.for_org(org).filter(**{fk: None}).exclude(**{key: ""}).update(**{fk: Subquery(held)})
+
+
+@transaction.atomic
+def references_link(*, org) -> None:
+    """Point rows stored before what they name (a subscription before its customer, a line before its price) at
+    it by Stripe id, so the order in which objects arrive does not matter."""
+    _link(StripePrice, org, "product", StripeProduct, "product_stripe_id")
+    for model in (StripeSubscription, StripeInvoice):
+        _link(model, org, "customer", StripeCustomer, "customer_stripe_id")
+    _link(StripeInvoice, org, "subscription", StripeSubscription, "subscription_stripe_id")
+    for model in (StripeSubscriptionItem, StripeInvoiceLine):
+        _link(model, org, "price", StripePrice, "price_stripe_id")

@@ -225,8 +225,8 @@ class RejectionTests(UploadTestCase):
         self.assertIn("decompressed", body["errors"][0]["message"])
         self.assert_unchanged()
 
-    def test_it_refuses_revenue_files_for_now(self):
-        response = self.api_upload("r.csv", b"a,b\n1,2\n", kind="revenue")
+    def test_it_refuses_an_unknown_kind(self):
+        response = self.api_upload("r.csv", b"a,b\n1,2\n", kind="profit")
         self.assertEqual(response.status_code, 400)
 
 

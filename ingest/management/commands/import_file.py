@@ -7,7 +7,7 @@ from ingest.services.uploads import upload_create_from_path, upload_run
 
 
 class Command(BaseCommand):
-    help = "Import a bill file through the same path as an upload; exits non-zero with row/column errors if rejected."
+    help = "Import a file through the same path as an upload; exits non-zero with row/column errors if rejected."
 
     def add_arguments(self, parser):
         parser.add_argument("path")
@@ -38,6 +38,10 @@ class Command(BaseCommand):
         period = f"{start:%Y-%m-%d} to {end:%Y-%m-%d}" if start else "no rows"
         if upload.kind == Upload.Kind.USAGE:
             loaded = f"{upload.rows_loaded} new events ({upload.rows_duplicate} already held)"
+        elif upload.kind == Upload.Kind.REVENUE:
+            paid = ", ".join(f"{total} {currency} paid" for currency, total in upload.totals.items())
+            loaded = f"{upload.rows_loaded} Stripe objects stored ({upload.rows_duplicate} held newer)"
+            loaded += f", {paid}" if paid else ""
         else:
             totals = ", ".join(f"{total} {currency}" for currency, total in upload.totals.items()) or "nothing billed"
             loaded = f"{upload.rows_loaded} lines loaded ({upload.rows_replaced} replaced), {totals}"
