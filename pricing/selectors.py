@@ -151,7 +151,7 @@ def customer_plans_on(*, org, day: date, trial_plan: str = "trial") -> dict:
         if (
             subscription.trial_end
             and subscription.trial_end > moment
-            and (subscription.trial_start is None or subscription.trial_start <= moment)
+            and (subscription.trial_start is None or subscription.trial_start < moment + timedelta(days=1))
         ):
             plans[customer] = trial_plan
             continue
