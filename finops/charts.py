@@ -139,7 +139,8 @@ def daily_cost_figure(daily: dict, currency: str) -> dict:
 
 def guided_check_waterfall(check) -> dict:
     """The guided check's steps for one completed job as a waterfall up to the cost per job, the price paid per
-    job beside it, and the price as a dashed line across. Unknown steps are left out (the table says so)."""
+    job beside it, and the price as a dashed line across. Zero steps carry no label; unknown steps are left out
+    (the table says so)."""
     from finops.money import format_money
 
     steps = [s for s in check.steps if s.per_job is not None]
@@ -153,9 +154,10 @@ def guided_check_waterfall(check) -> dict:
         "x": x,
         "y": y,
         "measure": ["relative"] * len(steps) + ["total"],
-        "text": [format_money(s.per_job, currency) for s in steps] + [format_money(check.cost_per_job, currency)],
+        "text": [s.shown if s.per_job else "" for s in steps] + [format_money(check.cost_per_job, currency)],
+        "hovertext": [s.shown for s in steps] + [format_money(check.cost_per_job, currency)],
         "textposition": "outside",
-        "hovertemplate": "%{x}: %{text}<extra></extra>",
+        "hovertemplate": "%{x}: %{hovertext}<extra></extra>",
         "connector": {"line": {"color": "#9aa4b2", "width": 1, "dash": "dot"}},
         "increasing": {"marker": {"color": "#e08a1e"}},
         "decreasing": {"marker": {"color": "#137a3d"}},
@@ -163,14 +165,14 @@ def guided_check_waterfall(check) -> dict:
         "showlegend": False,
     }
     traces = [waterfall]
-    shapes, annotations = [], []
+    shapes = []
     if check.price_per_job is not None:
         price = float(check.price_per_job)
         traces.append(
             {
                 "type": "bar",
                 "name": "Price paid per job",
-                "x": ["Price paid"],
+                "x": ["Price paid per job"],
                 "y": [price],
                 "marker": {"color": "#2f5bea"},
                 "text": [format_money(check.price_per_job, currency)],
@@ -181,17 +183,13 @@ def guided_check_waterfall(check) -> dict:
         )
         shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": price, "y1": price,
                        "line": {"dash": "dash", "width": 1.5, "color": "#2f5bea"}})  # fmt: skip
-        annotations.append({"xref": "paper", "x": 0, "y": price, "yref": "y", "xanchor": "left", "yanchor": "bottom",
-                            "showarrow": False, "font": {"size": 11, "color": "#2f5bea"},
-                            "text": f"price paid {format_money(check.price_per_job, currency)}"})  # fmt: skip
     layout = {
         "title": {"text": f"One completed {check.feature} job, step by step", "font": {"size": 14}},
         "yaxis": {"title": {"text": f"{currency} per completed job"}, "rangemode": "tozero", "tickformat": ",.2f"},
         "xaxis": {"type": "category"},
         "shapes": shapes,
-        "annotations": annotations,
-        "margin": {"l": 70, "r": 10, "t": 40, "b": 60},
-        "height": 380,
+        "margin": {"l": 70, "r": 10, "t": 40, "b": 50},
+        "height": 400,
         "bargap": 0.35,
     }
     return {"waterfall": {"data": traces, "layout": layout}}

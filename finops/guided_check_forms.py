@@ -17,11 +17,11 @@ class GuidedCheckForm(forms.Form):
     plan = forms.ChoiceField(label="Plan", required=False)
     start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="Until (excluded)", widget=forms.DateInput(attrs={"type": "date"}))
-    support_per_job = forms.DecimalField(label="Support per completed job", **MONEY)
+    support_per_job = forms.DecimalField(label="Support per job", help_text="support and review, one job", **MONEY)
     support_per_month = forms.DecimalField(label="or support per month", help_text="for all its customers", **MONEY)
     jobs_per_month = forms.DecimalField(
-        label="Jobs a customer gets a month",
-        help_text="for the plan price; empty: the jobs they ran",
+        label="Jobs per customer a month",
+        help_text="empty: the jobs they ran",
         required=False,
         min_value=Decimal(1),
         max_digits=12,

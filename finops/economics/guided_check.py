@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from finops.money import format_money
+from finops.money import format_money, minor_unit_exponent, round_to_minor
 from pricing.revenue import DEFAULT_FEE_FIXED, DEFAULT_FEE_RATE
 
 ZERO = Decimal(0)
@@ -81,6 +81,7 @@ class Step:
     per_job: Decimal | None
     share: Decimal | None  # of the price paid per job
     note: str
+    shown: str  # per_job for display: "—" when unknown, "< $0.01" when below the minor unit but not zero
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,13 @@ def cheaper_route(models) -> tuple[str | None, str | None]:
     main = max(priced, key=lambda r: (r[1], r[0]))
     cheap = min(priced, key=lambda r: (r[1] / r[2], r[0]))
     return main[0], cheap[0] if cheap[1] / cheap[2] < main[1] / main[2] else None
+
+
+def per_job_text(amount: Decimal | None, currency: str) -> str:
+    """A cost per job for display: a fraction of a cent is "< $0.01", not "$0.00" (which would read as free)."""
+    if amount is not None and amount > 0 and round_to_minor(amount, currency) == 0:
+        return "< " + format_money(Decimal(1).scaleb(-minor_unit_exponent(currency)), currency)
+    return format_money(amount, currency)
 
 
 def _share(part: int, whole: int) -> Decimal | None:
@@ -216,7 +224,14 @@ def guided_check(w: WorkflowCosts, f: FounderInputs) -> GuidedCheck:
     raw += [("support", "Support", support if n else None, support_note),
             ("payment_fees", "Payment fees", fees if n else None, fee_note)]  # fmt: skip
     steps = tuple(
-        Step(key, label, value, value / price if value is not None and price else None, note)
+        Step(
+            key,
+            label,
+            value,
+            value / price if value is not None and price else None,
+            note,
+            per_job_text(value, w.currency),
+        )
         for key, label, value, note in raw
     )
     known = [s.per_job for s in steps if s.per_job is not None]
