@@ -262,13 +262,13 @@ def _verdict(w, f, steps, cost, price, margin_share, cheaper) -> tuple[str, str]
     if margin_share is None or margin_share < 0:
         status, sentence = "loses", f"{head}: raise the price, cap usage, or {move}."
     elif margin_share < f.target_margin:
-        margin = f"a {margin_share * 100:.0f}% margin"
+        margin = f"a margin of {margin_share * 100:.0f}%"
         status, sentence = (
             "below_target",
             f"{head}, {margin} below the {target}: raise the price, cap usage, or {move}.",
         )
     else:
-        status, sentence = "healthy", f"{head}: a {margin_share * 100:.0f}% margin, at or above the {target}."
+        status, sentence = "healthy", f"{head}: a margin of {margin_share * 100:.0f}%, at or above the {target}."
     if not any(s.key == "support" and s.per_job is not None for s in steps):
         sentence += " Support is not entered, so it is not counted."
     return status, sentence

@@ -71,7 +71,7 @@ class GuidedCheckTests(SimpleTestCase):
     def test_it_calls_a_healthy_margin_healthy(self):
         check = guided_check(WORKFLOW, FounderInputs(support_per_job=D(0), price_per_job=D("2.00")))
         self.assertEqual(check.status, "healthy")
-        self.assertIn("against $2.00 paid: a 7", check.verdict)
+        self.assertIn("against $2.00 paid: a margin of 7", check.verdict)
         self.assertNotIn("Support is not entered", check.verdict)
 
     def test_it_names_the_largest_step_below_the_target(self):

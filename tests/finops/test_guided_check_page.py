@@ -78,7 +78,7 @@ class GuidedCheckPageTests(GuidedCheckScenario):
             self.assertIn(amount, steps)
         self.assertIn("no logging service on the bills", steps)
         # 11.50/3 + 0.25 + fees (46.0274 x 2.9% + 0.30 / (1.5 jobs x 365/84)) = 5.4642 against 46.0274
-        self.assertContains(page, "Each completed summarise job costs $5.46 against $46.03 paid: a 88% margin")
+        self.assertContains(page, "Each completed summarise job costs $5.46 against $46.03 paid: a margin of 88%")
         self.assertContains(page, "$40.56")
         self.assertContains(page, "pricing-check-figures")
 
