@@ -13,13 +13,21 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
-from finops.charts import build_rent_figure, daily_cost_figure, host_figures, plan_cost_histogram
+from finops.charts import (
+    build_rent_figure,
+    daily_cost_figure,
+    guided_check_waterfall,
+    host_figures,
+    plan_cost_histogram,
+)
+from finops.economics.guided_check import guided_check
 from finops.forms import (
     BucketRuleForm,
     BuildRentForm,
     CommitmentForm,
     EconomicsSettingsForm,
     GpuRateForm,
+    GuidedCheckForm,
     LearningQuestionForm,
     ReleaseForm,
     build_rent_data,
@@ -29,6 +37,7 @@ from finops.models import BucketRule, Commitment
 from finops.money import format_money
 from finops.onboarding import ONBOARDING_STEPS
 from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
+from finops.selectors.guided_check import workflow_choices, workflow_costs
 from finops.selectors.inputs import economics_settings_for, rates_on
 from finops.selectors.rollups import (
     anomalies_for_week,
@@ -416,10 +425,6 @@ def build_vs_rent(request, org_code):
 def pricing_check(request, org_code):
     """The guided pricing check: one paid workflow's cost per completed job, step by step, against the price
     paid per job, ending in a verdict. A GET form: viewers can try any numbers."""
-    from finops.charts import guided_check_waterfall
-    from finops.economics.guided_check import guided_check
-    from finops.guided_check_forms import GuidedCheckForm
-    from finops.selectors.guided_check import workflow_choices, workflow_costs
 
     org = get_org_for_user(request, org_code)
     rollups_refresh_when_embedded(org=org)
