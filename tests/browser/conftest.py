@@ -1,6 +1,7 @@
 """Playwright driving Debian's Chromium against the live test server."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,14 @@ def screenshot(page):
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, **options)
 
     return take
+
+
+def log_in(page, email, password, *, errors=None):
+    """Log in through the login page and land on the Founder Table; page errors go to `errors` when given."""
+    page.goto("/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
+    if errors is not None:
+        page.on("pageerror", lambda error: errors.append(str(error)))

@@ -6,16 +6,9 @@ import pytest
 
 from accounts.services import org_create, user_get_or_create
 from finops.services.demo import demo_org_recreate
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, email, password):
-    page.goto("/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_it_walks_a_founder_through_the_shell(page, screenshot):

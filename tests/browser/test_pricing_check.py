@@ -5,19 +5,15 @@ import re
 import pytest
 
 from finops.services.demo import demo_org_recreate
+from tests.browser.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_it_walks_summarise_to_a_verdict_with_a_waterfall(page, screenshot):
     demo = demo_org_recreate()
-    page.goto("/")
-    page.get_by_label("E-mail").fill(demo["login"])
-    page.get_by_label("Password").fill(demo["password"])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
     errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, demo["login"], demo["password"], errors=errors)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Plans").click()
     page.get_by_role("link", name="Guided check").click()

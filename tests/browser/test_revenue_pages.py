@@ -1,23 +1,17 @@
 """A founder reads the plans' pricing checks and the customers' margins on the demo, in Chromium."""
 
-import re
-
 import pytest
 
 from finops.services.demo import demo_org_recreate
+from tests.browser.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_it_shows_plan_checks_with_a_histogram_and_customer_margins(page, screenshot):
     demo = demo_org_recreate()
-    page.goto("/")
-    page.get_by_label("E-mail").fill(demo["login"])
-    page.get_by_label("Password").fill(demo["password"])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
     errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, demo["login"], demo["password"], errors=errors)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Plans").click()
     assert page.locator("#plan-checks tbody tr").count() == 3  # starter, pro, enterprise; the trial apart
