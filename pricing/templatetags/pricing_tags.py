@@ -3,6 +3,7 @@ from decimal import Decimal
 from django import template
 
 from finops.money import CURRENCY_SYMBOLS, minor_unit_exponent
+from pricing.selectors import stripe_connection_get, stripe_mirror_counts
 
 register = template.Library()
 
@@ -17,3 +18,11 @@ def unit_price(amount, currency):
     text = f"{value:,.{places}f}"
     symbol = CURRENCY_SYMBOLS.get((currency or "").upper())
     return f"{symbol}{text}" if symbol else f"{text} {(currency or '').upper()}"
+
+
+@register.inclusion_tag("pricing/revenue_status.html")
+def revenue_status(org):
+    """The Sources page's Stripe card status: connected (and synced when), revenue held, or nothing yet."""
+    connection = stripe_connection_get(org)
+    counts = stripe_mirror_counts(org)
+    return {"org": org, "connection": connection, "invoices": counts["invoices"], "customers": counts["customers"]}
