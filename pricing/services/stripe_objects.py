@@ -8,13 +8,15 @@ total_taxes, the period on subscription items) and the older one localstripe and
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 
 from finops.money import from_minor_units, minor_unit_exponent
+from ingest.services.days import dirty_days_mark
 from pricing.models import (
     StripeCustomer,
     StripeInvoice,
@@ -184,6 +186,7 @@ def subscription_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
     if not result.written:
         return result
     subscription = result.row
+    _plan_days_mark(org, subscription)
     kept = []
     for item in items:
         price, price_id = _price_ref(org, item.get("price") or item.get("plan"), state_at)
@@ -199,6 +202,18 @@ def subscription_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
         kept.append(item["id"])
     StripeSubscriptionItem.objects.for_org(org).filter(subscription=subscription).exclude(stripe_id__in=kept).delete()
     return result
+
+
+PLAN_RECOMPUTE_DAYS = 92
+
+
+def _plan_days_mark(org, subscription) -> None:
+    """A customer's plan is part of its rolled-up costs: the days a changed subscription may relabel (from its
+    start, at most the last three months) are recomputed."""
+    today = timezone.now().date()
+    since = (subscription.trial_start or subscription.stripe_created or timezone.now()).date()
+    first = max(since, today - timedelta(days=PLAN_RECOMPUTE_DAYS))
+    dirty_days_mark(org=org, days=[first + timedelta(days=i) for i in range((today - first).days + 1)])
 
 
 def _sum_amounts(values, currency: str) -> Decimal | None:

@@ -17,3 +17,20 @@ class RevenueStatusCardTests(BaseTestCase):
         page = self.client.get(f"/o/{self.org.code}/sources/")
         self.assertContains(page, "38 customers")
         self.assertNotContains(page, "Connect Stripe")  # a viewer gets no settings link
+
+
+class PlanChangeRecomputeTests(BaseTestCase):
+    def test_a_subscription_arriving_marks_its_days_for_recompute(self):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from ingest.models import DirtyDay
+        from pricing.services.stripe_objects import subscription_upsert
+
+        started = timezone.now() - timedelta(days=3)
+        obj = {"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active",
+               "created": int(started.timestamp()), "items": {"object": "list", "data": []}}  # fmt: skip
+        subscription_upsert(org=self.org, obj=obj, state_at=timezone.now())
+        days = set(DirtyDay.objects.filter(org=self.org).values_list("day", flat=True))
+        self.assertEqual(days, {(started + timedelta(days=i)).date() for i in range(4)})
