@@ -57,6 +57,8 @@ class EconomicsSettingsForm(forms.ModelForm):
             "pue",
             "target_margin_pct",
             "trial_plan",
+            "payment_fee_pct",
+            "payment_fee_fixed_amount",
         ]
         labels = {
             "shared_cost_key": "Untagged cloud costs",
@@ -64,6 +66,8 @@ class EconomicsSettingsForm(forms.ModelForm):
             "electricity_price_amount": "Electricity price per kWh",
             "pue": "PUE",
             "target_margin_pct": "Target margin %",
+            "payment_fee_pct": "Payment fee %",
+            "payment_fee_fixed_amount": "Payment fee per payment",
         }
 
     def __init__(self, *args, current_rates=(), **kwargs):
@@ -379,9 +383,11 @@ class GuidedCheckForm(forms.Form):
             raise forms.ValidationError("Enter the jobs a customer gets or the price per job, not both.")
         return data
 
-    def founder_inputs(self, target_margin: Decimal) -> FounderInputs:
+    def founder_inputs(self, target_margin: Decimal, fee_rate: Decimal, fee_fixed: Decimal) -> FounderInputs:
         data = self.cleaned_data
         return FounderInputs(
+            fee_rate=fee_rate,
+            fee_fixed=fee_fixed,
             support_per_job=data.get("support_per_job"),
             support_per_month=data.get("support_per_month"),
             jobs_per_month=data.get("jobs_per_month"),

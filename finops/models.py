@@ -1,4 +1,5 @@
 import uuid
+from decimal import Decimal
 
 from django.db import models
 from django.utils import timezone
@@ -145,6 +146,9 @@ class EconomicsSettings(models.Model):
     electricity_price_amount = MoneyField(default=0, help_text="Per kWh, for owned hardware")
     pue = models.DecimalField(max_digits=5, decimal_places=3, default=1)
     target_margin_pct = models.DecimalField(max_digits=5, decimal_places=2, default=60)
+    payment_fee_pct = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("2.9"),
+                                          help_text="The payment processor's share of each payment")  # fmt: skip
+    payment_fee_fixed_amount = MoneyField(default=Decimal("0.30"), help_text="Its fixed fee per payment")
     trial_plan = models.CharField(max_length=100, default="trial", help_text="The plan name of trial accounts")
     deferrable_features = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -38,7 +38,7 @@ from finops.money import format_money
 from finops.onboarding import ONBOARDING_STEPS
 from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
 from finops.selectors.guided_check import workflow_choices, workflow_costs
-from finops.selectors.inputs import economics_settings_for, rates_on
+from finops.selectors.inputs import economics_settings_for, fee_model, rates_on
 from finops.selectors.rollups import (
     anomalies_for_week,
     bucket_rule_list,
@@ -437,10 +437,12 @@ def pricing_check(request, org_code):
     form = GuidedCheckForm(data, features=features, plans=plans, start=start, end=end, currency=org.currency)
     check = None
     if features and form.is_valid():
-        target = Decimal(str(economics_settings_for(org=org).target_margin_pct)) / 100
+        settings = economics_settings_for(org=org)
+        target = Decimal(str(settings.target_margin_pct)) / 100
         costs = workflow_costs(org=org, feature=form.cleaned_data["feature"], plan=form.cleaned_data["plan"],
                                start=form.cleaned_data["start"], end=form.cleaned_data["end"])  # fmt: skip
-        check = guided_check(costs, form.founder_inputs(target))
+        fee_rate, fee_fixed = fee_model(settings)
+        check = guided_check(costs, form.founder_inputs(target, fee_rate, fee_fixed))
     context = {
         "org": org,
         "page": "plans",

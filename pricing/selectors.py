@@ -16,7 +16,7 @@ from pricing.models import (
     StripeProduct,
     StripeSubscription,
 )
-from pricing.revenue import ZERO, InvoiceLine, PaidInvoice, recognise
+from pricing.revenue import DEFAULT_FEE_FIXED, DEFAULT_FEE_RATE, ZERO, InvoiceLine, PaidInvoice, recognise
 
 
 def unpriced_model_list(org) -> list[dict]:
@@ -115,9 +115,12 @@ def paid_invoices(*, org, start: date, end: date) -> list[PaidInvoice]:
     ]
 
 
-def recognised_revenue(*, org, start: date, end: date) -> list:
+def recognised_revenue(
+    *, org, start: date, end: date, fee_rate: Decimal = DEFAULT_FEE_RATE, fee_fixed: Decimal = DEFAULT_FEE_FIXED
+) -> list:
     """Revenue and payment fees per (customer, plan) recognised in [start, end), in every currency."""
-    return recognise(paid_invoices(org=org, start=start, end=end), start, end)
+    invoices = paid_invoices(org=org, start=start, end=end)
+    return recognise(invoices, start, end, fee_rate=fee_rate, fee_fixed=fee_fixed)
 
 
 def plan_monthly_prices(*, org) -> dict:

@@ -30,6 +30,11 @@ LABEL_DIMS = {"customer": "customer", "feature": "feature", "job_id": "job_id", 
               "owner": "owner", "env": "environment"}  # fmt: skip
 
 
+def fee_model(settings) -> tuple[Decimal, Decimal]:
+    """(share of a payment, fixed fee per payment) the organisation's payment processor takes."""
+    return Decimal(str(settings.payment_fee_pct)) / 100, Decimal(str(settings.payment_fee_fixed_amount))
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)

@@ -21,7 +21,7 @@ from finops.economics.rules import (
     premium_audit,
 )
 from finops.models import Bucket, BucketRule, Commitment, JobRollup, Label, LearningQuestion, Release, Rollup
-from finops.selectors.inputs import economics_settings_for
+from finops.selectors.inputs import economics_settings_for, fee_model
 from ingest.models import CostLine, Gpu, GpuHost, GpuHour
 from pricing.selectors import MONTH_DAYS, plan_monthly_prices, recognised_revenue, revenue_known
 
@@ -470,8 +470,9 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
 
 
 def _fees_by_customer(org, start, end) -> dict:
+    fee_rate, fee_fixed = fee_model(economics_settings_for(org=org))
     fees = defaultdict(lambda: ZERO)
-    for row in recognised_revenue(org=org, start=start, end=end):
+    for row in recognised_revenue(org=org, start=start, end=end, fee_rate=fee_rate, fee_fixed=fee_fixed):
         if row.currency == org.currency:
             fees[row.customer] += row.fees
     return dict(fees)

@@ -49,7 +49,8 @@ class DemoFounderTablePageTests(BaseTestCase):
 class ThresholdsPageTests(BaseTestCase):
     def form(self, **overrides):
         data = {"shared_cost_key": "requests", "api_gap_key": "none", "electricity_price_amount": "0.2",
-                "pue": "1.4", "target_margin_pct": "55", "trial_plan": "trial",
+                "pue": "1.4", "target_margin_pct": "55", "trial_plan": "trial", "payment_fee_pct": "2.9",
+                "payment_fee_fixed_amount": "0.30",
                 "deferrable_features_text": "batch, nightly"}  # fmt: skip
         from finops.economics.rules import DEFAULT_THRESHOLDS
 

@@ -64,6 +64,13 @@ class RevenueEconomicsTests(RevenueScenario):
         self.assertEqual(acme["gross_margin_after_fees"], "0.7985714286")
         self.assertEqual((beta["loses_money"], beta["gross_margin"]), (True, "-0.4285714286"))
 
+    def test_the_fee_model_is_the_organisations(self):
+        from finops.services.settings import economics_settings_update
+
+        economics_settings_update(org=self.org, thresholds={}, payment_fee_pct=D("1.5"), payment_fee_fixed_amount=D(0))
+        rows = {r["customer"]: r for r in self.api_get(f"/api/v1/economics/customers/?{WEEK}").json()}
+        self.assertEqual(rows["acme"]["payment_fees"], "1.0500000000")  # 300 x 1.5% x 7/30
+
     def test_the_plan_check_finds_the_loser_and_suggests_a_cap(self):
         [pro] = self.api_get(f"/api/v1/economics/plans/?{WEEK}").json()
         self.assertEqual((pro["plan"], pro["customers"], pro["losing_customers"]), ("pro", 2, ["beta"]))
