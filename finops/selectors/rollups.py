@@ -69,14 +69,10 @@ def _bounds(start: date, end: date):
 
 # The sums the rules read, each grouped by its own dimensions: one GROUPING SETS query on PostgreSQL.
 SLICE_SETS = {
-    "kinds": ("kind", "source", "bucket"),
+    # Every figure by workload (kinds, routes, plans, features, environments, deferrable work) sums from "work".
+    "work": ("kind", "source", "bucket", "environment", "plan", "feature", "model", "deferrable", "has_unpriced"),
     "customers": ("kind", "customer", "plan"),
     "hosts": ("kind", "source", "host", "owner"),
-    "routes": ("kind", "source", "bucket", "environment", "feature", "model", "has_unpriced"),
-    "plans": ("kind", "source", "plan", "feature", "model"),
-    "deferrable": ("kind", "deferrable", "feature"),
-    "features": ("kind", "feature"),
-    "environments": ("kind", "environment"),
 }
 SLICE_COLUMNS = ("kind", "source", "bucket", "customer", "plan", "feature", "environment", "model", "host", "owner",
                  "deferrable", "has_unpriced")  # fmt: skip
@@ -91,21 +87,21 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
     settings = economics_settings_for(org=org)
     sets = slice_sets(org=org, start=start, end=end)
     allocated = {name: [s for s in rows_ if s["kind"] == "allocated"] for name, rows_ in sets.items()}
-    kinds = _group(sets["kinds"], "kind")
+    kinds = _group(sets["work"], "kind")
     jobs = JobRollup.objects.for_org(org).filter(day__gte=start, day__lt=end, currency=org.currency)
     customer_jobs = jobs.exclude(customer="").aggregate(
         completed=Sum("jobs_completed"), failed=Sum("jobs_failed"), attempts=Sum("attempts"),
         cost_completed=Sum("cost_completed_amount"), cost_failed=Sum("cost_failed_amount"),
     )  # fmt: skip
-    routes = _routes(allocated["routes"])
-    deferrable = [s for s in allocated["deferrable"] if s["deferrable"]]
+    routes = _routes(allocated["work"])
+    deferrable = [s for s in allocated["work"] if s["deferrable"]]
     return PeriodFacts(
         currency=org.currency,
         billed_total=sum(kinds.values(), ZERO),
         allocated=kinds.get("allocated", ZERO),
         idle=kinds.get("idle", ZERO),
         unattributed=kinds.get("unattributed", ZERO),
-        untagged_allocated=_cost(s for s in allocated["kinds"] if s["source"] in ("cloud_shared", "api_gap")),
+        untagged_allocated=_cost(s for s in allocated["work"] if s["source"] in ("cloud_shared", "api_gap")),
         customer_cost=tuple(
             (customer, plan, total)
             for (customer, plan), total in sorted(
@@ -124,17 +120,17 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
         deferrable_realtime_cost=_cost(deferrable),
         deferrable_by_feature=tuple(sorted(_group(deferrable, "feature").items())),
         releases=tuple(_releases(org, start, end, settings)),
-        unevaluated_models=tuple(_unevaluated_models(org, allocated["routes"], start, end)),
-        evaluation_cost=_cost(s for s in allocated["kinds"] if s["bucket"] == "evaluation"),
+        unevaluated_models=tuple(_unevaluated_models(org, allocated["work"], start, end)),
+        evaluation_cost=_cost(s for s in allocated["work"] if s["bucket"] == "evaluation"),
         trial_plan=settings.trial_plan,
         commitments=tuple(_commitments(org, end)) + tuple(_manual_commitments(org, end)),
         promised=tuple(_promised(org, start, end)),
-        plan_premium=tuple(_plan_premium(allocated["plans"], routes)),
-        feature_cost=tuple(sorted(_group(allocated["features"], "feature").items())),
-        environment_cost=tuple(sorted(_group(allocated["environments"], "environment").items())),
-        inference_calls=sum(s["calls"] or 0 for s in allocated["kinds"] if s["bucket"] == "inference"),
+        plan_premium=tuple(_plan_premium(allocated["work"], routes)),
+        feature_cost=tuple(sorted(_group(allocated["work"], "feature").items())),
+        environment_cost=tuple(sorted(_group(allocated["work"], "environment").items())),
+        inference_calls=sum(s["calls"] or 0 for s in allocated["work"] if s["bucket"] == "inference"),
         failed_job_cost=jobs.aggregate(total=Sum("cost_failed_amount"))["total"] or ZERO,
-        training_research_cost=_cost(s for s in allocated["kinds"] if s["bucket"] in ("training", "research")),
+        training_research_cost=_cost(s for s in allocated["work"] if s["bucket"] in ("training", "research")),
     )
 
 
@@ -321,6 +317,16 @@ def _unevaluated_models(org, allocated, start, end):
         if (s["source"] == "api_calls" and s["environment"] in PRODUCTION and s["model"]
                 and s["bucket"] in ("inference", "retries")):  # fmt: skip
             candidates[(s["feature"], s["model"])] += s["cost"]
+    if not candidates:
+        return
+    # Most routes ran in production the week before too: drop those with one short scan first.
+    seen = set(
+        Rollup.objects.for_org(org)
+        .filter(source="api_calls", environment__in=PRODUCTION, day__gte=start - timedelta(days=7), day__lt=start)
+        .values_list("feature", "model")
+        .distinct()
+    )
+    candidates = {pair: cost for pair, cost in candidates.items() if pair not in seen}
     if not candidates:
         return
     # "Newly used" means not used in production in the four weeks before: a bounded look back, not all history,
@@ -540,7 +546,7 @@ def anomaly_inputs(*, org, week_start: date) -> tuple[dict, dict, dict]:
     weeks = [week_start - timedelta(days=7 * i) for i in (4, 3, 2, 1, 0)]
     calls = rows.filter(source="api_calls")
     ratios, mixes = defaultdict(lambda: [None] * 5), defaultdict(lambda: [None] * 5)
-    routes = slice_sets(org=org, start=since, end=until, sets={"routes": SLICE_SETS["routes"]})["routes"]
+    routes = slice_sets(org=org, start=since, end=until, sets={"work": SLICE_SETS["work"]})["work"]
     premium = {
         a["feature"]: a["premium_model"] for a in premium_audit(_routes(r for r in routes if r["kind"] == "allocated"))
     }
