@@ -190,13 +190,21 @@ def _decimal(value) -> Decimal:
 
 def revenue_by_customer(*, org, start: date, end: date) -> dict | None:
     """{customer: revenue recognised in [start, end)} in the org's currency; None when no revenue is connected."""
+    return revenue_and_fees(org=org, start=start, end=end)[0]
+
+
+def revenue_and_fees(*, org, start: date, end: date) -> tuple[dict | None, dict]:
+    """({customer: revenue}, {customer: payment fees}) recognised in [start, end) in the org's currency, from one
+    read of the invoices; (None, {}) when no revenue is connected."""
     if not revenue_known(org=org):
-        return None
-    revenue = defaultdict(lambda: ZERO)
-    for row in recognised_revenue(org=org, start=start, end=end):
+        return None, {}
+    fee_rate, fee_fixed = fee_model(economics_settings_for(org=org))
+    revenue, fees = defaultdict(lambda: ZERO), defaultdict(lambda: ZERO)
+    for row in recognised_revenue(org=org, start=start, end=end, fee_rate=fee_rate, fee_fixed=fee_fixed):
         if row.currency == org.currency:
             revenue[row.customer] += row.revenue
-    return dict(revenue)
+            fees[row.customer] += row.fees
+    return dict(revenue), dict(fees)
 
 
 def plan_prices_for(*, org, start: date, end: date) -> dict | None:
@@ -428,8 +436,7 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
     for r in rows.exclude(customer="").values("customer", "plan").annotate(total=Sum("cost_amount")).order_by():
         costs[r["customer"]] += r["total"]
         plans.setdefault(r["customer"], r["plan"])
-    revenue = revenue_by_customer(org=org, start=start, end=end)
-    fees = _fees_by_customer(org, start, end) if revenue is not None else {}
+    revenue, fees = revenue_and_fees(org=org, start=start, end=end)
     jobs = {
         r["customer"]: r
         for r in JobRollup.objects.for_org(org)
@@ -473,15 +480,6 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
             }
         )
     return result
-
-
-def _fees_by_customer(org, start, end) -> dict:
-    fee_rate, fee_fixed = fee_model(economics_settings_for(org=org))
-    fees = defaultdict(lambda: ZERO)
-    for row in recognised_revenue(org=org, start=start, end=end, fee_rate=fee_rate, fee_fixed=fee_fixed):
-        if row.currency == org.currency:
-            fees[row.customer] += row.fees
-    return dict(fees)
 
 
 def founder_table_rows(*, org, start: date, end: date) -> list[dict]:
@@ -604,7 +602,8 @@ def plan_economics(*, org, start: date, end: date) -> list[dict]:
     """Per plan in [start, end): price, customers, AI cost distribution, margin, losers and the suggested cap."""
     customers = customer_economics(org=org, start=start, end=end)
     prices = plan_prices_for(org=org, start=start, end=end) or {}
-    revenue = revenue_by_customer(org=org, start=start, end=end)
+    known = any(row["revenue"] is not None for row in customers)
+    revenue = {row["customer"]: row["revenue"] for row in customers} if known else None
     target = Decimal(str(economics_settings_for(org=org).target_margin_pct)) / 100
     allocated = rollups_between(org=org, start=start, end=end).filter(currency=org.currency, kind="allocated")
     tokens = {
