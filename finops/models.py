@@ -43,7 +43,11 @@ class Rollup(models.Model):
     by the row's own dimensions and day.
     """
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Like the ledgers: written in bulk by the rollup only, so no per-row foreign-key triggers (a day's COPY of
+    # thousands of rows would queue one deferred check each, about as long as the COPY itself).
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     day = models.DateField()
     kind = models.CharField(max_length=12, choices=Kind.choices)
     source = models.CharField(max_length=24, help_text="gpu_bill, gpu_rate, api_calls, api_gap, cloud_tagged, ...")
@@ -81,7 +85,9 @@ class Rollup(models.Model):
 class JobRollup(models.Model):
     """One day's jobs of one slice: a real job (`job_id`) per row, single calls grouped with job_id ''."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    org = models.ForeignKey(  # no database constraint, as Rollup
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     day = models.DateField()
     job_id = models.CharField(max_length=200, blank=True)
     customer = models.CharField(max_length=200, blank=True)

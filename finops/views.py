@@ -50,6 +50,7 @@ from finops.selectors.rollups import (
     learning_question_list,
     ledger_summary,
     metrics_for_week,
+    period_facts,
     plan_economics,
     release_list,
 )
@@ -101,7 +102,8 @@ def founder_table(request, org_code):
     except PeriodError:
         monday = this_monday - timedelta(days=7)
     end = monday + timedelta(days=7)
-    rows = founder_table_rows(org=org, start=monday, end=end)
+    facts = period_facts(org=org, start=monday, end=end)  # read once: the table, the metrics and the totals
+    rows = founder_table_rows(org=org, start=monday, end=end, facts=facts)
     for row in rows:
         row["figures"] = [
             (humanize_key(key), measure(value, f"{key},{org.currency}"))
@@ -112,8 +114,14 @@ def founder_table(request, org_code):
         "org": org,
         "page": "founder-table",
         "rows": rows,
-        "metrics": [_metric_display(m, org.currency) for m in metrics_for_week(org=org, monday=monday)],
-        "summary": ledger_summary(org=org, start=monday, end=end),
+        "metrics": [_metric_display(m, org.currency) for m in metrics_for_week(org=org, monday=monday, facts=facts)],
+        "summary": {
+            "currency": org.currency,
+            "billed_total": facts.billed_total,
+            "allocated": facts.allocated,
+            "idle": facts.idle,
+            "unattributed": facts.unattributed,
+        },
         "start": monday,
         "last_day": end - timedelta(days=1),
         "week_label": _week(monday),

@@ -2,10 +2,11 @@
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncDate
 
 from finops.economics.anomalies import detect_anomalies, month_end_forecast
@@ -20,14 +21,26 @@ from finops.economics.rules import (
     founder_table,
     premium_audit,
 )
-from finops.models import Bucket, BucketRule, Commitment, JobRollup, Label, LearningQuestion, Release, Rollup
+from finops.models import (
+    Bucket,
+    BucketRule,
+    Commitment,
+    JobRollup,
+    Label,
+    LearningQuestion,
+    Release,
+    Rollup,
+    RollupDay,
+)
 from finops.selectors.inputs import economics_settings_for, fee_model
 from ingest.models import CostLine, Gpu, GpuHost, GpuHour
 from pricing.selectors import MONTH_DAYS, plan_monthly_prices, recognised_revenue, revenue_known
 
 ZERO = Decimal(0)
+FLOAT_SUMS = Context(prec=15)
 PRODUCTION = ("prod", "production", "live")
 NEW_MODEL_LOOKBACK = timedelta(days=28)
+ANOMALY_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def rollups_between(*, org, start: date, end: date):
@@ -74,8 +87,8 @@ SLICE_SETS = {
     "customers": ("kind", "customer", "plan"),
     "hosts": ("kind", "source", "host", "owner"),
 }
-SLICE_COLUMNS = ("kind", "source", "bucket", "customer", "plan", "feature", "environment", "model", "host", "owner",
-                 "deferrable", "has_unpriced")  # fmt: skip
+SLICE_COLUMNS = ("day", "kind", "source", "bucket", "customer", "plan", "feature", "environment", "model", "host",
+                 "owner", "deferrable", "has_unpriced")  # fmt: skip
 GPU_SOURCES = ("gpu_bill", "gpu_rate", "gpu_no_agent")
 
 
@@ -185,7 +198,9 @@ def _decimal(value) -> Decimal:
     """Sums come back as Decimal from PostgreSQL and as float or text from SQLite (its decimals are floats)."""
     if value is None:
         return ZERO
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+    if isinstance(value, float):  # as Django converts SQLite's sums: 15 significant digits
+        return FLOAT_SUMS.create_decimal_from_float(value)
+    return value if isinstance(value, Decimal) else Decimal(value)
 
 
 def revenue_by_customer(*, org, start: date, end: date) -> dict | None:
@@ -482,25 +497,25 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
     return result
 
 
-def founder_table_rows(*, org, start: date, end: date) -> list[dict]:
-    """The ten Founder Table rows of [start, end) as dicts, with the org's thresholds."""
-    facts = period_facts(org=org, start=start, end=end)
+def founder_table_rows(*, org, start: date, end: date, facts: PeriodFacts | None = None) -> list[dict]:
+    """The ten Founder Table rows of [start, end) as dicts, with the org's thresholds (from `facts` when the
+    caller already read the period's)."""
+    facts = facts or period_facts(org=org, start=start, end=end)
     thresholds = economics_settings_for(org=org).thresholds
     return [vars(row) for row in founder_table(facts, thresholds)]
 
 
-def metrics_for_week(*, org, monday: date) -> list[dict]:
-    """The twelve metrics of the ISO week starting `monday`, against the week before."""
+def metrics_for_week(*, org, monday: date, facts: PeriodFacts | None = None) -> list[dict]:
+    """The twelve metrics of the ISO week starting `monday` (from `facts` when the caller already read the
+    week's), against the week before."""
     week = timedelta(days=7)
-    now = period_facts(org=org, start=monday, end=monday + week)
+    now = facts or period_facts(org=org, start=monday, end=monday + week)
     before = period_facts(org=org, start=monday - week, end=monday)
     return weekly_metrics(now, before)
 
 
 def last_rollup_at(*, org=None):
     """When any rollup (of `org`, or of any org) was last computed; None before the first."""
-    from finops.models import RollupDay
-
     days = RollupDay.objects.for_org(org) if org else RollupDay.objects.all()
     return days.order_by("-computed_at").values_list("computed_at", flat=True).first()
 
@@ -520,16 +535,27 @@ def learning_question_list(*, org):
     return LearningQuestion.objects.for_org(org).order_by("-created_at")
 
 
+ANOMALY_SETS = {
+    # Daily spend by customer, feature and model, and the calls, tokens and model mix per day of each route.
+    "customers": ("day", "kind", "customer"),
+    "features": ("day", "kind", "feature"),
+    "models": ("day", "kind", "model"),
+    "routes": ("day", "kind", "source", "bucket", "feature", "model", "has_unpriced"),
+}
+
+
 def anomaly_inputs(*, org, week_start: date) -> tuple[dict, dict, dict]:
     """The daily spend and idle series, weekly ratios and premium shares that `detect_anomalies` reads: the
-    week and the four before it."""
+    week and the four before it, from one grouped read of their rollup rows (GROUPING SETS on PostgreSQL)."""
     since = week_start - timedelta(days=28)
     until = week_start + timedelta(days=7)
-    rows = rollups_between(org=org, start=since, end=until).filter(currency=org.currency, kind="allocated")
+    sets = slice_sets(org=org, start=since, end=until, sets=ANOMALY_SETS)
+    allocated = {name: [r for r in rows if r["kind"] == "allocated"] for name, rows in sets.items()}
     daily = defaultdict(dict)
-    for field in ("customer", "feature", "model"):
-        for r in rows.exclude(**{field: ""}).values("day", field).annotate(total=Sum("cost_amount")).order_by():
-            daily[("spend_spike", f"{field} {r[field]}")][r["day"]] = r["total"]
+    for name, field in (("customers", "customer"), ("features", "feature"), ("models", "model")):
+        for r in allocated[name]:
+            if r[field]:
+                daily[("spend_spike", f"{field} {r[field]}")][_day(r["day"])] = r["cost"]
     begin, end = _bounds(since, until)
     idle = (
         GpuHour.objects.for_org(org)
@@ -541,32 +567,52 @@ def anomaly_inputs(*, org, week_start: date) -> tuple[dict, dict, dict]:
     )
     for r in idle:
         daily[("idle_hours_jump", f"host {r['gpu__host__name']}")][r["day"]] = Decimal(r["seconds"]) / 3600
-    weeks = [week_start - timedelta(days=7 * i) for i in (4, 3, 2, 1, 0)]
-    calls = rows.filter(source="api_calls")
-    ratios, mixes = defaultdict(lambda: [None] * 5), defaultdict(lambda: [None] * 5)
-    routes = slice_sets(org=org, start=since, end=until, sets={"work": SLICE_SETS["work"]})["work"]
-    premium = {
-        a["feature"]: a["premium_model"] for a in premium_audit(_routes(r for r in routes if r["kind"] == "allocated"))
-    }
-    for i, monday in enumerate(weeks):
-        week = calls.filter(day__gte=monday, day__lt=monday + timedelta(days=7))
-        for r in week.values("feature").annotate(n=Sum("calls"), t=Sum("input_tokens") + Sum("output_tokens")):
-            if r["n"]:
-                ratios[("tokens_per_request_jump", f"feature {r['feature'] or '(none)'}")][i] = Decimal(r["t"]) / r["n"]
-        for r in week.values("feature", "model").annotate(n=Sum("calls")).order_by():
-            if r["feature"] in premium:
-                entry = mixes[r["feature"]]
-                entry[i] = entry[i] or [0, 0]
-                entry[i][1] += r["n"]
-                entry[i][0] += r["n"] if r["model"] == premium[r["feature"]] else 0
-        jobs = JobRollup.objects.for_org(org).filter(day__gte=monday, day__lt=monday + timedelta(days=7))
-        totals = jobs.aggregate(a=Sum("attempts"), c=Sum("jobs_completed"), f=Sum("jobs_failed"))
-        done = (totals["c"] or 0) + (totals["f"] or 0)
+    calls = [r for r in allocated["routes"] if r["source"] == "api_calls"]
+    premium = {a["feature"]: a["premium_model"] for a in premium_audit(_routes(allocated["routes"]))}
+    tokens, mixes = defaultdict(lambda: [[0, 0] for _ in range(5)]), defaultdict(lambda: [None] * 5)
+    for r in calls:
+        week = (_day(r["day"]) - since).days // 7
+        entry = tokens[r["feature"]][week]
+        entry[0] += (r["tin"] or 0) + (r["tout"] or 0)
+        entry[1] += r["calls"] or 0
+        if r["feature"] in premium:
+            mix = mixes[r["feature"]]
+            mix[week] = mix[week] or [0, 0]
+            mix[week][1] += r["calls"] or 0
+            mix[week][0] += (r["calls"] or 0) if r["model"] == premium[r["feature"]] else 0
+    ratios = defaultdict(lambda: [None] * 5)
+    for feature, weeks in tokens.items():
+        for i, (used, n) in enumerate(weeks):
+            if n:
+                ratios[("tokens_per_request_jump", f"feature {feature or '(none)'}")][i] = Decimal(used) / n
+    for i, done, attempts in _job_weeks(org, since, until):
         if done:
-            ratios[("retry_rate_jump", "all jobs")][i] = Decimal((totals["a"] or 0) - done) / done
+            ratios[("retry_rate_jump", "all jobs")][i] = Decimal(attempts - done) / done
     shares = {f: [Decimal(p) / n if p is not None and n else None for p, n in (w or (None, 0) for w in weeks_)]
               for f, weeks_ in mixes.items()}  # fmt: skip
     return dict(daily), dict(ratios), shares
+
+
+def _day(value) -> date:
+    """A day from a raw cursor: a date on PostgreSQL, ISO text on SQLite."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _job_weeks(org, since: date, until: date):
+    """(week index from `since`, jobs done, attempts) of each week in [since, until) with jobs."""
+    per_day = (
+        JobRollup.objects.for_org(org)
+        .filter(day__gte=since, day__lt=until)
+        .values("day")
+        .annotate(attempts=Sum("attempts"), completed=Sum("jobs_completed"), failed=Sum("jobs_failed"))
+        .order_by()
+    )
+    weeks = defaultdict(lambda: [0, 0])
+    for r in per_day:
+        entry = weeks[(r["day"] - since).days // 7]
+        entry[0] += (r["completed"] or 0) + (r["failed"] or 0)
+        entry[1] += r["attempts"] or 0
+    return [(i, done, attempts) for i, (done, attempts) in sorted(weeks.items())]
 
 
 def daily_billed(*, org, start: date, end: date) -> dict:
@@ -576,9 +622,25 @@ def daily_billed(*, org, start: date, end: date) -> dict:
 
 
 def anomalies_for_week(*, org, week_start: date) -> list:
-    """The week's anomalies against each series' own baseline."""
-    daily, ratios, mixes = anomaly_inputs(org=org, week_start=week_start)
-    return detect_anomalies(daily, ratios, mixes, week_start)
+    """The week's anomalies against each series' own baseline.
+
+    They read five weeks of rollups (and the agents' idle hours, which reach them only through a recompute), so
+    they are cached under the rollup record of those days: any recompute of one of them reads afresh."""
+    since, until = week_start - timedelta(days=28), week_start + timedelta(days=7)
+    record = (
+        RollupDay.objects.for_org(org)
+        .filter(day__gte=since, day__lt=until)
+        .aggregate(last=Max("computed_at"), days=Count("id"), rows=Sum("rows"))
+    )
+    last = record["last"].isoformat() if record["last"] else ""
+    key = f"anomalies:{org.code}:{week_start}:{record['days']}:{record['rows']}:{last}"
+    found = cache.get(key) if record["days"] else None
+    if found is None:
+        daily, ratios, mixes = anomaly_inputs(org=org, week_start=week_start)
+        found = detect_anomalies(daily, ratios, mixes, week_start)
+        if record["days"]:
+            cache.set(key, found, timeout=ANOMALY_CACHE_SECONDS)
+    return found
 
 
 def forecast_for_month(*, org, today: date):
