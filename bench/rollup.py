@@ -591,6 +591,40 @@ def bench_founder_table(org, requests: int, profile: bool) -> dict:
     }  # fmt: skip
 
 
+def bench_founder_page(org, requests: int) -> dict:
+    """The Founder Table page as a member opens it (the week's table, its twelve metrics against the week before,
+    the anomalies and the month-end forecast), rendered in full: the first request after a recompute (anomalies
+    read afresh) and the next `requests`."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from django.test import Client
+
+    from accounts.models import Membership
+
+    # The benchmark has no collected static files: plain static URLs instead of the manifest.
+    settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
+    user = get_user_model().objects.filter(email="rollup-bench@example.com").first()
+    if user is None:
+        user = get_user_model().objects.create_user(email="rollup-bench@example.com", password="bench-" + "p" * 20)
+    Membership.objects.get_or_create(org=org, user=user, defaults={"role": "viewer"})
+    client = Client()
+    client.force_login(user)
+    year, week, _ = WEEK[0].isocalendar()
+    url = f"/o/{org.code}/?week={year}-W{week:02d}"
+    cache.clear()
+    began = time.perf_counter()
+    assert client.get(url).status_code == 200
+    first = time.perf_counter() - began
+    totals = []
+    for _ in range(requests):
+        began = time.perf_counter()
+        response = client.get(url)
+        totals.append(time.perf_counter() - began)
+        assert response.status_code == 200
+    return {"first": first, "total": totals}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--orgs", type=int, default=100)
@@ -629,6 +663,11 @@ def main():
     print(f"    pre-aggregated weekly p95 {ref * 1000:7.1f} ms  ({b['selects']} SELECTs replayed on "
           f"{b['weekly_rows'][0]:,} + {b['weekly_rows'][1]:,} weekly rows)")  # fmt: skip
     print(f"    ratio                 {db / ref:.2f}x (goal <= 3x)")
+    c = bench_founder_page(org, min(args.requests, 50))
+    print(f"(c) Founder Table page (table, metrics, anomalies, forecast), {len(c['total'])} requests of the same week:")
+    print(f"    first after a recompute {c['first'] * 1000:7.1f} ms")
+    print(f"    request               p95 {p95(c['total']) * 1000:7.1f} ms  (median "
+          f"{statistics.median(c['total']) * 1000:.1f})")  # fmt: skip
 
 
 if __name__ == "__main__":
