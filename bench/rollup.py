@@ -98,6 +98,13 @@ def setup_django():
     django.setup()
 
 
+def ROLLUP_MODELS():  # noqa: N802 - a constant once Django is set up
+    """Every table the rollup writes for an (org, day), the full-grain rollup first."""
+    from finops.models import CustomerRollup, JobRollup, Rollup, WorkRollup
+
+    return (Rollup, JobRollup, WorkRollup, CustomerRollup)
+
+
 def org_weights(orgs: int) -> list[float]:
     raw = [1 / (rank + 1) ** 0.5 for rank in range(orgs)]
     return [w / sum(raw) for w in raw]
@@ -339,7 +346,7 @@ def build(orgs: int, rows: int):
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM bench_rollup_meta")
         cursor.execute("TRUNCATE ingest_usageevent, ingest_costline, finops_rollup, finops_jobrollup, "
-                       "finops_rollupday, ingest_dirtyday")  # fmt: skip
+                       "finops_workrollup, finops_customerrollup, finops_rollupday, ingest_dirtyday")  # fmt: skip
     Organization.objects.filter(name__startswith=ORG_PREFIX).delete()
     org_ids, uploads = [], {}
     for rank in range(orgs):
@@ -382,7 +389,6 @@ def rollups_build(org, others):
     """Roll up the measured org's 30 days; copy its rows to the other orgs so the tables hold every tenant."""
     from django.db import connection
 
-    from finops.models import JobRollup, Rollup
     from finops.services.rollups import rollup_day_recompute
 
     shares = org_weights(len(others) + 1)
@@ -392,7 +398,7 @@ def rollups_build(org, others):
         rollup_day_recompute(org=org, day=FIRST_DAY + timedelta(days=offset))
     rollup_seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
-        for model in (Rollup, JobRollup):
+        for model in ROLLUP_MODELS():
             table = model._meta.db_table
             names = [f.column for f in model._meta.concrete_fields if f.column not in ("id", "org_id")]
             columns = ", ".join(f'"{name}"' for name in names)
@@ -403,9 +409,8 @@ def rollups_build(org, others):
                 f"WHERE org_id = %s",
                 (list(others), shares, org.pk),
             )
-        cursor.execute("ANALYZE finops_rollup")
-        cursor.execute("ANALYZE finops_jobrollup")
-    rows = Rollup.objects.for_org(org).count()
+            cursor.execute(f"ANALYZE {table}")
+    rows = ROLLUP_MODELS()[0].objects.for_org(org).count()
     print(f"  rolled up the measured org's {DAYS} days ({rows:,} rollup rows) in {rollup_seconds:.1f}s, "
           f"copied to {len(others)} orgs by their size")  # fmt: skip
 
@@ -431,7 +436,6 @@ def new_day(org, rows: int, orgs: int) -> int:
     """Ingest one more day of the org's rows (as the build made the others) and mark it dirty."""
     from django.db import connection, transaction
 
-    from finops.models import JobRollup, Rollup
     from ingest.models import CostLine, DirtyDay, Upload, UsageEvent
 
     usage, cost = day_counts(rows, orgs)
@@ -439,8 +443,8 @@ def new_day(org, rows: int, orgs: int) -> int:
     with transaction.atomic():
         UsageEvent.objects.for_org(org).filter(occurred_at__gte=datetime(2026, 10, 31, tzinfo=UTC)).delete()
         CostLine.objects.for_org(org).filter(charge_period_start__gte=datetime(2026, 10, 31, tzinfo=UTC)).delete()
-        Rollup.objects.for_org(org).filter(day=NEW_DAY).delete()
-        JobRollup.objects.for_org(org).filter(day=NEW_DAY).delete()
+        for model in ROLLUP_MODELS():
+            model.objects.for_org(org).filter(day=NEW_DAY).delete()
         with connection.cursor() as cursor:
             written = copy_day(cursor, [org.pk], {org.pk: upload.pk}, NEW_DAY, usage[:1], cost[:1], lookups_make())
         DirtyDay.objects.update_or_create(org=org, day=NEW_DAY)
@@ -496,16 +500,15 @@ class QueryTimer:
 
 
 def weekly_tables(org):
-    """bench_weekly.finops_rollup and .finops_jobrollup: the week's rows of the org summed over its days."""
+    """bench_weekly.<each rollup table>: the week's rows of the org summed over its days; their row counts."""
     from django.db import connection
-
-    from finops.models import JobRollup, Rollup
 
     sums = {"cost_amount", "calls", "unpriced_calls", "input_tokens", "output_tokens", "gpu_seconds", "jobs_completed",
             "jobs_failed", "attempts", "cost_completed_amount", "cost_failed_amount", "retry_cost_amount"}  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute("DROP SCHEMA IF EXISTS bench_weekly CASCADE; CREATE SCHEMA bench_weekly")
-        for model in (Rollup, JobRollup):
+        counts = []
+        for model in ROLLUP_MODELS():
             table = model._meta.db_table
             select, keys = ["min(id) AS id", "org_id", "%(monday)s::date AS day"], ["org_id"]
             for f in model._meta.concrete_fields:
@@ -525,9 +528,9 @@ def weekly_tables(org):
             )
             cursor.execute(f"CREATE INDEX ON bench_weekly.{table} (org_id, day)")
             cursor.execute(f"ANALYZE bench_weekly.{table}")
-        cursor.execute("SELECT (SELECT count(*) FROM bench_weekly.finops_rollup), "
-                       "(SELECT count(*) FROM bench_weekly.finops_jobrollup)")  # fmt: skip
-        return cursor.fetchone()
+            cursor.execute(f"SELECT count(*) FROM bench_weekly.{table}")  # noqa: S608 - fixed names
+            counts.append(cursor.fetchone()[0])
+        return counts
 
 
 def p95(values):
@@ -540,7 +543,6 @@ def bench_founder_table(org, requests: int, profile: bool) -> dict:
 
     from accounts.services import api_key_create
     from finops.api import founder_table_rows
-    from finops.models import JobRollup, Rollup
     from finops.services.rollups import rollups_refresh
 
     rollups_refresh(org=org)  # the dirty day of (a): no request recomputes
@@ -561,10 +563,7 @@ def bench_founder_table(org, requests: int, profile: bool) -> dict:
                 ours_total.append(elapsed)
             timer.capture = False
     statements = timer.statements
-    week_rows = (
-        Rollup.objects.for_org(org).filter(day__gte=WEEK[0], day__lt=WEEK[1]).count(),
-        JobRollup.objects.for_org(org).filter(day__gte=WEEK[0], day__lt=WEEK[1]).count(),
-    )
+    week_rows = [m.objects.for_org(org).filter(day__gte=WEEK[0], day__lt=WEEK[1]).count() for m in ROLLUP_MODELS()]
     weekly = weekly_tables(org)
     selects = [(sql, params) for sql, params in statements if sql.lstrip().upper().startswith("SELECT")]
     reference = []
@@ -655,13 +654,14 @@ def main():
     print(f"    ratio                 {ours / reference:.2f}x (goal <= 2x)")
     b = bench_founder_table(org, args.requests, args.profile)
     db, total, ref = p95(b["db"]), p95(b["total"]), p95(b["reference"])
-    print(f"(b) Founder Table, {args.requests} requests of one week ({b['week_rows'][0]:,} rollup rows, "
-          f"{b['week_rows'][1]:,} job rows; {b['queries']} queries a request):")  # fmt: skip
+    rollup, job, work, customer = b["week_rows"]
+    print(f"(b) Founder Table, {args.requests} requests of one week ({rollup:,} rollup rows, {job:,} job rows, "
+          f"{work:,} work rows, {customer:,} customer rows; {b['queries']} queries a request):")  # fmt: skip
     print(f"    database time         p95 {db * 1000:7.1f} ms  (median {statistics.median(b['db']) * 1000:.1f})")
     print(f"    request               p95 {total * 1000:7.1f} ms  (median {statistics.median(b['total']) * 1000:.1f}; "
           f"goal < 150 ms)")  # fmt: skip
     print(f"    pre-aggregated weekly p95 {ref * 1000:7.1f} ms  ({b['selects']} SELECTs replayed on "
-          f"{b['weekly_rows'][0]:,} + {b['weekly_rows'][1]:,} weekly rows)")  # fmt: skip
+          f"{' + '.join(f'{n:,}' for n in b['weekly_rows'])} weekly rows)")  # fmt: skip
     print(f"    ratio                 {db / ref:.2f}x (goal <= 3x)")
     c = bench_founder_page(org, min(args.requests, 50))
     print(f"(c) Founder Table page (table, metrics, anomalies, forecast), {len(c['total'])} requests of the same week:")

@@ -82,6 +82,74 @@ class Rollup(models.Model):
         return f"{self.day} {self.kind} {self.bucket} {self.cost_amount} {self.currency}"
 
 
+class WorkRollup(models.Model):
+    """A day's rollup rows summed without their customer and route: what the Founder Table, the metrics, the
+    anomalies and the Costs page read, a fraction of the rows (written with the day's Rollup rows, from them).
+
+    `has_unpriced` is each source row's own (unpriced_calls > 0), kept as a dimension, so "the priced slices" means
+    the same here as on Rollup."""
+
+    org = models.ForeignKey(  # no database constraint, as Rollup
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    day = models.DateField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    source = models.CharField(max_length=24)
+    bucket = models.CharField(max_length=12, choices=Bucket.choices)
+    label = models.CharField(max_length=20, choices=Label.choices)
+    currency = models.CharField(max_length=3)
+    plan = models.CharField(max_length=100, blank=True)
+    feature = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    owner = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    deferrable = models.BooleanField(default=False)
+    has_unpriced = models.BooleanField(default=False)
+    cost_amount = MoneyField()
+    calls = models.BigIntegerField(default=0)
+    unpriced_calls = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    gpu_seconds = models.DecimalField(max_digits=20, decimal_places=3, default=0)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "day"], name="workrollup_org_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.kind} {self.bucket} {self.cost_amount} {self.currency}"
+
+
+class CustomerRollup(models.Model):
+    """A day's rollup rows summed per customer and plan ('' for cost no customer carries)."""
+
+    org = models.ForeignKey(  # no database constraint, as Rollup
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    day = models.DateField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    currency = models.CharField(max_length=3)
+    customer = models.CharField(max_length=200, blank=True)
+    plan = models.CharField(max_length=100, blank=True)
+    cost_amount = MoneyField()
+    calls = models.BigIntegerField(default=0)
+    unpriced_calls = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    gpu_seconds = models.DecimalField(max_digits=20, decimal_places=3, default=0)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "day"], name="customerrollup_org_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.customer or '(no customer)'} {self.cost_amount} {self.currency}"
+
+
 class JobRollup(models.Model):
     """One day's jobs of one slice: a real job (`job_id`) per row, single calls grouped with job_id ''."""
 

@@ -33,6 +33,27 @@ def rollup_rows(items: list[Item]) -> list[dict]:
     return result
 
 
+WORK_DIMS = ("kind", "source", "bucket", "label", "currency", "plan", "feature", "environment", "owner", "provider",
+             "model", "host", "deferrable", "has_unpriced")  # fmt: skip
+CUSTOMER_DIMS = ("kind", "currency", "customer", "plan")
+
+
+def summed_rows(rows: list[dict], dims: tuple) -> list[dict]:
+    """Rollup rows summed by `dims` (WORK_DIMS or CUSTOMER_DIMS), in a stable order; `has_unpriced` is each source
+    row's own unpriced_calls > 0."""
+    totals = {}
+    for row in rows:
+        values = {**row, "has_unpriced": row["unpriced_calls"] > 0}
+        key = tuple(values[d] for d in dims)
+        total = totals.get(key)
+        if total is None:
+            total = totals[key] = {d: values[d] for d in dims} | {s: ZERO if s in ("amount", "gpu_seconds") else 0
+                                                                   for s in ROW_SUMS}  # fmt: skip
+        for s in ROW_SUMS:
+            total[s] += row[s]
+    return [totals[k] for k in sorted(totals, key=lambda k: tuple(str(v) for v in k))]
+
+
 @dataclass
 class JobRow:
     job_id: str

@@ -25,12 +25,14 @@ from finops.models import (
     Bucket,
     BucketRule,
     Commitment,
+    CustomerRollup,
     JobRollup,
     Label,
     LearningQuestion,
     Release,
     Rollup,
     RollupDay,
+    WorkRollup,
 )
 from finops.selectors.inputs import economics_settings_for, fee_model
 from ingest.models import CostLine, Gpu, GpuHost, GpuHour
@@ -44,13 +46,23 @@ ANOMALY_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def rollups_between(*, org, start: date, end: date):
-    """Rollup rows of the days in [start, end)."""
+    """Rollup rows of the days in [start, end): every dimension, with the bill lines behind each amount."""
     return Rollup.objects.for_org(org).filter(day__gte=start, day__lt=end)
+
+
+def work_between(*, org, start: date, end: date):
+    """WorkRollup rows of the days in [start, end): the rollup without customer and route."""
+    return WorkRollup.objects.for_org(org).filter(day__gte=start, day__lt=end)
+
+
+def customers_between(*, org, start: date, end: date):
+    """CustomerRollup rows of the days in [start, end): the rollup per customer and plan."""
+    return CustomerRollup.objects.for_org(org).filter(day__gte=start, day__lt=end)
 
 
 def ledger_summary(*, org, start: date, end: date) -> dict:
     """The identity for [start, end) in the org's currency, by bucket and label; other currencies beside."""
-    rows = rollups_between(org=org, start=start, end=end)
+    rows = work_between(org=org, start=start, end=end)
     totals = defaultdict(lambda: {"billed_total": ZERO, "allocated": ZERO, "idle": ZERO, "unattributed": ZERO})
     for row in rows.values("currency", "kind").annotate(total=Sum("cost_amount")).order_by():
         totals[row["currency"]][row["kind"]] += row["total"]
@@ -102,9 +114,11 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
     allocated = {name: [s for s in rows_ if s["kind"] == "allocated"] for name, rows_ in sets.items()}
     kinds = _group(sets["work"], "kind")
     jobs = JobRollup.objects.for_org(org).filter(day__gte=start, day__lt=end, currency=org.currency)
-    customer_jobs = jobs.exclude(customer="").aggregate(
-        completed=Sum("jobs_completed"), failed=Sum("jobs_failed"), attempts=Sum("attempts"),
-        cost_completed=Sum("cost_completed_amount"), cost_failed=Sum("cost_failed_amount"),
+    customers = ~Q(customer="")
+    customer_jobs = jobs.aggregate(  # customers' jobs, and every failed job's cost, in one scan
+        completed=Sum("jobs_completed", filter=customers), failed=Sum("jobs_failed", filter=customers),
+        attempts=Sum("attempts", filter=customers), cost_completed=Sum("cost_completed_amount", filter=customers),
+        cost_failed=Sum("cost_failed_amount", filter=customers), all_failed_cost=Sum("cost_failed_amount"),
     )  # fmt: skip
     routes = _routes(allocated["work"])
     deferrable = [s for s in allocated["work"] if s["deferrable"]]
@@ -142,16 +156,26 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
         feature_cost=tuple(sorted(_group(allocated["work"], "feature").items())),
         environment_cost=tuple(sorted(_group(allocated["work"], "environment").items())),
         inference_calls=sum(s["calls"] or 0 for s in allocated["work"] if s["bucket"] == "inference"),
-        failed_job_cost=jobs.aggregate(total=Sum("cost_failed_amount"))["total"] or ZERO,
+        failed_job_cost=customer_jobs["all_failed_cost"] or ZERO,
         training_research_cost=_cost(s for s in allocated["work"] if s["bucket"] in ("training", "research")),
     )
 
 
 def slice_sets(*, org, start: date, end: date, sets: dict = SLICE_SETS) -> dict:
-    """{set name: [row dicts of its columns with cost, calls, unpriced, tin, tout]} of the org's rollup rows in its
-    currency for [start, end): on PostgreSQL one scan with GROUPING SETS, elsewhere one GROUP BY per set."""
-    table = connection.ops.quote_name(Rollup._meta.db_table)
-    column = {c: "(unpriced_calls > 0)" if c == "has_unpriced" else connection.ops.quote_name(c) for c in SLICE_COLUMNS}
+    """{set name: [row dicts of its columns with cost, calls, unpriced, tin, tout]} of the org's rollups in its
+    currency for [start, end): sets by customer from CustomerRollup, the others from WorkRollup; per table on
+    PostgreSQL one scan with GROUPING SETS, elsewhere one GROUP BY per set."""
+    result = {}
+    for model in (WorkRollup, CustomerRollup):
+        mine = {name: columns for name, columns in sets.items() if ("customer" in columns) == (model is CustomerRollup)}
+        if mine:
+            result.update(_slices(model, org, start, end, mine))
+    return {name: result[name] for name in sets}
+
+
+def _slices(model, org, start: date, end: date, sets: dict) -> dict:
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = {c: connection.ops.quote_name(c) for c in SLICE_COLUMNS}
     sums = ("SUM(cost_amount) AS cost, SUM(calls) AS calls, SUM(unpriced_calls) AS unpriced, "
             "SUM(input_tokens) AS tin, SUM(output_tokens) AS tout")  # fmt: skip
     where = f"FROM {table} WHERE org_id = %s AND day >= %s AND day < %s AND currency = %s"
@@ -327,7 +351,7 @@ def _releases(org, start, end, settings):
     for release in Release.objects.for_org(org).filter(released_at__gte=since, released_at__lt=until):
         day = release.released_at.date()
         spend = _sum(
-            rollups_between(org=org, start=day - lookback, end=day + timedelta(days=1)).filter(bucket="evaluation")
+            work_between(org=org, start=day - lookback, end=day + timedelta(days=1)).filter(bucket="evaluation")
         )
         yield release.name, spend
 
@@ -344,8 +368,8 @@ def _unevaluated_models(org, allocated, start, end):
         return
     # Most routes ran in production the week before too: drop those with one short scan first.
     seen = set(
-        Rollup.objects.for_org(org)
-        .filter(source="api_calls", environment__in=PRODUCTION, day__gte=start - timedelta(days=7), day__lt=start)
+        work_between(org=org, start=start - timedelta(days=7), end=start)
+        .filter(source="api_calls", environment__in=PRODUCTION)
         .values_list("feature", "model")
         .distinct()
     )
@@ -355,10 +379,8 @@ def _unevaluated_models(org, allocated, start, end):
     # "Newly used" means not used in production in the four weeks before: a bounded look back, not all history,
     # read in one scan (first production use per feature and model, first evaluation per model).
     rows = (
-        Rollup.objects.for_org(org)
-        .filter(
-            source="api_calls", model__in={m for _, m in candidates}, day__gte=start - NEW_MODEL_LOOKBACK, day__lt=end
-        )
+        work_between(org=org, start=start - NEW_MODEL_LOOKBACK, end=end)
+        .filter(source="api_calls", model__in={m for _, m in candidates})
         .values("feature", "model")
         .annotate(
             first=Min("day", filter=Q(environment__in=PRODUCTION)),
@@ -396,7 +418,7 @@ def _manual_commitments(org, end):
             continue
         if commitment.kind == Commitment.Kind.API_SPEND:
             spend = _sum(
-                rollups_between(org=org, start=since, end=until).filter(
+                work_between(org=org, start=since, end=until).filter(
                     currency=org.currency, source__in=("api_calls", "api_gap"), provider=commitment.provider.lower()
                 )
             )
@@ -445,7 +467,7 @@ def _commitments(org, end):
 
 def customer_economics(*, org, start: date, end: date) -> list[dict]:
     """Per customer in [start, end): plan, revenue, AI cost, margins, jobs, cost per completed job, retries."""
-    rows = rollups_between(org=org, start=start, end=end).filter(currency=org.currency, kind="allocated")
+    rows = customers_between(org=org, start=start, end=end).filter(currency=org.currency, kind="allocated")
     costs = defaultdict(lambda: ZERO)
     plans = {}
     for r in rows.exclude(customer="").values("customer", "plan").annotate(total=Sum("cost_amount")).order_by():
@@ -617,7 +639,7 @@ def _job_weeks(org, since: date, until: date):
 
 def daily_billed(*, org, start: date, end: date) -> dict:
     """{day: everything the org paid that day} in its currency, from the rollups."""
-    rows = rollups_between(org=org, start=start, end=end).filter(currency=org.currency)
+    rows = work_between(org=org, start=start, end=end).filter(currency=org.currency)
     return {r["day"]: r["total"] for r in rows.values("day").annotate(total=Sum("cost_amount")).order_by()}
 
 
@@ -667,7 +689,7 @@ def plan_economics(*, org, start: date, end: date) -> list[dict]:
     known = any(row["revenue"] is not None for row in customers)
     revenue = {row["customer"]: row["revenue"] for row in customers} if known else None
     target = Decimal(str(economics_settings_for(org=org).target_margin_pct)) / 100
-    allocated = rollups_between(org=org, start=start, end=end).filter(currency=org.currency, kind="allocated")
+    allocated = work_between(org=org, start=start, end=end).filter(currency=org.currency, kind="allocated")
     tokens = {
         r["plan"]: (r["tin"] or 0) + (r["tout"] or 0)
         for r in allocated.values("plan").annotate(tin=Sum("input_tokens"), tout=Sum("output_tokens")).order_by()
@@ -702,7 +724,7 @@ def plan_economics(*, org, start: date, end: date) -> list[dict]:
 
 def cost_breakdown(*, org, start: date, end: date) -> dict:
     """For the Costs page: per day allocated, idle and unattributed; by provider, feature and environment."""
-    rows = rollups_between(org=org, start=start, end=end).filter(currency=org.currency)
+    rows = work_between(org=org, start=start, end=end).filter(currency=org.currency)
     daily = defaultdict(lambda: {"allocated": ZERO, "idle": ZERO, "unattributed": ZERO})
     for r in rows.values("day", "kind").annotate(total=Sum("cost_amount")).order_by("day"):
         daily[r["day"]][r["kind"]] += r["total"]

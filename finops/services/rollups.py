@@ -8,8 +8,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from finops.economics.allocation import allocate_day
-from finops.economics.rollup import ROW_DIMS, ROW_KEY, ROW_SUMS, job_rows, rollup_rows
-from finops.models import JobRollup, Rollup, RollupDay
+from finops.economics.rollup import (
+    CUSTOMER_DIMS,
+    ROW_DIMS,
+    ROW_KEY,
+    ROW_SUMS,
+    WORK_DIMS,
+    job_rows,
+    rollup_rows,
+    summed_rows,
+)
+from finops.models import CustomerRollup, JobRollup, Rollup, RollupDay, WorkRollup
 from finops.selectors.inputs import day_inputs
 from ingest.models import DirtyDay
 
@@ -17,17 +26,25 @@ ROLLUP_COLUMNS = ("org_id", "day", *ROW_KEY, *ROW_DIMS, "cost_amount", *ROW_SUMS
 JOB_COLUMNS = ("org_id", "day", "job_id", "customer", "plan", "feature", "purpose", "jobs_completed", "jobs_failed",
                "attempts", "cost_completed_amount", "cost_failed_amount", "retry_cost_amount", "currency",
                "gpu_seconds", "unpriced_calls")  # fmt: skip
+SUM_COLUMNS = ("cost_amount", *ROW_SUMS[1:])
+WORK_COLUMNS = ("org_id", "day", *WORK_DIMS, *SUM_COLUMNS)
+CUSTOMER_COLUMNS = ("org_id", "day", *CUSTOMER_DIMS, *SUM_COLUMNS)
+SUMMED = ((WorkRollup, WORK_DIMS, WORK_COLUMNS), (CustomerRollup, CUSTOMER_DIMS, CUSTOMER_COLUMNS))
 
 
 @transaction.atomic
 def rollup_day_recompute(*, org, day: date) -> int:
-    """Replace the rollup and job rows of one org-day from the ledgers; returns the rollup rows written."""
+    """Replace the rollup rows of one org-day (and the job, work and customer rows summed from them) from the
+    ledgers; returns the rollup rows written."""
     items = allocate_day(day_inputs(org=org, day=day))
-    Rollup.objects.for_org(org).filter(day=day).delete()
-    JobRollup.objects.for_org(org).filter(day=day).delete()
+    for model in (Rollup, JobRollup, WorkRollup, CustomerRollup):
+        model.objects.for_org(org).filter(day=day).delete()
     rows = rollup_rows(items)
     _write(Rollup, ROLLUP_COLUMNS, ((org.pk, day, *_rollup_values(row)) for row in rows))
     _write(JobRollup, JOB_COLUMNS, ((org.pk, day, *_job_values(job)) for job in job_rows(items)))
+    for model, dims, columns in SUMMED:
+        _write(model, columns, ((org.pk, day, *(r[d] for d in dims), *(r[s] for s in ROW_SUMS))
+                                for r in summed_rows(rows, dims)))  # fmt: skip
     RollupDay.objects.update_or_create(org=org, day=day, defaults={"computed_at": timezone.now(), "rows": len(rows)})
     return len(rows)
 

@@ -19,7 +19,8 @@ from finops.economics.allocation import (
     allocate_day,
     split_exact,
 )
-from finops.models import Rollup
+from finops.economics.rollup import CUSTOMER_DIMS, WORK_DIMS
+from finops.models import CustomerRollup, Rollup, WorkRollup
 from finops.services.demo import demo_org_recreate
 from finops.services.rollups import rollups_refresh
 from ingest.models import BillPeriod, CostLine, DirtyDay
@@ -58,12 +59,37 @@ def ledger_totals(org, **filters) -> dict:
     return add_up(CostLine.objects.filter(org=org, **filters), "currency", "billed_cost_amount")
 
 
+def summed(rows, dims) -> dict:
+    """{(day, *dims): (cost, calls, unpriced, input tokens, output tokens, GPU-seconds)} summed here in Decimal."""
+    totals = defaultdict(lambda: [D(0)] * len(SUMS))
+    for row in rows.values("day", *dims, *SUMS):
+        entry = totals[(row["day"], *(row[d] for d in dims))]
+        for i, name in enumerate(SUMS):
+            entry[i] += D(row[name])
+    return {key: tuple(values) for key, values in totals.items()}
+
+
+SUMS = ("cost_amount", "calls", "unpriced_calls", "input_tokens", "output_tokens", "gpu_seconds")
+
+
 class IdentityAssertions:
     def assert_identity(self, org):
-        """allocated + idle + unattributed equals the rollups' total, per currency, exactly (sums before rounding)."""
+        """allocated + idle + unattributed equals the rollups' total, per currency, exactly (sums before rounding);
+        and the work and customer rollups are the rollup rows summed, exactly."""
         totals = rollup_totals(org)
         for currency, kinds in rollup_kinds(org).items():
             self.assertEqual(sum(kinds.values(), D(0)), totals[currency], currency)
+        rollups = Rollup.objects.filter(org=org)
+        work_dims = tuple(d for d in WORK_DIMS if d != "has_unpriced")
+        by_work = defaultdict(lambda: [D(0)] * len(SUMS))
+        for key, values in summed(rollups, (*work_dims, "unpriced_calls")).items():
+            *head, unpriced = key
+            entry = by_work[(*head, unpriced > 0)]
+            for i, value in enumerate(values):
+                entry[i] += value
+        self.assertEqual({k: tuple(v) for k, v in by_work.items()}, summed(WorkRollup.objects.filter(org=org),
+                                                                             (*work_dims, "has_unpriced")))  # fmt: skip
+        self.assertEqual(summed(rollups, CUSTOMER_DIMS), summed(CustomerRollup.objects.filter(org=org), CUSTOMER_DIMS))
 
 
 class SampleBillIdentityTests(IdentityAssertions, UploadTestCase):
@@ -72,7 +98,7 @@ class SampleBillIdentityTests(IdentityAssertions, UploadTestCase):
         samples += [(relative, fmt) for relative, fmt, _ in NATIVE_SAMPLES]
         for relative, expected_format in samples:
             with self.subTest(relative):
-                for model in (CostLine, BillPeriod, Rollup, DirtyDay):
+                for model in (CostLine, BillPeriod, Rollup, WorkRollup, CustomerRollup, DirtyDay):
                     model.objects.filter(org=self.org).delete()
                 path = sample_path(relative)
                 body = self.upload(path.name, path.read_bytes())
