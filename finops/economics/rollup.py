@@ -41,17 +41,19 @@ CUSTOMER_DIMS = ("kind", "currency", "customer", "plan")
 def summed_rows(rows: list[dict], dims: tuple) -> list[dict]:
     """Rollup rows summed by `dims` (WORK_DIMS or CUSTOMER_DIMS), in a stable order; `has_unpriced` is each source
     row's own unpriced_calls > 0."""
+    plain = tuple(d for d in dims if d != "has_unpriced")
+    flagged = len(plain) < len(dims)
+    names = (*plain, "has_unpriced") if flagged else plain
     totals = {}
     for row in rows:
-        values = {**row, "has_unpriced": row["unpriced_calls"] > 0}
-        key = tuple(values[d] for d in dims)
+        key = tuple(row[d] for d in plain) + ((row["unpriced_calls"] > 0,) if flagged else ())
         total = totals.get(key)
         if total is None:
-            total = totals[key] = {d: values[d] for d in dims} | {s: ZERO if s in ("amount", "gpu_seconds") else 0
-                                                                   for s in ROW_SUMS}  # fmt: skip
-        for s in ROW_SUMS:
-            total[s] += row[s]
-    return [totals[k] for k in sorted(totals, key=lambda k: tuple(str(v) for v in k))]
+            total = totals[key] = [ZERO, 0, 0, 0, 0, ZERO]
+        for i, name in enumerate(ROW_SUMS):
+            total[i] += row[name]
+    return [dict(zip(names, key, strict=True)) | dict(zip(ROW_SUMS, totals[key], strict=True))
+            for key in sorted(totals, key=lambda k: tuple(str(v) for v in k))]  # fmt: skip
 
 
 @dataclass

@@ -6,7 +6,7 @@ from decimal import Context, Decimal
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.db.models.functions import TruncDate
 
 from finops.economics.anomalies import detect_anomalies, month_end_forecast
@@ -99,18 +99,26 @@ SLICE_SETS = {
     "customers": ("kind", "customer", "plan"),
     "hosts": ("kind", "source", "host", "owner"),
 }
+# What the twelve metrics read (period_facts with_rules=False): spend by feature and environment, calls by bucket.
+METRIC_SLICE_SETS = {
+    "work": ("kind", "source", "bucket", "environment", "feature"),
+    "customers": SLICE_SETS["customers"],
+    "hosts": SLICE_SETS["hosts"],
+}
 SLICE_COLUMNS = ("day", "kind", "source", "bucket", "customer", "plan", "feature", "environment", "model", "host",
                  "owner", "deferrable", "has_unpriced")  # fmt: skip
 GPU_SOURCES = ("gpu_bill", "gpu_rate", "gpu_no_agent")
 
 
-def period_facts(*, org, start: date, end: date) -> PeriodFacts:
-    """Everything the Founder Table rules and the weekly metrics need for [start, end).
+def period_facts(*, org, start: date, end: date, with_rules: bool = True) -> PeriodFacts:
+    """Everything the Founder Table rules and the weekly metrics need for [start, end); with `with_rules=False`
+    only what the twelve metrics read, from a coarser grouping (routes, training runs, commitments and the
+    new-model check stay empty, so such facts are never for the rules).
 
     The period's rollup rows are read once, grouped by the dimensions the rules use, and summed here in
     Python: one scan instead of one per figure."""
     settings = economics_settings_for(org=org)
-    sets = slice_sets(org=org, start=start, end=end)
+    sets = slice_sets(org=org, start=start, end=end, sets=SLICE_SETS if with_rules else METRIC_SLICE_SETS)
     allocated = {name: [s for s in rows_ if s["kind"] == "allocated"] for name, rows_ in sets.items()}
     kinds = _group(sets["work"], "kind")
     jobs = JobRollup.objects.for_org(org).filter(day__gte=start, day__lt=end, currency=org.currency)
@@ -120,15 +128,12 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
         attempts=Sum("attempts", filter=customers), cost_completed=Sum("cost_completed_amount", filter=customers),
         cost_failed=Sum("cost_failed_amount", filter=customers), all_failed_cost=Sum("cost_failed_amount"),
     )  # fmt: skip
-    routes = _routes(allocated["work"])
-    deferrable = [s for s in allocated["work"] if s["deferrable"]]
     return PeriodFacts(
         currency=org.currency,
         billed_total=sum(kinds.values(), ZERO),
         allocated=kinds.get("allocated", ZERO),
         idle=kinds.get("idle", ZERO),
         unattributed=kinds.get("unattributed", ZERO),
-        untagged_allocated=_cost(s for s in allocated["work"] if s["source"] in ("cloud_shared", "api_gap")),
         customer_cost=tuple(
             (customer, plan, total)
             for (customer, plan), total in sorted(
@@ -136,29 +141,39 @@ def period_facts(*, org, start: date, end: date) -> PeriodFacts:
             )
         ),
         revenue=revenue_by_customer(org=org, start=start, end=end),
-        plan_prices=plan_prices_for(org=org, start=start, end=end),
         completed_jobs=customer_jobs["completed"] or 0,
         failed_jobs=customer_jobs["failed"] or 0,
         job_attempts=customer_jobs["attempts"] or 0,
         job_cost=(customer_jobs["cost_completed"] or ZERO) + (customer_jobs["cost_failed"] or ZERO),
         hosts=tuple(_hosts(org, sets["hosts"], start, end)),
-        runs=tuple(_runs(org, jobs)),
-        routes=routes,
-        deferrable_realtime_cost=_cost(deferrable),
-        deferrable_by_feature=tuple(sorted(_group(deferrable, "feature").items())),
         releases=tuple(_releases(org, start, end, settings)),
-        unevaluated_models=tuple(_unevaluated_models(org, allocated["work"], start, end)),
         evaluation_cost=_cost(s for s in allocated["work"] if s["bucket"] == "evaluation"),
         trial_plan=settings.trial_plan,
-        commitments=tuple(_commitments(org, end)) + tuple(_manual_commitments(org, end)),
-        promised=tuple(_promised(org, start, end)),
-        plan_premium=tuple(_plan_premium(allocated["work"], routes)),
         feature_cost=tuple(sorted(_group(allocated["work"], "feature").items())),
         environment_cost=tuple(sorted(_group(allocated["work"], "environment").items())),
         inference_calls=sum(s["calls"] or 0 for s in allocated["work"] if s["bucket"] == "inference"),
         failed_job_cost=customer_jobs["all_failed_cost"] or ZERO,
         training_research_cost=_cost(s for s in allocated["work"] if s["bucket"] in ("training", "research")),
+        **(_rule_facts(org, start, end, allocated["work"], jobs) if with_rules else {}),
     )
+
+
+def _rule_facts(org, start: date, end: date, work: list, jobs) -> dict:
+    """The facts only the Founder Table rules read."""
+    routes = _routes(work)
+    deferrable = [s for s in work if s["deferrable"]]
+    return {
+        "untagged_allocated": _cost(s for s in work if s["source"] in ("cloud_shared", "api_gap")),
+        "plan_prices": plan_prices_for(org=org, start=start, end=end),
+        "runs": tuple(_runs(org, jobs)),
+        "routes": routes,
+        "deferrable_realtime_cost": _cost(deferrable),
+        "deferrable_by_feature": tuple(sorted(_group(deferrable, "feature").items())),
+        "unevaluated_models": tuple(_unevaluated_models(org, work, start, end)),
+        "commitments": tuple(_commitments(org, end)) + tuple(_manual_commitments(org, end)),
+        "promised": tuple(_promised(org, start, end)),
+        "plan_premium": tuple(_plan_premium(work, routes)),
+    }
 
 
 def slice_sets(*, org, start: date, end: date, sets: dict = SLICE_SETS) -> dict:
@@ -311,12 +326,12 @@ def _runs(org, jobs):
         jobs.filter(purpose__in=("training", "research"))
         .exclude(job_id="")
         .values("job_id", "purpose")
-        .annotate(cost=Sum("cost_completed_amount"), failed=Sum("cost_failed_amount"), gpu=Sum("gpu_seconds"))
+        .annotate(cost=Sum(F("cost_completed_amount") + F("cost_failed_amount")), gpu=Sum("gpu_seconds"))
         .order_by("job_id")
+        .values_list("job_id", "purpose", "cost", "gpu")
     )
-    for r in rows:
-        cost = (r["cost"] or ZERO) + (r["failed"] or ZERO)
-        yield RunFacts(r["job_id"], r["purpose"], cost, r["gpu"] or ZERO, r["job_id"] in approved)
+    for job_id, purpose, cost, gpu in rows:
+        yield RunFacts(job_id, purpose, cost or ZERO, gpu or ZERO, job_id in approved)
 
 
 def _routes(allocated) -> tuple:
@@ -531,8 +546,8 @@ def metrics_for_week(*, org, monday: date, facts: PeriodFacts | None = None) -> 
     """The twelve metrics of the ISO week starting `monday` (from `facts` when the caller already read the
     week's), against the week before."""
     week = timedelta(days=7)
-    now = facts or period_facts(org=org, start=monday, end=monday + week)
-    before = period_facts(org=org, start=monday - week, end=monday)
+    now = facts or period_facts(org=org, start=monday, end=monday + week, with_rules=False)
+    before = period_facts(org=org, start=monday - week, end=monday, with_rules=False)
     return weekly_metrics(now, before)
 
 
