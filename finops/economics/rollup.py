@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from operator import attrgetter, itemgetter
 
 from finops.economics.allocation import ZERO, Item
 
@@ -10,32 +11,40 @@ ROW_KEY = ("kind", "source", "bucket", "label", "currency", "job_outcome", "defe
 ROW_SUMS = ("amount", "calls", "unpriced_calls", "input_tokens", "output_tokens", "gpu_seconds")
 
 
+_item_key = attrgetter(*ROW_KEY)
+_dims_key = attrgetter(*ROW_DIMS)
+_item_sums = attrgetter(*ROW_SUMS)
+
+
 def rollup_rows(items: list[Item]) -> list[dict]:
     """One dict per distinct (kind, source, bucket, label, dimensions, currency, job outcome), with sums and
-    the union of the bill lines behind it, in a stable order."""
-    rows = {}
+    the union of the bill lines behind it, in a stable order (every position of the key has one type)."""
+    sums, lines = {}, {}
     for item in items:
-        key = tuple(getattr(item, k) for k in ROW_KEY) + tuple(getattr(item.dims, d) for d in ROW_DIMS)
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = {k: getattr(item, k) for k in ROW_KEY}
-            row.update({d: getattr(item.dims, d) for d in ROW_DIMS})
-            row.update({s: ZERO if s in ("amount", "gpu_seconds") else 0 for s in ROW_SUMS})
-            row["cost_line_ids"] = set()
-        for s in ROW_SUMS:
-            row[s] += getattr(item, s)
-        row["cost_line_ids"].update(item.cost_line_ids)
-    result = []
-    for key in sorted(rows, key=lambda k: tuple(str(v) for v in k)):
-        row = rows[key]
-        row["cost_line_ids"] = sorted(row["cost_line_ids"])
-        result.append(row)
-    return result
+        key = _item_key(item) + _dims_key(item.dims)
+        amount, calls, unpriced, tokens_in, tokens_out, seconds = _item_sums(item)
+        total = sums.get(key)
+        if total is None:
+            sums[key] = [amount, calls, unpriced, tokens_in, tokens_out, seconds]
+            lines[key] = set(item.cost_line_ids)
+            continue
+        total[0] += amount
+        total[1] += calls
+        total[2] += unpriced
+        total[3] += tokens_in
+        total[4] += tokens_out
+        total[5] += seconds
+        if item.cost_line_ids:
+            lines[key].update(item.cost_line_ids)
+    names = (*ROW_KEY, *ROW_DIMS)
+    return [dict(zip(names, key, strict=True)) | dict(zip(ROW_SUMS, sums[key], strict=True))
+            | {"cost_line_ids": sorted(lines[key])} for key in sorted(sums)]  # fmt: skip
 
 
 WORK_DIMS = ("kind", "source", "bucket", "label", "currency", "plan", "feature", "environment", "owner", "provider",
              "model", "host", "deferrable", "has_unpriced")  # fmt: skip
 CUSTOMER_DIMS = ("kind", "currency", "customer", "plan")
+_row_sums = itemgetter(*ROW_SUMS)
 
 
 def summed_rows(rows: list[dict], dims: tuple) -> list[dict]:
@@ -44,16 +53,23 @@ def summed_rows(rows: list[dict], dims: tuple) -> list[dict]:
     plain = tuple(d for d in dims if d != "has_unpriced")
     flagged = len(plain) < len(dims)
     names = (*plain, "has_unpriced") if flagged else plain
+    values = itemgetter(*plain)  # every dims tuple has more than one name, so this returns a tuple
     totals = {}
     for row in rows:
-        key = tuple(row[d] for d in plain) + ((row["unpriced_calls"] > 0,) if flagged else ())
+        key = values(row) + ((row["unpriced_calls"] > 0,) if flagged else ())
+        amount, calls, unpriced, tokens_in, tokens_out, seconds = _row_sums(row)
         total = totals.get(key)
         if total is None:
-            total = totals[key] = [ZERO, 0, 0, 0, 0, ZERO]
-        for i, name in enumerate(ROW_SUMS):
-            total[i] += row[name]
+            totals[key] = [amount, calls, unpriced, tokens_in, tokens_out, seconds]
+            continue
+        total[0] += amount
+        total[1] += calls
+        total[2] += unpriced
+        total[3] += tokens_in
+        total[4] += tokens_out
+        total[5] += seconds
     return [dict(zip(names, key, strict=True)) | dict(zip(ROW_SUMS, totals[key], strict=True))
-            for key in sorted(totals, key=lambda k: tuple(str(v) for v in k))]  # fmt: skip
+            for key in sorted(totals)]  # fmt: skip
 
 
 @dataclass

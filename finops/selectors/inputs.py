@@ -2,9 +2,10 @@
 
 import re
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from operator import attrgetter
 
 from django.db.models import Count, Q, Sum
 from django.db.models.fields.json import KT
@@ -226,8 +227,12 @@ CALL_DIMS = ("provider", "model", "route", "customer", "plan", "feature", "envir
              "status", "currency")  # fmt: skip
 
 
+_dims_values = attrgetter(*(f.name for f in fields(Dims)))
+
+
 def _call_order(call: CallGroup) -> tuple:
-    return (*(str(v) for v in vars(call.dims).values()), call.attempt, call.status, call.currency)
+    """Every dimension in order (all text), then attempt, status and currency: a stable order for the splits."""
+    return (*_dims_values(call.dims), call.attempt, call.status, call.currency)
 
 
 def _call_groups(org, day, plans):
@@ -246,20 +251,12 @@ def _call_groups(org, day, plans):
             output_tokens=Sum("output_tokens"),
         )
         .order_by()
+        .values_list(*CALL_DIMS, "calls", "unpriced", "cost", "input_tokens", "output_tokens")
     )
-    for row in rows:
-        plan = plans.get(row["customer"]) or row["plan"] or ""
-        dims = Dims(customer=row["customer"], plan=plan, feature=row["feature"],
-                    environment=row["environment"], provider=row["provider"].strip().lower(), model=row["model"],
-                    route=row["route"], job_id=row["job_id"], purpose=row["purpose"])  # fmt: skip
-        yield CallGroup(
-            dims=dims,
-            attempt=row["attempt"],
-            status=row["status"],
-            calls=row["calls"] or 0,
-            unpriced_calls=row["unpriced"] or 0,
-            cost=row["cost"] or Decimal(0),
-            currency=row["currency"] or org.currency,
-            input_tokens=row["input_tokens"] or 0,
-            output_tokens=row["output_tokens"] or 0,
-        )
+    for (provider, model, route, customer, plan, feature, environment, purpose, job_id, attempt, status, currency,
+         calls, unpriced, cost, input_tokens, output_tokens) in rows:  # fmt: skip
+        dims = Dims(customer=customer, plan=plans.get(customer) or plan or "", feature=feature,
+                    environment=environment, provider=provider.strip().lower(), model=model, route=route,
+                    job_id=job_id, purpose=purpose)  # fmt: skip
+        yield CallGroup(dims, attempt, status, calls or 0, unpriced or 0, cost or Decimal(0), currency or org.currency,
+                        input_tokens or 0, output_tokens or 0)  # fmt: skip

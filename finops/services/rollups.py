@@ -51,7 +51,7 @@ def rollup_day_recompute(*, org, day: date) -> int:
 
 def _rollup_values(row) -> tuple:
     return (*(row[k] for k in ROW_KEY), *(row[d] for d in ROW_DIMS), *(row[s] for s in ROW_SUMS),
-            json.dumps(row["cost_line_ids"]))  # fmt: skip
+            json.dumps(row["cost_line_ids"]) if row["cost_line_ids"] else "[]")  # fmt: skip
 
 
 def _job_values(job) -> tuple:
