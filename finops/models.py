@@ -34,7 +34,53 @@ class Label(models.TextChoices):
     UNLABELLED = "unlabelled", "Unlabelled"
 
 
-class Rollup(models.Model):
+class DaySums(models.Model):
+    """What every rollup table has: an organisation's day, the identity term, and the sums in one currency.
+
+    Like the ledgers, the rollup tables are written in bulk by the rollup only, so they have no per-row foreign-key
+    triggers (a day's COPY of thousands of rows would queue one deferred check each, about as long as the COPY
+    itself); Django cascades an organisation's deletion."""
+
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    day = models.DateField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    currency = models.CharField(max_length=3)
+    cost_amount = MoneyField()
+    calls = models.BigIntegerField(default=0)
+    unpriced_calls = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    gpu_seconds = models.DecimalField(max_digits=20, decimal_places=3, default=0)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class WorkSums(DaySums):
+    """The workload dimensions Rollup and WorkRollup share: where a cost came from, its bucket and label, and what
+    it was for."""
+
+    source = models.CharField(max_length=24, help_text="gpu_bill, gpu_rate, api_calls, api_gap, cloud_tagged, ...")
+    bucket = models.CharField(max_length=12, choices=Bucket.choices)
+    label = models.CharField(max_length=20, choices=Label.choices)
+    plan = models.CharField(max_length=100, blank=True)
+    feature = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    owner = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    deferrable = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+
+class Rollup(WorkSums):
     """One day's cost of one workload slice, from one kind of source: what pages and the API read.
 
     Rows of an (org, day) are replaced as a whole by the rollup (finops/services/rollups.py); their sum
@@ -43,37 +89,10 @@ class Rollup(models.Model):
     by the row's own dimensions and day.
     """
 
-    # Like the ledgers: written in bulk by the rollup only, so no per-row foreign-key triggers (a day's COPY of
-    # thousands of rows would queue one deferred check each, about as long as the COPY itself).
-    org = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-    day = models.DateField()
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    source = models.CharField(max_length=24, help_text="gpu_bill, gpu_rate, api_calls, api_gap, cloud_tagged, ...")
-    bucket = models.CharField(max_length=12, choices=Bucket.choices)
-    label = models.CharField(max_length=20, choices=Label.choices)
     customer = models.CharField(max_length=200, blank=True)
-    plan = models.CharField(max_length=100, blank=True)
-    feature = models.CharField(max_length=200, blank=True)
-    environment = models.CharField(max_length=100, blank=True)
-    owner = models.CharField(max_length=200, blank=True)
-    provider = models.CharField(max_length=100, blank=True)
-    model = models.CharField(max_length=200, blank=True)
     route = models.CharField(max_length=200, blank=True)
-    host = models.CharField(max_length=255, blank=True)
     job_outcome = models.CharField(max_length=10, blank=True, help_text="completed or failed for job calls")
-    deferrable = models.BooleanField(default=False)
-    cost_amount = MoneyField()
-    currency = models.CharField(max_length=3)
-    calls = models.BigIntegerField(default=0)
-    unpriced_calls = models.BigIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    gpu_seconds = models.DecimalField(max_digits=20, decimal_places=3, default=0)
     cost_line_ids = models.JSONField(default=list, blank=True)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["org", "day"], name="rollup_org_day")]
@@ -82,39 +101,14 @@ class Rollup(models.Model):
         return f"{self.day} {self.kind} {self.bucket} {self.cost_amount} {self.currency}"
 
 
-class WorkRollup(models.Model):
+class WorkRollup(WorkSums):
     """A day's rollup rows summed without their customer and route: what the Founder Table, the metrics, the
     anomalies and the Costs page read, a fraction of the rows (written with the day's Rollup rows, from them).
 
     `has_unpriced` is each source row's own (unpriced_calls > 0), kept as a dimension, so "the priced slices" means
     the same here as on Rollup."""
 
-    org = models.ForeignKey(  # no database constraint, as Rollup
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-    day = models.DateField()
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    source = models.CharField(max_length=24)
-    bucket = models.CharField(max_length=12, choices=Bucket.choices)
-    label = models.CharField(max_length=20, choices=Label.choices)
-    currency = models.CharField(max_length=3)
-    plan = models.CharField(max_length=100, blank=True)
-    feature = models.CharField(max_length=200, blank=True)
-    environment = models.CharField(max_length=100, blank=True)
-    owner = models.CharField(max_length=200, blank=True)
-    provider = models.CharField(max_length=100, blank=True)
-    model = models.CharField(max_length=200, blank=True)
-    host = models.CharField(max_length=255, blank=True)
-    deferrable = models.BooleanField(default=False)
     has_unpriced = models.BooleanField(default=False)
-    cost_amount = MoneyField()
-    calls = models.BigIntegerField(default=0)
-    unpriced_calls = models.BigIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    gpu_seconds = models.DecimalField(max_digits=20, decimal_places=3, default=0)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["org", "day"], name="workrollup_org_day")]
@@ -123,25 +117,11 @@ class WorkRollup(models.Model):
         return f"{self.day} {self.kind} {self.bucket} {self.cost_amount} {self.currency}"
 
 
-class CustomerRollup(models.Model):
+class CustomerRollup(DaySums):
     """A day's rollup rows summed per customer and plan ('' for cost no customer carries)."""
 
-    org = models.ForeignKey(  # no database constraint, as Rollup
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-    day = models.DateField()
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    currency = models.CharField(max_length=3)
     customer = models.CharField(max_length=200, blank=True)
     plan = models.CharField(max_length=100, blank=True)
-    cost_amount = MoneyField()
-    calls = models.BigIntegerField(default=0)
-    unpriced_calls = models.BigIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    gpu_seconds = models.DecimalField(max_digits=20, decimal_places=3, default=0)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["org", "day"], name="customerrollup_org_day")]
@@ -153,7 +133,7 @@ class CustomerRollup(models.Model):
 class JobRollup(models.Model):
     """One day's jobs of one slice: a real job (`job_id`) per row, single calls grouped with job_id ''."""
 
-    org = models.ForeignKey(  # no database constraint, as Rollup
+    org = models.ForeignKey(  # no database constraint, as DaySums
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     day = models.DateField()

@@ -16,26 +16,32 @@ _dims_key = attrgetter(*ROW_DIMS)
 _item_sums = attrgetter(*ROW_SUMS)
 
 
+def _add(totals: dict, key: tuple, sums: tuple) -> bool:
+    """Add the six ROW_SUMS to `totals[key]` (a new entry when absent); True when the key was there."""
+    total = totals.get(key)
+    if total is None:
+        totals[key] = list(sums)
+        return False
+    amount, calls, unpriced, tokens_in, tokens_out, seconds = sums
+    total[0] += amount
+    total[1] += calls
+    total[2] += unpriced
+    total[3] += tokens_in
+    total[4] += tokens_out
+    total[5] += seconds
+    return True
+
+
 def rollup_rows(items: list[Item]) -> list[dict]:
     """One dict per distinct (kind, source, bucket, label, dimensions, currency, job outcome), with sums and
     the union of the bill lines behind it, in a stable order (every position of the key has one type)."""
     sums, lines = {}, {}
     for item in items:
         key = _item_key(item) + _dims_key(item.dims)
-        amount, calls, unpriced, tokens_in, tokens_out, seconds = _item_sums(item)
-        total = sums.get(key)
-        if total is None:
-            sums[key] = [amount, calls, unpriced, tokens_in, tokens_out, seconds]
-            lines[key] = set(item.cost_line_ids)
-            continue
-        total[0] += amount
-        total[1] += calls
-        total[2] += unpriced
-        total[3] += tokens_in
-        total[4] += tokens_out
-        total[5] += seconds
-        if item.cost_line_ids:
+        if _add(sums, key, _item_sums(item)):
             lines[key].update(item.cost_line_ids)
+        else:
+            lines[key] = set(item.cost_line_ids)
     names = (*ROW_KEY, *ROW_DIMS)
     return [dict(zip(names, key, strict=True)) | dict(zip(ROW_SUMS, sums[key], strict=True))
             | {"cost_line_ids": sorted(lines[key])} for key in sorted(sums)]  # fmt: skip
@@ -56,18 +62,7 @@ def summed_rows(rows: list[dict], dims: tuple) -> list[dict]:
     values = itemgetter(*plain)  # every dims tuple has more than one name, so this returns a tuple
     totals = {}
     for row in rows:
-        key = values(row) + ((row["unpriced_calls"] > 0,) if flagged else ())
-        amount, calls, unpriced, tokens_in, tokens_out, seconds = _row_sums(row)
-        total = totals.get(key)
-        if total is None:
-            totals[key] = [amount, calls, unpriced, tokens_in, tokens_out, seconds]
-            continue
-        total[0] += amount
-        total[1] += calls
-        total[2] += unpriced
-        total[3] += tokens_in
-        total[4] += tokens_out
-        total[5] += seconds
+        _add(totals, values(row) + ((row["unpriced_calls"] > 0,) if flagged else ()), _row_sums(row))
     return [dict(zip(names, key, strict=True)) | dict(zip(ROW_SUMS, totals[key], strict=True))
             for key in sorted(totals)]  # fmt: skip
 

@@ -80,7 +80,12 @@ class Migration(migrations.Migration):
                         max_length=12,
                     ),
                 ),
-                ("source", models.CharField(max_length=24)),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="gpu_bill, gpu_rate, api_calls, api_gap, cloud_tagged, ...", max_length=24
+                    ),
+                ),
                 (
                     "bucket",
                     models.CharField(
