@@ -212,8 +212,8 @@ def plans(request, org_code):
     org = get_org_for_user(request, org_code)
     rollups_refresh_when_embedded(org=org)
     start, end = _four_weeks(request)
-    rows = plan_economics(org=org, start=start, end=end)
     customer_rows = customer_economics(org=org, start=start, end=end)
+    rows = plan_economics(org=org, start=start, end=end, customers=customer_rows)
     settings = economics_settings_for(org=org)
     trial = [r for r in customer_rows if r["plan"] == settings.trial_plan]
     paid_caps = [p["suggested_usage_cap"]["cost"] for p in rows

@@ -60,21 +60,24 @@ def customers_between(*, org, start: date, end: date):
     return CustomerRollup.objects.for_org(org).filter(day__gte=start, day__lt=end)
 
 
+SUMMARY_SETS = {"kinds": ("currency", "kind"), "buckets": ("currency", "bucket"), "labels": ("currency", "label"),
+                "sources": ("currency", "source")}  # fmt: skip
+
+
 def ledger_summary(*, org, start: date, end: date) -> dict:
     """The identity for [start, end) in the org's currency, by bucket and label; other currencies beside."""
-    rows = work_between(org=org, start=start, end=end)
+    sets = slice_sets(org=org, start=start, end=end, sets=SUMMARY_SETS, every_currency=True)
     totals = defaultdict(lambda: {"billed_total": ZERO, "allocated": ZERO, "idle": ZERO, "unattributed": ZERO})
-    for row in rows.values("currency", "kind").annotate(total=Sum("cost_amount")).order_by():
-        totals[row["currency"]][row["kind"]] += row["total"]
-        totals[row["currency"]]["billed_total"] += row["total"]
-    mine = rows.filter(currency=org.currency)
+    for row in sets["kinds"]:
+        totals[row["currency"]][row["kind"]] += row["cost"]
+        totals[row["currency"]]["billed_total"] += row["cost"]
+    mine = {name: [r for r in rows if r["currency"] == org.currency] for name, rows in sets.items()}
     by_bucket = dict.fromkeys(Bucket.values, ZERO)
-    for row in mine.values("bucket").annotate(total=Sum("cost_amount")).order_by():
-        by_bucket[row["bucket"]] += row["total"]
+    for row in mine["buckets"]:
+        by_bucket[row["bucket"]] += row["cost"]
     by_label = dict.fromkeys(Label.values, ZERO)
-    for row in mine.values("label").annotate(total=Sum("cost_amount")).order_by():
-        by_label[row["label"]] += row["total"]
-    by_source = {r["source"]: r["total"] for r in mine.values("source").annotate(total=Sum("cost_amount")).order_by()}
+    for row in mine["labels"]:
+        by_label[row["label"]] += row["cost"]
     has_rows = org.currency in totals
     own = totals.pop(org.currency, None)
     return {
@@ -82,9 +85,9 @@ def ledger_summary(*, org, start: date, end: date) -> dict:
         **(own or dict.fromkeys(("billed_total", "allocated", "idle", "unattributed"))),
         "by_bucket": by_bucket if has_rows else dict.fromkeys(Bucket.values),
         "by_label": by_label if has_rows else dict.fromkeys(Label.values),
-        "by_source": by_source,
+        "by_source": {r["source"]: r["cost"] for r in mine["sources"]},
         "other_currencies": {c: t for c, t in sorted(totals.items())},
-        "unpriced_calls": rows.aggregate(n=Sum("unpriced_calls"))["n"] or 0,
+        "unpriced_calls": sum(r["unpriced"] or 0 for r in sets["kinds"]),
     }
 
 
@@ -105,8 +108,8 @@ METRIC_SLICE_SETS = {
     "customers": SLICE_SETS["customers"],
     "hosts": SLICE_SETS["hosts"],
 }
-SLICE_COLUMNS = ("day", "kind", "source", "bucket", "customer", "plan", "feature", "environment", "model", "host",
-                 "owner", "deferrable", "has_unpriced")  # fmt: skip
+SLICE_COLUMNS = ("day", "currency", "kind", "source", "bucket", "label", "customer", "plan", "feature", "environment",
+                 "provider", "model", "host", "owner", "deferrable", "has_unpriced")  # fmt: skip
 GPU_SOURCES = ("gpu_bill", "gpu_rate", "gpu_no_agent")
 
 
@@ -176,25 +179,28 @@ def _rule_facts(org, start: date, end: date, work: list, jobs) -> dict:
     }
 
 
-def slice_sets(*, org, start: date, end: date, sets: dict = SLICE_SETS) -> dict:
+def slice_sets(*, org, start: date, end: date, sets: dict = SLICE_SETS, every_currency: bool = False) -> dict:
     """{set name: [row dicts of its columns with cost, calls, unpriced, tin, tout]} of the org's rollups in its
-    currency for [start, end): sets by customer from CustomerRollup, the others from WorkRollup; per table on
-    PostgreSQL one scan with GROUPING SETS, elsewhere one GROUP BY per set."""
+    currency (in every currency with `every_currency`, for sets that group by it) for [start, end): sets by
+    customer from CustomerRollup, the others from WorkRollup; per table on PostgreSQL one scan with GROUPING
+    SETS, elsewhere one GROUP BY per set."""
     result = {}
     for model in (WorkRollup, CustomerRollup):
         mine = {name: columns for name, columns in sets.items() if ("customer" in columns) == (model is CustomerRollup)}
         if mine:
-            result.update(_slices(model, org, start, end, mine))
+            result.update(_slices(model, org, start, end, mine, every_currency))
     return {name: result[name] for name in sets}
 
 
-def _slices(model, org, start: date, end: date, sets: dict) -> dict:
+def _slices(model, org, start: date, end: date, sets: dict, every_currency: bool) -> dict:
     table = connection.ops.quote_name(model._meta.db_table)
     column = {c: connection.ops.quote_name(c) for c in SLICE_COLUMNS}
     sums = ("SUM(cost_amount) AS cost, SUM(calls) AS calls, SUM(unpriced_calls) AS unpriced, "
             "SUM(input_tokens) AS tin, SUM(output_tokens) AS tout")  # fmt: skip
-    where = f"FROM {table} WHERE org_id = %s AND day >= %s AND day < %s AND currency = %s"
-    params = [org.pk, start, end, org.currency]
+    where = f"FROM {table} WHERE org_id = %s AND day >= %s AND day < %s"
+    params = [org.pk, start, end]
+    if not every_currency:
+        where, params = f"{where} AND currency = %s", [*params, org.currency]
     names = list(sets)
     if connection.vendor == "postgresql":
         used = [c for c in SLICE_COLUMNS if any(c in sets[n] for n in names)]
@@ -697,9 +703,10 @@ def commitment_list(*, org, today: date) -> list[dict]:
     return result
 
 
-def plan_economics(*, org, start: date, end: date) -> list[dict]:
-    """Per plan in [start, end): price, customers, AI cost distribution, margin, losers and the suggested cap."""
-    customers = customer_economics(org=org, start=start, end=end)
+def plan_economics(*, org, start: date, end: date, customers: list[dict] | None = None) -> list[dict]:
+    """Per plan in [start, end): price, customers, AI cost distribution, margin, losers and the suggested cap
+    (from `customers`, the period's customer_economics, when the caller already read them)."""
+    customers = customer_economics(org=org, start=start, end=end) if customers is None else customers
     prices = plan_prices_for(org=org, start=start, end=end) or {}
     known = any(row["revenue"] is not None for row in customers)
     revenue = {row["customer"]: row["revenue"] for row in customers} if known else None
@@ -737,16 +744,21 @@ def plan_economics(*, org, start: date, end: date) -> list[dict]:
     return result
 
 
+BREAKDOWN_SETS = {"daily": ("day", "kind"), "provider": ("provider",), "feature": ("feature",),
+                  "environment": ("environment",), "owner": ("owner",)}  # fmt: skip
+
+
 def cost_breakdown(*, org, start: date, end: date) -> dict:
-    """For the Costs page: per day allocated, idle and unattributed; by provider, feature and environment."""
-    rows = work_between(org=org, start=start, end=end).filter(currency=org.currency)
+    """For the Costs page: per day allocated, idle and unattributed; the twelve largest providers, features,
+    environments and owners (teams)."""
+    sets = slice_sets(org=org, start=start, end=end, sets=BREAKDOWN_SETS)
     daily = defaultdict(lambda: {"allocated": ZERO, "idle": ZERO, "unattributed": ZERO})
-    for r in rows.values("day", "kind").annotate(total=Sum("cost_amount")).order_by("day"):
-        daily[r["day"]][r["kind"]] += r["total"]
+    for r in sets["daily"]:
+        daily[_day(r["day"])][r["kind"]] += r["cost"]
 
     def top(field):
-        grouped = rows.values(field).annotate(total=Sum("cost_amount")).order_by("-total")
-        return [(r[field] or "(none)", r["total"]) for r in grouped[:12]]
+        ranked = sorted(sets[field], key=lambda r: (-r["cost"], r[field]))
+        return [(r[field] or "(none)", r["cost"]) for r in ranked[:12]]
 
     return {"daily": dict(sorted(daily.items())), "by_provider": top("provider"), "by_feature": top("feature"),
             "by_environment": top("environment"), "by_owner": top("owner")}  # fmt: skip
