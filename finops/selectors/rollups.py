@@ -230,6 +230,8 @@ def _slices(model, org, start: date, end: date, sets: dict, every_currency: bool
             row = dict(zip(fields, values, strict=True))
             name = masks[row.pop(key)]
             row["cost"] = _decimal(row["cost"])
+            for count in ("calls", "unpriced", "tin", "tout"):  # PostgreSQL sums bigints as numeric
+                row[count] = int(row[count] or 0)
             result[name].append(row)
     return result
 
