@@ -98,7 +98,7 @@ def setup_django():
     django.setup()
 
 
-def ROLLUP_MODELS():  # noqa: N802 - a constant once Django is set up
+def rollup_models():
     """Every table the rollup writes for an (org, day), the full-grain rollup first."""
     from finops.models import CustomerRollup, JobRollup, Rollup, WorkRollup
 
@@ -398,7 +398,7 @@ def rollups_build(org, others):
         rollup_day_recompute(org=org, day=FIRST_DAY + timedelta(days=offset))
     rollup_seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
-        for model in ROLLUP_MODELS():
+        for model in rollup_models():
             table = model._meta.db_table
             names = [f.column for f in model._meta.concrete_fields if f.column not in ("id", "org_id")]
             columns = ", ".join(f'"{name}"' for name in names)
@@ -410,7 +410,7 @@ def rollups_build(org, others):
                 (list(others), shares, org.pk),
             )
             cursor.execute(f"ANALYZE {table}")
-    rows = ROLLUP_MODELS()[0].objects.for_org(org).count()
+    rows = rollup_models()[0].objects.for_org(org).count()
     print(f"  rolled up the measured org's {DAYS} days ({rows:,} rollup rows) in {rollup_seconds:.1f}s, "
           f"copied to {len(others)} orgs by their size")  # fmt: skip
 
@@ -443,7 +443,7 @@ def new_day(org, rows: int, orgs: int) -> int:
     with transaction.atomic():
         UsageEvent.objects.for_org(org).filter(occurred_at__gte=datetime(2026, 10, 31, tzinfo=UTC)).delete()
         CostLine.objects.for_org(org).filter(charge_period_start__gte=datetime(2026, 10, 31, tzinfo=UTC)).delete()
-        for model in ROLLUP_MODELS():
+        for model in rollup_models():
             model.objects.for_org(org).filter(day=NEW_DAY).delete()
         with connection.cursor() as cursor:
             written = copy_day(cursor, [org.pk], {org.pk: upload.pk}, NEW_DAY, usage[:1], cost[:1], lookups_make())
@@ -508,7 +508,7 @@ def weekly_tables(org):
     with connection.cursor() as cursor:
         cursor.execute("DROP SCHEMA IF EXISTS bench_weekly CASCADE; CREATE SCHEMA bench_weekly")
         counts = []
-        for model in ROLLUP_MODELS():
+        for model in rollup_models():
             table = model._meta.db_table
             select, keys = ["min(id) AS id", "org_id", "%(monday)s::date AS day"], ["org_id"]
             for f in model._meta.concrete_fields:
@@ -563,7 +563,7 @@ def bench_founder_table(org, requests: int, profile: bool) -> dict:
                 ours_total.append(elapsed)
             timer.capture = False
     statements = timer.statements
-    week_rows = [m.objects.for_org(org).filter(day__gte=WEEK[0], day__lt=WEEK[1]).count() for m in ROLLUP_MODELS()]
+    week_rows = [m.objects.for_org(org).filter(day__gte=WEEK[0], day__lt=WEEK[1]).count() for m in rollup_models()]
     weekly = weekly_tables(org)
     selects = [(sql, params) for sql, params in statements if sql.lstrip().upper().startswith("SELECT")]
     reference = []

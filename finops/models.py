@@ -79,6 +79,9 @@ class WorkSums(DaySums):
     class Meta:
         abstract = True
 
+    def __str__(self):
+        return f"{self.day} {self.kind} {self.bucket} {self.cost_amount} {self.currency}"
+
 
 class Rollup(WorkSums):
     """One day's cost of one workload slice, from one kind of source: what pages and the API read.
@@ -97,9 +100,6 @@ class Rollup(WorkSums):
     class Meta:
         indexes = [models.Index(fields=["org", "day"], name="rollup_org_day")]
 
-    def __str__(self):
-        return f"{self.day} {self.kind} {self.bucket} {self.cost_amount} {self.currency}"
-
 
 class WorkRollup(WorkSums):
     """A day's rollup rows summed without their customer and route: what the Founder Table, the metrics, the
@@ -112,9 +112,6 @@ class WorkRollup(WorkSums):
 
     class Meta:
         indexes = [models.Index(fields=["org", "day"], name="workrollup_org_day")]
-
-    def __str__(self):
-        return f"{self.day} {self.kind} {self.bucket} {self.cost_amount} {self.currency}"
 
 
 class CustomerRollup(DaySums):
