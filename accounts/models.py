@@ -84,6 +84,9 @@ class Membership(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    weekly_digest = models.BooleanField(
+        default=True, help_text="E-mail this member the organisation's weekly digest every Monday"
+    )
     created_at = models.DateTimeField(default=dj_timezone.now)
 
     objects = OrgQuerySet.as_manager()

@@ -362,3 +362,107 @@ class GpuRate(models.Model):
 
     def __str__(self):
         return self.gpu_type
+
+
+class Budget(models.Model):
+    """A spending limit for a scope and a period (UTC day, ISO week, calendar month), in the org's currency.
+
+    What counts as spent comes from the rollups; the budget check adds what it has reserved for jobs it allowed
+    and whose cost has not landed yet."""
+
+    class Scope(models.TextChoices):
+        ORG = "org", "The whole organisation"
+        CUSTOMER = "customer", "One customer"
+        PLAN = "plan", "Every customer on a plan"
+        FEATURE = "feature", "One feature"
+        TRIAL = "trial", "All trial accounts together"
+
+    class Period(models.TextChoices):
+        DAY = "day", "Day"
+        WEEK = "week", "Week"
+        MONTH = "month", "Month"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    target = models.CharField(max_length=200, blank=True, help_text="The customer id, plan or feature")
+    period = models.CharField(max_length=5, choices=Period.choices)
+    amount = MoneyField()
+    currency = models.CharField(max_length=3)
+    alert_at = models.DecimalField(
+        max_digits=4, decimal_places=3, default=Decimal("0.8"), help_text="Alert when this fraction is spent"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["scope", "target", "period"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "scope", "target", "period"], name="budget_unique_scope_period")
+        ]
+
+    def __str__(self):
+        return f"{self.scope} {self.target} per {self.period}".replace("  ", " ")
+
+
+class BudgetReservation(models.Model):
+    """What an allowed budget check holds against one budget until the job's cost lands or the hold expires."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="reservations")
+    check_code = models.UUIDField(help_text="The budget check that made it; one check reserves on every budget")
+    customer = models.CharField(max_length=200, blank=True)
+    feature = models.CharField(max_length=200, blank=True)
+    amount = MoneyField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["budget", "expires_at"], name="budgetreservation_live")]
+
+    def __str__(self):
+        return f"{self.amount} on {self.budget_id} until {self.expires_at}"
+
+
+class BudgetAlert(models.Model):
+    """One alert e-mail per budget and period: claimed before it is sent, so it goes out once."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
+    period_start = models.DateField()
+    spent_amount = MoneyField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "period_start"], name="budgetalert_unique_budget_period")
+        ]
+
+    def __str__(self):
+        return f"alert for {self.budget_id} from {self.period_start}"
+
+
+class Digest(models.Model):
+    """One weekly digest e-mail for one member: claimed (`sent_at`) before it is sent, so it goes out once per
+    organisation, user and week."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    week = models.DateField(help_text="The Monday of the ISO week it reports")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "user", "week"], name="digest_unique_org_user_week")]
+
+    def __str__(self):
+        return f"digest of {self.week} for {self.user_id}"
