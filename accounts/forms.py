@@ -69,3 +69,7 @@ class AgentTokenForm(forms.Form):
     host_name = forms.CharField(
         max_length=255, label="Host name", help_text="The GPU box this agent runs on, e.g. gpu-a100-01"
     )
+
+
+class DigestPreferenceForm(forms.Form):
+    weekly_digest = forms.BooleanField(required=False, label="E-mail me the weekly digest")

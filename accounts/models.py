@@ -194,3 +194,22 @@ class AgentToken(SecretTokenBase):
 
     def __str__(self):
         return f"{self.host_name} ({self.prefix}…)"
+
+
+class OnboardingState(models.Model):
+    """An organisation's onboarding checklist beyond what its data shows: the one fix it chose.
+
+    The fix is a Founder Table row key kept as text (`idle_gpu`, `free_trial`, ...): the rows are defined in
+    finops, which sits above accounts. The other six steps tick from the data and store nothing."""
+
+    org = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    chosen_fix = models.CharField(max_length=40, blank=True, help_text="The Founder Table row whose move is the fix")
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    chosen_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    def __str__(self):
+        return f"onboarding of {self.org_id}: {self.chosen_fix or 'no fix chosen'}"

@@ -1,12 +1,15 @@
 import hashlib
 import uuid
 
+from django.core import signing
 from django.utils import timezone
 
 from accounts.models import AgentToken, ApiKey, Invitation, Membership, Organization
 
 API_KEY_PREFIX = "fk_"
 AGENT_TOKEN_PREFIX = "fa_"
+# Signs the digest e-mails' unsubscribe links, so a link made for one purpose never passes for another.
+DIGEST_UNSUBSCRIBE_SALT = "accounts.digest-unsubscribe"
 
 
 def hash_secret(raw: str) -> str:
@@ -76,3 +79,13 @@ def organization_for_code(*, code):
     """An organisation by its public code, or None; for trusted callers only (commands, tasks)."""
     code = _as_uuid(code)
     return None if code is None else Organization.objects.filter(code=code).first()
+
+
+def membership_for_unsubscribe_token(*, token: str):
+    """The membership (with org and user) an e-mailed unsubscribe link was signed for, or None when the link is
+    tampered with or the membership is gone."""
+    try:
+        code = _as_uuid(signing.loads(token, salt=DIGEST_UNSUBSCRIBE_SALT))
+    except signing.BadSignature:
+        return None
+    return None if code is None else Membership.objects.select_related("org", "user").filter(code=code).first()

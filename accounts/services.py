@@ -2,12 +2,13 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import AgentToken, ApiKey, Invitation, Membership, Organization, Role, Scope, User
-from accounts.selectors import AGENT_TOKEN_PREFIX, API_KEY_PREFIX, hash_secret
+from accounts.selectors import AGENT_TOKEN_PREFIX, API_KEY_PREFIX, DIGEST_UNSUBSCRIBE_SALT, hash_secret
 
 SHOWN_PREFIX_LENGTH = 11
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -96,6 +97,21 @@ def invitation_url(raw_token: str) -> str:
     from django.urls import reverse
 
     return settings.SITE_URL + reverse("accounts-invitation", args=[raw_token])
+
+
+def membership_digest_set(*, org: Organization, membership: Membership, weekly_digest: bool) -> Membership:
+    """The membership with its weekly digest switched on or off: the member's own choice, so any role may."""
+    Membership.objects.for_org(org).filter(pk=membership.pk).update(weekly_digest=weekly_digest)
+    membership.weekly_digest = weekly_digest
+    return membership
+
+
+def digest_unsubscribe_url(membership: Membership) -> str:
+    """The absolute one-click link, signed for this membership, that switches its weekly digest off."""
+    from django.urls import reverse
+
+    token = signing.dumps(str(membership.code), salt=DIGEST_UNSUBSCRIBE_SALT)
+    return settings.SITE_URL + reverse("accounts-digest-unsubscribe", args=[token])
 
 
 @transaction.atomic

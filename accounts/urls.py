@@ -43,10 +43,12 @@ auth_urls = [
     ),
     path("orgs/new/", views.org_create, name="accounts-org-create"),
     path("invite/<str:token>/", views.invitation, name="accounts-invitation"),
+    path("digest/unsubscribe/<str:token>/", views.digest_unsubscribe, name="accounts-digest-unsubscribe"),
 ]
 
 org_urls = [
     path("settings/", views.org_settings, name="accounts-org-settings"),
+    path("settings/notifications/", views.notifications, name="accounts-notifications"),
     path("settings/members/", views.members, name="accounts-members"),
     path("settings/members/<uuid:code>/role/", views.member_role, name="accounts-member-role"),
     path("settings/members/<uuid:code>/remove/", views.member_remove, name="accounts-member-remove"),

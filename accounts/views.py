@@ -5,10 +5,19 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.forms import AgentTokenForm, ApiKeyForm, InvitationForm, MembershipRoleForm, OrganizationForm, SignupForm
+from accounts.forms import (
+    AgentTokenForm,
+    ApiKeyForm,
+    DigestPreferenceForm,
+    InvitationForm,
+    MembershipRoleForm,
+    OrganizationForm,
+    SignupForm,
+)
 from accounts.models import AgentToken, ApiKey, Invitation, Membership
 from accounts.tenancy import get_org_for_user
 
@@ -85,6 +94,35 @@ def org_settings(request, org_code):
         messages.success(request, "Settings saved.")
         return redirect("accounts-org-settings", org_code=org.code)
     return render(request, "accounts/org_settings.html", {"org": org, "form": form, "tab": "general"})
+
+
+@login_required
+def notifications(request, org_code):
+    # The digest is the member's own setting, not an organisation write: viewers may change theirs too.
+    org = get_org_for_user(request, org_code)
+    posted = request.POST if request.method == "POST" else None  # an unticked box posts nothing at all
+    form = DigestPreferenceForm(posted, initial={"weekly_digest": org.membership.weekly_digest})
+    if request.method == "POST" and form.is_valid():
+        wanted = form.cleaned_data["weekly_digest"]
+        services.membership_digest_set(org=org, membership=org.membership, weekly_digest=wanted)
+        messages.success(request, "You will get the weekly digest." if wanted else "No more weekly digests.")
+        return redirect("accounts-notifications", org_code=org.code)
+    return render(request, "accounts/notifications.html", {"org": org, "form": form, "tab": "notifications"})
+
+
+# The signed link is the credential, no login needed. GET only asks (link scanners open links), POST switches
+# the digest off; mail clients' one-click unsubscribe (RFC 8058) POSTs without a CSRF token.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def digest_unsubscribe(request, token):
+    membership = selectors.membership_for_unsubscribe_token(token=token)
+    if membership is None:
+        problem = "This unsubscribe link is not valid. Switch the digest off in Settings → Notifications instead."
+        return render(request, "accounts/digest_unsubscribe.html", {"problem": problem}, status=404)
+    done = request.method == "POST"
+    if done:
+        services.membership_digest_set(org=membership.org, membership=membership, weekly_digest=False)
+    return render(request, "accounts/digest_unsubscribe.html", {"membership": membership, "done": done})
 
 
 @login_required

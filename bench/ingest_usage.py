@@ -42,7 +42,7 @@ def setup_django():
 
 
 def events(count: int, prefix: str, seed: int = 3):
-    rng = random.Random(seed)  # noqa: S311 - benchmark data
+    rng = random.Random(seed)
     for i in range(count):
         provider, model = MODELS[i % len(MODELS)]
         yield {

@@ -2,15 +2,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from accounts.tenancy import OrgAPIView
 from finops import serializers
 from finops.money import as_json
+from finops.selectors.budgets import budget_list, budget_states
 from finops.selectors.health import health_status
 from finops.selectors.rollups import (
     anomalies_for_week,
@@ -21,6 +23,7 @@ from finops.selectors.rollups import (
     metrics_for_week,
     plan_economics,
 )
+from finops.services.budgets import budget_check, budget_delete, budget_reservation_release, budget_save
 from finops.services.rollups import rollups_refresh_when_embedded
 from ingest.api import PERIOD_PARAMETERS, period_from_query
 from ingest.periods import PeriodError, as_utc_bounds, parse_week
@@ -142,3 +145,86 @@ class PlanEconomicsApi(EconomicsApi):
         start, end = period_from_query(request)
         rows = json_value(plan_economics(org=self.org, start=start, end=end))
         return Response(serializers.PlanEconomicsOutput(rows, many=True).data)
+
+
+def budget_body(budget, state, start, end) -> dict:
+    """A budget in its current period, as the API returns it."""
+    return {"budget": budget, "amount": as_json(state.amount), "period_start": start, "period_end": end,
+            "spent": as_json(state.spent), "reserved": as_json(state.reserved),
+            "remaining": as_json(state.remaining), "status": state.status}  # fmt: skip
+
+
+def _budget_currency(org, data) -> str:
+    currency = data.get("currency", org.currency).upper()
+    if currency != org.currency:
+        raise exceptions.ValidationError(
+            {"currency": [f"Budgets and checks are in the organisation's currency, {org.currency}."]}
+        )
+    return currency
+
+
+class BudgetListApi(EconomicsApi):
+    """The organisation's budgets with what is spent, reserved and left in the current period (UTC); POST creates
+    one, or updates the budget already set for the same scope, target and period (so a retry changes nothing)."""
+
+    @extend_schema(responses=serializers.BudgetOutput(many=True))
+    def get(self, request):
+        states = budget_states(org=self.org, budgets=budget_list(org=self.org))
+        return Response(serializers.BudgetOutput([budget_body(*s) for s in states], many=True).data)
+
+    @extend_schema(request=serializers.BudgetInput, responses={201: serializers.BudgetOutput,
+                                                                200: serializers.BudgetOutput})  # fmt: skip
+    def post(self, request):
+        data = serializers.BudgetInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = {**data.validated_data, "currency": _budget_currency(self.org, data.validated_data)}
+        budget, created = budget_save(org=self.org, **fields)
+        (state,) = budget_states(org=self.org, budgets=[budget])
+        body = serializers.BudgetOutput(budget_body(*state)).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class BudgetDetailApi(EconomicsApi):
+    """One budget in its current period; DELETE removes it."""
+
+    def org_queryset(self):
+        return budget_list(org=self.org)
+
+    @extend_schema(responses=serializers.BudgetOutput)
+    def get(self, request, code):
+        budget = get_object_or_404(self.get_queryset(), code=code)
+        (state,) = budget_states(org=self.org, budgets=[budget])
+        return Response(serializers.BudgetOutput(budget_body(*state)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, code):
+        budget_delete(org=self.org, budget=get_object_or_404(self.get_queryset(), code=code))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BudgetCheckApi(EconomicsApi):
+    """Call before an expensive job: does its estimated cost fit every budget that applies (the org's, the
+    customer's, its plan's or the trial accounts', the feature's)? When it does, the estimate is held on those
+    budgets until the hold expires or is released, so concurrent checks cannot spend the same money twice."""
+
+    @extend_schema(request=serializers.BudgetCheckInput, responses=serializers.BudgetCheckOutput)
+    def post(self, request):
+        data = serializers.BudgetCheckInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        _budget_currency(self.org, data.validated_data)
+        fields = {k: data.validated_data[k] for k in ("customer", "feature", "estimated_cost")}
+        check = budget_check(org=self.org, **fields)
+        body = {"allow": check.verdict.allow, "reason": check.verdict.reason,
+                "remaining": as_json(check.verdict.remaining), "currency": check.currency,
+                "reservation": check.reservation, "expires_at": check.expires_at}  # fmt: skip
+        return Response(serializers.BudgetCheckOutput(body).data)
+
+
+class BudgetReservationApi(OrgAPIView):
+    """Release what an allowed budget check holds (the job is done and its cost reported, or it never ran)."""
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, code):
+        if not budget_reservation_release(org=self.org, code=code):
+            raise exceptions.NotFound("No such hold: unknown, expired and purged, or already released.")
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,9 +3,10 @@ from decimal import Decimal
 
 from django import forms
 
+from finops.economics.budgets import target_error
 from finops.economics.guided_check import FounderInputs
 from finops.economics.rules import DEFAULT_THRESHOLDS, THRESHOLD_HELP
-from finops.models import BucketRule, Commitment, EconomicsSettings, LearningQuestion, Release
+from finops.models import BucketRule, Budget, Commitment, EconomicsSettings, LearningQuestion, Release
 from pricing.build_rent import BuyCosts, RentRates, Scenario
 
 BLEND_MEASURES = ("gpu_hours", "tokens", "requests", "even")
@@ -400,3 +401,33 @@ class GuidedCheckForm(forms.Form):
 
     def workflow_fields(self):
         return [self[n] for n in ("feature", "plan", "start", "end")]
+
+
+class BudgetForm(forms.Form):
+    """A budget as a person sets it: the alert as a percentage; amounts in the org's currency."""
+
+    scope = forms.ChoiceField(choices=Budget.Scope.choices)
+    target = forms.CharField(
+        max_length=200, required=False, label="Customer, plan or feature",
+        widget=forms.TextInput(attrs={"list": "budget-targets", "autocomplete": "off"}),
+        help_text="As your events name it; empty for the whole organisation and for trial accounts",
+    )  # fmt: skip
+    period = forms.ChoiceField(choices=Budget.Period.choices, initial=Budget.Period.MONTH)
+    amount = forms.DecimalField(max_digits=20, decimal_places=2, min_value=Decimal("0.01"))
+    alert_pct = forms.IntegerField(
+        min_value=1, max_value=100, initial=80, label="Alert at (% used)",
+        help_text="E-mail the organisation's writers once per period",
+    )  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        data["target"] = (data.get("target") or "").strip()
+        error = target_error(data["scope"], data["target"]) if data.get("scope") else None
+        if error:
+            self.add_error("target", error)
+        return data
+
+    def budget_fields(self) -> dict:
+        data = self.cleaned_data
+        return {"scope": data["scope"], "target": data["target"], "period": data["period"],
+                "amount": data["amount"], "alert_at": Decimal(data["alert_pct"]) / 100}  # fmt: skip

@@ -5,6 +5,9 @@ from the economics engine.
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
+
+from finops.money import format_money
 
 
 @dataclass(frozen=True)
@@ -88,3 +91,38 @@ FOUNDER_ROWS = (
         "Committed capacity is far above what is used",
     ),
 )
+
+
+# How the twelve weekly metrics are shown (page and digest alike): everything not named here is money.
+METRIC_UNITS = {"inference_calls_per_user": "count", "retries_per_completed_job": "count",
+                "idle_gpu_hours": "hours", "gross_margin_after_ai_compute": "share"}  # fmt: skip
+BREAKDOWN_SHOWN = 3
+
+
+def metric_display(metric: dict, currency: str) -> dict:
+    """One of the twelve metrics with its value, the week before and the change as text, and its largest parts;
+    unknown is '—', never 0."""
+    unit = METRIC_UNITS.get(metric["key"], "money")
+
+    def show(value):
+        if isinstance(value, dict):
+            return format_money(sum(value.values(), Decimal(0)), currency)
+        if value is None:
+            return "—"
+        if unit == "money":
+            return format_money(value, currency)
+        if unit == "share":
+            return f"{value * 100:.0f}%"
+        return f"{value:,.1f}" + (" h" if unit == "hours" else "")
+
+    change = metric["change"]
+    breakdown = metric["value"] if isinstance(metric["value"], dict) else {}
+    return {
+        **metric,
+        "shown_value": show(metric["value"]),
+        "shown_previous": show(metric["previous"]),
+        "shown_change": "—" if change is None else f"{change * 100:+.0f}%",
+        "breakdown": [
+            (name, format_money(amount, currency)) for name, amount in list(breakdown.items())[:BREAKDOWN_SHOWN]
+        ],
+    }

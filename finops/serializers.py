@@ -1,4 +1,8 @@
+from decimal import Decimal
+
 from rest_framework import serializers
+
+from finops.economics.budgets import target_error
 
 MONEY = {"allow_null": True, "help_text": "Decimal string; null when unknown"}
 
@@ -120,3 +124,62 @@ class PlanEconomicsOutput(serializers.Serializer):
     margin = serializers.CharField(allow_null=True)
     losing_customers = serializers.ListField(child=serializers.CharField())
     suggested_usage_cap = UsageCapOutput(allow_null=True)
+
+
+class BudgetInput(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["org", "customer", "plan", "feature", "trial"])
+    target = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="",
+        help_text="The customer id, plan or feature; empty for org and trial",
+    )  # fmt: skip
+    period = serializers.ChoiceField(choices=["day", "week", "month"])
+    amount = serializers.DecimalField(max_digits=20, decimal_places=10, min_value=Decimal("0.0000000001"))
+    currency = serializers.CharField(min_length=3, max_length=3, required=False,
+                                     help_text="The organisation's reporting currency (the default)")  # fmt: skip
+    alert_at = serializers.DecimalField(
+        max_digits=4, decimal_places=3, min_value=Decimal("0.001"), max_value=Decimal(1), required=False,
+        default=Decimal("0.8"), help_text="Alert when this fraction of the budget is spent or reserved",
+    )  # fmt: skip
+
+    def validate(self, data):
+        data["target"] = data["target"].strip()
+        error = target_error(data["scope"], data["target"])
+        if error:
+            raise serializers.ValidationError({"target": [error]})
+        return data
+
+
+class BudgetOutput(serializers.Serializer):
+    id = serializers.UUIDField(source="budget.code")
+    scope = serializers.CharField(source="budget.scope")
+    target = serializers.CharField(source="budget.target")
+    period = serializers.CharField(source="budget.period")
+    amount = serializers.CharField()
+    currency = serializers.CharField(source="budget.currency")
+    alert_at = serializers.CharField(source="budget.alert_at")
+    period_start = serializers.DateField()
+    period_end = serializers.DateField(help_text="Exclusive")
+    spent = serializers.CharField(help_text="Cost in the current period, from the rollups")
+    reserved = serializers.CharField(help_text="Held by allowed budget checks whose hold has not expired")
+    remaining = serializers.CharField(help_text="amount - spent - reserved; negative when over")
+    status = serializers.ChoiceField(choices=["ok", "alert", "over"])
+
+
+class BudgetCheckInput(serializers.Serializer):
+    customer = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    feature = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    estimated_cost = serializers.DecimalField(max_digits=20, decimal_places=10, min_value=Decimal(0))
+    currency = serializers.CharField(min_length=3, max_length=3, required=False,
+                                     help_text="Must be the organisation's currency (the default)")  # fmt: skip
+
+
+class BudgetCheckOutput(serializers.Serializer):
+    allow = serializers.BooleanField()
+    reason = serializers.CharField()
+    remaining = serializers.CharField(
+        allow_null=True,
+        help_text="The tightest applicable budget's remainder (after this job when allowed); null when none applies",
+    )
+    currency = serializers.CharField()
+    reservation = serializers.UUIDField(allow_null=True, help_text="DELETE budget-check/{reservation}/ releases it")
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="When the hold lapses on its own")

@@ -10,6 +10,7 @@ import importlib.util
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -133,6 +134,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="GPU FinOps <finops@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# How long an allowed budget check holds its estimate on the budgets, unless released sooner.
+BUDGET_RESERVATION_MINUTES = env.int("BUDGET_RESERVATION_MINUTES", default=60)
 
 # Production safety: everything below is on whenever DEBUG is off.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -189,6 +192,14 @@ CELERY_BEAT_SCHEDULE = {
     "pricing-stripe-sync": {
         "task": "pricing.tasks.stripe_sync_all",
         "schedule": env.int("STRIPE_SYNC_INTERVAL_SECONDS", default=60 * 60),
+    },
+    "finops-budget-reservations-purge": {
+        "task": "finops.tasks.budget_reservations_purge",
+        "schedule": 60 * 60,
+    },
+    "finops-digests-due": {  # on the hour: the digest goes out at 08:00 each organisation's Monday
+        "task": "finops.tasks.digests_due",
+        "schedule": crontab(minute=0),
     },
     "accounts-invitations-purge": {
         "task": "accounts.tasks.invitations_purge",

@@ -1,8 +1,13 @@
+from datetime import datetime
+
 from celery import shared_task
+from django.utils import timezone
 
 from accounts.models import Organization
+from finops.services import budgets, digests
 from finops.services.rollups import rollups_refresh
 from ingest.models import DirtyDay
+from ingest.periods import parse_week
 
 
 @shared_task(acks_late=True)
@@ -18,3 +23,30 @@ def rollup_dirty() -> int:
     for org_id in org_ids:
         rollup_org.delay(org_id)
     return len(org_ids)
+
+
+@shared_task(acks_late=True)
+def send_budget_alerts(org_id: int) -> int:
+    org = Organization.objects.filter(pk=org_id).first()
+    return budgets.budget_alerts_send(org=org) if org else 0
+
+
+@shared_task
+def budget_reservations_purge() -> int:
+    return budgets.budget_reservations_purge()
+
+
+@shared_task(acks_late=True)
+def send_digest_org(org_id: int, week_iso: str) -> int:
+    org = Organization.objects.filter(pk=org_id).first()
+    return len(digests.digests_send(org=org, week=parse_week(week_iso)).sent) if org else 0
+
+
+@shared_task
+def digests_due(now: str | None = None) -> int:
+    """Fan out one digest task per organisation where it is Monday from 08:00 local time, for the week that just
+    ended; hourly, so a digest whose sending failed is tried again the next hour (the claim stops repeats)."""
+    due = digests.digest_orgs_due(now=datetime.fromisoformat(now) if now else timezone.now())
+    for org_id, monday in due:
+        send_digest_org.delay(org_id, digests.week_label(monday))
+    return len(due)

@@ -3,8 +3,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,6 +25,7 @@ from finops.charts import (
 from finops.economics.guided_check import guided_check
 from finops.forms import (
     BucketRuleForm,
+    BudgetForm,
     BuildRentForm,
     CommitmentForm,
     EconomicsSettingsForm,
@@ -33,12 +36,13 @@ from finops.forms import (
     build_rent_data,
     measured_pct,
 )
+from finops.founder_table import metric_display
 from finops.models import BucketRule, Commitment
-from finops.money import format_money
-from finops.onboarding import ONBOARDING_STEPS
+from finops.selectors.budgets import budget_list, budget_name, budget_states, budget_targets
 from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
 from finops.selectors.guided_check import workflow_choices, workflow_costs
 from finops.selectors.inputs import economics_settings_for, fee_model, rates_on
+from finops.selectors.onboarding import onboarding_banner, onboarding_fix_choices, onboarding_progress
 from finops.selectors.rollups import (
     anomalies_for_week,
     bucket_rule_list,
@@ -54,7 +58,9 @@ from finops.selectors.rollups import (
     plan_economics,
     release_list,
 )
+from finops.services.budgets import budget_delete, budget_save
 from finops.services.build_rent import gpu_rate_save
+from finops.services.onboarding import onboarding_fix_choose
 from finops.services.rollups import rollups_refresh_when_embedded
 from finops.services.settings import (
     bucket_rule_create,
@@ -114,7 +120,7 @@ def founder_table(request, org_code):
         "org": org,
         "page": "founder-table",
         "rows": rows,
-        "metrics": [_metric_display(m, org.currency) for m in metrics_for_week(org=org, monday=monday, facts=facts)],
+        "metrics": [metric_display(m, org.currency) for m in metrics_for_week(org=org, monday=monday, facts=facts)],
         "summary": {
             "currency": org.currency,
             "billed_total": facts.billed_total,
@@ -132,6 +138,7 @@ def founder_table(request, org_code):
         "forecast": forecast_for_month(org=org, today=date.today()),
         "red": sum(1 for r in rows if r["stop_sign"]),
         "green": sum(1 for r in rows if r["stop_sign"] is False),
+        "onboarding": onboarding_banner(org=org),  # nothing to read after the first 14 days
     }
     return render(request, "finops/founder_table.html", context)
 
@@ -139,35 +146,6 @@ def founder_table(request, org_code):
 def _week(monday: date) -> str:
     year, week, _ = monday.isocalendar()
     return f"{year}-W{week:02d}"
-
-
-METRIC_UNITS = {"inference_calls_per_user": "count", "retries_per_completed_job": "count",
-                "idle_gpu_hours": "hours", "gross_margin_after_ai_compute": "share"}  # fmt: skip
-
-
-def _metric_display(metric: dict, currency: str) -> dict:
-    unit = METRIC_UNITS.get(metric["key"], "money")
-
-    def show(value):
-        if isinstance(value, dict):
-            return format_money(sum(value.values(), Decimal(0)), currency)
-        if value is None:
-            return "—"
-        if unit == "money":
-            return format_money(value, currency)
-        if unit == "share":
-            return f"{value * 100:.0f}%"
-        return f"{value:,.1f}" + (" h" if unit == "hours" else "")
-
-    breakdown = metric["value"] if isinstance(metric["value"], dict) else {}
-    change = metric["change"]
-    return {
-        **metric,
-        "shown_value": show(metric["value"]),
-        "shown_previous": show(metric["previous"]),
-        "change_pct": None if change is None else f"{change * 100:+.0f}%",
-        "breakdown": list(breakdown.items())[:4],
-    }
 
 
 @login_required
@@ -214,20 +192,24 @@ def plans(request, org_code):
     start, end = _four_weeks(request)
     customer_rows = customer_economics(org=org, start=start, end=end)
     rows = plan_economics(org=org, start=start, end=end, customers=customer_rows)
-    settings = economics_settings_for(org=org)
-    trial = [r for r in customer_rows if r["plan"] == settings.trial_plan]
+    econ = economics_settings_for(org=org)
+    trial_plan = econ.trial_plan
+    trial = [r for r in customer_rows if r["plan"] == trial_plan]
     paid_caps = [p["suggested_usage_cap"]["cost"] for p in rows
-                 if p["suggested_usage_cap"] and p["plan"] != settings.trial_plan]  # fmt: skip
+                 if p["suggested_usage_cap"] and p["plan"] != trial_plan]  # fmt: skip
+    for p in rows:  # the plan's whole budget: the suggested cap for each of its customers
+        cap = (p["suggested_usage_cap"] or {}).get("cost")
+        p["plan_budget"] = cap * p["customers"] if cap and p["plan"] else None
     context = {
         "org": org,
         "page": "plans",
-        "plans": [p for p in rows if p["plan"] != settings.trial_plan],
+        "plans": [p for p in rows if p["plan"] != trial_plan],
         "trial": trial,
         "trial_spend": sum((r["ai_cost"] for r in trial), Decimal(0)),
         # A trial account may use what a customer of the cheapest plan may use and keep the target margin.
         "trial_cap": min(paid_caps) if paid_caps else None,
-        "target_margin": settings.target_margin_pct,
-        "figures": plan_cost_histogram(rows, customer_rows, settings.target_margin_pct),
+        "target_margin": econ.target_margin_pct,
+        "figures": plan_cost_histogram(rows, customer_rows, econ.target_margin_pct),
         "start": start,
         "last_day": end - timedelta(days=1),
     }
@@ -252,7 +234,26 @@ def gpus(request, org_code):
 
 @login_required
 def onboarding(request, org_code):
-    return _org_page(request, org_code, "finops/onboarding.html", steps=ONBOARDING_STEPS, page="onboarding")
+    """The seven-day checklist: the day it is, each step ticked from the data, and the one fix to choose."""
+    org = get_org_for_user(request, org_code)
+    rollups_refresh_when_embedded(org=org)
+    context = {"org": org, "page": "onboarding", "progress": onboarding_progress(org=org),
+               "fixes": onboarding_fix_choices(org=org)}  # fmt: skip
+    return render(request, "finops/onboarding.html", context)
+
+
+@login_required
+@require_POST
+def onboarding_fix(request, org_code):
+    """Step 7: record the Founder Table row whose founder move the organisation commits to."""
+    org = get_org_for_user(request, org_code, write=True)
+    try:
+        onboarding_fix_choose(org=org, fix=request.POST.get("fix", ""), user=request.user)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    else:
+        messages.success(request, "Fix chosen. It stays on this page; change it whenever another leak matters more.")
+    return redirect(reverse("finops-onboarding", kwargs={"org_code": org.code}) + "#step-choose_fix")
 
 
 @login_required
@@ -462,3 +463,40 @@ def pricing_check(request, org_code):
         "figures": guided_check_waterfall(check) if check and check.cost_per_job is not None else None,
     }
     return render(request, "finops/pricing_check.html", context)
+
+
+@login_required
+def budgets(request, org_code):
+    """Budgets with what is spent, held and left in the current period; writers add, change and remove them.
+    `?scope=&target=&period=&amount=` prefills the form (the Plans page links its suggested caps here)."""
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    rollups_refresh_when_embedded(org=org)
+    prefill = {k: request.GET[k] for k in ("scope", "target", "period", "amount") if request.GET.get(k)}
+    form = BudgetForm(request.POST or None, initial=prefill)
+    if request.method == "POST" and form.is_valid():
+        budget, created = budget_save(org=org, currency=org.currency, **form.budget_fields())
+        messages.success(request, f"Budget {'added' if created else 'updated'}: {budget_name(budget)}.")
+        return redirect("finops-budgets", org_code=org.code)
+    context = {"org": org, "page": "budgets", "form": form,
+               "budgets": [_budget_row(*state) for state in budget_states(org=org, budgets=budget_list(org=org))],
+               "targets": budget_targets(org=org, today=timezone.now().date()),
+               "api_url": request.build_absolute_uri(reverse("finops-budget-check-api")),
+               "reservation_minutes": settings.BUDGET_RESERVATION_MINUTES}  # fmt: skip
+    return render(request, "finops/budgets.html", context)
+
+
+def _budget_row(budget, state, start, end) -> dict:
+    used = state.used_fraction
+    return {"budget": budget, "state": state, "start": start, "last_day": end - timedelta(days=1),
+            "used_pct": None if used is None else round(used * 100), "bar_pct": min(100, round((used or 0) * 100)),
+            "alert_pct": round(budget.alert_at * 100), "over_by": max(-state.remaining, Decimal(0))}  # fmt: skip
+
+
+@login_required
+@require_POST
+def budget_remove(request, org_code, code):
+    org = get_org_for_user(request, org_code, write=True)
+    budget = get_object_or_404(budget_list(org=org), code=code)
+    budget_delete(org=org, budget=budget)
+    messages.success(request, f"Budget removed: {budget_name(budget)}.")
+    return redirect("finops-budgets", org_code=org.code)

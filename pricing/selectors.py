@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from ingest.models import UsageEvent
 from pricing.models import (
@@ -136,9 +136,9 @@ def plan_monthly_prices(*, org) -> dict:
     return prices
 
 
-def customer_plans_on(*, org, day: date, trial_plan: str = "trial") -> dict:
-    """{our customer id: plan} from the subscriptions running on `day`; a subscription in its trial counts as the
-    trial plan."""
+def customer_plans_on(*, org, day: date, trial_plan: str = "trial", customer: str | None = None) -> dict:
+    """{our customer id: plan} from the subscriptions running on `day` (only `customer`'s when given); a
+    subscription in its trial counts as the trial plan."""
     moment = _midnight(day)
     plans = {}
     subscriptions = (
@@ -149,18 +149,23 @@ def customer_plans_on(*, org, day: date, trial_plan: str = "trial") -> dict:
         .prefetch_related("items__price__product")
         .order_by("stripe_created")
     )
+    if customer is not None:
+        stripe_id = customer.removeprefix("stripe:")
+        subscriptions = subscriptions.filter(Q(customer__customer_id=customer) | Q(customer_stripe_id=stripe_id))
     for subscription in subscriptions:
-        customer = stripe_customer_key(subscription.customer, subscription.customer_stripe_id)
+        key = stripe_customer_key(subscription.customer, subscription.customer_stripe_id)
+        if customer is not None and key != customer:
+            continue
         if (
             subscription.trial_end
             and subscription.trial_end > moment
             and (subscription.trial_start is None or subscription.trial_start < moment + timedelta(days=1))
         ):
-            plans[customer] = trial_plan
+            plans[key] = trial_plan
             continue
         names = [plan_name(item.price) for item in subscription.items.all() if item.price_id]
         if names:
-            plans[customer] = names[0]
+            plans[key] = names[0]
     return plans
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Organization, Role, Scope
@@ -18,6 +19,8 @@ from finops.demo_bills import Resource, demo_resources, write_focus_bill, write_
 from finops.demo_gpus import demo_gpu_batches, demo_start
 from finops.demo_revenue import demo_stripe_events
 from finops.demo_usage import RELEASE, demo_usage_events, write_usage_jsonl
+from finops.selectors.rollups import work_between
+from finops.services.budgets import budget_save
 from finops.services.rollups import rollups_refresh
 from finops.services.settings import (
     commitment_create,
@@ -56,6 +59,7 @@ def demo_org_recreate() -> dict:
     demo_revenue_import(org=org)
     demo_decisions(org=org)
     rollups_refresh(org=org)
+    demo_budgets(org=org)
     return {"org": str(org.code), "login": owner.email, "password": password, "api_key": api_key}
 
 
@@ -213,6 +217,21 @@ def demo_decisions(*, org) -> None:
         day = today - timedelta(days=offset)
         learning_question_record(org=org, run=f"train-run-{day:%m%d}",
                                  question="Does the v3 data mix cut refusals without hurting accuracy?")  # fmt: skip
+
+
+def demo_budgets(*, org) -> None:
+    """Caps the founder set on day 6 of onboarding: the trial accounts, the cheapest plan, the batch flow, and the
+    whole organisation at a quarter above its last four weeks' pace. Set after the rollup, so building the demo
+    sends no alert e-mail."""
+    today = timezone.now().date()
+    four_weeks = work_between(org=org, start=today - timedelta(days=28), end=today).filter(currency=org.currency)
+    pace = (four_weeks.aggregate(total=Sum("cost_amount"))["total"] or Decimal(0)) * 30 / 28
+    monthly = max((pace * Decimal("1.25") / 1000).quantize(Decimal(1)) * 1000, Decimal(1000))
+    for scope, target, period, amount in (("trial", "", "month", Decimal(30)), ("plan", "starter", "month",
+                                          Decimal(400)), ("feature", "batch-enrichment", "week", Decimal(150)),
+                                          ("org", "", "month", monthly)):  # fmt: skip
+        budget_save(org=org, scope=scope, target=target, period=period, amount=amount, currency=org.currency,
+                    alert_at=Decimal("0.8"))  # fmt: skip
 
 
 DEMO_WEBHOOK_SECRET = "whsec_demo_" + "0" * 24  # the demo's own secret; real organisations enter theirs

@@ -20,6 +20,7 @@ from finops.economics.rollup import (
 )
 from finops.models import CustomerRollup, JobRollup, Rollup, RollupDay, WorkRollup
 from finops.selectors.inputs import day_inputs
+from finops.services.budgets import budget_alerts_queue
 from ingest.models import DirtyDay
 
 ROLLUP_COLUMNS = ("org_id", "day", *ROW_KEY, *ROW_DIMS, "cost_amount", *ROW_SUMS[1:], "cost_line_ids")
@@ -94,6 +95,8 @@ def rollups_refresh(*, org) -> list[date]:
             rollup_day_recompute(org=org, day=day)
             DirtyDay.objects.for_org(org).filter(pk=mark.pk, marked_at=mark.marked_at).delete()
         done.append(day)
+    if done:
+        budget_alerts_queue(org=org)
     return done
 
 

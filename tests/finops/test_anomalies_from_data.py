@@ -1,7 +1,6 @@
 """Anomalies from data posted through the usage API: a customer's spend spike and a feature's jump in tokens per
 request against their own four-week baseline, and a recompute of a baseline day reads them afresh."""
 
-import json
 from datetime import date, timedelta
 
 from tests.base import BaseTestCase
@@ -24,9 +23,7 @@ class AnomaliesFromDataTests(ApiClientMixin, BaseTestCase):
             for i in range(calls)
         ]  # fmt: skip
         self.posted += calls
-        response = self.client.post("/api/v1/usage-events/", json.dumps(body), content_type="application/json",
-                                    HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
-        self.assertEqual(response.json()["accepted"], calls, response.content)
+        self.post_events(body)
 
     def anomalies(self) -> set:
         body = self.api_get(f"/api/v1/anomalies/?week={WEEK}").json()

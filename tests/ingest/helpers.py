@@ -3,6 +3,7 @@
 import csv
 import gzip
 import io
+import json
 import re
 from collections import defaultdict
 from decimal import Decimal
@@ -52,6 +53,13 @@ class ApiClientMixin:
         data = {"file": as_upload(name, content), "kind": "bill", **fields}
         with self.captureOnCommitCallbacks(execute=True):
             return self.client.post("/api/v1/uploads/", data, HTTP_AUTHORIZATION=f"Bearer {key or self.write_key}")
+
+    def post_events(self, events: list[dict], key=None):
+        """POST usage events to the live endpoint; every one of them must be accepted."""
+        response = self.client.post("/api/v1/usage-events/", json.dumps(events), content_type="application/json",
+                                    HTTP_AUTHORIZATION=f"Bearer {key or self.write_key}")  # fmt: skip
+        self.assertEqual(response.json()["accepted"], len(events), response.content)
+        return response
 
     def api_get(self, url, key=None):
         return self.client.get(url, HTTP_AUTHORIZATION=f"Bearer {key or self.read_key}")
