@@ -408,7 +408,8 @@ class Budget(models.Model):
 
 
 class BudgetReservation(models.Model):
-    """What an allowed budget check holds against one budget until the job's cost lands or the hold expires."""
+    """What an allowed budget check holds against one budget until the job's cost lands or the hold expires: kept
+    per check so it can be released; the sums that checks read are in BudgetHold."""
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="reservations")
@@ -423,6 +424,24 @@ class BudgetReservation(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["budget", "expires_at"], name="budgetreservation_live")]
+
+    def __str__(self):
+        return f"{self.amount} on {self.budget_id} until {self.expires_at}"
+
+
+class BudgetHold(models.Model):
+    """What checks hold on one budget, summed per minute at which the holds expire: however many checks there were,
+    reading a budget's live holds reads at most one row per minute of `BUDGET_RESERVATION_MINUTES`."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="holds")
+    expires_at = models.DateTimeField(help_text="A whole minute")
+    amount = MoneyField()
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["budget", "expires_at"], name="budgethold_unique_minute")]
 
     def __str__(self):
         return f"{self.amount} on {self.budget_id} until {self.expires_at}"

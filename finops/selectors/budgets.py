@@ -7,7 +7,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from finops.economics.budgets import BudgetState, period_bounds
-from finops.models import Budget, BudgetReservation
+from finops.models import Budget, BudgetHold
 from finops.selectors.inputs import economics_settings_for
 from finops.selectors.rollups import customers_between, work_between
 from pricing.selectors import customer_plans_on
@@ -56,7 +56,7 @@ def spent_by_budget(*, org, periods: list[tuple[Budget, date, date]], trial_plan
 def reserved_by_budget(*, org, budget_ids, now: datetime) -> dict:
     """{budget id: amount held by budget checks whose hold has not expired}."""
     rows = (
-        BudgetReservation.objects.for_org(org)
+        BudgetHold.objects.for_org(org)
         .filter(budget_id__in=list(budget_ids), expires_at__gt=now)
         .values("budget_id")
         .annotate(total=Sum("amount"))

@@ -12,14 +12,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import WRITE_ROLES
 from finops.economics.budgets import Verdict, budget_verdict
-from finops.models import Budget, BudgetAlert, BudgetReservation
+from finops.models import Budget, BudgetAlert, BudgetHold, BudgetReservation
 from finops.money import format_money
 from finops.selectors.budgets import budget_list, budget_states, budgets_for_job, customer_plan
 from finops.selectors.inputs import economics_settings_for
@@ -70,12 +70,13 @@ def budget_check(*, org, customer: str, feature: str, estimated_cost: Decimal,
     verdict = budget_verdict([s for _, s, _, _ in states], estimated_cost, fmt=lambda a: format_money(a, org.currency))
     if not verdict.allow or not states:
         return BudgetCheck(verdict, org.currency, None, None)
-    code, expires_at = uuid.uuid4(), now + timedelta(minutes=settings.BUDGET_RESERVATION_MINUTES)
+    code, expires_at = uuid.uuid4(), _hold_expiry(now)
     BudgetReservation.objects.bulk_create(
         BudgetReservation(org=org, budget=budget, check_code=code, customer=customer, feature=feature,
                           amount=estimated_cost, created_at=now, expires_at=expires_at)
         for budget, _, _, _ in states
     )  # fmt: skip
+    _holds_add(org, [(budget.id, expires_at, estimated_cost) for budget, _, _, _ in states])
     if any(replace(state, reserved=state.reserved + estimated_cost).status != "ok" for _, state, _, _ in states):
         transaction.on_commit(lambda: budget_alerts_queue(org=org))
     return BudgetCheck(verdict, org.currency, code, expires_at)
@@ -89,16 +90,45 @@ def _plan_budget_applies(budget: Budget, plan: str, trial_plan: str) -> bool:
     return True
 
 
+def _hold_expiry(now: datetime) -> datetime:
+    """Holds expire on a whole minute, at least `BUDGET_RESERVATION_MINUTES` from now."""
+    later = now + timedelta(minutes=settings.BUDGET_RESERVATION_MINUTES)
+    return later.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def _holds_add(org, holds: list[tuple[int, datetime, Decimal]]) -> None:
+    """Add (budget id, expiry minute, amount) to the per-minute sums; a negative amount gives a hold back. The
+    callers hold the budgets' row locks, so no two checks add to one budget at once."""
+    table = BudgetHold._meta.db_table
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(holds))
+    params = [value for budget_id, expires_at, amount in holds for value in (org.id, budget_id, expires_at, amount)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (org_id, budget_id, expires_at, amount) VALUES {rows} "  # noqa: S608 - our table
+            f"ON CONFLICT (budget_id, expires_at) DO UPDATE SET amount = {table}.amount + EXCLUDED.amount",
+            params,
+        )
+
+
+@transaction.atomic
 def budget_reservation_release(*, org, code: uuid.UUID) -> int:
     """Give back what a budget check held (the job finished and its cost was sent, or it never ran); returns the
-    number of budgets it was held on, 0 when unknown or already released."""
-    deleted, _ = BudgetReservation.objects.for_org(org).filter(check_code=code).delete()
-    return deleted
+    number of budgets it was held on, 0 when unknown, expired or already released."""
+    held = list(BudgetReservation.objects.for_org(org).filter(check_code=code, expires_at__gt=timezone.now()))
+    if not held:
+        return 0
+    list(budget_list(org=org).filter(id__in=[r.budget_id for r in held]).select_for_update().order_by("id"))
+    _holds_add(org, [(r.budget_id, r.expires_at, -r.amount) for r in held])
+    BudgetReservation.objects.for_org(org).filter(check_code=code).delete()
+    return len(held)
 
 
 def budget_reservations_purge(*, now: datetime | None = None) -> int:
-    """Delete expired holds of every organisation (they no longer count; this keeps the table small)."""
-    deleted, _ = BudgetReservation.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    """Delete expired holds of every organisation (they no longer count; this keeps the tables small); returns the
+    number of checks' reservations deleted."""
+    now = now or timezone.now()
+    BudgetHold.objects.filter(expires_at__lte=now).delete()
+    deleted, _ = BudgetReservation.objects.filter(expires_at__lte=now).delete()
     return deleted
 
 

@@ -12,8 +12,13 @@ from django.utils import timezone
 
 from accounts.services import org_create, user_get_or_create
 from finops.economics.budgets import BudgetState, budget_verdict, period_bounds, target_error
-from finops.models import Budget, BudgetAlert, BudgetReservation
-from finops.services.budgets import budget_check, budget_reservations_purge, budget_save
+from finops.models import Budget, BudgetAlert, BudgetHold, BudgetReservation
+from finops.services.budgets import (
+    budget_check,
+    budget_reservation_release,
+    budget_reservations_purge,
+    budget_save,
+)
 from tests.base import BaseTestCase
 from tests.ingest.helpers import ApiClientMixin
 
@@ -224,6 +229,21 @@ class BudgetApiTests(SpendMixin, BaseTestCase):
         self.assertEqual(set(paths["/api/v1/budgets/"]), {"get", "post"})
         self.assertEqual(set(paths["/api/v1/budget-check/"]), {"post"})
         self.assertEqual(set(paths["/api/v1/budget-check/{code}/"]), {"delete"})
+
+    def test_holds_are_summed_per_minute_of_expiry(self):
+        budget, _ = budget_save(org=self.org, scope="org", target="", period="day", amount=D(100), currency="USD",
+                                alert_at=D(1))  # fmt: skip
+        now = timezone.now().replace(second=10)
+        checks = [budget_check(org=self.org, customer="", feature="", estimated_cost=D(cost), now=now + timedelta(
+            seconds=offset)) for cost, offset in (("1.5", 0), ("2.25", 30), ("4", 70))]  # fmt: skip
+        holds = sorted(BudgetHold.objects.filter(budget=budget).values_list("amount", flat=True))
+        self.assertEqual(holds, [D("3.75"), D(4)])  # two minutes of expiry, three checks
+        self.assertEqual(budget_reservation_release(org=self.org, code=checks[0].reservation), 1)
+        self.assertEqual(budget_reservation_release(org=self.org, code=checks[0].reservation), 0)
+        state = budget_check(
+            org=self.org, customer="", feature="", estimated_cost=D(0), now=now + timedelta(seconds=80)
+        )
+        self.assertEqual(state.verdict.remaining, D(100) - D("2.25") - D(4))
 
     def test_it_requires_write(self):
         for url, body in [("/api/v1/budgets/", {"scope": "org", "period": "day", "amount": "1"}),
