@@ -120,7 +120,11 @@ def budget_targets(*, org, today: date) -> dict:
     customers = customers_between(org=org, start=start, end=end).exclude(customer="")
     features = work_between(org=org, start=start, end=end).exclude(feature="")
     return {
-        "customer": sorted(set(customers.values_list("customer", flat=True))),
-        "plan": sorted(set(customers.exclude(plan="").values_list("plan", flat=True))),
-        "feature": sorted(set(features.values_list("feature", flat=True))),
+        "customer": _distinct(customers, "customer"),
+        "plan": _distinct(customers.exclude(plan=""), "plan"),
+        "feature": _distinct(features, "feature"),
     }
+
+
+def _distinct(rows, field: str) -> list[str]:
+    return list(rows.order_by(field).values_list(field, flat=True).distinct())
