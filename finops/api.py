@@ -26,7 +26,7 @@ from finops.selectors.rollups import (
 from finops.services.budgets import budget_check, budget_delete, budget_reservation_release, budget_save
 from finops.services.rollups import rollups_refresh_when_embedded
 from ingest.api import PERIOD_PARAMETERS, period_from_query
-from ingest.periods import PeriodError, as_utc_bounds, parse_week
+from ingest.periods import PeriodError, as_utc_bounds, parse_week, week_label
 from ingest.selectors import ledger_billed_totals
 
 WEEK_PARAMETERS = [OpenApiParameter("week", str, description="ISO week YYYY-Www (default: this week)")]
@@ -56,8 +56,7 @@ def week_from_query(request) -> tuple[date, str]:
         monday = parse_week(request.query_params.get("week"))
     except PeriodError as exc:
         raise exceptions.ValidationError({"week": [str(exc)]}) from exc
-    year, week, _ = monday.isocalendar()
-    return monday, f"{year}-W{week:02d}"
+    return monday, week_label(monday)
 
 
 class EconomicsApi(OrgAPIView):

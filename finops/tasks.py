@@ -7,7 +7,7 @@ from accounts.models import Organization
 from finops.services import budgets, digests
 from finops.services.rollups import rollups_refresh
 from ingest.models import DirtyDay
-from ingest.periods import parse_week
+from ingest.periods import parse_week, week_label
 
 
 @shared_task(acks_late=True)
@@ -48,5 +48,5 @@ def digests_due(now: str | None = None) -> int:
     ended; hourly, so a digest whose sending failed is tried again the next hour (the claim stops repeats)."""
     due = digests.digest_orgs_due(now=datetime.fromisoformat(now) if now else timezone.now())
     for org_id, monday in due:
-        send_digest_org.delay(org_id, digests.week_label(monday))
+        send_digest_org.delay(org_id, week_label(monday))
     return len(due)

@@ -74,7 +74,7 @@ from finops.services.settings import (
 )
 from finops.templatetags.money_tags import humanize_key, measure
 from ingest.forms import GpuHostForm
-from ingest.periods import PeriodError, parse_period, parse_week
+from ingest.periods import PeriodError, parse_period, parse_week, week_label
 from ingest.selectors import host_for_code, host_hour_totals, host_list, host_timeline, host_workloads
 from ingest.services.agent import HOST_FIELDS, gpu_host_update
 from pricing.build_rent import build_rent_compare
@@ -130,9 +130,9 @@ def founder_table(request, org_code):
         },
         "start": monday,
         "last_day": end - timedelta(days=1),
-        "week_label": _week(monday),
-        "previous_week": _week(monday - timedelta(days=7)),
-        "next_week": _week(end) if end <= this_monday else None,
+        "week_label": week_label(monday),
+        "previous_week": week_label(monday - timedelta(days=7)),
+        "next_week": week_label(end) if end <= this_monday else None,
         "audit": next((r["measured"].get("audit", []) for r in rows if r["key"] == "model_route"), []),
         "anomalies": anomalies_for_week(org=org, week_start=monday),
         "forecast": forecast_for_month(org=org, today=date.today()),
@@ -141,11 +141,6 @@ def founder_table(request, org_code):
         "onboarding": onboarding_banner(org=org),  # nothing to read after the first 14 days
     }
     return render(request, "finops/founder_table.html", context)
-
-
-def _week(monday: date) -> str:
-    year, week, _ = monday.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 @login_required

@@ -39,6 +39,12 @@ def parse_month(text: str | None) -> tuple[date, date]:
     return start, (start + timedelta(days=32)).replace(day=1)
 
 
+def week_label(monday: date) -> str:
+    """'2026-W45' for a day of that ISO week: what `parse_week` reads."""
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def parse_week(text: str | None) -> date:
     """The Monday of an ISO week 'YYYY-Www'; this week's Monday when absent."""
     if not text:

@@ -25,6 +25,7 @@ from finops.models import Digest
 from finops.money import format_money
 from finops.selectors.rollups import founder_table_rows, metrics_for_week, period_facts
 from finops.services.rollups import rollups_refresh_when_embedded
+from ingest.periods import week_label
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +49,6 @@ class DigestResult:
         failed = f", failed {len(self.failed)}" if self.failed else ""
         return (f"{self.org.name} ({self.org.code}), week {week_label(self.week)}: sent {len(self.sent)}, "
                 f"already sent {len(self.already_sent)}{failed}")  # fmt: skip
-
-
-def week_label(monday: date) -> str:
-    """'2026-W45' for the Monday of that ISO week."""
-    year, week, _ = monday.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def last_complete_week(*, now: datetime) -> date:

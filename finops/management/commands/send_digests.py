@@ -3,8 +3,8 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.selectors import organization_for_code
-from finops.services.digests import WEEK, digests_send, last_complete_week, week_label
-from ingest.periods import PeriodError, parse_week
+from finops.services.digests import WEEK, digests_send, last_complete_week
+from ingest.periods import PeriodError, parse_week, week_label
 
 
 class Command(BaseCommand):
