@@ -68,7 +68,7 @@ def budget_check(*, org, customer: str, feature: str, estimated_cost: Decimal,
         candidates = [b for b in candidates if _plan_budget_applies(b, plan, trial_plan)]
     states = budget_states(org=org, budgets=candidates, now=now, trial_plan=trial_plan)
     verdict = budget_verdict([s for _, s, _, _ in states], estimated_cost, fmt=lambda a: format_money(a, org.currency))
-    if not verdict.allow or not states:
+    if not verdict.allow or not states or not estimated_cost:  # nothing to hold
         return BudgetCheck(verdict, org.currency, None, None)
     code, expires_at = uuid.uuid4(), _hold_expiry(now)
     BudgetReservation.objects.bulk_create(

@@ -161,6 +161,8 @@ class BudgetApiTests(SpendMixin, BaseTestCase):
         self.assertEqual(self.api_delete(f"/api/v1/budget-check/{first['reservation']}/").status_code, 404)
         self.assertTrue(self.check(cost="2")["allow"])
         self.assertTrue(self.check(customer="zeta", cost="500")["allow"])  # acme's budget is not zeta's
+        free = self.check(cost="0")
+        self.assertEqual((free["allow"], free["reservation"]), (True, None))  # a job that costs nothing holds nothing
 
     def test_plan_and_trial_budgets_follow_the_customers_plan(self):
         self.post_spend(("s1", "chat", "starter", "30"), ("s2", "chat", "starter", "15"),
