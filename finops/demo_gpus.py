@@ -10,6 +10,7 @@ HOSTS = {
     "dev-l4-01": {"gpus": ("NVIDIA L4",), "memory": 24_146_608_128, "power": 72_000},
 }
 INTERVAL = 600  # one sample every ten minutes keeps the demo quick; the agent's default is 10 s
+HOURS_PER_BATCH = 6  # as an agent sends its spool after an outage: fewer, larger batches keep the demo quick
 
 
 def _iso(moment: datetime) -> str:
@@ -43,31 +44,33 @@ def _workload(host: str, moment: datetime, rng) -> tuple[int, dict | None, int]:
 
 
 def demo_gpu_batches(*, start: datetime, days: int, seed: int = 9):
-    """Yield (host name, batch dict) for every hour of `days` days from `start`, as the agent sends them."""
+    """Yield (host name, batch dict) for every six hours of `days` days from `start`, as the agent sends them."""
     rng = random.Random(seed)
     for host, spec in HOSTS.items():
         gpus = [
             {"uuid": f"GPU-{host}-{i}", "index": i, "name": name, "memory_total_bytes": spec["memory"]}
             for i, name in enumerate(spec["gpus"])
         ]
-        for hour in range(days * 24):
-            begin = start + timedelta(hours=hour)
+        for first_hour in range(0, days * 24, HOURS_PER_BATCH):
             samples, processes = [], []
-            for tick in range(3600 // INTERVAL):
-                moment = begin + timedelta(seconds=tick * INTERVAL)
-                for gpu in gpus:
-                    util, labels, sm = _workload(host, moment, rng)
-                    samples.append({"ts": _iso(moment), "gpu_uuid": gpu["uuid"], "utilization_gpu_pct": util,
-                                    "memory_used_bytes": spec["memory"] // (2 if labels is not None else 50),
-                                    "power_mw": spec["power"] * max(util, 12) // 100})  # fmt: skip
-                    if labels is not None:
-                        processes.append({"ts": _iso(moment), "gpu_uuid": gpu["uuid"], "pid": 4000 + gpu["index"],
-                                          "used_memory_bytes": spec["memory"] // 2, "sm_util_pct": sm,
-                                          "name": "python", "user": "ml", "labels": labels})  # fmt: skip
+            for hour in range(first_hour, min(first_hour + HOURS_PER_BATCH, days * 24)):
+                begin = start + timedelta(hours=hour)
+                for tick in range(3600 // INTERVAL):
+                    moment = begin + timedelta(seconds=tick * INTERVAL)
+                    for gpu in gpus:
+                        util, labels, sm = _workload(host, moment, rng)
+                        samples.append({"ts": _iso(moment), "gpu_uuid": gpu["uuid"], "utilization_gpu_pct": util,
+                                        "memory_used_bytes": spec["memory"] // (2 if labels is not None else 50),
+                                        "power_mw": spec["power"] * max(util, 12) // 100})  # fmt: skip
+                        if labels is not None:
+                            processes.append({"ts": _iso(moment), "gpu_uuid": gpu["uuid"],
+                                              "pid": 4000 + gpu["index"], "used_memory_bytes": spec["memory"] // 2,
+                                              "sm_util_pct": sm, "name": "python", "user": "ml",
+                                              "labels": labels})  # fmt: skip
             yield (
                 host,
                 {
-                    "batch_id": f"{host}-demo-{hour}",
+                    "batch_id": f"{host}-demo-{first_hour}",
                     "agent_version": "1.0.0",
                     "interval_seconds": INTERVAL,
                     "host": {"name": host, "driver_version": "550.54.15"},
