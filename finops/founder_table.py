@@ -4,6 +4,7 @@ The definitions are the product (PRODUCT.md); the numbers and the rules that fir
 from the economics engine.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -126,3 +127,17 @@ def metric_display(metric: dict, currency: str) -> dict:
             (name, format_money(amount, currency)) for name, amount in list(breakdown.items())[:BREAKDOWN_SHOWN]
         ],
     }
+
+
+def row_impact(row: dict) -> Decimal:
+    """A Founder Table row's dollar impact: the largest, over its offenders' kinds, of the kind's subjects' amounts
+    summed (each subject once, at its largest amount).
+
+    Offenders of one kind are different subjects (hosts, customers, features), so their amounts add up; one
+    subject can be listed twice (a host idle and running a zombie) and different kinds can describe the same
+    money (all trial accounts, and each trial account above the cap), so those are not added."""
+    by_kind = defaultdict(dict)
+    for offender in row["offenders"]:
+        subjects = by_kind[offender["kind"]]
+        subjects[offender["id"]] = max(subjects.get(offender["id"], offender["amount"]), offender["amount"])
+    return max((sum(subjects.values(), Decimal(0)) for subjects in by_kind.values()), default=Decimal(0))

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import OnboardingState, Organization
-from finops.founder_table import FOUNDER_ROWS
+from finops.founder_table import FOUNDER_ROWS, row_impact
 from finops.models import Budget, CustomerRollup, Kind, WorkRollup
 from finops.money import format_money
 from finops.onboarding import BANNER_DAYS, FIRST_WEEK_DAYS, ONBOARDING_STEPS, SHARE_NEEDED, WINDOW_DAYS
@@ -132,7 +132,7 @@ def onboarding_fix_choices(*, org, today: date | None = None) -> list[dict]:
             "title": row["title"],
             "founder_move": row["founder_move"],
             "stop_sign": row["stop_sign"],
-            "at_stake": sum((o["amount"] for o in row["offenders"]), ZERO),
+            "at_stake": row_impact(row),
         }
         for row in rows
     ]

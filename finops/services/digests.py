@@ -7,10 +7,8 @@ shown with the same helpers, so the e-mail and the page never disagree.
 
 import logging
 import zoneinfo
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -20,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organization
 from accounts.services import digest_unsubscribe_url
-from finops.founder_table import metric_display
+from finops.founder_table import metric_display, row_impact
 from finops.models import Digest
 from finops.money import format_money
 from finops.selectors.rollups import founder_table_rows, metrics_for_week, period_facts
@@ -29,7 +27,6 @@ from ingest.periods import week_label
 
 logger = logging.getLogger(__name__)
 
-ZERO = Decimal(0)
 WEEK = timedelta(days=7)
 SEND_FROM_HOUR = 8  # local time of the organisation, on Mondays
 OFFENDERS_SHOWN = 3
@@ -55,20 +52,6 @@ def last_complete_week(*, now: datetime) -> date:
     """The Monday of the last ISO week that has ended in UTC at `now`."""
     today = now.astimezone(UTC).date()
     return today - timedelta(days=today.weekday()) - WEEK
-
-
-def row_impact(row: dict) -> Decimal:
-    """A Founder Table row's dollar impact: the largest, over its offenders' kinds, of the kind's subjects' amounts
-    summed (each subject once, at its largest amount).
-
-    Offenders of one kind are different subjects (hosts, customers, features), so their amounts add up; one
-    subject can be listed twice (a host idle and running a zombie) and different kinds can describe the same
-    money (all trial accounts, and each trial account above the cap), so those are not added."""
-    by_kind = defaultdict(dict)
-    for offender in row["offenders"]:
-        subjects = by_kind[offender["kind"]]
-        subjects[offender["id"]] = max(subjects.get(offender["id"], offender["amount"]), offender["amount"])
-    return max((sum(subjects.values(), ZERO) for subjects in by_kind.values()), default=ZERO)
 
 
 def biggest_leak(stop_signs: list[dict]) -> dict | None:

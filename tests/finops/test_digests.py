@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from accounts.services import org_create, org_update
 from finops.economics.rules import DEFAULT_THRESHOLDS
+from finops.founder_table import row_impact
 from finops.models import Digest
-from finops.services.digests import digest_orgs_due, row_impact
+from finops.services.digests import digest_orgs_due
 from finops.tasks import digests_due
 from tests.base import BaseTestCase
 from tests.ingest.helpers import ApiClientMixin
