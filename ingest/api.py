@@ -18,7 +18,7 @@ from ingest.serializers import (
     UsageEventsOutput,
     UsageSummaryOutput,
 )
-from ingest.services.agent import agent_batch_ingest
+from ingest.services.agent import GpuOfAnotherHostError, HostConflictError, agent_batch_ingest
 from ingest.services.uploads import upload_create, upload_progress
 from ingest.services.usage import usage_events_ingest
 
@@ -143,19 +143,28 @@ class ReconciliationApi(OrgAPIView):
 
 
 class AgentSamplesApi(OrgAPIView):
-    """A batch from a GPU host's agent (its own token); idempotent by (host, batch_id)."""
+    """A batch from a GPU host's agent (its own token); idempotent by (host, batch_id).
+
+    The token names the host; `host.name` in the batch is the machine's hostname, recorded the first time.
+    Another machine with the same token gets 409 with `"code": "host_conflict"` (the agent keeps the batch)."""
 
     token_kind = "agent"
 
-    @extend_schema(request=AgentBatchInput, responses={201: dict, 200: dict})
+    @extend_schema(request=AgentBatchInput, responses={201: dict, 200: dict, 400: dict, 409: dict})
     def post(self, request):
         data = AgentBatchInput(data=request.data)
         data.is_valid(raise_exception=True)
-        host_name = request.auth.host_name
-        reported = (data.validated_data.get("host") or {}).get("name")
-        if reported and reported != host_name:
-            raise exceptions.ValidationError({"host": [f"this token belongs to host {host_name!r}, not {reported!r}"]})
-        result = agent_batch_ingest(org=self.org, host_name=host_name, batch=data.validated_data)
+        gpus = data.validated_data["gpus"]
+        try:
+            result = agent_batch_ingest(org=self.org, host_name=request.auth.host_name, batch=data.validated_data)
+        except HostConflictError as exc:
+            body = {"code": exc.code, "detail": str(exc), "host": exc.host, "recorded_hostname": exc.recorded,
+                    "reported_hostname": exc.reported}  # fmt: skip
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        except GpuOfAnotherHostError as exc:  # shaped like the serializer's own errors for gpus[i].uuid
+            raise exceptions.ValidationError(
+                {"gpus": [{"uuid": [str(exc)]} if i == exc.index else {} for i in range(len(gpus))]}
+            ) from exc
         return Response(
             result, status=status.HTTP_200_OK if result["status"] == "duplicate" else status.HTTP_201_CREATED
         )

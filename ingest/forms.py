@@ -82,6 +82,12 @@ class GpuHostForm(forms.Form):
         help_text="Owned hardware with no bill line: the whole host, per hour",
     )
     currency = forms.CharField(max_length=3, required=False, help_text="ISO 4217; blank is the organisation's")
+    forget_machine = forms.BooleanField(
+        required=False,
+        label="Forget the recorded machine",
+        help_text="The agent moved to a replacement machine: the next machine to report with this host's token "
+        "is recorded instead, and the old one is refused",
+    )
 
     def __init__(self, *args, default_currency: str, **kwargs):
         super().__init__(*args, **kwargs)

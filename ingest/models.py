@@ -295,6 +295,10 @@ class GpuHost(models.Model):
     owner = models.CharField(max_length=200, blank=True)
     driver_version = models.CharField(max_length=100, blank=True)
     agent_version = models.CharField(max_length=50, blank=True)
+    # The token names the host; the machine it runs on is the first hostname an agent reported with it.
+    reported_hostname = models.CharField(
+        max_length=255, blank=True, help_text="The hostname of the machine its agent runs on (the first one seen)"
+    )
     interval_seconds = models.IntegerField(default=10)
     last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Newest sample received")
     created_at = models.DateTimeField(default=timezone.now)

@@ -13,6 +13,9 @@ temperature, clocks) and each process on it (pid, GPU memory, SM utilisation whe
 name, user, start time, container id, command line and FinOps labels). Every ``--batch-seconds`` (60)
 it closes one batch and POSTs it to ``<server>/api/v1/agent/samples/`` with ``Authorization: Bearer``.
 
+The token names the host: no host name is needed. Each batch carries this machine's hostname (``--host``
+overrides it), which the server records the first time; the same token on a second machine is refused.
+
 Labels come from the environment of each process: FINOPS_CUSTOMER, FINOPS_FEATURE, FINOPS_JOB_ID,
 FINOPS_PURPOSE, FINOPS_OWNER, FINOPS_ENV and FINOPS_LABEL (``--env-prefix`` changes FINOPS_), sent as
 customer, feature, job_id, purpose, owner, env, label. No other variable is ever read into a batch.
@@ -30,8 +33,10 @@ beats user.
 
 Delivery: every closed batch is first written to the spool directory (atomically: temporary file,
 fsync, rename), then the spool is sent oldest first, stopping at the first failure so that order is
-kept. 2xx and 409 are delivered (the server is idempotent by batch_id); another 4xx (not 401, 408,
-429) means the batch can never be accepted: it is logged and dropped; 401 means the token is wrong:
+kept. 2xx and 409 are delivered (the server is idempotent by batch_id), except a 409 whose JSON body
+has ``"code": "host_conflict"`` (the token is in use on another machine): that one is logged as an error
+at every attempt and the batches stay in the spool until an operator settles it; another 4xx (not 401,
+408, 429) means the batch can never be accepted: it is logged and dropped; 401 means the token is wrong:
 batches stay in the spool until it is fixed; anything else (5xx, 408, 429, network errors) is retried
 with exponential backoff, and at the latest when the next batch is closed. The spool is capped
 (``--spool-max-mb``, 50): when full the oldest batch is dropped and counted in ``dropped_batches``.
@@ -39,8 +44,8 @@ Spooled batches survive restarts and are sent first on the next start. SIGTERM/S
 current tick, close the partial batch, try once more to send, and exit 0.
 
 Configuration file (``--config``): a JSON object with the long option names as keys (server, token,
-interval, batch_seconds, host_name, env_prefix, labels_file, spool_dir, spool_max_mb, verbose); the
-command line wins over it. The token may also come from the FINOPS_AGENT_TOKEN environment variable
+interval, batch_seconds, host_name or host, env_prefix, labels_file, spool_dir, spool_max_mb, verbose);
+the command line wins over it. The token may also come from the FINOPS_AGENT_TOKEN environment variable
 (command line > environment > file). Prefer the file (mode 600) or the variable to ``--token``: a
 command line is readable by every user of the host.
 
@@ -792,7 +797,8 @@ class Spool:
 # --------------------------------------------------------------------------------------------------
 # delivery
 
-DELIVERED, REJECTED, UNAUTHORIZED, RETRY = "delivered", "rejected", "unauthorized", "retry"
+DELIVERED, REJECTED, UNAUTHORIZED, CONFLICT, RETRY = "delivered", "rejected", "unauthorized", "conflict", "retry"
+ERROR_BODY_MAX_CHARS = 500
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -836,7 +842,7 @@ class Client:
             if retry_after and retry_after.strip().isdigit():
                 self.retry_after = float(retry_after.strip())
             if code == 409:
-                return DELIVERED
+                return _conflict(detail, batch_id)
             if code == 401:
                 log.error(
                     "token rejected by the server (HTTP 401): batches are kept in the spool; "
@@ -848,9 +854,9 @@ class Client:
                 return RETRY
             if 400 <= code < 500 and code not in (408, 429):
                 log.error("server rejected batch %s with HTTP %d: %s; it is dropped (it can never succeed)",
-                          batch_id, code, detail)  # fmt: skip
+                          batch_id, code, detail[:ERROR_BODY_MAX_CHARS])  # fmt: skip
                 return REJECTED
-            log.warning("server answered HTTP %d for batch %s: %s", code, batch_id, detail)
+            log.warning("server answered HTTP %d for batch %s: %s", code, batch_id, detail[:ERROR_BODY_MAX_CHARS])
             return RETRY
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timeout, DNS, TLS
             reason = getattr(exc, "reason", exc)
@@ -864,9 +870,26 @@ class Client:
 
 def _error_body(exc) -> str:
     try:
-        return exc.read(500).decode("utf-8", "replace").strip() or exc.reason
+        return exc.read(8192).decode("utf-8", "replace").strip() or exc.reason
     except (OSError, http.client.HTTPException):
         return str(exc.reason)
+
+
+def _conflict(detail: str, batch_id: str) -> str:
+    """A 409 is a batch the server already has (delivered), unless it says another machine holds the token."""
+    try:
+        answer = json.loads(detail)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or answer.get("code") != "host_conflict":
+        return DELIVERED
+    log.error(
+        "the server refused batch %s (HTTP 409, host_conflict): %s. Nothing is sent from this machine until that "
+        "is fixed; batches stay in the spool (oldest dropped when it is full)",
+        batch_id,
+        answer.get("detail") or "this token is in use on another machine",
+    )
+    return CONFLICT
 
 
 class Sender:
@@ -948,7 +971,7 @@ class Sender:
                 self._failing = False
                 delay = None
                 continue
-            if outcome == UNAUTHORIZED:
+            if outcome in (UNAUTHORIZED, CONFLICT):  # only a person can fix these
                 delay = self.cap
             else:
                 delay = self.base if not self._failing else min(self.cap, (delay or self.base) * 2)
@@ -1076,7 +1099,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="print batches as JSON to stdout instead of sending them")
     p.add_argument("--version", action="version", version=f"finops-agent {AGENT_VERSION}")
-    p.add_argument("--host-name", help="the host's name as the server knows it (default: the hostname)")
+    p.add_argument("--host-name", "--host", dest="host_name",
+                   help="this machine's name as reported to the server (default: its hostname); the token "
+                   "names the host, this only tells one machine from another")  # fmt: skip
     p.add_argument("--env-prefix", help="prefix of the label variables in processes' environments (default FINOPS_)")
     p.add_argument("--labels-file", help="JSON labels by pid, user and cgroup, for processes without labels")
     p.add_argument("--spool-dir", help="where undelivered batches wait (default /var/lib/finops-agent as root, "
@@ -1097,6 +1122,7 @@ def load_config(path) -> dict:
     config = {}
     for raw_key, value in data.items():
         key = str(raw_key).replace("-", "_")
+        key = "host_name" if key == "host" else key
         kind = CONFIG_KEYS.get(key)
         if kind is None:
             log.warning("config file %s: unknown key %r ignored", path, raw_key)
@@ -1279,9 +1305,12 @@ def _run(opts, sampler: Sampler) -> int:
 def _deliver_once(sender: Sender, stopper: Stopper) -> int:
     delay = sender.base
     for attempt in range(3):
-        if sender.drain() == DELIVERED:
+        outcome = sender.drain()
+        if outcome == DELIVERED:
             log.info("delivered %d batches", sender.delivered)
             return EXIT_OK if not sender.rejected else EXIT_UNDELIVERED
+        if outcome == CONFLICT:
+            break
         if attempt < 2 and not stopper.sleep_until(time.monotonic() + delay):
             break
         delay *= 2

@@ -30,13 +30,64 @@ def _minute(moment):
     return moment.replace(second=0, microsecond=0)
 
 
+class HostConflictError(Exception):
+    """A second machine sends with a token whose host already runs on another one (a copied token)."""
+
+    code = "host_conflict"
+
+    def __init__(self, *, host: str, recorded: str, reported: str):
+        self.host, self.recorded, self.reported = host, recorded, reported
+        super().__init__(
+            f"the token of host {host!r} is in use on machine {recorded!r}; {reported!r} cannot use it too. "
+            f"Give {reported!r} a token of its own, or, if it replaces {recorded!r}, tick "
+            "'Forget the recorded machine' in the host's settings."
+        )
+
+
+class GpuOfAnotherHostError(Exception):
+    """A batch lists a GPU that another host of the organisation reports: a token never moves GPUs."""
+
+    def __init__(self, *, index: int, uuid: str, other_host: str):
+        self.index, self.uuid, self.other_host = index, uuid, other_host
+        super().__init__(f"GPU {uuid} belongs to host {other_host!r}; this token cannot report it")
+
+
+def _machine_claim(host, reported: str) -> None:
+    """Record the first machine that reports for `host`; refuse a different one (hostnames ignore case)."""
+    if not reported:
+        return
+    if not host.reported_hostname:
+        host.reported_hostname = reported
+    elif host.reported_hostname.lower() != reported.lower():
+        raise HostConflictError(host=host.name, recorded=host.reported_hostname, reported=reported)
+
+
+def _gpus_check(org, host, reported) -> None:
+    """Refuse the batch when one of its GPUs is already on another host of the organisation."""
+    elsewhere = dict(
+        Gpu.objects.for_org(org)
+        .filter(uuid__in=[g["uuid"] for g in reported])
+        .exclude(host=host)
+        .values_list("uuid", "host__name")
+    )
+    for index, item in enumerate(reported):
+        if item["uuid"] in elsewhere:
+            raise GpuOfAnotherHostError(index=index, uuid=item["uuid"], other_host=elsewhere[item["uuid"]])
+
+
 @transaction.atomic
 def agent_batch_ingest(*, org, host_name: str, batch: dict) -> dict:
-    """Store a validated batch; {"status": "duplicate"} when this host already sent this batch_id."""
+    """Store a validated batch; {"status": "duplicate"} when this host already sent this batch_id.
+
+    The token names the host (`host_name`); the hostname in the batch names the machine. The first machine is
+    recorded; another one raises HostConflictError, a GPU of another host GpuOfAnotherHostError, and then
+    nothing of the batch is written."""
     host, _ = GpuHost.objects.get_or_create(org=org, name=host_name)
     host = GpuHost.objects.for_org(org).select_for_update().get(pk=host.pk)  # one batch of a host at a time
     if AgentBatch.objects.for_org(org).filter(host=host, batch_id=batch["batch_id"]).exists():
         return {"status": "duplicate", "batch_id": batch["batch_id"]}
+    _machine_claim(host, str((batch.get("host") or {}).get("name") or "").strip()[:255])
+    _gpus_check(org, host, batch["gpus"])
     interval = batch["interval_seconds"]
     host.interval_seconds = interval
     gpus = _gpus_upsert(org, host, batch["gpus"])
@@ -283,9 +334,10 @@ HOST_FIELDS = ("owner", "provider", "instance_type", "bill_resource_id", "hourly
 
 
 @transaction.atomic
-def gpu_host_update(*, org, name: str, **fields) -> GpuHost:
+def gpu_host_update(*, org, name: str, forget_machine: bool = False, **fields) -> GpuHost:
     """The host `name` (created if the agent has not reported yet) with its owner, provider, instance type,
-    bill resource id or hourly rate set."""
+    bill resource id or hourly rate set; `forget_machine` clears the recorded machine, so that the next
+    machine to report with the host's token (a replacement) is recorded instead."""
     unknown = set(fields) - set(HOST_FIELDS)
     if unknown:
         raise ValueError(f"not host settings: {sorted(unknown)}")
@@ -293,5 +345,7 @@ def gpu_host_update(*, org, name: str, **fields) -> GpuHost:
     host = GpuHost.objects.for_org(org).select_for_update().get(name=name)
     for key, value in fields.items():
         setattr(host, key, value)
-    host.save(update_fields=list(fields))
+    if forget_machine:
+        host.reported_hostname = ""
+    host.save(update_fields=[*fields, *(["reported_hostname"] if forget_machine else [])])
     return host

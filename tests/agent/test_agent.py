@@ -167,7 +167,8 @@ def free_port():
 
 
 class Recorder:
-    """A local stand-in for the server: records every POST; answers from `script`, then 201 (200 for a replay)."""
+    """A local stand-in for the server: records every POST; answers from `script` (a status, or a status and a
+    JSON body), then 201 (200 for a replay)."""
 
     def __init__(self):
         self.requests = []
@@ -191,6 +192,7 @@ class Recorder:
                 with recorder.lock:
                     seen = {r["body"]["batch_id"] for r in recorder.requests if r["status"] < 300}
                     status = recorder.script.pop(0) if recorder.script else recorder.default
+                    status, reply = status if isinstance(status, tuple) else (status, {"status": "ok"})
                     if recorder.token and self.headers["Authorization"] != f"Bearer {recorder.token}":
                         status = 401
                     if status == 201 and body["batch_id"] in seen:
@@ -201,7 +203,7 @@ class Recorder:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
-                self.wfile.write(b'{"status": "ok"}')
+                self.wfile.write(json.dumps(reply).encode())
 
             def log_message(self, *args):
                 pass
@@ -513,6 +515,60 @@ def test_it_drops_a_batch_the_server_rejects_with_400_and_takes_409_as_delivered
     assert "rejected batch" in running.log and "HTTP 400" in running.log
 
 
+CONFLICT = (
+    409,
+    {"code": "host_conflict", "detail": "the token of host 'gpu-a100-01' is in use on machine 'ip-10-0-3-17'; "
+     "'ip-10-0-9-4' cannot use it too", "host": "gpu-a100-01", "recorded_hostname": "ip-10-0-3-17",
+     "reported_hostname": "ip-10-0-9-4"},
+)  # fmt: skip
+
+
+def test_it_needs_only_the_server_and_the_token_and_reports_the_machines_hostname(agent_env, tmp_path, server,
+                                                                                  agents):  # fmt: skip
+    from ingest.serializers import AgentBatchInput
+
+    server.start()
+    env = {**agent_env, "STATE_DIRECTORY": str(tmp_path / "state")}  # the default spool, kept out of the home
+    running = agents(env, tmp_path, "--server", server.url, "--token", "t0k3n", *FAST)
+    wait_for(lambda: len(server.delivered()) >= 2, what="two batches", log=running)
+    assert running.stop() == 0, running.log
+    for batch in server.delivered():
+        assert batch["host"]["name"] == socket.gethostname()
+        assert batch["batch_id"].startswith(socket.gethostname()[:150] + "-")
+        serializer = AgentBatchInput(data=batch)
+        assert serializer.is_valid(), serializer.errors
+    assert spooled(tmp_path / "state") == []
+
+
+def test_it_keeps_a_batch_refused_for_a_host_conflict_and_says_so_at_every_attempt(agent_env, tmp_path, server,
+                                                                                   agents):  # fmt: skip
+    server.script = [CONFLICT, CONFLICT]
+    server.start()
+    spool = tmp_path / "spool"
+    args = ["--server", server.url, "--token", "t", "--host", "ip-10-0-9-4", "--spool-dir", str(spool), *FAST]
+    running = agents(agent_env, tmp_path, *args)
+    wait_for(lambda: len(server.delivered()) >= 3, what="deliveries once the conflict is settled", log=running)
+    assert running.stop() == 0, running.log
+    assert [(r["status"], seq(r["body"])) for r in server.requests][:3] == [(409, 1), (409, 1), (201, 1)]
+    assert {r["body"]["host"]["name"] for r in server.requests} == {"ip-10-0-9-4"}
+    delivered = server.delivered()
+    assert [seq(b) for b in delivered] == list(range(1, len(delivered) + 1)), "nothing was dropped"
+    errors = [line for line in running.log.splitlines() if " ERROR " in line and "host_conflict" in line]
+    assert len(errors) == 2, running.log
+    assert "'ip-10-0-3-17'" in errors[0] and "'ip-10-0-9-4'" in errors[0]
+
+
+def test_it_exits_1_on_a_host_conflict_with_once_and_keeps_the_batch(agent_env, tmp_path, server):
+    server.default = CONFLICT
+    server.start()
+    spool = tmp_path / "spool"
+    done = run_agent(agent_env, "--once", "--server", server.url, "--token", "t", "--spool-dir", str(spool))
+    assert done.returncode == 1, done.stderr
+    assert len(server.requests) == 1, "retrying cannot help: only a person can settle it"
+    assert "host_conflict" in done.stderr and "stay in the spool" in done.stderr
+    assert len(spooled(spool)) == 1
+
+
 def test_it_keeps_spooling_while_the_token_is_rejected(agent_env, tmp_path, server, agents):
     server.default = 401
     server.start()
@@ -655,6 +711,17 @@ def test_it_reads_the_config_file_and_the_command_line_wins(agent, tmp_path, mon
     config.write_text('{"interval": "often"}')
     assert agent.main(["--config", str(config), "--dry-run"]) == 2
     assert "interval must be a float" in capsys.readouterr().err
+
+
+def test_it_takes_the_machines_name_from_host_in_the_config_file_or_the_command_line(agent, tmp_path):
+    config = tmp_path / "agent.json"
+    config.write_text(json.dumps({"server": "https://finops.example.com", "token": "t", "host": "from-file"}))
+    config.chmod(0o600)
+    parse = agent.build_parser().parse_args
+    assert agent.resolve_options(parse(["--config", str(config)])).host_name == "from-file"
+    assert agent.resolve_options(parse(["--config", str(config), "--host", "from-cli"])).host_name == "from-cli"
+    config.write_text(json.dumps({"server": "https://finops.example.com", "token": "t"}))
+    assert agent.resolve_options(parse(["--config", str(config)])).host_name == socket.gethostname()
 
 
 def test_it_imports_only_the_standard_library_and_pynvml_and_parses_as_python_3_8():

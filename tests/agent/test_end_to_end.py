@@ -7,6 +7,7 @@ agent runs, the test watches only its spool and its log; the database is read on
 
 import re
 import signal
+import socket
 
 import pytest
 from django.contrib.staticfiles.handlers import StaticFilesHandler
@@ -17,7 +18,8 @@ from django.test.testcases import LiveServerThread
 
 from accounts.models import Organization
 from accounts.services import agent_token_create, org_create, user_get_or_create
-from ingest.models import AgentBatch, Gpu, GpuMinute, ProcessMinute
+from ingest.models import AgentBatch, Gpu, GpuHost, GpuMinute, ProcessMinute
+from ingest.services.agent import gpu_host_update
 from tests.agent import test_agent as agent_tests
 from tests.agent.test_agent import free_port, run_agent, spooled, wait_for
 
@@ -144,3 +146,41 @@ def test_it_delivers_every_batch_exactly_once_across_a_server_outage(agent_env, 
     assert produced >= 6
     totals = AgentBatch.objects.for_org(org).aggregate(samples=Sum("samples"))
     assert GpuMinute.objects.for_org(org).aggregate(samples=Sum("samples")) == totals, "no sample counted twice"
+
+
+def test_it_runs_with_only_the_server_and_the_token_on_a_machine_named_otherwise(agent_env, app_server, tmp_path):
+    """The documented install on a cloud VM: the token names the host, the hostname is whatever the VM has."""
+    owner, _ = user_get_or_create(email="alice@example.org", password="correct-horse-battery-staple")
+    org = org_create(name="Alice AI", owner=owner)
+    _, token = agent_token_create(org=org, host_name="gpu-a100-01", created_by=owner)
+    assert socket.gethostname() != "gpu-a100-01"
+    env = {**agent_env, "STATE_DIRECTORY": str(tmp_path / "state")}  # the default spool, kept out of the home
+    app_server.start()
+    first = run_agent(env, "--once", "--server", app_server.url, "--token", token)
+    assert first.returncode == 0, first.stderr
+
+    # the token copied to a second machine: refused, loudly, and its batch kept
+    other = {**agent_env, "STATE_DIRECTORY": str(tmp_path / "other")}
+    copied = run_agent(other, "--once", "--server", app_server.url, "--token", token, "--host", "ip-10-0-9-4")
+    assert copied.returncode == 1
+    assert "host_conflict" in copied.stderr and "ip-10-0-9-4" in copied.stderr
+    assert socket.gethostname() in copied.stderr, copied.stderr
+    assert len(spooled(tmp_path / "other")) == 1
+    app_server.stop()
+
+    [host] = GpuHost.objects.for_org(org)
+    assert (host.name, host.reported_hostname) == ("gpu-a100-01", socket.gethostname())
+    assert AgentBatch.objects.for_org(org).count() == 1
+    assert GpuMinute.objects.for_org(org).count() == 2
+    assert spooled(tmp_path / "state") == []
+
+    # it was a replacement after all: forget the old machine, and the kept batch goes through
+    gpu_host_update(org=org, name="gpu-a100-01", forget_machine=True)
+    app_server.start()
+    replaced = run_agent(other, "--once", "--server", app_server.url, "--token", token, "--host", "ip-10-0-9-4")
+    assert replaced.returncode == 0, replaced.stderr
+    app_server.stop()
+    host.refresh_from_db()
+    assert host.reported_hostname == "ip-10-0-9-4"
+    assert AgentBatch.objects.for_org(org).count() == 3, "the kept batch and the new one"
+    assert spooled(tmp_path / "other") == []

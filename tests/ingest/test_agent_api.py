@@ -133,9 +133,11 @@ class AgentSamplesApiTests(AgentTestCase):
         self.assertIn("future", json.dumps(response.json()))
         self.assertEqual(self.post(batch(start=timezone.now() - timedelta(minutes=2))).status_code, 201)
 
-    def test_it_refuses_another_hosts_name(self):
-        response = self.post(batch(host="someone-else"))
-        self.assertEqual(response.status_code, 400)
+    def test_it_takes_the_host_from_the_token_whatever_the_hostname(self):
+        response = self.post(batch(host="ip-10-0-3-17"))  # more in test_agent_hostname.py
+        self.assertEqual(response.status_code, 201, response.content)
+        host = GpuHost.objects.get(org=self.org)
+        self.assertEqual((host.name, host.reported_hostname), ("gpu-box-1", "ip-10-0-3-17"))
 
     def test_it_refuses_revoked_and_wrong_kind_tokens(self):
         self.assertEqual(self.post(batch(), raw=self.read_key).status_code, 401)
