@@ -73,13 +73,18 @@ def as_json(amount: Decimal | None) -> str | None:
     return None if amount is None else f"{quantize_storage(amount):f}"
 
 
-def format_money(amount: Decimal | None, currency: str) -> str:
-    """Human display: symbol, thousands separators, minor-unit rounding; unknown is an em dash."""
+def format_money(amount: Decimal | int | str | None, currency: str) -> str:
+    """The one display of an amount a person reads, in `currency` (ISO 4217): rounded half-even to the currency's
+    minor unit, with thousands separators, the symbol before it (or the code after it when the currency has no
+    symbol here) and the minus sign in front: `$1,234.50`, `-€3.50`, `¥3,417`, `1,234.568 KWD`, `5.00 SEK`.
+    Unknown (None) is an em dash, never 0; an amount that rounds to zero carries no sign. Floats are refused."""
     if amount is None:
         return "—"
-    rounded = round_to_minor(amount, currency)
-    places = minor_unit_exponent(currency)
+    code = (currency or "").strip().upper()
+    if not code:
+        raise ValueError("an amount is shown with its currency")
+    rounded = round_to_minor(to_decimal(amount), code)
     sign = "-" if rounded < 0 else ""
-    text = f"{abs(rounded):,.{places}f}"
-    symbol = CURRENCY_SYMBOLS.get(currency.upper())
-    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
+    text = f"{abs(rounded):,.{minor_unit_exponent(code)}f}"
+    symbol = CURRENCY_SYMBOLS.get(code)
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {code}"

@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from statistics import median
 
+from finops.money import format_money
+
 ZERO = Decimal(0)
 MAD_SCALE = Decimal("1.4826")
 BASELINE_DAYS = 28
@@ -43,13 +45,15 @@ def spike(points: dict, week_start: date, *, floor: Decimal) -> tuple[Decimal, D
 
 
 def detect_anomalies(
-    daily: dict, ratios: dict, mixes: dict, week_start: date, *, spend_floor: Decimal = Decimal(5)
+    daily: dict, ratios: dict, mixes: dict, week_start: date, *, currency: str, spend_floor: Decimal = Decimal(5)
 ) -> list[Anomaly]:
     """Anomalies of one week.
 
     `daily`: {(kind, subject): {day: value}} for spend (kind spend_spike) and idle GPU-hours (idle_hours_jump);
     `ratios`: {(kind, subject): [week-4, ..., week-1, this week]} for tokens per request and retry rate;
     `mixes`: {feature: [premium share week-4 .. week-1, this week]}.
+    Each reason shows its figures in their unit: spend in `currency` (the organisation's), idle in GPU-hours,
+    tokens per request, retries per job, premium shares in percent.
     """
     found = []
     for (kind, subject), points in sorted(daily.items()):
@@ -57,7 +61,7 @@ def detect_anomalies(
         hit = spike(points, week_start, floor=floor)
         if hit:
             mean, centre = hit
-            found.append(Anomaly(kind, subject, mean, centre, f"{mean:.2f} a day against a usual {centre:.2f}"))
+            found.append(Anomaly(kind, subject, mean, centre, _daily_reason(kind, mean, centre, currency)))
     for (kind, subject), weeks in sorted(ratios.items()):
         *before, now = weeks
         known = [w for w in before if w is not None]
@@ -66,7 +70,7 @@ def detect_anomalies(
         usual = sum(known, ZERO) / len(known)
         jump = Decimal("0.3") if kind == "tokens_per_request_jump" else Decimal("0.5")
         if usual > 0 and (now - usual) / usual > jump:
-            found.append(Anomaly(kind, subject, now, usual, f"{now:.2f} against a usual {usual:.2f}"))
+            found.append(Anomaly(kind, subject, now, usual, _ratio_reason(kind, now, usual)))
     for feature, weeks in sorted(mixes.items()):
         *before, now = weeks
         known = [w for w in before if w is not None]
@@ -77,6 +81,18 @@ def detect_anomalies(
             found.append(Anomaly("model_mix_shift", feature, now, usual,
                                  f"premium share {now:.0%} against a usual {usual:.0%}"))  # fmt: skip
     return sorted(found, key=lambda a: (a.kind, -(a.value - a.baseline)))
+
+
+def _daily_reason(kind: str, mean: Decimal, centre: Decimal, currency: str) -> str:
+    if kind == "spend_spike":
+        return f"{format_money(mean, currency)} a day against a usual {format_money(centre, currency)}"
+    return f"{mean:,.1f} GPU-hours a day against a usual {centre:,.1f}"  # idle_hours_jump
+
+
+def _ratio_reason(kind: str, now: Decimal, usual: Decimal) -> str:
+    if kind == "tokens_per_request_jump":
+        return f"{now:,.0f} tokens a request against a usual {usual:,.0f}"
+    return f"{now:,.2f} retries per job against a usual {usual:,.2f}"  # retry_rate_jump
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from finops.founder_table import FOUNDER_ROWS
+from finops.money import format_money
 
 ZERO = Decimal(0)
 
@@ -134,6 +135,11 @@ def percentile(values: list, share: Decimal) -> Decimal | None:
     return ordered[rank - 1]
 
 
+def _money(f: PeriodFacts, amount: Decimal) -> str:
+    """An amount in a reason, as a person reads it: in the organisation's currency, rounded to its minor unit."""
+    return format_money(amount, f.currency)
+
+
 def _ratio(part: Decimal, whole: Decimal) -> Decimal | None:
     return part / whole if whole else None
 
@@ -167,7 +173,11 @@ def inference_request(f: PeriodFacts, t: dict) -> dict:
         if cost > revenue:
             offenders.append(
                 offender(
-                    "customer", customer, customer, cost - revenue, f"AI cost {cost:.2f} above revenue {revenue:.2f}"
+                    "customer",
+                    customer,
+                    customer,
+                    cost - revenue,
+                    f"AI cost {_money(f, cost)} above revenue {_money(f, revenue)}",
                 )
             )
     for plan, price in sorted((f.plan_prices or {}).items()):
@@ -180,7 +190,7 @@ def inference_request(f: PeriodFacts, t: dict) -> dict:
                     plan,
                     plan,
                     p90 - price * t["plan_p90_cost_share_of_price"],
-                    f"p90 cost per customer {p90:.2f} against price {price:.2f}",
+                    f"p90 cost per customer {_money(f, p90)} against price {_money(f, price)}",
                 )
             )
     return {"measured": measured, "stop_sign": bool(offenders), "offenders": offenders}
@@ -326,7 +336,7 @@ def free_trial(f: PeriodFacts, t: dict) -> dict:
     trials = [(c, cost) for c, plan, cost in f.customer_cost if plan == f.trial_plan]
     spend = sum((cost for _, cost in trials), ZERO)
     offenders = [
-        offender("customer", c, c, cost, f"trial account above the cap of {t['trial_cap']}")
+        offender("customer", c, c, cost, f"trial account above the cap of {_money(f, t['trial_cap'])}")
         for c, cost in trials
         if cost > t["trial_cap"]
     ]
@@ -374,7 +384,7 @@ def customer_tier(f: PeriodFacts, t: dict) -> dict:
                     plan,
                     plan,
                     cost,
-                    f"{share:.0%} of calls on premium models at price {price:.2f}, below the median plan",
+                    f"{share:.0%} of calls on premium models at price {_money(f, price)}, below the median plan",
                 )
             )
     return {"measured": measured, "stop_sign": bool(offenders), "offenders": offenders}
@@ -412,7 +422,7 @@ def provider_commitment(f: PeriodFacts, t: dict) -> dict:
             offenders.append(offender("commitment", ident, ident, unused, f"used {share:.0%}"))
     for name, cost, revenue in f.promised:
         if cost > revenue:
-            why = f"promised capacity costs {cost:.2f} against {revenue:.2f} of revenue"
+            why = f"promised capacity costs {_money(f, cost)} against {_money(f, revenue)} of revenue"
             offenders.append(offender("commitment", name, name, cost - revenue, why))
     judged = f.commitments or f.promised
     return {

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Context, Decimal
+from decimal import ROUND_CEILING, Context, Decimal
 
 from django.core.cache import cache
 from django.db import connection
@@ -20,6 +20,7 @@ from finops.economics.rules import (
     commitment_split,
     founder_table,
     premium_audit,
+    thresholds_with_defaults,
 )
 from finops.models import (
     Bucket,
@@ -369,8 +370,11 @@ def _plan_premium(allocated, routes):
 
 
 def _releases(org, start, end, settings):
+    """(name, evaluation spend) of each release in the period: the spend of its day and of the days before it that
+    the organisation's `evaluation_lookback_days` threshold names (whole days; a part of a day counts as one)."""
     since, until = _bounds(start, end)
-    lookback = timedelta(days=7)
+    days = thresholds_with_defaults(settings.thresholds)["evaluation_lookback_days"]
+    lookback = timedelta(days=int(days.to_integral_value(rounding=ROUND_CEILING)))
     for release in Release.objects.for_org(org).filter(released_at__gte=since, released_at__lt=until):
         day = release.released_at.date()
         spend = _sum(
@@ -678,11 +682,11 @@ def anomalies_for_week(*, org, week_start: date) -> list:
         .aggregate(last=Max("computed_at"), days=Count("id"), rows=Sum("rows"))
     )
     last = record["last"].isoformat() if record["last"] else ""
-    key = f"anomalies:{org.code}:{week_start}:{record['days']}:{record['rows']}:{last}"
+    key = f"anomalies:{org.code}:{org.currency}:{week_start}:{record['days']}:{record['rows']}:{last}"
     found = cache.get(key) if record["days"] else None
     if found is None:
         daily, ratios, mixes = anomaly_inputs(org=org, week_start=week_start)
-        found = detect_anomalies(daily, ratios, mixes, week_start)
+        found = detect_anomalies(daily, ratios, mixes, week_start, currency=org.currency)
         if record["days"]:
             cache.set(key, found, timeout=ANOMALY_CACHE_SECONDS)
     return found

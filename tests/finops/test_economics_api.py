@@ -55,21 +55,36 @@ class AnomalyMethodTests(SimpleTestCase):
 
     def test_a_spend_spike_against_its_own_baseline(self):
         points = self.steady("10") | {MONDAY + timedelta(days=i): D("40") for i in range(7)}
-        [found] = detect_anomalies({("spend_spike", "customer acme"): points}, {}, {}, MONDAY)
+        [found] = detect_anomalies({("spend_spike", "customer acme"): points}, {}, {}, MONDAY, currency="USD")
         self.assertEqual((found.kind, found.value, found.baseline), ("spend_spike", D("40"), D("10")))
+        self.assertEqual(found.reason, "$40.00 a day against a usual $10.00")
+
+    def test_reasons_show_money_in_the_orgs_currency_and_other_figures_in_their_unit(self):
+        spend = self.steady("1000.4") | {MONDAY + timedelta(days=i): D("3417.5") for i in range(7)}
+        idle = self.steady("2") | {MONDAY + timedelta(days=i): D("9.25") for i in range(7)}
+        daily = {("spend_spike", "customer acme"): spend, ("idle_hours_jump", "host gpu-1"): idle}
+        ratios = {("retry_rate_jump", "all jobs"): [D("0.1")] * 4 + [D("0.3")],
+                  ("tokens_per_request_jump", "feature chat"): [D(1000)] * 4 + [D(1500)]}  # fmt: skip
+        reasons = {a.kind: a.reason for a in detect_anomalies(daily, ratios, {}, MONDAY, currency="JPY")}
+        self.assertEqual(reasons["spend_spike"], "¥3,418 a day against a usual ¥1,000")  # half-even: 3417.5 -> 3418
+        self.assertEqual(reasons["idle_hours_jump"], "9.2 GPU-hours a day against a usual 2.0")
+        self.assertEqual(reasons["tokens_per_request_jump"], "1,500 tokens a request against a usual 1,000")
+        self.assertEqual(reasons["retry_rate_jump"], "0.30 retries per job against a usual 0.10")
+        [kwd] = detect_anomalies({("spend_spike", "feature chat"): spend}, {}, {}, MONDAY, currency="KWD")
+        self.assertEqual(kwd.reason, "3,417.500 KWD a day against a usual 1,000.400 KWD")
 
     def test_a_noisy_series_and_pennies_do_not_alarm(self):
         noisy = {MONDAY - timedelta(days=28 - i): D(5 + 10 * (i % 2)) for i in range(28)}
         noisy |= {MONDAY + timedelta(days=i): D("14") for i in range(7)}
         pennies = self.steady("0.01") | {MONDAY + timedelta(days=i): D("0.50") for i in range(7)}
         daily = {("spend_spike", "feature chat"): noisy, ("spend_spike", "customer tiny"): pennies}
-        self.assertEqual(detect_anomalies(daily, {}, {}, MONDAY), [])
+        self.assertEqual(detect_anomalies(daily, {}, {}, MONDAY, currency="USD"), [])
 
     def test_ratio_jumps_and_a_model_mix_shift(self):
         ratios = {("retry_rate_jump", "all jobs"): [D("0.1"), D("0.1"), None, D("0.1"), D("0.3")],
                   ("tokens_per_request_jump", "feature chat"): [D(1000)] * 4 + [D(1100)]}  # fmt: skip
         mixes = {"summarise": [D("0.5")] * 4 + [D("0.95")]}
-        found = detect_anomalies({}, ratios, mixes, MONDAY)
+        found = detect_anomalies({}, ratios, mixes, MONDAY, currency="USD")
         self.assertEqual([(a.kind, a.subject) for a in found],
                          [("model_mix_shift", "summarise"), ("retry_rate_jump", "all jobs")])  # fmt: skip
 

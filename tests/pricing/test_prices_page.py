@@ -42,7 +42,7 @@ class PricesPageTests(BaseTestCase):
         response = self.client.get(self.url())
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, "Model prices")
-        self.assertContains(response, "7 calls are unpriced: they are counted, never shown as $0.")
+        self.assertContains(response, "7 calls are unpriced: they are counted, never shown as $0.00.")
         rows = response.context["unpriced"]
         self.assertEqual(
             rows,
