@@ -27,7 +27,7 @@ from ingest.readers import open_csv_stream
 from ingest.services.ledger_writer import LEDGER_COLUMNS
 from ingest.services.tally import days_covered
 from ingest.sources import values as v
-from ingest.sources.focus import COMMITMENT_STATUS
+from ingest.sources.focus import COMMITMENT_STATUS, GPU_SEPARATOR, gpu_columns, gpu_type_of
 
 DECIMAL = pa.decimal128(38, 18)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -107,6 +107,16 @@ def _commitment_status(column):
     return pc.fill_null(by_distinct(lowered, lambda s: COMMITMENT_STATUS.get(s, ""), pa.string()), "")
 
 
+def _gpu_type(batch, rows):
+    """gpu_type per row: the same cells as the row path, joined the same way, detected once per distinct join."""
+    columns, provider_texts = gpu_columns(batch.batch.schema.names)
+    if not columns:
+        return pa.array([""] * rows)
+    cells = [_text(batch[name]) for name in columns]
+    joined = cells[0] if len(cells) == 1 else pc.binary_join_element_wise(*cells, GPU_SEPARATOR)
+    return by_distinct(joined, lambda text: gpu_type_of(text, provider_texts), pa.string())
+
+
 def _optional(batch, name, convert, default):
     """`convert` of the column when the file has it, else `default`."""
     column = batch[name]
@@ -184,7 +194,7 @@ def _ledger_table(upload, source, batch: _Batch, first_row: int, tags_columns) -
         "charge_period_start": charge_start,
         "charge_period_end": _optional(batch, "ChargePeriodEnd", _timestamp, pa.nulls(rows, TIMESTAMP)),
         "charge_category": _optional(batch, "ChargeCategory", _category, pa.array(["usage"] * rows)),
-        "gpu_type": empty,
+        "gpu_type": _gpu_type(batch, rows),
         "pricing_quantity": _optional(batch, "PricingQuantity", _decimal, pa.nulls(rows, DECIMAL)),
         "consumed_quantity": _optional(batch, "ConsumedQuantity", _decimal, pa.nulls(rows, DECIMAL)),
         "billed_cost_amount": billed,

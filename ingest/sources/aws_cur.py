@@ -11,6 +11,7 @@ repeats across legitimately distinct rows (hourly splits, restatements).
 from decimal import Decimal
 from functools import lru_cache
 
+from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
 from ingest.sources.focus import month_start, next_month
@@ -43,6 +44,8 @@ COLUMNS = {
     "usage": ("lineItem/UsageAmount", "line_item_usage_amount"),
     "unit": ("pricing/unit", "pricing_unit"),
     "instance_type": ("product/instanceType", "product_instance_type"),
+    "instance_family": ("product/instanceFamily", "product_instance_family"),
+    "usage_type": ("lineItem/UsageType", "line_item_usage_type"),
     "list_cost": ("pricing/publicOnDemandCost", "pricing_public_on_demand_cost"),
     "product_map": ("product",),
     "tag_map": ("resource_tags",),
@@ -85,22 +88,6 @@ COMMITMENT_TYPES = dict.fromkeys(("DiscountedUsage", "RIFee"), "Reservation") | 
     ("SavingsPlanCoveredUsage", "SavingsPlanNegation", "SavingsPlanRecurringFee", "SavingsPlanUpfrontFee"),
     "Savings Plan",
 )
-# Instance families with GPUs or ML accelerators (Trainium, Inferentia, Gaudi count: they are the GPU budget).
-GPU_FAMILIES = frozenset(
-    {
-        "p2", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6e-gb200",
-        "g2", "g3", "g3s", "g4dn", "g4ad", "g5", "g5g", "g6", "g6e", "g6f", "gr6", "gr6f",
-        "trn1", "trn1n", "trn2", "inf1", "inf2", "dl1", "dl2q",
-    }
-)  # fmt: skip
-
-
-@lru_cache(maxsize=4096)
-def gpu_instance_type(instance_type: str) -> str:
-    """The instance type when its family has GPUs (p5.48xlarge, SageMaker ml.g5.xlarge), else ''."""
-    parts = instance_type.lower().split(".")
-    family = parts[1] if parts[0] == "ml" and len(parts) > 2 else parts[0]
-    return instance_type if family in GPU_FAMILIES else ""
 
 
 def _zone_region(zone: str) -> str:
@@ -192,6 +179,7 @@ class AwsCurSource(BillSource):
         commitment_type = COMMITMENT_TYPES.get(kind) or ("Reservation" if kind == "Fee" and commitment_id else "")
         product = self._product(record)
         instance_type = v.text(record, c["instance_type"]) or product.get("instance_type", "")
+        description = v.text(record, c["description"])
         usage = v.decimal(record, c["usage"])
         unit = v.text(record, c["unit"])
         return {
@@ -207,7 +195,7 @@ class AwsCurSource(BillSource):
             "charge_category": category,
             "charge_class": "",
             "charge_frequency": frequency,
-            "charge_description": v.text(record, c["description"]),
+            "charge_description": description,
             "region": self._region(record, product),
             "service_name": v.text(record, c["product_name"])
             or product.get("product_name", "")
@@ -217,7 +205,14 @@ class AwsCurSource(BillSource):
             "resource_name": "",
             "resource_type": "",
             "sku_id": v.text(record, c["sku"]),
-            "gpu_type": gpu_instance_type(instance_type) if instance_type else "",
+            "gpu_type": line_gpu_type(
+                instance_type=instance_type,
+                charge_description=description,
+                provider_columns=(
+                    v.text(record, c["usage_type"]),
+                    v.text(record, c["instance_family"]) or product.get("instance_family", ""),
+                ),
+            ),
             "pricing_quantity": usage,
             "pricing_unit": unit,
             "consumed_quantity": usage,

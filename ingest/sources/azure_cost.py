@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
+from ingest.gpu_names import gpu_detect, line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
 from ingest.sources.focus import month_start, next_month
@@ -52,6 +53,7 @@ COLUMNS = {
     "resource_id": ("ResourceId", "InstanceId"),
     "resource_name": ("ResourceName",),
     "resource_type": ("ResourceType",),
+    "additional_info": ("AdditionalInfo", "additionalInfo"),
     "location": ("ResourceLocation", "Location"),
     "quantity": ("Quantity", "ConsumedQuantity"),
     "unit": ("UnitOfMeasure",),
@@ -87,39 +89,20 @@ BASES = {"actual": "actual", "amortised": "amortised", "amortized": "amortised"}
 ONE_DAY = timedelta(days=1)
 ZERO = Decimal(0)
 
-# An N-series (GPU) size: NC, NCC, ND, NG, NV followed by digits, lower-case letters or a space
-# ("NC24ads A100 v4", "NCasT4_v3", "NV Series"); "NVMe" is not one.
-_N_SERIES = re.compile(r"\bN(CC|C|D|G|V)(?=[\d\s_a-z]|$)")
-_GPU_MODEL = re.compile(r"(?<!\d)(GB[23]00|MI300X|MI25|[BH][12]00|A100|A10|T4|V100|P100|P40|K80|M60|V710|V620)(?!\d)")
-_VERSION = re.compile(r"v(\d)\b")
-# Sizes whose names carry no GPU: family and version -> the GPU Microsoft documents for it.
-_FAMILY_GPU = {
-    ("C", 1): "K80",
-    ("C", 2): "P100",
-    ("C", 3): "V100",
-    ("D", 1): "P40",
-    ("D", 2): "V100",
-    ("V", 1): "M60",
-    ("V", 3): "M60",
-    ("V", 4): "MI25",
-}
+# AdditionalInfo is JSON text; only its VM size is read, without parsing the rest of every row.
+_SERVICE_TYPE = re.compile(r'"ServiceType"\s*:\s*"([^"]{1,100})"')
 
 
-@lru_cache(maxsize=4096)
 def gpu_model(category: str, subcategory: str, meter_name: str, product: str) -> str:
     """The GPU of an N-series VM meter ("NCads H100 v5" -> "H100"), its family when unknown, or ''."""
-    if "virtual machines" not in category.lower() and "virtual machines" not in product.lower():
-        return ""
-    text = f"{subcategory} {meter_name} {product}"
-    family = _N_SERIES.search(text)
-    if family is None:
-        return ""
-    model = _GPU_MODEL.search(text)
-    if model:
-        return model.group(1)
-    version = _VERSION.search(text)
-    letter = family.group(1)
-    return _FAMILY_GPU.get((letter, int(version.group(1)) if version else 1), f"N{letter}-series")
+    found = gpu_detect(meter_name, product, subcategory, category)
+    return found.model if found else ""
+
+
+def _vm_size(additional_info: str) -> str:
+    """The VM size in AdditionalInfo ({"ServiceType": "Standard_NC24ads_A100_v4", ...}), or ''."""
+    found = _SERVICE_TYPE.search(additional_info) if "ServiceType" in additional_info else None
+    return found.group(1) if found else ""
 
 
 @lru_cache(maxsize=1024)
@@ -215,6 +198,8 @@ class AzureCostSource(BillSource):
         meter_category = v.text(record, c["meter_category"])
         product = v.text(record, c["product"])
         meter_name = v.text(record, c["meter_name"])
+        resource_type = v.text(record, c["resource_type"], 200)
+        resource_name = v.text(record, c["resource_name"])
         return {
             "provider": PROVIDER,
             "billing_account_id": v.first_text(record, c["account"], c["profile"])[:200],
@@ -235,10 +220,21 @@ class AzureCostSource(BillSource):
             "service_name": (meter_category or v.text(record, c["consumed_service"]))[:200],
             "service_category": v.text(record, c["service_family"], 100),
             "resource_id": v.text(record, c["resource_id"]),
-            "resource_name": v.text(record, c["resource_name"]),
-            "resource_type": v.text(record, c["resource_type"], 200),
+            "resource_name": resource_name,
+            "resource_type": resource_type,
             "sku_id": v.first_text(record, c["part_number"], c["meter_id"])[:200],
-            "gpu_type": gpu_model(meter_category, v.text(record, c["meter_subcategory"]), meter_name, product),
+            "gpu_type": line_gpu_type(
+                instance_type=_vm_size(v.text(record, c["additional_info"])),
+                charge_description=meter_name,
+                resource_type=resource_type,
+                service_name=meter_category,
+                provider_columns=(
+                    product,
+                    v.text(record, c["meter_subcategory"]),
+                    v.text(record, c["consumed_service"]),
+                ),
+                resource_name=resource_name,
+            ),
             "pricing_quantity": quantity,
             "pricing_unit": unit,
             "consumed_quantity": quantity if consumed else None,

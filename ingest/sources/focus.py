@@ -7,7 +7,9 @@ M/D/YY dates, seen in the spec's SaaS examples, are read too.
 """
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
+from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
 
@@ -30,6 +32,34 @@ SIGNATURE = frozenset(
     }
 )
 COMMITMENT_STATUS = {"used": "used", "unused": "unused"}
+# The columns the GPU detector reads (ECONOMICS.md, GPU cost), in its reading order, then every naming x_ column;
+# ResourceName and x_ names and ids other than the SKU's (x_ResourceGroupName, x_AccountId) are chosen by people.
+GPU_TEXT_COLUMNS = (
+    "SkuPriceDetails", "SkuId", "SkuMeter", "ResourceType", "ChargeDescription", "ServiceName", "ServiceSubcategory",
+    "ServiceCategory",
+)  # fmt: skip
+GPU_NAME_COLUMNS = ("ResourceName",)
+# x_ columns of amounts, prices, quantities and dates never name a GPU (and would make every row distinct).
+_NOT_NAMING = ("cost", "price", "quantity", "rate", "date", "period", "amount", "usd", "credit", "size")
+_PROVIDER_PREFIXES = ("x_Sku", "x_Service", "x_Pricing", "x_Meter", "x_Product", "x_Instance", "x_Usage")
+GPU_SEPARATOR = "\x1f"
+
+
+def gpu_columns(columns) -> tuple[tuple[str, ...], int]:
+    """(columns a header's GPU type is read from, how many are provider text: the rest are user-chosen names)."""
+    present = set(columns)
+    extra = [c for c in columns if c.startswith("x_") and not any(w in c.lower() for w in _NOT_NAMING)]
+    named = [c for c in extra if c.endswith(("Name", "Id")) and not c.startswith(_PROVIDER_PREFIXES)]
+    text = [c for c in GPU_TEXT_COLUMNS if c in present] + [c for c in extra if c not in named]
+    names = [c for c in GPU_NAME_COLUMNS if c in present] + named
+    return tuple(text + names), len(text)
+
+
+@lru_cache(maxsize=16384)
+def gpu_type_of(joined: str, provider_texts: int) -> str:
+    """The gpu_type of a row from its gpu_columns cells joined by GPU_SEPARATOR (both FOCUS paths call this)."""
+    cells = joined.split(GPU_SEPARATOR)
+    return line_gpu_type(provider_columns=cells[:provider_texts], names=cells[provider_texts:])
 
 
 def month_start(moment: datetime) -> datetime:
@@ -51,6 +81,9 @@ class FocusSource(BillSource):
         return len(SIGNATURE.intersection(columns)) >= 2
 
     def parse(self, record):
+        if getattr(self, "_width", None) != len(record):
+            self._width = len(record)
+            self._gpu_columns, self._gpu_texts = gpu_columns(list(record))
         charge_start = v.timestamp(record, "ChargePeriodStart")
         billing_start = v.timestamp(record, "BillingPeriodStart")
         if charge_start is None and billing_start is None:
@@ -83,7 +116,7 @@ class FocusSource(BillSource):
             "resource_name": v.text(record, "ResourceName"),
             "resource_type": v.text(record, "ResourceType"),
             "sku_id": v.text(record, "SkuId"),
-            "gpu_type": "",
+            "gpu_type": gpu_type_of(GPU_SEPARATOR.join(v.text(record, c) for c in self._gpu_columns), self._gpu_texts),
             "pricing_quantity": v.decimal(record, "PricingQuantity"),
             "pricing_unit": v.text(record, "PricingUnit"),
             "consumed_quantity": v.decimal(record, "ConsumedQuantity"),

@@ -9,11 +9,11 @@ charges, so billed = cost + credits. `credits` arrives as JSON text, as a Python
 
 import ast
 import json
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 
+from ingest.gpu_names import gpu_detect, line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
 from ingest.sources.focus import month_start, next_month
@@ -29,30 +29,13 @@ COST_TYPES = {
 }
 # Credits of these types are the committed use discount being applied to the line.
 CUD_CREDIT_PREFIX = "COMMITTED_USAGE_DISCOUNT"
-_GPU_MODEL = re.compile(
-    r"\b(GB[23]00|[BH][12]00|H800|A100|A800|A10G|A10|L40S|L40|L4|T4|V100|P100|P40|P4|K80)\b", re.IGNORECASE
-)
-# Accelerator-optimised machine families bill their cores and RAM on SKUs that name the family,
-# not the GPU; those lines are still GPU host cost (ECONOMICS.md, GPU cost).
-_GPU_FAMILY = re.compile(r"\b(A2|A3|A4|G2)( Ultra| Mega| High| Edge)?\b.*\bInstance\b", re.IGNORECASE)
-_FAMILY_GPU = {"a2": "A100", "a3": "H100", "a3 ultra": "H200", "a4": "B200", "g2": "L4"}
 _ZERO = Decimal(0)
 
 
-@lru_cache(maxsize=4096)
 def gpu_model(description: str) -> str:
-    """The GPU model a SKU description names ("Nvidia Tesla T4 GPU ..." -> "T4"), or ''."""
-    lowered = description.lower()
-    if "gpu" in lowered or "nvidia" in lowered:
-        found = _GPU_MODEL.search(description)
-        if found:
-            return found.group(1).upper()
-    family = _GPU_FAMILY.search(description)
-    if family:
-        name = family.group(1).lower()
-        ultra = (family.group(2) or "").strip().lower() == "ultra"
-        return _FAMILY_GPU.get(f"{name} ultra" if ultra else name, "")
-    return ""
+    """The GPU a SKU description names ("Nvidia Tesla T4 GPU ..." -> "T4", "A2 Instance Core ..." -> "A100"), or ''."""
+    found = gpu_detect(description)
+    return found.model if found else ""
 
 
 @lru_cache(maxsize=1024)
@@ -120,6 +103,15 @@ def credits(record, column: str = "credits") -> tuple[Decimal, str]:
         raise v.CellError(column, f"{column} is not a list of credits we can read: {str(value)[:60]!r}") from None
 
 
+def _label_text(cell) -> str:
+    """A labels cell as text for the GPU detector: JSON text as it is, a native list of pairs as its values."""
+    if cell is None or isinstance(cell, str):
+        return cell or ""
+    if isinstance(cell, list):
+        return " ".join(str(item.get("value", "")) if isinstance(item, dict) else str(item) for item in cell)
+    return str(cell)
+
+
 class GcpBillingSource(BillSource):
     """Google Cloud's BigQuery billing export, one usage hour of one SKU per record."""
 
@@ -177,7 +169,13 @@ class GcpBillingSource(BillSource):
             "resource_name": v.text(record, "resource.name"),
             "resource_type": "",
             "sku_id": v.text(record, "sku.id", 200),
-            "gpu_type": gpu_model(description) if description else "",
+            # system_labels carry the machine type (compute.googleapis.com/machine_spec: a2-highgpu-1g).
+            "gpu_type": line_gpu_type(
+                charge_description=description,
+                service_name=v.text(record, "service.description"),
+                provider_columns=(_label_text(record.get("system_labels")),),
+                resource_name=v.text(record, "resource.name"),
+            ),
             "pricing_quantity": v.decimal(record, "usage.amount_in_pricing_units"),
             "pricing_unit": v.text(record, "usage.pricing_unit", 100),
             "consumed_quantity": v.decimal(record, "usage.amount"),

@@ -7,6 +7,7 @@ stands for the billing account, so re-uploading a month replaces that month.
 
 from datetime import time, timedelta
 
+from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
 from ingest.sources.focus import month_start, next_month
@@ -70,6 +71,9 @@ class MappedCsvSource(BillSource):
         if len(currency) != 3 or not currency.isalpha():
             raise v.CellError(c.get("currency") or "currency", f"{currency!r} is not a three-letter currency code")
         tags = v.normalise_tags((column, record.get(column)) for column in self.tag_columns)
+        gpu_cell = v.text(record, c["gpu_type"]) if c.get("gpu_type") else ""
+        description = v.text(record, c["description"]) if c.get("description") else ""
+        resource = v.text(record, c["resource"]) if c.get("resource") else ""
         if end is None:  # a date covers its day; a time stamp, its hour
             end = start + (timedelta(days=1) if start.time() == time.min else timedelta(hours=1))
         billing_start = month_start(start)
@@ -86,15 +90,16 @@ class MappedCsvSource(BillSource):
             "charge_category": "credit" if amount < 0 else "usage",
             "charge_class": "",
             "charge_frequency": "usage-based",
-            "charge_description": v.text(record, c["description"]) if c.get("description") else "",
+            "charge_description": description,
             "region": "",
             "service_name": "GPU compute",
             "service_category": "Compute",
-            "resource_id": v.text(record, c["resource"]) if c.get("resource") else "",
+            "resource_id": resource,
             "resource_name": "",
             "resource_type": "GPU instance" if c.get("gpu_type") else "",
             "sku_id": "",
-            "gpu_type": v.text(record, c["gpu_type"], 100) if c.get("gpu_type") else "",
+            # The canonical model ("8x H100 SXM" -> "H100"); a GPU type naming no known GPU is the user's mark: "GPU".
+            "gpu_type": line_gpu_type(gpu_type=gpu_cell, charge_description=description, names=(resource,)),
             "pricing_quantity": quantity,
             "pricing_unit": v.text(record, c["unit"]) if c.get("unit") else "",
             "consumed_quantity": quantity,

@@ -7,20 +7,13 @@ month of the usage interval. Tags are defined tags (`tags/Namespace.Key`) or fre
 `CreatedBy` whatever the namespace, also under its bare key unless another tag holds that key.
 """
 
-from functools import lru_cache
-
+from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
 from ingest.sources.focus import month_start, next_month
 
 PROVIDER = "Oracle"  # as in FOCUS exports of the same cloud
 TRUE_TEXT = frozenset({"true", "1", "yes", "y", "t"})
-
-
-@lru_cache(maxsize=4096)
-def gpu_description(description: str) -> str:
-    """The SKU description when it names a GPU shape ("Compute - GPU Standard - A10"), else ''."""
-    return description[:100] if "gpu" in description.lower() else ""
 
 
 def _tag_keys(column: str) -> tuple[str, str]:
@@ -85,7 +78,12 @@ class OciCostSource(BillSource):
             "resource_name": "",
             "resource_type": "",
             "sku_id": v.text(record, "cost/productSku"),
-            "gpu_type": gpu_description(description) if description else "",
+            # product/resource names the shape's SKU ("PIC_COMPUTE_GPU_A10"); the description its GPU.
+            "gpu_type": line_gpu_type(
+                charge_description=description,
+                service_name=v.text(record, "product/service"),
+                provider_columns=(v.text(record, "product/resource"),),
+            ),
             "pricing_quantity": quantity,
             "pricing_unit": v.text(record, "cost/billingUnitReadable"),
             "consumed_quantity": quantity if consumed is None else consumed,

@@ -344,7 +344,7 @@ def test_it_names_gpu_instance_types():
         legacy({"product/instanceType": "m5.large"}),
         legacy({"product/instanceType": "ml.g5.xlarge"}),
     )
-    assert (gpu["gpu_type"], cpu["gpu_type"], sagemaker["gpu_type"]) == ("p5.48xlarge", "", "ml.g5.xlarge")
+    assert (gpu["gpu_type"], cpu["gpu_type"], sagemaker["gpu_type"]) == ("H100", "", "A10G")
 
 
 @pytest.mark.parametrize(
@@ -429,7 +429,7 @@ def test_it_reads_a_cur2_csv_with_maps(tmp_path):
     assert (usage["service_name"], usage["region"], usage["gpu_type"]) == (
         "Amazon Elastic Compute Cloud",
         "us-west-2",
-        "p5.48xlarge",
+        "H100",
     )
     assert (usage["billing_account_name"], usage["sub_account_name"]) == ("Payer", "Prod")
     assert (usage["billed_cost_amount"], usage["effective_cost_amount"]) == (Decimal("98.32"), Decimal("61.00"))

@@ -116,7 +116,7 @@ class UploadPageTests(BaseTestCase):
         self.assertEqual(
             [line.billed_cost_amount for line in lines], [Decimal("575.76"), Decimal("575.76"), Decimal("12.90")]
         )
-        self.assertEqual(lines[0].gpu_type, "8x H100 SXM")
+        self.assertEqual(lines[0].gpu_type, "H100")
         self.assertEqual(lines[0].tags, {"team": "research"})
         self.assertEqual(lines[0].owner, "research")
 
