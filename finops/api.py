@@ -1,11 +1,9 @@
-from datetime import date, timedelta
 from decimal import Decimal
 
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -25,11 +23,9 @@ from finops.selectors.rollups import (
 )
 from finops.services.budgets import budget_check, budget_delete, budget_reservation_release, budget_save
 from finops.services.rollups import rollups_refresh_when_embedded
-from ingest.api import PERIOD_PARAMETERS, period_from_query
-from ingest.periods import PeriodError, as_utc_bounds, parse_week, week_label
+from ingest.api import PERIOD_DESCRIPTION, PERIOD_HEADERS_DESCRIPTION, PERIOD_PARAMETERS, period_for_request
+from ingest.periods import PERIOD_PARAMETER_NAMES, Period, local_today, month_period
 from ingest.selectors import ledger_billed_totals
-
-WEEK_PARAMETERS = [OpenApiParameter("week", str, description="ISO week YYYY-Www (default: this week)")]
 
 
 @require_GET
@@ -50,13 +46,24 @@ def json_value(value):
     return value
 
 
-def week_from_query(request) -> tuple[date, str]:
-    """The Monday of `?week=YYYY-Www` (this week by default) and its label, or 400 with the reason."""
-    try:
-        monday = parse_week(request.query_params.get("week"))
-    except PeriodError as exc:
-        raise exceptions.ValidationError({"week": [str(exc)]}) from exc
-    return monday, week_label(monday)
+def week_for_request(request, org) -> Period:
+    """The request's period, which must be one ISO week (`?week=`, or start and end of one), or 400."""
+    period = period_for_request(request, org)
+    if period.kind != "week":
+        raise exceptions.ValidationError({"period": [
+            f"This is weekly: give one ISO week as ?week=YYYY-Www (e.g. 2026-W45), not {period.label}."]})  # fmt: skip
+    return period
+
+
+def month_for_request(request, org) -> Period:
+    """The request's `?month=` (this month in the organisation's time zone by default), or 400."""
+    if not any(request.query_params.get(name) for name in PERIOD_PARAMETER_NAMES):
+        return month_period(local_today(org.timezone))
+    period = period_for_request(request, org)
+    if period.kind != "month":
+        raise exceptions.ValidationError({"period": [
+            f"This is monthly: give one month as ?month=YYYY-MM (e.g. 2026-11), not {period.label}."]})  # fmt: skip
+    return period
 
 
 class EconomicsApi(OrgAPIView):
@@ -70,80 +77,97 @@ class EconomicsApi(OrgAPIView):
 class LedgerSummaryApi(EconomicsApi):
     """The identity for a period: billed_total = allocated + idle + unattributed, by bucket and label."""
 
-    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.LedgerSummaryOutput)
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.LedgerSummaryOutput,
+                   description=PERIOD_DESCRIPTION)  # fmt: skip
     def get(self, request):
-        start, end = period_from_query(request)
-        summary = ledger_summary(org=self.org, start=start, end=end)
-        lines = ledger_billed_totals(org=self.org, start=as_utc_bounds(start, end)[0], end=as_utc_bounds(start, end)[1])
-        body = {"start": start, "end": end, **json_value(summary), "lines": sum(t["lines"] for t in lines.values())}
-        return Response(serializers.LedgerSummaryOutput(body).data)
+        period = period_for_request(request, self.org)
+        summary = ledger_summary(org=self.org, start=period.start, end=period.end)
+        since, until = period.bounds()
+        lines = ledger_billed_totals(org=self.org, start=since, end=until)
+        body = {**json_value(summary), **period.as_dict(), "lines": sum(t["lines"] for t in lines.values())}
+        return Response(serializers.LedgerSummaryOutput(body).data, headers=period.headers())
 
 
 class FounderTableApi(EconomicsApi):
     """The ten Founder Table rows for a period: measured figures, founder move, stop sign, offenders."""
 
-    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.FounderTableOutput)
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.FounderTableOutput,
+                   description=PERIOD_DESCRIPTION)  # fmt: skip
     def get(self, request):
-        start, end = period_from_query(request)
-        rows = founder_table_rows(org=self.org, start=start, end=end)
-        body = {"start": start, "end": end, "currency": self.org.currency, "rows": json_value(rows)}
-        return Response(serializers.FounderTableOutput(body).data)
+        period = period_for_request(request, self.org)
+        rows = founder_table_rows(org=self.org, start=period.start, end=period.end)
+        body = {**period.as_dict(), "currency": self.org.currency, "rows": json_value(rows)}
+        return Response(serializers.FounderTableOutput(body).data, headers=period.headers())
 
 
 class WeeklyMetricsApi(EconomicsApi):
     """The twelve weekly metrics, each with the week before and the relative change."""
 
-    @extend_schema(parameters=WEEK_PARAMETERS, responses=serializers.WeeklyMetricsOutput)
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.WeeklyMetricsOutput,
+                   description=PERIOD_DESCRIPTION + " The period must be one ISO week.")  # fmt: skip
     def get(self, request):
-        monday, label = week_from_query(request)
-        metrics = metrics_for_week(org=self.org, monday=monday)
-        body = {"week": label, "start": monday, "end": monday + timedelta(days=7),
-                "currency": self.org.currency, "metrics": json_value(metrics)}  # fmt: skip
-        return Response(serializers.WeeklyMetricsOutput(body).data)
+        period = week_for_request(request, self.org)
+        metrics = metrics_for_week(org=self.org, monday=period.start)
+        body = {"week": period.label, **period.as_dict(), "currency": self.org.currency,
+                "metrics": json_value(metrics)}  # fmt: skip
+        return Response(serializers.WeeklyMetricsOutput(body).data, headers=period.headers())
 
 
 class CustomerEconomicsApi(EconomicsApi):
     """Per customer: plan, revenue (null until Stripe), AI cost, margin, jobs, cost per completed job, retries."""
 
-    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.CustomerEconomicsOutput(many=True))
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.CustomerEconomicsOutput(many=True),
+                   description=f"{PERIOD_DESCRIPTION} {PERIOD_HEADERS_DESCRIPTION}")  # fmt: skip
     def get(self, request):
-        start, end = period_from_query(request)
-        rows = json_value(customer_economics(org=self.org, start=start, end=end))
-        return Response(serializers.CustomerEconomicsOutput(rows, many=True).data)
+        period = period_for_request(request, self.org)
+        rows = json_value(customer_economics(org=self.org, start=period.start, end=period.end))
+        return Response(serializers.CustomerEconomicsOutput(rows, many=True).data, headers=period.headers())
 
 
 class AnomaliesApi(EconomicsApi):
     """The week's anomalies: spend spikes, tokens-per-request and retry-rate jumps, model-mix shifts, idle jumps."""
 
-    @extend_schema(parameters=WEEK_PARAMETERS, responses=serializers.AnomaliesOutput)
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.AnomaliesOutput,
+                   description=PERIOD_DESCRIPTION + " The period must be one ISO week.")  # fmt: skip
     def get(self, request):
-        monday, label = week_from_query(request)
-        found = [vars(a) for a in anomalies_for_week(org=self.org, week_start=monday)]
-        body = {"week": label, "anomalies": json_value(found)}
-        return Response(serializers.AnomaliesOutput(body).data)
+        period = week_for_request(request, self.org)
+        found = [vars(a) for a in anomalies_for_week(org=self.org, week_start=period.start)]
+        body = {"week": period.label, **period.as_dict(), "anomalies": json_value(found)}
+        return Response(serializers.AnomaliesOutput(body).data, headers=period.headers())
+
+
+FORECAST_DESCRIPTION = (
+    "The period is one calendar month, `?month=YYYY-MM`; by default this month so far (in the organisation's time "
+    "zone), not the last complete week. " + PERIOD_DESCRIPTION
+)
 
 
 class ForecastApi(EconomicsApi):
-    """This month's cost so far, the run rate, and the month-end forecast with its band."""
+    """This month's cost so far, the run rate, and the month-end forecast with its band; `?month=` another month
+    (a past month as it stood on its last day, a future one from its first)."""
 
-    @extend_schema(responses=serializers.ForecastOutput)
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.ForecastOutput,
+                   description=FORECAST_DESCRIPTION)  # fmt: skip
     def get(self, request):
-        today = timezone.now().date()
-        forecast = forecast_for_month(org=self.org, today=today)
-        body = {"currency": self.org.currency, "month": f"{today:%Y-%m}", **json_value(vars(forecast))}
+        period = month_for_request(request, self.org)
+        as_of = min(max(period.today, period.start), period.last_day)
+        forecast = forecast_for_month(org=self.org, today=as_of)
+        body = {"currency": self.org.currency, "month": period.label, **period.as_dict(),
+                **json_value(vars(forecast))}  # fmt: skip
         body["days_left"] = forecast.days_left
-        return Response(serializers.ForecastOutput(body).data)
+        return Response(serializers.ForecastOutput(body).data, headers=period.headers())
 
 
 class PlanEconomicsApi(EconomicsApi):
     """Per plan: price for the period, customers, AI cost per customer (median, p90, max), margin, the customers
     who lose money and the usage cap that keeps the target margin."""
 
-    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.PlanEconomicsOutput(many=True))
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.PlanEconomicsOutput(many=True),
+                   description=f"{PERIOD_DESCRIPTION} {PERIOD_HEADERS_DESCRIPTION}")  # fmt: skip
     def get(self, request):
-        start, end = period_from_query(request)
-        rows = json_value(plan_economics(org=self.org, start=start, end=end))
-        return Response(serializers.PlanEconomicsOutput(rows, many=True).data)
+        period = period_for_request(request, self.org)
+        rows = json_value(plan_economics(org=self.org, start=period.start, end=period.end))
+        return Response(serializers.PlanEconomicsOutput(rows, many=True).data, headers=period.headers())
 
 
 def budget_body(budget, state, start, end) -> dict:

@@ -3,13 +3,12 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from finops.economics.budgets import target_error
+from ingest.serializers import PeriodOutput
 
 MONEY = {"allow_null": True, "help_text": "Decimal string; null when unknown"}
 
 
-class LedgerSummaryOutput(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
+class LedgerSummaryOutput(PeriodOutput):
     currency = serializers.CharField()
     billed_total = serializers.CharField(**MONEY)
     allocated = serializers.CharField(**MONEY)
@@ -41,9 +40,7 @@ class FounderRowOutput(serializers.Serializer):
     note = serializers.CharField(allow_blank=True)
 
 
-class FounderTableOutput(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
+class FounderTableOutput(PeriodOutput):
     currency = serializers.CharField()
     rows = FounderRowOutput(many=True)
 
@@ -56,10 +53,8 @@ class MetricOutput(serializers.Serializer):
     change = serializers.CharField(allow_null=True, help_text="Relative change; null when the week before was 0")
 
 
-class WeeklyMetricsOutput(serializers.Serializer):
+class WeeklyMetricsOutput(PeriodOutput):
     week = serializers.CharField()
-    start = serializers.DateField()
-    end = serializers.DateField()
     currency = serializers.CharField()
     metrics = MetricOutput(many=True)
 
@@ -89,12 +84,12 @@ class AnomalyOutput(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class AnomaliesOutput(serializers.Serializer):
+class AnomaliesOutput(PeriodOutput):
     week = serializers.CharField()
     anomalies = AnomalyOutput(many=True)
 
 
-class ForecastOutput(serializers.Serializer):
+class ForecastOutput(PeriodOutput):
     currency = serializers.CharField()
     month = serializers.CharField()
     month_to_date = serializers.CharField()

@@ -7,7 +7,7 @@ from accounts.models import Organization
 from finops.services import budgets, digests
 from finops.services.rollups import rollups_refresh
 from ingest.models import DirtyDay
-from ingest.periods import parse_week, week_label
+from ingest.periods import week_label
 
 
 @shared_task(acks_late=True)
@@ -39,7 +39,9 @@ def budget_reservations_purge() -> int:
 @shared_task(acks_late=True)
 def send_digest_org(org_id: int, week_iso: str) -> int:
     org = Organization.objects.filter(pk=org_id).first()
-    return len(digests.digests_send(org=org, week=parse_week(week_iso)).sent) if org else 0
+    if org is None:
+        return 0
+    return len(digests.digests_send(org=org, week=digests.digest_week(org=org, week=week_iso, now=timezone.now())).sent)
 
 
 @shared_task

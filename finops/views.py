@@ -74,7 +74,7 @@ from finops.services.settings import (
 )
 from finops.templatetags.money_tags import humanize_key, measure
 from ingest.forms import GpuHostForm
-from ingest.periods import PeriodError, parse_period, parse_week, week_label
+from ingest.periods import local_today, period_for_page
 from ingest.selectors import host_for_code, host_hour_totals, host_list, host_timeline, host_workloads
 from ingest.services.agent import HOST_FIELDS, gpu_host_update
 from pricing.build_rent import build_rent_compare
@@ -97,19 +97,25 @@ def _org_page(request, org_code, template, **context):
     return render(request, template, {"org": org, **context})
 
 
+PERIOD_NOUNS = {"week": "this week", "month": "this month", "range": "this period"}
+
+
+def _period_page(request, template, context, period_error):
+    """Render a page with a period: 400 when the asked period was refused (the page shows the default)."""
+    return render(request, template, {**context, "period_error": period_error}, status=400 if period_error else 200)
+
+
 @login_required
 def founder_table(request, org_code):
-    """The Founder Table of one ISO week (the last complete one by default) and the twelve metrics."""
+    """The Founder Table of a period (the last complete ISO week by default); for one week, also the twelve
+    metrics against the week before and the week's anomalies."""
     org = get_org_for_user(request, org_code)
     rollups_refresh_when_embedded(org=org)
-    this_monday = date.today() - timedelta(days=date.today().weekday())
-    try:
-        monday = parse_week(request.GET.get("week")) if request.GET.get("week") else this_monday - timedelta(days=7)
-    except PeriodError:
-        monday = this_monday - timedelta(days=7)
-    end = monday + timedelta(days=7)
-    facts = period_facts(org=org, start=monday, end=end)  # read once: the table, the metrics and the totals
-    rows = founder_table_rows(org=org, start=monday, end=end, facts=facts)
+    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    weekly = period.kind == "week"
+    facts = period_facts(org=org, start=period.start, end=period.end)  # read once: the table, metrics and totals
+    rows = founder_table_rows(org=org, start=period.start, end=period.end, facts=facts)
+    weekly_metrics = metrics_for_week(org=org, monday=period.start, facts=facts) if weekly else []
     for row in rows:
         row["figures"] = [
             (humanize_key(key), measure(value, f"{key},{org.currency}"))
@@ -120,7 +126,7 @@ def founder_table(request, org_code):
         "org": org,
         "page": "founder-table",
         "rows": rows,
-        "metrics": [metric_display(m, org.currency) for m in metrics_for_week(org=org, monday=monday, facts=facts)],
+        "metrics": [metric_display(m, org.currency) for m in weekly_metrics] if weekly else [],
         "summary": {
             "currency": org.currency,
             "billed_total": facts.billed_total,
@@ -128,65 +134,52 @@ def founder_table(request, org_code):
             "idle": facts.idle,
             "unattributed": facts.unattributed,
         },
-        "start": monday,
-        "last_day": end - timedelta(days=1),
-        "week_label": week_label(monday),
-        "previous_week": week_label(monday - timedelta(days=7)),
-        "next_week": week_label(end) if end <= this_monday else None,
+        "period": period,
+        "period_noun": PERIOD_NOUNS[period.kind],
+        "weekly": weekly,
         "audit": next((r["measured"].get("audit", []) for r in rows if r["key"] == "model_route"), []),
-        "anomalies": anomalies_for_week(org=org, week_start=monday),
-        "forecast": forecast_for_month(org=org, today=date.today()),
+        "anomalies": anomalies_for_week(org=org, week_start=period.start) if weekly else [],
+        "forecast": forecast_for_month(org=org, today=local_today(org.timezone)),
         "red": sum(1 for r in rows if r["stop_sign"]),
         "green": sum(1 for r in rows if r["stop_sign"] is False),
         "onboarding": onboarding_banner(org=org),  # nothing to read after the first 14 days
     }
-    return render(request, "finops/founder_table.html", context)
+    return _period_page(request, "finops/founder_table.html", context, period_error)
 
 
 @login_required
 def costs(request, org_code):
-    """Four weeks of cost: the identity, day by day, and by bucket, label, source, provider, feature and team."""
+    """Cost in a period: the identity, day by day, and by bucket, label, source, provider, feature and team."""
     org = get_org_for_user(request, org_code)
     rollups_refresh_when_embedded(org=org)
-    start, end = _four_weeks(request)
-    breakdown = cost_breakdown(org=org, start=start, end=end)
-    context = {"org": org, "page": "costs", "summary": ledger_summary(org=org, start=start, end=end),
+    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    breakdown = cost_breakdown(org=org, start=period.start, end=period.end)
+    context = {"org": org, "page": "costs", "summary": ledger_summary(org=org, start=period.start, end=period.end),
                "breakdown": breakdown, "figures": daily_cost_figure(breakdown["daily"], org.currency),
-               "start": start, "last_day": end - timedelta(days=1)}  # fmt: skip
-    return render(request, "finops/costs.html", context)
-
-
-def _four_weeks(request) -> tuple[date, date]:
-    """`?start=&end=` when given and valid, else the four complete ISO weeks before this one."""
-    try:
-        if request.GET.get("start"):
-            return parse_period(request.GET.get("start"), request.GET.get("end"))
-    except PeriodError:
-        pass
-    end = date.today() - timedelta(days=date.today().weekday())
-    return end - timedelta(weeks=4), end
+               "period": period}  # fmt: skip
+    return _period_page(request, "finops/costs.html", context, period_error)
 
 
 @login_required
 def customers(request, org_code):
-    """Per customer: plan, revenue, AI cost, margins, completed jobs and the cost of one, over four weeks."""
+    """Per customer in a period: plan, revenue, AI cost, margins, completed jobs and the cost of one."""
     org = get_org_for_user(request, org_code)
     rollups_refresh_when_embedded(org=org)
-    start, end = _four_weeks(request)
-    rows = customer_economics(org=org, start=start, end=end)
-    context = {"org": org, "page": "customers", "rows": rows, "start": start, "last_day": end - timedelta(days=1),
+    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    rows = customer_economics(org=org, start=period.start, end=period.end)
+    context = {"org": org, "page": "customers", "rows": rows, "period": period,
                "revenue_known": any(r["revenue"] is not None for r in rows)}  # fmt: skip
-    return render(request, "finops/customers.html", context)
+    return _period_page(request, "finops/customers.html", context, period_error)
 
 
 @login_required
 def plans(request, org_code):
-    """Pricing checks per plan over four weeks: price, cost per customer, margin, losers, suggested caps."""
+    """Pricing checks per plan in a period: price, cost per customer, margin, losers, suggested caps."""
     org = get_org_for_user(request, org_code)
     rollups_refresh_when_embedded(org=org)
-    start, end = _four_weeks(request)
-    customer_rows = customer_economics(org=org, start=start, end=end)
-    rows = plan_economics(org=org, start=start, end=end, customers=customer_rows)
+    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    customer_rows = customer_economics(org=org, start=period.start, end=period.end)
+    rows = plan_economics(org=org, start=period.start, end=period.end, customers=customer_rows)
     econ = economics_settings_for(org=org)
     trial_plan = econ.trial_plan
     trial = [r for r in customer_rows if r["plan"] == trial_plan]
@@ -205,10 +198,9 @@ def plans(request, org_code):
         "trial_cap": min(paid_caps) if paid_caps else None,
         "target_margin": econ.target_margin_pct,
         "figures": plan_cost_histogram(rows, customer_rows, econ.target_margin_pct),
-        "start": start,
-        "last_day": end - timedelta(days=1),
+        "period": period,
     }
-    return render(request, "finops/plans.html", context)
+    return _period_page(request, "finops/plans.html", context, period_error)
 
 
 @login_required
@@ -432,12 +424,12 @@ def pricing_check(request, org_code):
 
     org = get_org_for_user(request, org_code)
     rollups_refresh_when_embedded(org=org)
-    start, end = _four_weeks(request)
+    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    start, end = period.start, period.end
     features, plans = workflow_choices(org=org, start=start, end=end)
     data = request.GET.copy()
-    defaults = {"feature": features[0] if features else "", "start": start.isoformat(), "end": end.isoformat()}
-    for name, value in defaults.items():
-        data.setdefault(name, value)
+    data.setdefault("feature", features[0] if features else "")
+    data["start"], data["end"] = start.isoformat(), end.isoformat()  # the form's own fields show the period
     form = GuidedCheckForm(data, features=features, plans=plans, start=start, end=end, currency=org.currency)
     check = None
     if features and form.is_valid():
@@ -453,11 +445,10 @@ def pricing_check(request, org_code):
         "form": form,
         "features": features,
         "check": check,
-        "start": start,
-        "last_day": end - timedelta(days=1),
+        "period": period,
         "figures": guided_check_waterfall(check) if check and check.cost_per_job is not None else None,
     }
-    return render(request, "finops/pricing_check.html", context)
+    return _period_page(request, "finops/pricing_check.html", context, period_error)
 
 
 @login_required

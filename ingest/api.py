@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from accounts.tenancy import OrgAPIView
 from finops.money import as_json
 from ingest import selectors
-from ingest.periods import PeriodError, as_utc_bounds, parse_month, parse_period
+from ingest.periods import Period, PeriodError, as_utc_bounds, period_resolve
 from ingest.serializers import (
     AgentBatchInput,
     HostOutput,
@@ -22,10 +22,22 @@ from ingest.services.agent import GpuOfAnotherHostError, HostConflictError, agen
 from ingest.services.uploads import upload_create, upload_progress
 from ingest.services.usage import usage_events_ingest
 
+PERIOD_DESCRIPTION = (
+    "The period: `?start=&end=` (ISO dates, end excluded; start alone runs through today), or `?week=YYYY-Www`, "
+    "or `?month=YYYY-MM`, one form at a time; with none, the last complete ISO week in the organisation's time "
+    "zone. At most ten years, starting 2000-01-01 or later and ending at most a year after today. A malformed, "
+    'mixed or out-of-range period is a 400 with `{"period": ["why"]}`.'
+)
 PERIOD_PARAMETERS = [
-    OpenApiParameter("start", str, description="First day, ISO date (default: first day of this month)"),
-    OpenApiParameter("end", str, description="Day after the last, ISO date (default: a month after start)"),
+    OpenApiParameter("start", str, description="First day, ISO date 2026-11-02 (with end, or alone: through today)"),
+    OpenApiParameter("end", str, description="Day after the last, ISO date (needs start)"),
+    OpenApiParameter("week", str, description="ISO week YYYY-Www, e.g. 2026-W45"),
+    OpenApiParameter("month", str, description="Calendar month YYYY-MM, e.g. 2026-11"),
 ]
+PERIOD_HEADERS_DESCRIPTION = (
+    "The body is a bare list, so the period is stated in the response headers `X-Period-Start`, `X-Period-End` "
+    "(exclusive) and `X-Period-Partial` (`true` when the period includes today)."
+)
 
 
 def upload_data(upload) -> dict:
@@ -101,45 +113,49 @@ class UsageEventsApi(OrgAPIView):
         return Response(UsageEventsOutput(usage_events_ingest(org=self.org, events=events)).data)
 
 
-def period_from_query(request):
-    """The half-open [start, end) of `?start=&end=`, or 400 with the reason."""
+def period_for_request(request, org) -> Period:
+    """The request's period (`PERIOD_PARAMETERS`) in the organisation's time zone, or 400 with the reason."""
     try:
-        return parse_period(request.query_params.get("start"), request.query_params.get("end"))
+        return period_resolve(request.query_params, tz=org.timezone if org else "UTC")
     except PeriodError as exc:
         raise exceptions.ValidationError({"period": [str(exc)]}) from exc
+
+
+def period_from_query(request):
+    """(start, end) of the request's period in UTC; for views not yet on `period_for_request`."""
+    period = period_for_request(request, None)
+    return period.start, period.end
 
 
 class UsageSummaryApi(OrgAPIView):
     """Model calls in a period: priced and unpriced (never counted as $0), cost by source, jobs and retries."""
 
-    @extend_schema(parameters=PERIOD_PARAMETERS, responses=UsageSummaryOutput)
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=UsageSummaryOutput, description=PERIOD_DESCRIPTION)
     def get(self, request):
-        start, end = period_from_query(request)
-        since, until = as_utc_bounds(start, end)
+        period = period_for_request(request, self.org)
+        since, until = period.bounds()
         summary = selectors.usage_summary(org=self.org, start=since, end=until)
         summary["cost"] = as_json(summary["cost"])
         summary["cost_by_source"] = {k: as_json(v) for k, v in summary["cost_by_source"].items()}
-        return Response(UsageSummaryOutput({"start": start, "end": end, "currency": self.org.currency, **summary}).data)
+        body = UsageSummaryOutput({**period.as_dict(), "currency": self.org.currency, **summary}).data
+        return Response(body, headers=period.headers())
 
 
 class ReconciliationApi(OrgAPIView):
-    """Per provider and month: logged call costs against the provider's bill; the gap is unattributed token spend."""
+    """Per provider and period (usually `?month=`): logged call costs against the provider's bill; the gap is
+    unattributed token spend."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("month", str, description="YYYY-MM (default: this month)")],
-        responses=ReconciliationOutput,
-    )
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=ReconciliationOutput, description=PERIOD_DESCRIPTION)
     def get(self, request):
-        try:
-            start, end = parse_month(request.query_params.get("month"))
-        except PeriodError as exc:
-            raise exceptions.ValidationError({"month": [str(exc)]}) from exc
-        since, until = as_utc_bounds(start, end)
+        period = period_for_request(request, self.org)
+        since, until = period.bounds()
         rows = selectors.reconciliation(org=self.org, start=since, end=until)
         for row in rows:
             for key in ("calls_total", "bill_total", "gap"):
                 row[key] = as_json(row[key])
-        return Response(ReconciliationOutput({"month": f"{start:%Y-%m}", "providers": rows}).data)
+        month = period.label if period.kind == "month" else None
+        body = ReconciliationOutput({**period.as_dict(), "month": month, "providers": rows}).data
+        return Response(body, headers=period.headers())
 
 
 class AgentSamplesApi(OrgAPIView):

@@ -61,9 +61,15 @@ class UnpricedModel(serializers.Serializer):
     calls = serializers.IntegerField()
 
 
-class UsageSummaryOutput(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
+class PeriodOutput(serializers.Serializer):
+    """What every response of a period says about it (INTERFACES.md, Periods)."""
+
+    start = serializers.DateField(help_text="First day of the period")
+    end = serializers.DateField(help_text="Day after the last: the period is [start, end)")
+    partial = serializers.BooleanField(help_text="True when the period includes today (its figures are so far)")
+
+
+class UsageSummaryOutput(PeriodOutput):
     currency = serializers.CharField()
     calls = serializers.IntegerField()
     priced_calls = serializers.IntegerField()
@@ -86,8 +92,8 @@ class ReconciliationRow(serializers.Serializer):
     status = serializers.ChoiceField(choices=["matched", "over", "under", "incomplete"])
 
 
-class ReconciliationOutput(serializers.Serializer):
-    month = serializers.CharField()
+class ReconciliationOutput(PeriodOutput):
+    month = serializers.CharField(allow_null=True, help_text="YYYY-MM when the period is one calendar month")
     providers = ReconciliationRow(many=True)
 
 

@@ -1,4 +1,3 @@
-from datetime import timedelta
 from pathlib import Path
 
 from django.contrib import messages
@@ -12,7 +11,7 @@ from accounts.tenancy import get_org_for_user
 from ingest import selectors
 from ingest.forms import ColumnMappingForm, UploadForm
 from ingest.models import Upload
-from ingest.periods import PeriodError, as_utc_bounds, parse_month
+from ingest.periods import period_for_page
 from ingest.readers import FileProblemError, open_table
 from ingest.services.uploads import column_mapping_create, upload_create, upload_progress, upload_reimport
 
@@ -106,23 +105,20 @@ def mapping_create(request, org_code, code):
 
 @login_required
 def reconciliation(request, org_code):
-    """Token spend: logged calls against each provider's bill for a month, and the unattributed gap."""
+    """Token spend: logged calls against each provider's bill for a period (a month, usually), and the
+    unattributed gap."""
     org = get_org_for_user(request, org_code)
-    try:
-        start, end = parse_month(request.GET.get("month"))
-    except PeriodError:
-        start, end = parse_month(None)
-    since, until = as_utc_bounds(start, end)
+    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    since, until = period.bounds()
     context = {
         "org": org,
         "page": "sources",
-        "month": start,
-        "previous": (start - timedelta(days=1)).strftime("%Y-%m"),
-        "next": end.strftime("%Y-%m"),
+        "period": period,
+        "period_error": period_error,
         "rows": selectors.reconciliation(org=org, start=since, end=until),
         "summary": selectors.usage_summary(org=org, start=since, end=until),
     }
-    return render(request, "ingest/reconciliation.html", context)
+    return render(request, "ingest/reconciliation.html", context, status=400 if period_error else 200)
 
 
 AGENT_FILE = Path(__file__).resolve().parent / "agent" / "finops_agent.py"

@@ -19,12 +19,14 @@ from pricing.models import (
 from pricing.revenue import DEFAULT_FEE_FIXED, DEFAULT_FEE_RATE, ZERO, InvoiceLine, PaidInvoice, recognise
 
 
-def unpriced_model_list(org) -> list[dict]:
-    """[{provider, model, calls, events}] of the organisation's unpriced calls, most calls first."""
+def unpriced_model_list(org, *, start: datetime | None = None, end: datetime | None = None) -> list[dict]:
+    """[{provider, model, calls, events}] of the organisation's unpriced calls (made in [start, end) when given),
+    most calls first."""
+    events = UsageEvent.objects.for_org(org).filter(cost_source=UsageEvent.CostSource.UNPRICED)
+    if start is not None and end is not None:
+        events = events.filter(occurred_at__gte=start, occurred_at__lt=end)
     rows = (
-        UsageEvent.objects.for_org(org)
-        .filter(cost_source=UsageEvent.CostSource.UNPRICED)
-        .values("provider", "model")
+        events.values("provider", "model")
         .annotate(calls=Sum("request_count"), events=Count("id"))
         .order_by("-calls", "provider", "model")
     )

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import organization_for_code
 from accounts.tenancy import get_org_for_user
+from ingest.periods import period_for_page
 from pricing import selectors
 from pricing.forms import PriceOverrideForm, StripeConnectionForm, StripeCustomerMapForm
 from pricing.services.prices import price_override_create
@@ -19,7 +20,8 @@ from pricing.tasks import stripe_sync_org as stripe_sync_org_task
 
 @login_required
 def prices(request, org_code):
-    """Unpriced models with their call counts, a form to price one, and the organisation's own prices."""
+    """Unpriced models with their call counts in a period, a form to price one, and the organisation's own
+    prices."""
     org = get_org_for_user(request, org_code, write=request.method == "POST")
     prefill = {key: request.GET[key] for key in ("provider", "model") if request.GET.get(key)}
     form = PriceOverrideForm(request.POST or None, initial=prefill, org=org)
@@ -35,16 +37,21 @@ def prices(request, org_code):
                 "its calls are priced with it.",
             )
             return redirect("pricing-prices", org_code=org.code)
-    unpriced = selectors.unpriced_model_list(org)
+    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    since, until = period.bounds()
+    unpriced = selectors.unpriced_model_list(org, start=since, end=until)
     context = {
         "org": org,
         "page": "prices",
         "form": form,
+        "period": period,
+        "period_error": period_error,
         "unpriced": unpriced,
         "unpriced_calls": sum(row["calls"] or 0 for row in unpriced),
         "overrides": selectors.price_override_list(org),
     }
-    return render(request, "pricing/prices.html", context)
+    status = 400 if period_error and request.method == "GET" else 200
+    return render(request, "pricing/prices.html", context, status=status)
 
 
 @login_required

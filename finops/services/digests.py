@@ -23,7 +23,7 @@ from finops.models import Digest
 from finops.money import format_money
 from finops.selectors.rollups import founder_table_rows, metrics_for_week, period_facts
 from finops.services.rollups import rollups_refresh_when_embedded
-from ingest.periods import week_label
+from ingest.periods import PeriodError, period_resolve, week_label
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +48,15 @@ class DigestResult:
                 f"already sent {len(self.already_sent)}{failed}")  # fmt: skip
 
 
-def last_complete_week(*, now: datetime) -> date:
-    """The Monday of the last ISO week that has ended in UTC at `now`."""
-    today = now.astimezone(UTC).date()
-    return today - timedelta(days=today.weekday()) - WEEK
+def digest_week(*, org: Organization, week: str | None = None, now: datetime) -> date:
+    """The Monday of the week a digest of `org` reports: `week` ('YYYY-Www'), else the last complete ISO week in
+    the organisation's time zone (the period resolver's default). Raises PeriodError for a malformed week, or one
+    that has not ended in that time zone and in UTC (the figures are UTC days)."""
+    period = period_resolve({"week": week or ""}, tz=org.timezone, now=now)
+    if period.partial or period.end > now.astimezone(UTC).date():
+        raise PeriodError(f"Week {period.label} has not ended yet ({org.timezone} and UTC); a digest reports a "
+                          "whole week.")  # fmt: skip
+    return period.start
 
 
 def biggest_leak(stop_signs: list[dict]) -> dict | None:
@@ -196,5 +201,5 @@ def digest_orgs_due(*, now: datetime) -> list[tuple[int, date]]:
             local = now.astimezone(UTC)
         monday = local.date()
         if local.weekday() == 0 and local.hour >= SEND_FROM_HOUR and now >= datetime.combine(monday, time(0), UTC):
-            due.append((org_id, monday - WEEK))
+            due.append((org_id, period_resolve({}, tz=zone, now=now).start))  # the week that just ended there
     return due

@@ -19,9 +19,13 @@ class FounderTablePageTests(BaseTestCase):
         self.assertEqual(self.client.get(f"/o/{self.org.code}/").status_code, 404)
         self.assertEqual(self.client.get(f"/o/{self.org.code}/thresholds/").status_code, 404)
 
-    def test_a_bad_week_falls_back_to_last_week(self):
+    def test_a_bad_week_says_so_and_shows_last_week(self):
         self.client.force_login(self.alice)
-        self.assertEqual(self.client.get(f"/o/{self.org.code}/?week=soon").status_code, 200)
+        page = self.client.get(f"/o/{self.org.code}/?week=soon")
+        self.assertContains(page, "Give the week as YYYY-Www", status_code=400)
+        today = date.today()
+        self.assertEqual(page.context["period"].start, today - timedelta(days=today.weekday() + 7))
+        self.assertEqual(page.content.decode().count('<tr id="row-'), 10)
 
 
 class DemoFounderTablePageTests(BaseTestCase):

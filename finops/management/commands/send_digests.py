@@ -3,8 +3,8 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.selectors import organization_for_code
-from finops.services.digests import WEEK, digests_send, last_complete_week
-from ingest.periods import PeriodError, parse_week, week_label
+from finops.services.digests import digest_week, digests_send
+from ingest.periods import PeriodError
 
 
 class Command(BaseCommand):
@@ -15,19 +15,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--org", help="organisation code (UUID); every organisation when absent")
-        parser.add_argument("--week", help="ISO week YYYY-Www; the last complete one (UTC) when absent")
+        parser.add_argument(
+            "--week", help="ISO week YYYY-Www; the last complete one in each organisation's time zone when absent"
+        )
 
     def handle(self, *args, org=None, week=None, **options):
         now = timezone.now()
-        if week:
-            try:
-                monday = parse_week(week)
-            except PeriodError as exc:
-                raise CommandError(str(exc)) from exc
-            if monday + WEEK > now.date():
-                raise CommandError(f"Week {week_label(monday)} has not ended yet (UTC); a digest reports a whole week.")
-        else:
-            monday = last_complete_week(now=now)
         if org:
             found = organization_for_code(code=org)
             if found is None:
@@ -35,8 +28,16 @@ class Command(BaseCommand):
             orgs = [found]
         else:
             orgs = Organization.objects.order_by("name", "pk")
-        failed = 0
+        weeks = []
         for each in orgs:
+            try:
+                weeks.append((each, digest_week(org=each, week=week, now=now)))
+            except PeriodError as exc:
+                if week:
+                    raise CommandError(str(exc)) from exc
+                self.stdout.write(f"{each.name} ({each.code}): skipped. {exc}")  # east of UTC, before UTC midnight
+        failed = 0
+        for each, monday in weeks:
             result = digests_send(org=each, week=monday)
             failed += len(result.failed)
             self.stdout.write(result.summary())
