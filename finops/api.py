@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
@@ -12,6 +13,7 @@ from finops import serializers
 from finops.money import as_json
 from finops.selectors.budgets import budget_list, budget_states
 from finops.selectors.health import health_status
+from finops.selectors.hosts import gpu_host_list
 from finops.selectors.rollups import (
     anomalies_for_week,
     customer_economics,
@@ -26,6 +28,7 @@ from finops.services.rollups import rollups_refresh_when_embedded
 from ingest.api import PERIOD_DESCRIPTION, PERIOD_HEADERS_DESCRIPTION, PERIOD_PARAMETERS, period_for_request
 from ingest.periods import PERIOD_PARAMETER_NAMES, Period, local_today, month_period
 from ingest.selectors import ledger_billed_totals
+from ingest.services.gpu_marks import gpu_resource_mark
 
 
 @require_GET
@@ -251,3 +254,27 @@ class BudgetReservationApi(OrgAPIView):
         if not budget_reservation_release(org=self.org, code=code):
             raise exceptions.NotFound("No such hold: unknown, expired and purged, or already released.")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class HostListApi(EconomicsApi):
+    """GPU hosts: every agent host and every GPU resource a bill names, with the period's cost, idle cost and
+    unmeasured cost; POST marks a bill resource as a GPU host or not (the mark wins over detection)."""
+
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.GpuHostOutput(many=True),
+                   description=PERIOD_HEADERS_DESCRIPTION)  # fmt: skip
+    def get(self, request):
+        period = period_for_request(request, self.org)
+        hosts = json_value(gpu_host_list(org=self.org, start=period.start, end=period.end))
+        return Response(serializers.GpuHostOutput(hosts, many=True).data, headers=period.headers())
+
+    @extend_schema(request=serializers.GpuResourceMarkInput, responses=serializers.GpuResourceMarkOutput)
+    def post(self, request):
+        data = serializers.GpuResourceMarkInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        resource, is_gpu = data.validated_data["resource_id"], data.validated_data["is_gpu"]
+        user = getattr(request.auth, "created_by", None) if request.auth else request.user
+        try:
+            gpu_resource_mark(org=self.org, resource_id=resource, is_gpu=is_gpu, user=user)
+        except ValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from exc
+        return Response(serializers.GpuResourceMarkOutput({"resource_id": resource.strip(), "is_gpu": is_gpu}).data)

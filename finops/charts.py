@@ -118,17 +118,20 @@ def plan_cost_histogram(plans: list[dict], customers: list[dict], target_margin_
 
 
 def daily_cost_figure(daily: dict, currency: str) -> dict:
-    """Stacked bars per day: allocated, idle, unattributed (the identity, day by day)."""
+    """Stacked bars per day: allocated, idle, unmeasured, unattributed (the identity, day by day)."""
     days = [day.isoformat() for day in daily]
-    colours = {"allocated": "#2f6fdb", "idle": "#a15c00", "unattributed": "#b42318"}
+    colours = {"allocated": "#2f6fdb", "idle": "#a15c00", "unmeasured": "#8a8f98", "unattributed": "#b42318"}
     traces = [
         {"type": "bar", "name": kind, "x": days, "y": [float(v[kind]) for v in daily.values()],
          "marker": {"color": colours[kind]}}
-        for kind in ("allocated", "idle", "unattributed")
+        for kind in ("allocated", "idle", "unmeasured", "unattributed")
     ]  # fmt: skip
     layout = {
         "barmode": "stack",
-        "title": {"text": f"Cost per day ({currency}): allocated, idle, unattributed", "font": {"size": 14}},
+        "title": {
+            "text": f"Cost per day ({currency}): allocated, idle, unmeasured, unattributed",
+            "font": {"size": 14},
+        },
         "yaxis": {"rangemode": "tozero"},
         "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
         "height": 300,

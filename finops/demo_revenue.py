@@ -1,11 +1,15 @@
 """Demo revenue as Stripe would send it: products, prices, customers, subscriptions (trials included) and paid
-monthly invoices, as webhook events for the demo's 34 paying customers and 4 trial accounts."""
+monthly invoices, as webhook events for the demo's 34 paying API customers, its 4 trial accounts and the
+customers its cloud bills are tagged with (acme-corp on a dedicated-GPU contract, the others on enterprise)."""
 
 from datetime import UTC, date, datetime, timedelta
 
+from finops.demo_bills import CUSTOMERS as BILLED_CUSTOMERS
 from finops.demo_usage import CUSTOMERS, TRIALS, plan_of
 
-PLAN_PRICES = {"starter": 19, "pro": 199, "enterprise": 999}  # a month, in dollars
+PLAN_PRICES = {"starter": 19, "pro": 199, "enterprise": 999, "dedicated": 45000}  # a month, in dollars
+# Customers the bills tag GPU instances and storage with: acme-corp rents dedicated H100s under a contract.
+CONTRACTS = {customer: "dedicated" if customer == "acme-corp" else "enterprise" for customer in BILLED_CUSTOMERS}
 
 
 def _epoch(day: date) -> int:
@@ -32,10 +36,14 @@ def demo_stripe_events(*, start: date, today: date) -> list[dict]:
                                 "nickname": plan, "currency": "usd", "unit_amount": dollars * 100, "active": True,
                                 "recurring": {"interval": "month", "interval_count": 1}, "created": created},
               created)  # fmt: skip
-    for customer in CUSTOMERS + TRIALS:
+    for customer in CUSTOMERS + TRIALS + tuple(CONTRACTS):
         trial = customer in TRIALS
-        plan = "starter" if trial else plan_of(customer)
-        since = today - timedelta(days=14) if trial else start - timedelta(days=int(customer[-3:]) % 28)
+        plan = "starter" if trial else CONTRACTS.get(customer) or plan_of(customer)
+        if trial:
+            since = today - timedelta(days=14)
+        else:
+            number = int(customer[-3:]) if customer[-3:].isdigit() else sum(map(ord, customer))
+            since = start - timedelta(days=number % 28)
         profile = {"id": f"cus_{customer}", "object": "customer", "email": f"billing@{customer}.example",
                    "name": customer, "metadata": {"customer_id": customer}, "created": _epoch(since)}  # fmt: skip
         event("customer.created", profile, _epoch(since))

@@ -10,10 +10,11 @@ from finops.money import MoneyField
 
 
 class Kind(models.TextChoices):
-    """Which term of the identity `billed_total = allocated + idle + unattributed` a cost is."""
+    """Which term of the identity `billed_total = allocated + idle + unmeasured + unattributed` a cost is."""
 
     ALLOCATED = "allocated", "Allocated"
     IDLE = "idle", "Idle"
+    UNMEASURED = "unmeasured", "Unmeasured"
     UNATTRIBUTED = "unattributed", "Unattributed"
 
 
@@ -24,6 +25,7 @@ class Bucket(models.TextChoices):
     INFERENCE = "inference", "Inference"
     RETRIES = "retries", "Retries"
     IDLE = "idle", "Idle"
+    UNMEASURED = "unmeasured", "Unmeasured GPU time"
     WASTE = "waste", "Waste"
 
 
@@ -115,10 +117,12 @@ class WorkRollup(WorkSums):
 
 
 class CustomerRollup(DaySums):
-    """A day's rollup rows summed per customer and plan ('' for cost no customer carries)."""
+    """A day's rollup rows summed per customer and plan ('' for cost no customer carries), and by whether an
+    allocation key placed the cost (`by_key`) or the customer's own tags, calls or GPU time did (direct cost)."""
 
     customer = models.CharField(max_length=200, blank=True)
     plan = models.CharField(max_length=100, blank=True)
+    by_key = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["org", "day"], name="customerrollup_org_day")]

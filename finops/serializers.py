@@ -3,17 +3,26 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from finops.economics.budgets import target_error
-from ingest.serializers import PeriodOutput
+from ingest.serializers import HostOutput, PeriodOutput
 
 MONEY = {"allow_null": True, "help_text": "Decimal string; null when unknown"}
+
+
+def money(meaning: str) -> dict:
+    """MONEY with what the amount means."""
+    return {**MONEY, "help_text": f"{meaning}. Decimal string; null when unknown"}
 
 
 class LedgerSummaryOutput(PeriodOutput):
     currency = serializers.CharField()
     billed_total = serializers.CharField(**MONEY)
     allocated = serializers.CharField(**MONEY)
-    idle = serializers.CharField(**MONEY)
+    idle = serializers.CharField(**money("Paid GPU capacity an agent saw doing no work, unused commitment"))
+    unmeasured = serializers.CharField(
+        **money("Paid GPU host time no agent reported on and no workload tag placed: neither idle nor used")
+    )
     unattributed = serializers.CharField(**MONEY)
+    unmeasured_owned = serializers.CharField(**money("The part of unmeasured on hosts with an owner"))
     by_bucket = serializers.DictField(child=serializers.CharField(allow_null=True))
     by_label = serializers.DictField(child=serializers.CharField(allow_null=True))
     by_source = serializers.DictField(child=serializers.CharField(), help_text="gpu_bill, api_calls, api_gap, ...")
@@ -64,8 +73,14 @@ class CustomerEconomicsOutput(serializers.Serializer):
     plan = serializers.CharField(allow_null=True)
     currency = serializers.CharField()
     revenue = serializers.CharField(**MONEY)
-    ai_cost = serializers.CharField(**MONEY)
+    ai_cost = serializers.CharField(
+        **money("Direct cost: their calls, GPU time the agent attributed to them, bill lines tagged to them")
+    )
+    fully_loaded_cost = serializers.CharField(
+        **money("Direct cost plus their share of idle, unmeasured and unattributed cost (by direct cost)")
+    )
     gross_margin = serializers.CharField(allow_null=True, help_text="(revenue - AI cost) / revenue")
+    fully_loaded_margin = serializers.CharField(allow_null=True, help_text="(revenue - fully loaded cost) / revenue")
     gross_margin_after_fees = serializers.CharField(allow_null=True)
     payment_fees = serializers.CharField(**MONEY)
     loses_money = serializers.BooleanField()
@@ -114,9 +129,11 @@ class PlanEconomicsOutput(serializers.Serializer):
     cost_median = serializers.CharField(**MONEY)
     cost_p90 = serializers.CharField(**MONEY)
     cost_max = serializers.CharField(**MONEY)
-    ai_cost = serializers.CharField(**MONEY)
+    ai_cost = serializers.CharField(**money("The customers' direct cost"))
+    fully_loaded_cost = serializers.CharField(**money("The customers' fully loaded cost"))
     revenue = serializers.CharField(**MONEY)
-    margin = serializers.CharField(allow_null=True)
+    margin = serializers.CharField(allow_null=True, help_text="(revenue - direct cost) / revenue")
+    fully_loaded_margin = serializers.CharField(allow_null=True, help_text="(revenue - fully loaded cost) / revenue")
     losing_customers = serializers.ListField(child=serializers.CharField())
     suggested_usage_cap = UsageCapOutput(allow_null=True)
 
@@ -178,3 +195,25 @@ class BudgetCheckOutput(serializers.Serializer):
     currency = serializers.CharField()
     reservation = serializers.UUIDField(allow_null=True, help_text="DELETE budget-check/{reservation}/ releases it")
     expires_at = serializers.DateTimeField(allow_null=True, help_text="When the hold lapses on its own")
+
+
+class GpuHostOutput(HostOutput):
+    code = serializers.UUIDField(allow_null=True, help_text="The agent host's code; null for a host only a bill names")
+    resource_id = serializers.CharField(allow_null=True, help_text="The bill resource, or null")
+    source = serializers.ChoiceField(choices=("agent", "bill", "both"), help_text="Who knows this host")
+    stale = serializers.BooleanField(allow_null=True, help_text="No samples for five minutes; null without an agent")
+    reported_hostname = serializers.CharField(help_text="The hostname its agent's machine reported")
+    currency = serializers.CharField()
+    cost = serializers.CharField(**money("GPU cost of the host in the period"))
+    idle_cost = serializers.CharField(**money("The part an agent saw idle"))
+    unmeasured_cost = serializers.CharField(**money("The part no agent reported on and no workload tag placed"))
+
+
+class GpuResourceMarkInput(serializers.Serializer):
+    resource_id = serializers.CharField(max_length=500, help_text="The bill lines' resource id")
+    is_gpu = serializers.BooleanField(allow_null=True, help_text="true: a GPU host; false: not one; null: forget")
+
+
+class GpuResourceMarkOutput(serializers.Serializer):
+    resource_id = serializers.CharField()
+    is_gpu = serializers.BooleanField(allow_null=True)

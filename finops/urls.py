@@ -28,6 +28,7 @@ org_pages = [
     path("plans/check/", views.pricing_check, name="finops-pricing-check"),
     path("build-vs-rent/", views.build_vs_rent, name="finops-build-vs-rent"),
     path("gpus/", views.gpus, name="finops-gpus"),
+    path("gpus/resources/", views.gpu_resources, name="finops-gpu-resources"),
     path("gpus/<uuid:code>/", views.gpu_host, name="finops-gpu-host"),
     path("gpus/<uuid:code>/edit/", views.gpu_host_edit, name="finops-gpu-host-edit"),
     path("onboarding/", views.onboarding, name="finops-onboarding"),
@@ -62,7 +63,7 @@ api_v1 = [
     path("usage/summary/", ingest_api.UsageSummaryApi.as_view(), name="ingest-usage-summary-api"),
     path("reconciliation/", ingest_api.ReconciliationApi.as_view(), name="ingest-reconciliation-api"),
     path("agent/samples/", ingest_api.AgentSamplesApi.as_view(), name="ingest-agent-samples-api"),
-    path("hosts/", ingest_api.HostListApi.as_view(), name="ingest-host-list-api"),
+    path("hosts/", api.HostListApi.as_view(), name="ingest-host-list-api"),
 ]
 
 urlpatterns = [

@@ -41,6 +41,7 @@ from finops.models import BucketRule, Commitment
 from finops.selectors.budgets import budget_list, budget_name, budget_states, budget_targets
 from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
 from finops.selectors.guided_check import workflow_choices, workflow_costs
+from finops.selectors.hosts import gpu_host_list, link_candidates
 from finops.selectors.inputs import economics_settings_for, fee_model, rates_on
 from finops.selectors.onboarding import onboarding_banner, onboarding_fix_choices, onboarding_progress
 from finops.selectors.rollups import (
@@ -73,10 +74,17 @@ from finops.services.settings import (
     release_create,
 )
 from finops.templatetags.money_tags import humanize_key, measure
-from ingest.forms import GpuHostForm
+from ingest.forms import GpuHostForm, GpuResourceMarkForm
 from ingest.periods import local_today, period_for_page
-from ingest.selectors import host_for_code, host_hour_totals, host_list, host_timeline, host_workloads
+from ingest.selectors import (
+    gpu_resource_mark_list,
+    host_for_code,
+    host_hour_totals,
+    host_timeline,
+    host_workloads,
+)
 from ingest.services.agent import HOST_FIELDS, gpu_host_update
+from ingest.services.gpu_marks import gpu_resource_mark
 from pricing.build_rent import build_rent_compare
 
 
@@ -132,6 +140,7 @@ def founder_table(request, org_code):
             "billed_total": facts.billed_total,
             "allocated": facts.allocated,
             "idle": facts.idle,
+            "unmeasured": facts.unmeasured,
             "unattributed": facts.unattributed,
         },
         "period": period,
@@ -205,18 +214,36 @@ def plans(request, org_code):
 
 @login_required
 def gpus(request, org_code):
-    """GPU hosts: reporting or stale, their GPUs, and busy and idle GPU-hours over the last 24 hours."""
+    """Every GPU host of a period, from its agent, its bill or both: cost, idle and unmeasured cost, GPU-hours."""
     org = get_org_for_user(request, org_code)
-    until = timezone.now()
-    hosts = host_list(org=org, start=until - timedelta(hours=24), end=until)
+    rollups_refresh_when_embedded(org=org)
+    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    hosts = gpu_host_list(org=org, start=period.start, end=period.end)
     for host in hosts:
-        host["busy_hours"] = host["gpu_seconds_busy"] / 3600
-        host["idle_hours"] = host["gpu_seconds_idle"] / 3600
-        host["zombie_hours"] = host["gpu_seconds_zombie"] / 3600
-        host["unowned_hours"] = host["gpu_seconds_unowned"] / 3600
+        for kind in ("busy", "idle", "zombie", "unowned"):
+            host[f"{kind}_hours"] = host[f"gpu_seconds_{kind}"] / 3600
         models = Counter(gpu.name or gpu.uuid for gpu in host["gpus"])
         host["gpu_summary"] = [f"{count} × {name}" if count > 1 else name for name, count in models.items()]
-    return render(request, "finops/gpus.html", {"org": org, "page": "gpus", "hosts": hosts})
+    context = {"org": org, "page": "gpus", "hosts": hosts, "period": period,
+               "unmeasured": sum((h["unmeasured_cost"] or 0 for h in hosts), Decimal(0)),
+               "agent_url": request.build_absolute_uri("/"),
+               "period_query": "" if period_error else urlencode(period.query())}  # fmt: skip
+    return _period_page(request, "finops/gpus.html", context, period_error)
+
+
+@login_required
+def gpu_resources(request, org_code):
+    """Mark a bill resource as a GPU host or not: the mark wins over what its names say, and its days recompute."""
+    org = get_org_for_user(request, org_code, write=request.method == "POST")
+    form = GpuResourceMarkForm(request.POST or None, initial={"resource_id": request.GET.get("resource", "")})
+    if request.method == "POST" and form.is_valid():
+        is_gpu = form.cleaned_data["is_gpu"]
+        gpu_resource_mark(org=org, resource_id=form.cleaned_data["resource_id"], is_gpu=is_gpu, user=request.user)
+        verdict = {True: "a GPU host", False: "not a GPU host", None: "decided by its bill's names again"}[is_gpu]
+        messages.success(request, f"{form.cleaned_data['resource_id']} is now {verdict}; its days are recomputed.")
+        return redirect("finops-gpu-resources", org_code=org.code)
+    context = {"org": org, "page": "gpus", "form": form, "marks": gpu_resource_mark_list(org=org)}
+    return render(request, "finops/gpu_resources.html", context)
 
 
 @login_required
@@ -245,27 +272,33 @@ def onboarding_fix(request, org_code):
 
 @login_required
 def gpu_host(request, org_code, code):
-    """One GPU host over the last 24 hours: charts per GPU and the workloads by label."""
+    """One agent host in a period: its cost, GPU-hours, charts per GPU, the workloads by label, and the bill
+    resources whose names look like it (to link its bill lines)."""
     org = get_org_for_user(request, org_code)
     host = host_for_code(org=org, code=code)
     if host is None:
         raise Http404
-    until = timezone.now()
-    since = until - timedelta(hours=24)
-    totals = host_hour_totals(org=org, host=host, start=since, end=until)
+    rollups_refresh_when_embedded(org=org)
+    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    since, until = period.bounds()
+    hosts = gpu_host_list(org=org, start=period.start, end=period.end)
+    listed = next(h for h in hosts if h["code"] == host.code)  # the same facts as the GPUs page
     context = {
         "org": org,
         "page": "gpus",
         "host": host,
+        "listed": listed,
+        "period": period,
         "figures": host_figures(host_timeline(org=org, host=host, start=since, end=until)),
         "workloads": [
             {**w, "gpu_hours": (w["gpu_seconds"] / 3600).quantize(Decimal("0.01"))}
             for w in host_workloads(org=org, host=host, start=since, end=until)
         ],
-        "hours": {kind: totals[f"gpu_seconds_{kind}"] / 3600 for kind in ("busy", "idle", "zombie", "unowned")},
-        "energy_kwh": totals["energy_kwh"],
+        "hours": {kind: listed[f"gpu_seconds_{kind}"] / 3600 for kind in ("busy", "idle", "zombie", "unowned")},
+        "energy_kwh": host_hour_totals(org=org, host=host, start=since, end=until)["energy_kwh"],
+        "link_candidates": [] if host.bill_resource_id else link_candidates(listed, hosts)[:5],
     }
-    return render(request, "finops/gpu_host.html", context)
+    return _period_page(request, "finops/gpu_host.html", context, period_error)
 
 
 @login_required
@@ -277,6 +310,8 @@ def gpu_host_edit(request, org_code, code):
         raise Http404
     initial = {field: getattr(host, field) for field in HOST_FIELDS}
     initial["currency"] = host.currency or org.currency
+    if request.GET.get("bill_resource_id"):  # "link it" on the host page: the resource whose name looks alike
+        initial["bill_resource_id"] = request.GET["bill_resource_id"]
     form = GpuHostForm(request.POST or None, initial=initial, default_currency=org.currency)
     if request.method == "POST" and form.is_valid():
         gpu_host_update(org=org, name=host.name, **form.cleaned_data)

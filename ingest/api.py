@@ -8,10 +8,9 @@ from rest_framework.response import Response
 from accounts.tenancy import OrgAPIView
 from finops.money import as_json
 from ingest import selectors
-from ingest.periods import Period, PeriodError, as_utc_bounds, period_resolve
+from ingest.periods import Period, PeriodError, period_resolve
 from ingest.serializers import (
     AgentBatchInput,
-    HostOutput,
     ReconciliationOutput,
     UploadInput,
     UploadOutput,
@@ -184,13 +183,3 @@ class AgentSamplesApi(OrgAPIView):
         return Response(
             result, status=status.HTTP_200_OK if result["status"] == "duplicate" else status.HTTP_201_CREATED
         )
-
-
-class HostListApi(OrgAPIView):
-    """Agent hosts: last seen, stale, GPUs, and busy/idle GPU-seconds for a period."""
-
-    @extend_schema(parameters=PERIOD_PARAMETERS, responses=HostOutput(many=True))
-    def get(self, request):
-        start, end = period_from_query(request)
-        since, until = as_utc_bounds(start, end)
-        return Response(HostOutput(selectors.host_list(org=self.org, start=since, end=until), many=True).data)

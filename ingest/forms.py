@@ -99,3 +99,17 @@ class GpuHostForm(forms.Form):
         if len(value) != 3 or not value.isascii() or not value.isalpha():
             raise forms.ValidationError("Use a three-letter ISO 4217 code such as USD.")
         return value
+
+
+class GpuResourceMarkForm(forms.Form):
+    """Is this bill resource a GPU host? The answer wins over what its names say."""
+
+    CHOICES = (("yes", "A GPU host"), ("no", "Not a GPU host"), ("auto", "Let its bill's names decide"))
+
+    resource_id = forms.CharField(max_length=500, label="Resource id", help_text="As the bill lines name it")
+    verdict = forms.ChoiceField(choices=CHOICES, initial="yes", widget=forms.RadioSelect)
+
+    def clean(self):
+        data = super().clean()
+        data["is_gpu"] = {"yes": True, "no": False, "auto": None}.get(data.get("verdict"))
+        return data

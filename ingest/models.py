@@ -440,3 +440,21 @@ class GpuHour(models.Model):
 
     def __str__(self):
         return f"{self.gpu_id} {self.hour:%Y-%m-%d %H}h"
+
+
+class GpuResourceMark(models.Model):
+    """A person's answer to "is this bill resource a GPU host?": it wins over detection from the bill's names."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    resource_id = models.CharField(max_length=500, help_text="The bill lines' resource id (or name when no id)")
+    is_gpu = models.BooleanField()
+    marked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    marked_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "resource_id"], name="gpuresourcemark_unique")]
+
+    def __str__(self):
+        return f"{self.resource_id}: {'GPU' if self.is_gpu else 'not a GPU'}"

@@ -11,6 +11,7 @@ from ingest.models import (
     GpuHost,
     GpuHour,
     GpuMinute,
+    GpuResourceMark,
     ProcessMinute,
     Upload,
     UsageEvent,
@@ -163,7 +164,8 @@ def usage_cost_by_provider_day(*, org) -> dict:
 
 
 def host_list(*, org, start: datetime, end: datetime) -> list[dict]:
-    """Agent hosts with their GPUs and, for [start, end), stored GPU minutes and busy/idle GPU-seconds."""
+    """Agent hosts with their GPUs and, for [start, end), stored GPU minutes and busy, idle, zombie and unowned
+    GPU-seconds of the GPU-hour facts of the hours starting in it."""
     from ingest.services.agent import host_is_stale
 
     usage = {
@@ -171,20 +173,27 @@ def host_list(*, org, start: datetime, end: datetime) -> list[dict]:
         for row in GpuMinute.objects.for_org(org)
         .filter(minute__gte=start, minute__lt=end)
         .values("gpu__host_id")
-        .annotate(samples=Count("id"), covered=Sum("covered_seconds"), busy=Sum("busy_seconds"))
+        .annotate(samples=Count("id"))
+        .order_by()
     }
+    # Busy and idle from the GPU-hour facts, as the host page (host_hour_totals) and the economics read them.
     facts = {
         row["gpu__host_id"]: row
         for row in GpuHour.objects.for_org(org)
         .filter(hour__gte=start, hour__lt=end)
         .values("gpu__host_id")
-        .annotate(zombie=Sum("zombie_seconds"), unowned=Sum("unowned_seconds"))
+        .annotate(
+            busy=Sum("busy_seconds"),
+            idle=Sum("idle_seconds"),
+            zombie=Sum("zombie_seconds"),
+            unowned=Sum("unowned_seconds"),
+        )
+        .order_by()
     }
     hosts = []
     for host in GpuHost.objects.for_org(org).prefetch_related("gpus"):
         row = usage.get(host.pk, {})
         derived = facts.get(host.pk, {})
-        covered, busy = row.get("covered") or 0, row.get("busy") or 0
         hosts.append(
             {
                 "code": host.code,
@@ -194,8 +203,10 @@ def host_list(*, org, start: datetime, end: datetime) -> list[dict]:
                 "owner": host.owner,
                 "gpus": list(host.gpus.all()),
                 "samples": row.get("samples", 0),
-                "gpu_seconds_busy": busy,
-                "gpu_seconds_idle": covered - busy,
+                "resource_id": host.bill_resource_id or None,
+                "reported_hostname": host.reported_hostname,
+                "gpu_seconds_busy": derived.get("busy") or 0,
+                "gpu_seconds_idle": derived.get("idle") or 0,
                 "gpu_seconds_zombie": derived.get("zombie") or 0,
                 "gpu_seconds_unowned": derived.get("unowned") or 0,
             }
@@ -258,3 +269,13 @@ def host_hour_totals(*, org, host, start: datetime, end: datetime) -> dict:
         "gpu_seconds_unowned": row["unowned"] or 0,
         "energy_kwh": None if row["energy"] is None else Decimal(row["energy"]) / MJ_PER_KWH,
     }
+
+
+def gpu_resource_marks(*, org) -> dict:
+    """{resource id: is_gpu} of the organisation's marks on bill resources."""
+    return dict(GpuResourceMark.objects.for_org(org).values_list("resource_id", "is_gpu"))
+
+
+def gpu_resource_mark_list(*, org):
+    """The organisation's marks on bill resources, the latest first."""
+    return GpuResourceMark.objects.for_org(org).select_related("marked_by").order_by("-marked_at")

@@ -65,7 +65,7 @@ class PlansPageTests(OrgPageTestsMixin, BaseTestCase):
 
 class GpusPageTests(OrgPageTestsMixin, BaseTestCase):
     url_name = "finops-gpus"
-    heading = "No GPU hosts reporting"
+    heading = "No GPU hosts in this period"
 
 
 class OnboardingPageTests(OrgPageTestsMixin, BaseTestCase):
@@ -319,7 +319,8 @@ class GpuHostPageTests(BaseTestCase):
 
         post_batch(self.client, self.org, self.alice, batch(start=tz.now() - timedelta(minutes=3)))
         self.host = GpuHost.objects.get(org=self.org)
-        self.url = reverse("finops-gpu-host", kwargs={"org_code": self.org.code, "code": self.host.code})
+        recent = f"?start={(tz.now() - timedelta(days=1)).date().isoformat()}"
+        self.url = reverse("finops-gpu-host", kwargs={"org_code": self.org.code, "code": self.host.code}) + recent
 
     def test_it_shows_charts_and_workloads_by_label(self):
         self.client.force_login(self.bob)

@@ -1,12 +1,14 @@
 """Costing and allocation of one organisation-day: pure Decimal arithmetic over frozen inputs.
 
 Everything the organisation paid for the day becomes exactly one `Item`, so that
-`billed_total = allocated + idle + unattributed` holds by construction, per currency, and the
-items' sum equals the inputs' sum to the 10th decimal place (ECONOMICS.md is the specification):
+`billed_total = allocated + idle + unmeasured + unattributed` holds by construction, per currency,
+and the items' sum equals the inputs' sum to the 10th decimal place (ECONOMICS.md is the specification):
 
 - GPU hosts: an hour's cost (its bill lines spread per hour, or the hourly rate plus energy of
   owned hardware) is split by the GPU-seconds each workload used; the rest is idle, "owned" when
-  the host or its processes have an owner. A billed GPU resource no agent reports on is all idle.
+  the host or its processes have an owner. GPU cost no agent reported on is not idle (nobody saw it
+  idle): a line tagged to a workload (customer, feature, purpose) is allocated by its tags, marked
+  not measured (`gpu_tagged`); the rest is unmeasured (`gpu_no_agent`), owned when it has an owner.
 - Token spend: each call at its cost; where the provider's own bill for the day is known, the
   gap between the bill and the logged calls is unattributed (or allocated by the org's key), and
   when the calls are priced above the bill, they are scaled down to it (the bill wins).
@@ -207,7 +209,7 @@ def allocate_day(inputs: DayInputs) -> list[Item]:
     bills = [convert_bill(b, rates, policy.currency) for b in inputs.bills]
     calls = [convert_call(c, rates, policy.currency) for c in inputs.calls]
     items: list[Item] = []
-    host_bill = defaultdict(lambda: defaultdict(list))  # host -> hour -> [(line id, amount, currency)]
+    host_bill = defaultdict(lambda: defaultdict(list))  # host -> hour -> [(line id, amount, line dims)]
     llm_bills = defaultdict(list)  # provider -> [BillShare]
     shared = []
     for bill in bills:
@@ -219,10 +221,9 @@ def allocate_day(inputs: DayInputs) -> list[Item]:
             items.append(_idle(bill.dims, bill.amount, bill.currency, "commitment_unused", (bill.line_id,)))
         elif bill.category == "gpu" and bill.hourly:
             for hour, amount in bill.hourly:
-                host_bill[bill.dims.host][hour].append((bill.line_id, amount))
+                host_bill[bill.dims.host][hour].append((bill.line_id, amount, bill.dims))
         elif bill.category == "gpu":
-            # A GPU resource no agent reports on: paid capacity with unknown use is idle, not value.
-            items.append(_idle(bill.dims, bill.amount, bill.currency, "gpu_no_agent", (bill.line_id,)))
+            items.append(_unmeasured_gpu(bill.dims, bill.amount, bill.currency, (bill.line_id,), policy))
         elif bill.tagged:
             bucket = bucket_for(bill.dims, policy.rules, gpu=False)
             label = label_for(bucket, bill.dims, policy.approved_runs)
@@ -264,6 +265,17 @@ def _idle(dims, amount, currency, source, line_ids=()) -> Item:
     return Item("idle", source, "idle", "unlabelled", dims, amount, currency, cost_line_ids=tuple(line_ids))
 
 
+def _unmeasured_gpu(dims: Dims, amount, currency, line_ids, policy) -> Item:
+    """GPU cost no agent reported on: allocated by the line's workload tags (not measured), else unmeasured. Unknown
+    use is neither customer value nor proven waste."""
+    if dims.customer or dims.feature or dims.purpose:
+        bucket = bucket_for(dims, policy.rules, gpu=True)
+        return Item("allocated", "gpu_tagged", bucket, label_for(bucket, dims, policy.approved_runs), dims, amount,
+                    currency, cost_line_ids=tuple(line_ids), deferrable=_deferrable(dims, policy))  # fmt: skip
+    return Item("unmeasured", "gpu_no_agent", "unmeasured", "unlabelled", dims, amount, currency,
+                cost_line_ids=tuple(line_ids))  # fmt: skip
+
+
 def _unattributed(bill: BillShare, source: str) -> Item:
     return Item("unattributed", source, "waste", "unlabelled", bill.dims, bill.amount, bill.currency,
                 cost_line_ids=(bill.line_id,))  # fmt: skip
@@ -276,19 +288,18 @@ def _gpu_hosts(host_hours, host_bill, policy) -> list[Item]:
         seen.add((hh.host, hh.hour))
         lines = host_bill.get(hh.host, {}).get(hh.hour, [])
         if lines:
-            cost, source, currency = sum((a for _, a in lines), ZERO), "gpu_bill", policy.currency
+            cost, source, currency = sum((a for _, a, _ in lines), ZERO), "gpu_bill", policy.currency
         elif hh.own_cost is not None:
             cost, source, currency = hh.own_cost, "gpu_rate", hh.currency or policy.currency
         else:
             continue  # nobody pays for this host (no bill line, no rate): its use carries no cost
-        line_ids = tuple(sorted({i for i, _ in lines}))
+        line_ids = tuple(sorted({i for i, _, _ in lines}))
         items += _host_hour(hh, cost, currency, source, line_ids, policy)
     for host, hours in host_bill.items():
         for hour, lines in hours.items():
-            if (host, hour) not in seen:  # billed, but the agent was silent that hour
-                dims = Dims(host=host)
-                for line_id, amount in lines:
-                    items.append(_idle(dims, amount, policy.currency, "gpu_no_agent", (line_id,)))
+            if (host, hour) not in seen:  # billed, but the agent was silent that hour: not seen idle
+                for line_id, amount, dims in lines:
+                    items.append(_unmeasured_gpu(dims, amount, policy.currency, (line_id,), policy))
     return items
 
 

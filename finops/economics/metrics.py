@@ -67,7 +67,7 @@ def metric_values(f: PeriodFacts) -> dict:
         "free_trial_compute_spend": sum((cost for _, plan, cost in f.customer_cost if plan == f.trial_plan), ZERO),
         "training_spend_before_paid_proof": ZERO if has_paid_proof else f.training_research_cost,
         "evaluation_spend_per_release": f.evaluation_cost / releases if releases else None,
-        "gross_margin_after_ai_compute": (revenue - f.billed_total) / revenue if revenue else None,
+        "gross_margin_after_ai_compute": (revenue - f.customers_fully_loaded) / revenue if revenue else None,
     }
 
 

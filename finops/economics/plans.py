@@ -11,11 +11,12 @@ from finops.economics.rules import ZERO, percentile
 class PlanInputs:
     plan: str
     price: Decimal | None  # per customer for the period; None when the plan has no known price
-    costs: dict  # customer -> AI cost in the period
+    costs: dict  # customer -> direct AI cost in the period
     revenue: dict | None  # customer -> revenue in the period; None when no revenue is connected
     tokens: int = 0  # the plan's tokens in the period
     completed_jobs: int = 0
     job_cost: Decimal = ZERO  # cost of the plan's completed and failed jobs
+    loaded_costs: dict | None = None  # customer -> fully loaded cost in the period
 
 
 def plan_check(p: PlanInputs, target_margin: Decimal) -> dict:
@@ -24,6 +25,7 @@ def plan_check(p: PlanInputs, target_margin: Decimal) -> dict:
     costs = sorted(p.costs.values())
     revenue = sum(p.revenue.get(c, ZERO) for c in p.costs) if p.revenue is not None else None
     cost = sum(costs, ZERO)
+    loaded = sum(p.loaded_costs.values(), ZERO) if p.loaded_costs is not None else None
     losers = sorted(
         (c for c in p.costs if p.revenue is not None and p.costs[c] > p.revenue.get(c, ZERO)),
         key=lambda c: -(p.costs[c] - p.revenue.get(c, ZERO)),
@@ -41,6 +43,8 @@ def plan_check(p: PlanInputs, target_margin: Decimal) -> dict:
         "ai_cost": cost,
         "revenue": revenue,
         "margin": (revenue - cost) / revenue if revenue else None,
+        "fully_loaded_cost": loaded,
+        "fully_loaded_margin": (revenue - loaded) / revenue if revenue and loaded is not None else None,
         "losing_customers": losers,
         "suggested_usage_cap": None
         if budget is None

@@ -49,20 +49,28 @@ def rollup_rows(items: list[Item]) -> list[dict]:
 
 WORK_DIMS = ("kind", "source", "bucket", "label", "currency", "plan", "feature", "environment", "owner", "provider",
              "model", "host", "deferrable", "has_unpriced")  # fmt: skip
-CUSTOMER_DIMS = ("kind", "currency", "customer", "plan")
+CUSTOMER_DIMS = ("kind", "currency", "customer", "plan", "by_key")
+# Sources whose amounts an allocation key placed on customers (shared cloud cost, the API bill's gap), not a tag,
+# an event or the agent: a customer's direct cost leaves them out.
+KEY_SOURCES = frozenset({"cloud_shared", "api_gap"})
 _row_sums = itemgetter(*ROW_SUMS)
+# Dimensions of the summed tables that are derived from a rollup row rather than copied from it.
+DERIVED_DIMS = {
+    "has_unpriced": lambda row: row["unpriced_calls"] > 0,
+    "by_key": lambda row: row["source"] in KEY_SOURCES,
+}
 
 
 def summed_rows(rows: list[dict], dims: tuple) -> list[dict]:
     """Rollup rows summed by `dims` (WORK_DIMS or CUSTOMER_DIMS), in a stable order; `has_unpriced` is each source
-    row's own unpriced_calls > 0."""
-    plain = tuple(d for d in dims if d != "has_unpriced")
-    flagged = len(plain) < len(dims)
-    names = (*plain, "has_unpriced") if flagged else plain
+    row's own unpriced_calls > 0, `by_key` whether an allocation key placed its cost."""
+    plain = tuple(d for d in dims if d not in DERIVED_DIMS)
+    derived = tuple((d, DERIVED_DIMS[d]) for d in dims if d in DERIVED_DIMS)
+    names = (*plain, *(d for d, _ in derived))
     values = itemgetter(*plain)  # every dims tuple has more than one name, so this returns a tuple
     totals = {}
     for row in rows:
-        _add(totals, values(row) + ((row["unpriced_calls"] > 0,) if flagged else ()), _row_sums(row))
+        _add(totals, values(row) + tuple(derive(row) for _, derive in derived), _row_sums(row))
     return [dict(zip(names, key, strict=True)) | dict(zip(ROW_SUMS, totals[key], strict=True))
             for key in sorted(totals)]  # fmt: skip
 

@@ -55,6 +55,9 @@ class HostFacts:
     idle_gpu_seconds: Decimal
     zombie_seconds: int = 0
     agent: bool = True
+    unmeasured_cost: Decimal = ZERO  # paid time no agent reported on and no workload tag placed
+    unowned_unmeasured_cost: Decimal = ZERO
+    tagged_unmeasured_cost: Decimal = ZERO  # paid time no agent reported on, allocated by the bill's tags
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,11 @@ class PeriodFacts:
     billed_total: Decimal = ZERO
     allocated: Decimal = ZERO
     idle: Decimal = ZERO
+    unmeasured: Decimal = ZERO
     unattributed: Decimal = ZERO
     untagged_allocated: Decimal = ZERO  # placed by a shared-cost key, not by a tag
-    customer_cost: tuple = ()  # ((customer, plan, cost), ...)
+    customer_cost: tuple = ()  # ((customer, plan, direct cost), ...)
+    customers_fully_loaded: Decimal = ZERO  # customers' fully loaded cost, all together
     revenue: dict | None = None  # customer -> revenue; None until revenue is connected
     plan_prices: dict | None = None  # plan -> price per period; None until revenue is connected
     completed_jobs: int = 0
@@ -196,28 +201,54 @@ def inference_request(f: PeriodFacts, t: dict) -> dict:
     return {"measured": measured, "stop_sign": bool(offenders), "offenders": offenders}
 
 
+AGENT_INSTALL = "pip install nvidia-ml-py && python3 finops_agent.py --server URL --token TOKEN"
+
+
 def idle_gpu(f: PeriodFacts, t: dict) -> dict:
-    offenders = []
+    """Fires on measured idleness, unowned paid GPU time (measured or not) and zombies; hosts no agent reports on
+    are listed with their unmeasured cost and the move "install the agent", without firing on their own."""
+    offenders, fires = [], False
     for h in f.hosts:
-        share = _ratio(h.idle_cost, h.paid_cost)
+        measured_paid = h.paid_cost - h.unmeasured_cost - h.tagged_unmeasured_cost
+        share = _ratio(h.idle_cost, measured_paid) if measured_paid > 0 else None
         if share is not None and share > t["idle_share_of_paid_hours"]:
-            why = "no agent reports on it" if not h.agent else f"idle {share:.0%} of paid time"
-            offenders.append(offender("host", h.host, h.host, h.idle_cost, why))
+            offenders.append(offender("host", h.host, h.host, h.idle_cost, f"idle {share:.0%} of measured paid time"))
+            fires = True
         elif h.unowned_idle_cost > 0:
-            offenders.append(offender("host", h.host, h.host, h.unowned_idle_cost, "paid GPU time with no owner"))
+            offenders.append(offender("host", h.host, h.host, h.unowned_idle_cost, "idle GPU time with no owner"))
+            fires = True
+        if h.unmeasured_cost > 0:
+            why = "no agent reports on it: install the agent"
+            if h.unowned_unmeasured_cost > 0:
+                why = "running with no owner and no agent: tag an owner and install the agent"
+                fires = True
+            offenders.append(offender("host", h.host, h.host, h.unmeasured_cost, why))
         if Decimal(h.zombie_seconds) / 3600 > t["zombie_hours"]:
             hours = Decimal(h.zombie_seconds) / 3600
             offenders.append(offender("host", h.host, h.host, _zombie_cost(h), f"zombie process for {hours:.1f} h"))
+            fires = True
+    unmeasured = [h for h in f.hosts if h.unmeasured_cost > 0]
+    any_measured = any(h.paid_cost - h.unmeasured_cost - h.tagged_unmeasured_cost > 0 for h in f.hosts)
+    if not f.hosts:
+        note = "No GPU hosts yet: install the agent or upload a bill with GPU instances."
+    elif unmeasured:
+        plural = "s" if len(unmeasured) != 1 else ""
+        note = f"No agent reports on {len(unmeasured)} GPU host{plural}; install it: {AGENT_INSTALL}"
+    else:
+        note = ""
     return {
         "measured": {
             "idle_gpu_hours": sum((h.idle_gpu_seconds for h in f.hosts), ZERO) / 3600,
             "idle_cost": sum((h.idle_cost for h in f.hosts), ZERO),
+            "unmeasured_cost": sum((h.unmeasured_cost for h in f.hosts), ZERO),
             "paid_cost": sum((h.paid_cost for h in f.hosts), ZERO),
             "hosts": len(f.hosts),
+            "hosts_without_agent": len(unmeasured),
         },
-        "stop_sign": bool(offenders) if f.hosts else None,
+        # Nothing fired and no agent measured anything: not known to be fine.
+        "stop_sign": True if fires else (False if any_measured else None),
         "offenders": offenders,
-        "note": "" if f.hosts else "No GPU hosts yet: install the agent or upload a bill with GPU instances.",
+        "note": note,
     }
 
 

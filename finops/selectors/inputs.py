@@ -1,10 +1,10 @@
 """What the costing of one organisation-day needs, read from the ledgers into frozen inputs."""
 
-import re
 from collections import defaultdict
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from operator import attrgetter
 
 from django.db.models import Count, Q, Sum
@@ -14,19 +14,12 @@ from finops.economics.allocation import BillShare, CallGroup, DayInputs, Dims, H
 from finops.models import BucketRule, EconomicsSettings, ExchangeRate, LearningQuestion
 from finops.money import quantize_storage
 from ingest.gpu_facts import MJ_PER_KWH
+from ingest.gpu_names import LINE_FIELDS, line_gpu
 from ingest.models import CostLine, Gpu, GpuHost, GpuHour, UsageEvent
-from ingest.selectors import LLM_BILL_PROVIDERS
+from ingest.selectors import LLM_BILL_PROVIDERS, gpu_resource_marks
 from ingest.services.tally import MAX_DAYS_PER_LINE
 from pricing.selectors import customer_plans_on
 
-# A bill line is GPU compute when its SKU, instance type or description names a GPU or a GPU family.
-GPU_PATTERN = re.compile(
-    r"\b(h100|h200|b200|gb200|a100|a10g?|l4|l40s?|t4|v100|a6000|rtx|mi300x?|mi250x?|gpu)\b"
-    r"|\b(p3|p4d|p4de|p5|p5e|p5en|g4dn|g5|g6|g6e|gr6|trn1|inf2)\.\w"
-    r"|\b(a2|a3|g2)-(highgpu|megagpu|ultragpu|standard)"
-    r"|\bstandard_n[cdv]\w*|\bnd\d+\w*|\bnc\d+\w*",
-    re.IGNORECASE,
-)
 LABEL_DIMS = {"customer": "customer", "feature": "feature", "job_id": "job_id", "purpose": "purpose",
               "owner": "owner", "env": "environment"}  # fmt: skip
 
@@ -81,14 +74,14 @@ def day_inputs(*, org, day: date) -> DayInputs:
     by_resource = {h.bill_resource_id: h for h in hosts.values() if h.bill_resource_id}
     return DayInputs(
         day=day,
-        bills=tuple(_bill_shares(org, day, by_resource)),
+        bills=tuple(_bill_shares(org, day, by_resource, plans, gpu_resource_marks(org=org))),
         host_hours=tuple(_host_hours(org, day, hosts, plans)),
         calls=tuple(sorted(_call_groups(org, day, plans), key=_call_order)),
         policy=policy,
     )
 
 
-def _bill_shares(org, day, by_resource):
+def _bill_shares(org, day, by_resource, plans, marks):
     start, end = day_bounds(day)
     lines = CostLine.objects.for_org(org).filter(
         Q(charge_period_start__gte=start, charge_period_start__lt=end)
@@ -100,13 +93,13 @@ def _bill_shares(org, day, by_resource):
     )
     for line in lines.iterator(chunk_size=5000):
         host = by_resource.get(line.resource_id)
-        category = _category(line, host)
-        dims = Dims(customer=line.customer, feature=line.feature, environment=line.environment, owner=line.owner,
-                    purpose=line.purpose, provider=line.provider, host=host.name if host else "",
-                    service=line.service_name)  # fmt: skip
+        category = _category(line, host, marks.get(line.resource_id or line.resource_name))
+        dims = Dims(customer=line.customer, feature=line.feature, environment=line.environment,
+                    owner=line.owner or (host.owner if host else ""), purpose=line.purpose, provider=line.provider,
+                    host=host.name if host else "", service=line.service_name)  # fmt: skip
         if category == "gpu" and not host:
-            dims = Dims(owner=line.owner, provider=line.provider, host=line.resource_id or line.resource_name,
-                        customer=line.customer, feature=line.feature, service=line.service_name)  # fmt: skip
+            dims = replace(dims, host=line.resource_id or line.resource_name)
+        dims = _with_plan(dims, plans)
         hourly = _hourly(line, start, end) if host and category == "gpu" else ()
         amount = sum((a for _, a in hourly), Decimal(0)) if hourly else _share(line, start, end)
         yield BillShare(
@@ -121,15 +114,27 @@ def _bill_shares(org, day, by_resource):
         )
 
 
-def _category(line, host) -> str:
+def _category(line, host, marked_gpu: bool | None) -> str:
+    """llm, commitment_unused, gpu or cloud. A line is GPU compute when its resource is an agent host's, or the
+    organisation marked it so, or (unmarked) its names say so; a mark "not a GPU" wins over the names."""
     if LLM_BILL_PROVIDERS.get(line.provider.strip().lower()):
         return "llm"
     if line.commitment_discount_status.strip().lower() == "unused":
         return "commitment_unused"
-    text = " ".join((line.gpu_type, line.sku_id, line.resource_type, line.charge_description))
-    if host or line.gpu_type or GPU_PATTERN.search(text):
+    if host or marked_gpu:
+        return "gpu"
+    if marked_gpu is None and _names_gpu(_line_names(line)):
         return "gpu"
     return "cloud"
+
+
+_line_names = attrgetter(*LINE_FIELDS)
+
+
+@lru_cache(maxsize=65536)
+def _names_gpu(names: tuple) -> bool:
+    """Whether a line's naming fields (LINE_FIELDS, in order) name a GPU: a day repeats the same few names a lot."""
+    return line_gpu(**dict(zip(LINE_FIELDS, names, strict=True))) is not None
 
 
 def _span(line):

@@ -191,7 +191,7 @@ class _Facts:
                 total=Sum("cost_amount", filter=Q(cost_amount__gt=0)),
                 owned=Sum("cost_amount", filter=Q(cost_amount__gt=0) & (~Q(owner="") | ~Q(feature=""))),
                 idle=Sum("cost_amount", filter=Q(kind=Kind.IDLE)),
-                unwatched=Sum("cost_amount", filter=Q(source="gpu_no_agent")),
+                unwatched=Sum("cost_amount", filter=Q(source__in=("gpu_no_agent", "gpu_tagged"))),
             )
         )
         return {key: value or ZERO for key, value in sums.items()}

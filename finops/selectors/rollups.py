@@ -10,6 +10,7 @@ from django.db.models import Count, F, Max, Min, Q, Sum
 from django.db.models.functions import TruncDate
 
 from finops.economics.anomalies import detect_anomalies, month_end_forecast
+from finops.economics.customer_cost import CustomerCosts, customer_costs
 from finops.economics.metrics import weekly_metrics
 from finops.economics.plans import PlanInputs, plan_check
 from finops.economics.rules import (
@@ -37,7 +38,13 @@ from finops.models import (
 )
 from finops.selectors.inputs import economics_settings_for, fee_model
 from ingest.models import CostLine, Gpu, GpuHost, GpuHour
-from pricing.selectors import MONTH_DAYS, plan_monthly_prices, recognised_revenue, revenue_known
+from pricing.selectors import (
+    MONTH_DAYS,
+    customer_plans_on,
+    plan_monthly_prices,
+    recognised_revenue,
+    revenue_known,
+)
 
 ZERO = Decimal(0)
 FLOAT_SUMS = Context(prec=15)
@@ -61,14 +68,15 @@ def customers_between(*, org, start: date, end: date):
     return CustomerRollup.objects.for_org(org).filter(day__gte=start, day__lt=end)
 
 
+IDENTITY_TERMS = ("billed_total", "allocated", "idle", "unmeasured", "unattributed")
 SUMMARY_SETS = {"kinds": ("currency", "kind"), "buckets": ("currency", "bucket"), "labels": ("currency", "label"),
-                "sources": ("currency", "source")}  # fmt: skip
+                "sources": ("currency", "source"), "owners": ("currency", "kind", "owner")}  # fmt: skip
 
 
 def ledger_summary(*, org, start: date, end: date) -> dict:
     """The identity for [start, end) in the org's currency, by bucket and label; other currencies beside."""
     sets = slice_sets(org=org, start=start, end=end, sets=SUMMARY_SETS, every_currency=True)
-    totals = defaultdict(lambda: {"billed_total": ZERO, "allocated": ZERO, "idle": ZERO, "unattributed": ZERO})
+    totals = defaultdict(lambda: dict.fromkeys(IDENTITY_TERMS, ZERO))
     for row in sets["kinds"]:
         totals[row["currency"]][row["kind"]] += row["cost"]
         totals[row["currency"]]["billed_total"] += row["cost"]
@@ -83,9 +91,12 @@ def ledger_summary(*, org, start: date, end: date) -> dict:
     own = totals.pop(org.currency, None)
     return {
         "currency": org.currency,
-        **(own or dict.fromkeys(("billed_total", "allocated", "idle", "unattributed"))),
+        **(own or dict.fromkeys(IDENTITY_TERMS)),
         "by_bucket": by_bucket if has_rows else dict.fromkeys(Bucket.values),
         "by_label": by_label if has_rows else dict.fromkeys(Label.values),
+        "unmeasured_owned": _cost(r for r in mine["owners"] if r["kind"] == "unmeasured" and r["owner"])
+        if has_rows
+        else None,
         "by_source": {r["source"]: r["cost"] for r in mine["sources"]},
         "other_currencies": {c: t for c, t in sorted(totals.items())},
         "unpriced_calls": sum(r["unpriced"] or 0 for r in sets["kinds"]),
@@ -100,7 +111,7 @@ def _bounds(start: date, end: date):
 SLICE_SETS = {
     # Every figure by workload (kinds, routes, plans, features, environments, deferrable work) sums from "work".
     "work": ("kind", "source", "bucket", "environment", "plan", "feature", "model", "deferrable", "has_unpriced"),
-    "customers": ("kind", "customer", "plan"),
+    "customers": ("kind", "customer", "plan", "by_key"),
     "hosts": ("kind", "source", "host", "owner"),
 }
 # What the twelve metrics read (period_facts with_rules=False): spend by feature and environment, calls by bucket.
@@ -110,8 +121,8 @@ METRIC_SLICE_SETS = {
     "hosts": SLICE_SETS["hosts"],
 }
 SLICE_COLUMNS = ("day", "currency", "kind", "source", "bucket", "label", "customer", "plan", "feature", "environment",
-                 "provider", "model", "host", "owner", "deferrable", "has_unpriced")  # fmt: skip
-GPU_SOURCES = ("gpu_bill", "gpu_rate", "gpu_no_agent")
+                 "provider", "model", "host", "owner", "deferrable", "has_unpriced", "by_key")  # fmt: skip
+GPU_SOURCES = ("gpu_bill", "gpu_rate", "gpu_no_agent", "gpu_tagged")
 
 
 def period_facts(*, org, start: date, end: date, with_rules: bool = True) -> PeriodFacts:
@@ -137,13 +148,17 @@ def period_facts(*, org, start: date, end: date, with_rules: bool = True) -> Per
         billed_total=sum(kinds.values(), ZERO),
         allocated=kinds.get("allocated", ZERO),
         idle=kinds.get("idle", ZERO),
+        unmeasured=kinds.get("unmeasured", ZERO),
         unattributed=kinds.get("unattributed", ZERO),
         customer_cost=tuple(
             (customer, plan, total)
             for (customer, plan), total in sorted(
-                _group([s for s in allocated["customers"] if s["customer"]], "customer", "plan").items()
+                _group(
+                    [s for s in allocated["customers"] if s["customer"] and not s["by_key"]], "customer", "plan"
+                ).items()
             )
         ),
+        customers_fully_loaded=sum(_customer_costs(sets["customers"]).fully_loaded.values(), ZERO),
         revenue=revenue_by_customer(org=org, start=start, end=end),
         completed_jobs=customer_jobs["completed"] or 0,
         failed_jobs=customer_jobs["failed"] or 0,
@@ -279,6 +294,10 @@ def plan_prices_for(*, org, start: date, end: date) -> dict | None:
     return {plan: price * days / MONTH_DAYS for plan, price in monthly.items()}
 
 
+def _customer_costs(slices) -> CustomerCosts:
+    return customer_costs((s["kind"], s["customer"], s["by_key"], s["cost"]) for s in slices)
+
+
 def _cost(slices) -> Decimal:
     return sum((s["cost"] for s in slices), ZERO)
 
@@ -307,7 +326,8 @@ def _hosts(org, slices, start, end):
         .annotate(covered=Sum("covered_seconds"), idle=Sum("idle_seconds"), zombie=Sum("zombie_seconds"))
         .order_by()
     }
-    costs = defaultdict(lambda: {"paid": ZERO, "idle": ZERO, "unowned": ZERO})
+    costs = defaultdict(lambda: {"paid": ZERO, "idle": ZERO, "unowned": ZERO, "unmeasured": ZERO,
+                                 "unowned_unmeasured": ZERO, "tagged_unmeasured": ZERO})  # fmt: skip
     for s in slices:
         if s["host"] and s["source"] in GPU_SOURCES:
             entry = costs[s["host"]]
@@ -315,6 +335,11 @@ def _hosts(org, slices, start, end):
             if s["kind"] == "idle":
                 entry["idle"] += s["cost"]
                 entry["unowned"] += s["cost"] if not s["owner"] else ZERO
+            elif s["kind"] == "unmeasured":
+                entry["unmeasured"] += s["cost"]
+                entry["unowned_unmeasured"] += s["cost"] if not s["owner"] else ZERO
+            elif s["source"] == "gpu_tagged":
+                entry["tagged_unmeasured"] += s["cost"]
     for host, row in sorted(costs.items()):
         measured = seconds.get(host, {})
         yield HostFacts(
@@ -322,6 +347,9 @@ def _hosts(org, slices, start, end):
             paid_cost=row["paid"],
             idle_cost=row["idle"],
             unowned_idle_cost=row["unowned"],
+            unmeasured_cost=row["unmeasured"],
+            unowned_unmeasured_cost=row["unowned_unmeasured"],
+            tagged_unmeasured_cost=row["tagged_unmeasured"],
             paid_gpu_seconds=Decimal(measured.get("covered") or 0),
             idle_gpu_seconds=Decimal(measured.get("idle") or 0),
             zombie_seconds=measured.get("zombie") or 0,
@@ -493,14 +521,28 @@ def _commitments(org, end):
 
 
 def customer_economics(*, org, start: date, end: date) -> list[dict]:
-    """Per customer in [start, end): plan, revenue, AI cost, margins, jobs, cost per completed job, retries."""
-    rows = customers_between(org=org, start=start, end=end).filter(currency=org.currency, kind="allocated")
-    costs = defaultdict(lambda: ZERO)
-    plans = {}
-    for r in rows.exclude(customer="").values("customer", "plan").annotate(total=Sum("cost_amount")).order_by():
-        costs[r["customer"]] += r["total"]
-        plans.setdefault(r["customer"], r["plan"])
+    """Per customer in [start, end): plan, revenue, direct and fully loaded AI cost, margins on both, jobs, cost
+    per completed job, retries."""
+    rows = (
+        customers_between(org=org, start=start, end=end)
+        .filter(currency=org.currency)
+        .values("kind", "customer", "plan", "by_key")
+        .annotate(total=Sum("cost_amount"))
+        .order_by("customer", "plan")
+    )
+    slices, plans = [], {}
+    for r in rows:
+        slices.append((r["kind"], r["customer"], r["by_key"], r["total"]))
+        if r["customer"] and (r["plan"] or r["customer"] not in plans):  # a known plan wins over none
+            plans[r["customer"]] = r["plan"]
+    split = customer_costs(slices)
+    costs, loaded = split.direct, split.fully_loaded
     revenue, fees = revenue_and_fees(org=org, start=start, end=end)
+    planless = {c for c in set(costs) | set(revenue or {}) if not plans.get(c)}
+    if planless and revenue is not None:  # no rollup row names their plan (no cost, or bill lines): Stripe does
+        trial_plan = economics_settings_for(org=org).trial_plan
+        subscribed = customer_plans_on(org=org, day=end - timedelta(days=1), trial_plan=trial_plan)
+        plans.update({c: subscribed[c] for c in planless if c in subscribed})
     jobs = {
         r["customer"]: r
         for r in JobRollup.objects.for_org(org)
@@ -518,8 +560,8 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
     }
     customers = set(costs) | set(revenue or {})
     result = []
-    for customer in sorted(customers, key=lambda c: (-costs.get(c, ZERO), c)):
-        cost = costs.get(customer, ZERO)
+    for customer in sorted(customers, key=lambda c: (-loaded.get(c, ZERO), c)):
+        cost, full = costs.get(customer, ZERO), loaded.get(customer, ZERO)
         j = jobs.get(customer, {})
         completed = j.get("completed") or 0
         attempts, all_jobs = j.get("attempts") or 0, completed + (j.get("failed") or 0)
@@ -533,7 +575,9 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
                 "currency": org.currency,
                 "revenue": earned,
                 "ai_cost": cost,
+                "fully_loaded_cost": full,
                 "gross_margin": (earned - cost) / earned if earned else None,
+                "fully_loaded_margin": (earned - full) / earned if earned else None,
                 "gross_margin_after_fees": (earned - cost - fee) / earned if earned else None,
                 "payment_fees": fee if revenue is not None else None,
                 "loses_money": earned is not None and cost > earned,
@@ -731,9 +775,10 @@ def plan_economics(*, org, start: date, end: date, customers: list[dict] | None 
         .annotate(done=Sum("jobs_completed"), cost=Sum("cost_completed_amount"), failed=Sum("cost_failed_amount"))
         .order_by()
     }
-    by_plan = defaultdict(dict)
+    by_plan, loaded = defaultdict(dict), defaultdict(dict)
     for row in customers:
         by_plan[row["plan"] or ""][row["customer"]] = row["ai_cost"]
+        loaded[row["plan"] or ""][row["customer"]] = row["fully_loaded_cost"]
     result = []
     for plan in sorted(set(by_plan) | set(prices)):
         j = jobs.get(plan, {})
@@ -745,6 +790,7 @@ def plan_economics(*, org, start: date, end: date, customers: list[dict] | None 
             tokens=tokens.get(plan, 0),
             completed_jobs=j.get("done") or 0,
             job_cost=(j.get("cost") or ZERO) + (j.get("failed") or ZERO),
+            loaded_costs=loaded.get(plan, {}),
         )
         result.append({**plan_check(inputs, target), "currency": org.currency})
     return result
@@ -755,10 +801,10 @@ BREAKDOWN_SETS = {"daily": ("day", "kind"), "provider": ("provider",), "feature"
 
 
 def cost_breakdown(*, org, start: date, end: date) -> dict:
-    """For the Costs page: per day allocated, idle and unattributed; the twelve largest providers, features,
-    environments and owners (teams)."""
+    """For the Costs page: per day allocated, idle, unmeasured and unattributed; the twelve largest providers,
+    features, environments and owners (teams)."""
     sets = slice_sets(org=org, start=start, end=end, sets=BREAKDOWN_SETS)
-    daily = defaultdict(lambda: {"allocated": ZERO, "idle": ZERO, "unattributed": ZERO})
+    daily = defaultdict(lambda: dict.fromkeys(IDENTITY_TERMS[1:], ZERO))
     for r in sets["daily"]:
         daily[_day(r["day"])][r["kind"]] += r["cost"]
 

@@ -180,7 +180,12 @@ def demo_cost_reports(*, org) -> dict:
     return reports
 
 
-DEMO_GPU_DAYS = 7
+def demo_gpu_days(today) -> int:
+    """Agent data for this week so far and the whole week before: the default period (the last complete week) is
+    always fully measured, whatever day the demo is built."""
+    return 7 + today.weekday() + 1
+
+
 DEMO_HOST_DETAILS = {
     "train-h100-01": {"owner": "ml-team", "provider": "owned", "instance_type": "8x H100 SXM",
                       "hourly_rate_amount": Decimal("24.00"), "currency": "USD"},
@@ -192,12 +197,14 @@ DEMO_HOST_DETAILS = {
 
 
 def demo_gpus_import(*, org, owner) -> None:
-    """Three GPU hosts with agent tokens and a week of agent batches, through the endpoint's validation and service."""
-    start = demo_start(timezone.now(), DEMO_GPU_DAYS)
+    """Three GPU hosts with agent tokens and eight to fourteen days of agent batches, through the endpoint's
+    validation and service."""
+    days = demo_gpu_days(timezone.now().date())
+    start = demo_start(timezone.now(), days)
     for host_name, details in DEMO_HOST_DETAILS.items():
         agent_token_create(org=org, host_name=host_name, created_by=owner)
         gpu_host_update(org=org, name=host_name, **details)
-    for host_name, batch in demo_gpu_batches(start=start, days=DEMO_GPU_DAYS):
+    for host_name, batch in demo_gpu_batches(start=start, days=days):
         data = AgentBatchInput(data=batch)
         data.is_valid(raise_exception=True)
         agent_batch_ingest(org=org, host_name=host_name, batch=data.validated_data)
@@ -213,7 +220,7 @@ def demo_decisions(*, org) -> None:
     today = timezone.now().date()
     commitment_create(org=org, name="OpenAI committed spend", kind="api_spend", provider="openai",
                       monthly_amount=Decimal("250"), currency="USD", starts_on=today - timedelta(days=90))  # fmt: skip
-    for offset in range(2, DEMO_GPU_DAYS, 2):  # every other run has its question; the rest fire the sign
+    for offset in range(2, demo_gpu_days(today), 2):  # every other run has its question; the rest fire the sign
         day = today - timedelta(days=offset)
         learning_question_record(org=org, run=f"train-run-{day:%m%d}",
                                  question="Does the v3 data mix cut refusals without hurting accuracy?")  # fmt: skip

@@ -106,6 +106,7 @@ def digest_content(*, org: Organization, week: date) -> dict:
             ("Billed", format_money(facts.billed_total, org.currency)),
             ("Allocated to work", format_money(facts.allocated, org.currency)),
             ("Idle", format_money(facts.idle, org.currency)),
+            ("Unmeasured GPU time", format_money(facts.unmeasured, org.currency)),
             ("Unattributed", format_money(facts.unattributed, org.currency)),
         ],
         "has_costs": bool(facts.billed_total),

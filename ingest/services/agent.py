@@ -24,6 +24,7 @@ from ingest.gpu_facts import (
 )
 from ingest.models import AgentBatch, Gpu, GpuHost, GpuHour, GpuMinute, ProcessMinute
 from ingest.services.days import dirty_days_mark
+from ingest.services.gpu_marks import resource_days_mark
 
 
 def _minute(moment):
@@ -343,6 +344,10 @@ def gpu_host_update(*, org, name: str, forget_machine: bool = False, **fields) -
         raise ValueError(f"not host settings: {sorted(unknown)}")
     GpuHost.objects.get_or_create(org=org, name=name)
     host = GpuHost.objects.for_org(org).select_for_update().get(name=name)
+    remapped = "bill_resource_id" in fields and fields["bill_resource_id"] != host.bill_resource_id
+    if remapped:  # the bill lines of both resources change hosts: their days are recomputed
+        for resource in {host.bill_resource_id, fields["bill_resource_id"]} - {""}:
+            resource_days_mark(org=org, resource_id=resource)
     for key, value in fields.items():
         setattr(host, key, value)
     if forget_machine:

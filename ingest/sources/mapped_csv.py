@@ -74,6 +74,8 @@ class MappedCsvSource(BillSource):
         gpu_cell = v.text(record, c["gpu_type"]) if c.get("gpu_type") else ""
         description = v.text(record, c["description"]) if c.get("description") else ""
         resource = v.text(record, c["resource"]) if c.get("resource") else ""
+        # The canonical model ("8x H100 SXM" -> "H100"); a GPU type naming no known GPU is the user's mark: "GPU".
+        gpu = line_gpu_type(gpu_type=gpu_cell, charge_description=description, names=(resource,))
         if end is None:  # a date covers its day; a time stamp, its hour
             end = start + (timedelta(days=1) if start.time() == time.min else timedelta(hours=1))
         billing_start = month_start(start)
@@ -92,14 +94,13 @@ class MappedCsvSource(BillSource):
             "charge_frequency": "usage-based",
             "charge_description": description,
             "region": "",
-            "service_name": "GPU compute",
+            "service_name": "GPU compute" if gpu else "GPU cloud",
             "service_category": "Compute",
             "resource_id": resource,
             "resource_name": "",
-            "resource_type": "GPU instance" if c.get("gpu_type") else "",
+            "resource_type": "GPU instance" if gpu else "",
             "sku_id": "",
-            # The canonical model ("8x H100 SXM" -> "H100"); a GPU type naming no known GPU is the user's mark: "GPU".
-            "gpu_type": line_gpu_type(gpu_type=gpu_cell, charge_description=description, names=(resource,)),
+            "gpu_type": gpu,
             "pricing_quantity": quantity,
             "pricing_unit": v.text(record, c["unit"]) if c.get("unit") else "",
             "consumed_quantity": quantity,

@@ -14,7 +14,8 @@ def test_it_shows_plan_checks_with_a_histogram_and_customer_margins(page, screen
     log_in(page, demo["login"], demo["password"], errors=errors)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Plans").click()
-    assert page.locator("#plan-checks tbody tr").count() == 3  # starter, pro, enterprise; the trial apart
+    # starter, pro, enterprise, acme-corp's dedicated contract; the trial apart
+    assert page.locator("#plan-checks tbody tr").count() == 4
     page.locator("#chart-costs .main-svg").first.wait_for()
     assert page.get_by_text("cust-003").first.is_visible()
     screenshot("plans")
@@ -27,6 +28,6 @@ def test_it_shows_plan_checks_with_a_histogram_and_customer_margins(page, screen
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Costs").click()
     page.locator("#chart-daily .main-svg").first.wait_for()
-    assert page.locator("#by-bucket tr").count() == 7
+    assert page.locator("#by-bucket tr").count() == 8
     screenshot("costs")
     assert errors == []

@@ -90,7 +90,10 @@ class DigestTests(ApiClientMixin, BaseTestCase):
         self.assertIn("Model route ($94.05 at stake).", text)
         self.assertIn("Founder move: Send simple work to cheaper paths.", text)
         self.assertIn("  - chat, $94.05: 95% of calls on gpt-4o; gpt-4o-mini would save 99%", text)
-        self.assertIn("Billed $245.05 · Allocated to work $245.05 · Idle $0.00 · Unattributed $0.00", text)
+        self.assertIn(
+            "Billed $245.05 · Allocated to work $245.05 · Idle $0.00 · Unmeasured GPU time $0.00 · Unattributed $0.00",
+            text,
+        )
         self.assertIn("GPU and API spend by feature: $245.05 / $50.00 / +390%", text)
         self.assertIn("GPU and API spend by customer: $245.05 / $50.00 / +390%", text)
         self.assertIn("Inference calls per customer: 23.0 / 10.0 / +130%", text)

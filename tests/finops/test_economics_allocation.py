@@ -21,6 +21,7 @@ from finops.economics.rollup import job_rows
 
 DAY = date(2026, 10, 5)
 H10 = datetime(2026, 10, 5, 10, tzinfo=UTC)
+H11 = datetime(2026, 10, 5, 11, tzinfo=UTC)
 ACME_J1 = Dims(customer="acme", job_id="j1", purpose="inference")
 TRAINING = Dims(purpose="training", job_id="run-b")
 
@@ -97,15 +98,34 @@ class AllocationRuleTests(SimpleTestCase):
         [item] = allocate_day(DayInputs(DAY, calls=(call,)))
         self.assertEqual((item.calls, item.unpriced_calls, item.amount), (4, 4, D(0)))
 
-    def test_a_billed_gpu_with_no_agent_is_idle_owned_by_its_tag(self):
+    def test_a_billed_gpu_with_no_agent_is_unmeasured_owned_by_its_tag(self):
         line = BillShare(3, D("98.32"), "USD", "gpu", Dims(host="i-0abc", owner="maria"))
         [item] = allocate_day(DayInputs(DAY, bills=(line,)))
-        self.assertEqual((item.kind, item.source, item.dims.owner), ("idle", "gpu_no_agent", "maria"))
+        self.assertEqual((item.kind, item.source, item.bucket, item.dims.owner),
+                         ("unmeasured", "gpu_no_agent", "unmeasured", "maria"))  # fmt: skip
 
-    def test_a_mapped_host_hour_the_agent_missed_is_idle(self):
-        line = BillShare(3, D("5"), "USD", "gpu", Dims(host="gpu-1"), hourly=((H10, D("5")),))
+    def test_a_billed_gpu_with_no_agent_but_a_workload_tag_is_allocated_by_it_not_measured(self):
+        line = BillShare(3, D("40"), "USD", "gpu", Dims(host="i-0abc", customer="acme-corp", plan="pro"))
+        training = BillShare(4, D("60"), "USD", "gpu", Dims(host="i-0def", purpose="training"))
+        acme, run = allocate_day(DayInputs(DAY, bills=(line, training)))
+        self.assertEqual((acme.kind, acme.source, acme.bucket, acme.label, acme.dims.customer, acme.amount),
+                         ("allocated", "gpu_tagged", "inference", "customer_value", "acme-corp", D("40")))  # fmt: skip
+        self.assertEqual(
+            (run.kind, run.source, run.bucket, run.amount), ("allocated", "gpu_tagged", "training", D("60"))
+        )
+
+    def test_a_mapped_host_hour_the_agent_missed_is_unmeasured_not_idle(self):
+        line = BillShare(3, D("5"), "USD", "gpu", Dims(host="gpu-1", owner="ml"), hourly=((H10, D("5")),))
         [item] = allocate_day(DayInputs(DAY, bills=(line,)))
-        self.assertEqual((item.kind, item.amount, item.cost_line_ids), ("idle", D("5"), (3,)))
+        self.assertEqual((item.kind, item.amount, item.cost_line_ids, item.dims.owner),
+                         ("unmeasured", D("5"), (3,), "ml"))  # fmt: skip
+
+    def test_an_hour_the_agent_saw_is_idle_and_an_hour_it_missed_is_unmeasured(self):
+        line = BillShare(3, D("10"), "USD", "gpu", Dims(host="gpu-1"), hourly=((H10, D("5")), (H11, D("5"))))
+        seen = HostHour("gpu-1", H10, gpus=1, owner="ml", covered_seconds=3600)
+        items = allocate_day(DayInputs(DAY, bills=(line,), host_hours=(seen,)))
+        self.assertEqual(total(items, kind="idle"), D("5"))
+        self.assertEqual(total(items, kind="unmeasured"), D("5"))
 
     def test_idle_of_a_host_without_owner_is_split_by_unowned_seconds(self):
         host = HostHour("box", H10, gpus=1, covered_seconds=3600, unowned_seconds=2700,

@@ -31,9 +31,11 @@ def impacts(result) -> list[tuple]:
     return [(o["id"], o["amount"]) for o in result.offenders]
 
 
-def host(name="gpu-1", paid="100", idle="10", unowned="0", zombie=0, agent=True) -> HostFacts:
+def host(name="gpu-1", paid="100", idle="10", unowned="0", zombie=0, agent=True, unmeasured="0",
+         unowned_unmeasured="0") -> HostFacts:  # fmt: skip
     return HostFacts(name, D(paid), D(idle), D(unowned), paid_gpu_seconds=D(36000), idle_gpu_seconds=D(3600),
-                     zombie_seconds=zombie, agent=agent)  # fmt: skip
+                     zombie_seconds=zombie, agent=agent, unmeasured_cost=D(unmeasured),
+                     unowned_unmeasured_cost=D(unowned_unmeasured))  # fmt: skip
 
 
 class FounderTableTests(SimpleTestCase):
@@ -104,19 +106,47 @@ class InferenceRequestTests(SimpleTestCase):
 
 
 class IdleGpuTests(SimpleTestCase):
-    def test_it_fires_for_a_host_idle_beyond_its_share_of_paid_time(self):
-        hosts = (host("gpu-1", idle="30"), host("gpu-2", idle="80", agent=False), host("gpu-3", idle="25"))
+    def test_it_fires_for_a_host_idle_beyond_its_share_of_measured_paid_time(self):
+        hosts = (host("gpu-1", idle="30"), host("gpu-3", idle="25"))
         result = row(facts(hosts=hosts), "idle_gpu")
         self.assertIs(result.stop_sign, True)
-        self.assertEqual(impacts(result), [("gpu-2", D("80")), ("gpu-1", D("30"))])
-        self.assertEqual(result.offenders[0]["reason"], "no agent reports on it")
-        self.assertEqual(result.offenders[1]["reason"], "idle 30% of paid time")
+        self.assertEqual(impacts(result), [("gpu-1", D("30"))])
+        self.assertEqual(result.offenders[0]["reason"], "idle 30% of measured paid time")
+
+    def test_an_owned_host_without_agent_is_listed_to_install_the_agent_but_is_not_idle(self):
+        # 80 of gpu-2's 100 were never measured: not idle, and its 20 measured are half idle
+        hosts = (host("gpu-1", idle="25"), host("gpu-2", idle="5", unmeasured="80", agent=False))
+        result = row(facts(hosts=hosts), "idle_gpu")
+        self.assertIs(result.stop_sign, False, "an owned host nobody measured is not a stop sign on its own")
+        self.assertEqual(impacts(result), [("gpu-2", D("80"))])
+        self.assertEqual(result.offenders[0]["reason"], "no agent reports on it: install the agent")
+        self.assertEqual(result.measured["unmeasured_cost"], D("80"))
+        self.assertEqual(result.measured["idle_cost"], D("30"))
+        self.assertIn("finops_agent.py", result.note)
+
+    def test_measured_idle_share_leaves_out_the_unmeasured_time(self):
+        # 20 measured paid, 10 of them idle: 50% idle although only 10% of the whole bill
+        result = row(facts(hosts=(host("gpu-1", idle="10", unmeasured="80"),)), "idle_gpu")
+        self.assertIs(result.stop_sign, True)
+        self.assertIn("idle 50% of measured paid time", [o["reason"] for o in result.offenders])
+
+    def test_it_fires_for_an_unowned_running_gpu_measured_or_not(self):
+        unmeasured = row(facts(hosts=(host(idle="0", unmeasured="60", unowned_unmeasured="60", agent=False),)),
+                         "idle_gpu")  # fmt: skip
+        self.assertIs(unmeasured.stop_sign, True)
+        self.assertEqual(impacts(unmeasured), [("gpu-1", D("60"))])
+        self.assertIn("no owner", unmeasured.offenders[0]["reason"])
+
+    def test_it_is_unknown_when_no_agent_measured_any_host(self):
+        result = row(facts(hosts=(host(paid="50", idle="0", unmeasured="50", agent=False),)), "idle_gpu")
+        self.assertIsNone(result.stop_sign)
+        self.assertEqual(impacts(result), [("gpu-1", D("50"))])
 
     def test_it_fires_for_paid_time_nobody_owns(self):
         result = row(facts(hosts=(host(idle="20", unowned="5"),)), "idle_gpu")
         self.assertIs(result.stop_sign, True)
         self.assertEqual(impacts(result), [("gpu-1", D("5"))])
-        self.assertEqual(result.offenders[0]["reason"], "paid GPU time with no owner")
+        self.assertEqual(result.offenders[0]["reason"], "idle GPU time with no owner")
 
     def test_it_fires_for_a_zombie_past_two_hours(self):
         result = row(facts(hosts=(host(zombie=3 * 3600),)), "idle_gpu")
@@ -346,7 +376,8 @@ class WeeklyMetricsTests(SimpleTestCase):
 
     def test_it_keeps_training_spend_only_before_paid_proof(self):
         unpaid = facts(training_research_cost=D("70"))
-        paid = facts(training_research_cost=D("70"), revenue={"acme": D("10")}, billed_total=D("4"))
+        paid = facts(training_research_cost=D("70"), revenue={"acme": D("10")}, billed_total=D("9"),
+                     customers_fully_loaded=D("4"))  # fmt: skip
         m = self.metrics(unpaid, paid)
         self.assertEqual(m["training_spend_before_paid_proof"]["value"], D("70"))
         self.assertEqual(m["training_spend_before_paid_proof"]["previous"], D(0))

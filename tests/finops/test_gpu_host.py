@@ -11,6 +11,9 @@ from ingest.services.agent import gpu_host_update
 from tests.base import BaseTestCase
 from tests.ingest.test_agent_api import batch, post_batch
 
+# The data is of the last hours; pages show the last complete week unless asked: ask from yesterday through today.
+RECENT = f"?start={(timezone.now() - timedelta(days=1)).date().isoformat()}"
+
 
 def zombie_batch(start):
     """45 minutes of two idle GPUs; GPU 0 held by an unlabelled notebook at 0% SM (a zombie after 30)."""
@@ -27,7 +30,7 @@ class GpuHostFactsTests(BaseTestCase):
         self.assertEqual(post_batch(self.client, self.org, self.alice, zombie_batch(start)).status_code, 201)
         post_batch(self.client, self.org, self.alice, batch("busy-1", start=start + timedelta(minutes=50), ticks=60))
         self.host = GpuHost.objects.get(org=self.org)
-        self.url = reverse("finops-gpu-host", kwargs={"org_code": self.org.code, "code": self.host.code})
+        self.url = reverse("finops-gpu-host", kwargs={"org_code": self.org.code, "code": self.host.code}) + RECENT
 
     def test_it_shows_busy_idle_zombie_and_unowned_gpu_hours(self):
         self.client.force_login(self.bob)
@@ -50,7 +53,9 @@ class GpuHostFactsTests(BaseTestCase):
         post_batch(self.client, self.org, self.alice, zombie_batch(start))
         self.client.force_login(self.alice)
         host = GpuHost.objects.get(org=self.org)
-        page = self.client.get(reverse("finops-gpu-host", kwargs={"org_code": self.org.code, "code": host.code}))
+        page = self.client.get(
+            reverse("finops-gpu-host", kwargs={"org_code": self.org.code, "code": host.code}) + RECENT
+        )
         self.assertEqual(page.context["hours"]["unowned"], 0)
         self.assertEqual(page.context["hours"]["zombie"], 900 / 3600)
 

@@ -1,7 +1,8 @@
-"""The identity `billed_total = allocated + idle + unattributed`, per currency, to the cent: on every sample bill
-through the real upload path, on randomised days of the pure allocation (hypothesis), and on the demo."""
+"""The identity `billed_total = allocated + idle + unmeasured + unattributed`, per currency, to the cent: on every
+sample bill through the real upload path, on randomised days of the pure allocation (hypothesis), and on the demo."""
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
@@ -19,7 +20,8 @@ from finops.economics.allocation import (
     allocate_day,
     split_exact,
 )
-from finops.economics.rollup import CUSTOMER_DIMS, WORK_DIMS
+from finops.economics.customer_cost import customer_costs
+from finops.economics.rollup import CUSTOMER_DIMS, KEY_SOURCES, WORK_DIMS
 from finops.models import CustomerRollup, Rollup, WorkRollup
 from finops.services.demo import demo_org_recreate
 from finops.services.rollups import rollups_refresh
@@ -29,7 +31,7 @@ from tests.ingest.test_bill_uploads import FOCUS_SAMPLES, UploadTestCase
 from tests.ingest.test_native_samples import NATIVE_SAMPLES
 
 CENT = D("0.01")
-KINDS = ("allocated", "idle", "unattributed")
+KINDS = ("allocated", "idle", "unmeasured", "unattributed")
 
 
 def cents(totals: dict) -> dict:
@@ -89,7 +91,15 @@ class IdentityAssertions:
                 entry[i] += value
         self.assertEqual({k: tuple(v) for k, v in by_work.items()}, summed(WorkRollup.objects.filter(org=org),
                                                                              (*work_dims, "has_unpriced")))  # fmt: skip
-        self.assertEqual(summed(rollups, CUSTOMER_DIMS), summed(CustomerRollup.objects.filter(org=org), CUSTOMER_DIMS))
+        customer_dims = tuple(d for d in CUSTOMER_DIMS if d != "by_key")
+        by_customer = defaultdict(lambda: [D(0)] * len(SUMS))
+        for key, values in summed(rollups, (*customer_dims, "source")).items():
+            *head, source = key
+            entry = by_customer[(*head, source in KEY_SOURCES)]
+            for i, value in enumerate(values):
+                entry[i] += value
+        self.assertEqual({k: tuple(v) for k, v in by_customer.items()},
+                         summed(CustomerRollup.objects.filter(org=org), CUSTOMER_DIMS))  # fmt: skip
 
 
 class SampleBillIdentityTests(IdentityAssertions, UploadTestCase):
@@ -143,7 +153,11 @@ def bill_shares(draw, line_id):
         hours = draw(st.lists(st.sampled_from(HOURS), min_size=1, max_size=4, unique=True))
         hourly = tuple((hour, draw(small_money)) for hour in sorted(hours))
         host = draw(st.sampled_from(HOSTS))
-        return BillShare(line_id, sum((a for _, a in hourly), D(0)), currency, "gpu", Dims(host=host), hourly=hourly)
+        line_dims = replace(base, host=host) if draw(st.booleans()) else Dims(host=host)  # tagged or not
+        return BillShare(line_id, sum((a for _, a in hourly), D(0)), currency, "gpu", line_dims, hourly=hourly)
+    if category == "gpu":  # a GPU resource no agent maps: tagged to a workload, or not
+        line_dims = replace(base, host="i-0abc") if draw(st.booleans()) else Dims(host="i-0abc", owner=base.owner)
+        return BillShare(line_id, draw(small_money), currency, "gpu", line_dims)
     if category == "llm":
         provider = draw(st.sampled_from(PROVIDERS[:2]))
         return BillShare(line_id, draw(small_money), currency, "llm", Dims(provider=provider), llm_provider=provider)
@@ -233,6 +247,18 @@ class RandomisedIdentityTests(SimpleTestCase):
             self.assertGreaterEqual(item.amount, 0, item)
         self.assertEqual({c: t for c, t in totals.items() if t}, expected_totals(inputs))
 
+    @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(day_inputs())
+    def test_customers_fully_loaded_plus_internal_work_is_the_whole_bill(self, inputs):
+        items = [i for i in allocate_day(inputs) if i.currency == inputs.policy.currency]
+        costs = customer_costs((i.kind, i.dims.customer, i.source in KEY_SOURCES, i.amount) for i in items)
+        whole = sum((i.amount for i in items), D(0))
+        self.assertEqual(sum(costs.fully_loaded.values(), D(0)) + costs.internal + costs.unplaced, whole)
+        for customer, direct in costs.direct.items():
+            self.assertGreaterEqual(costs.fully_loaded[customer], direct, customer)
+        if any(v > 0 for v in costs.direct.values()):
+            self.assertEqual(costs.unplaced, 0, "customers with direct cost carry the whole pool")
+
     @settings(max_examples=200, deadline=None, database=None)
     @given(small_money, st.lists(st.one_of(st.integers(0, 10), gpu_seconds), min_size=1, max_size=6))
     def test_a_split_is_exact_and_never_negative(self, amount, weights):
@@ -243,7 +269,8 @@ class RandomisedIdentityTests(SimpleTestCase):
 
 # The demo: six weeks of bills, calls, cost reports and GPU hosts, built once.
 
-BILL_SOURCES = ("gpu_bill", "gpu_no_agent", "cloud_tagged", "cloud_shared", "commitment_unused", "no_rate", "api_gap")
+BILL_SOURCES = ("gpu_bill", "gpu_no_agent", "gpu_tagged", "cloud_tagged", "cloud_shared", "commitment_unused",
+                "no_rate", "api_gap")  # fmt: skip
 BILLED_PROVIDERS = ("openai", "anthropic")  # the demo's cost reports bill these two
 
 

@@ -253,7 +253,8 @@ class LedgerSummaryApiTests(UploadTestCase):
         self.assertEqual(body["lines"], 2)
         self.assertEqual(body["allocated"], "15.2500000000")  # tagged customer=acme
         self.assertEqual(
-            set(body["by_bucket"]), {"research", "training", "evaluation", "inference", "retries", "idle", "waste"}
+            set(body["by_bucket"]),
+            {"research", "training", "evaluation", "inference", "retries", "idle", "unmeasured", "waste"},
         )
         second_day = self.api_get("/api/v1/ledger/summary/?start=2026-10-02&end=2026-10-03").json()
         self.assertEqual(second_day["billed_total"], "5.2500000000")

@@ -15,7 +15,7 @@ class RevenueStatusCardTests(BaseTestCase):
         demo_revenue_import(org=self.org)  # signed webhooks, as the demo loads them
         self.client.force_login(self.bob)
         page = self.client.get(f"/o/{self.org.code}/sources/")
-        self.assertContains(page, "38 customers")
+        self.assertContains(page, "43 customers")  # 34 paying, 4 trials, 5 on contracts
         self.assertNotContains(page, "Connect Stripe")  # a viewer gets no settings link
 
 

@@ -1,0 +1,114 @@
+"""GPU hosts as the GPUs page and `GET hosts/` show them: agent hosts and the GPU resources bills name, with the
+period's cost, idle cost (an agent saw it idle) and unmeasured cost (no agent reported on it)."""
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from difflib import SequenceMatcher
+
+from django.db.models import Sum
+
+from finops.models import Kind
+from finops.selectors.rollups import GPU_SOURCES, work_between
+from ingest.periods import as_utc_bounds
+from ingest.selectors import gpu_resource_marks, host_list
+
+ZERO = Decimal(0)
+
+
+def gpu_host_list(*, org, start: date, end: date) -> list[dict]:
+    """Every GPU host of [start, end): each agent host (whether or not a bill prices it) and each GPU resource a bill
+    names that no agent host maps, with `source` agent, bill or both, largest cost first."""
+    since, until = as_utc_bounds(start, end)
+    costs = _host_costs(org, start, end)
+    hosts = []
+    agent_names = set()
+    for host in host_list(org=org, start=since, end=until):
+        agent_names.add(host["name"])
+        cost = costs.get(host["name"])
+        billed = bool(host["resource_id"]) and cost is not None and cost["billed"]
+        hosts.append({**host, **_money(cost, org.currency), "source": "both" if billed else "agent"})
+    marks = gpu_resource_marks(org=org)
+    for resource, cost in costs.items():
+        if resource in agent_names or marks.get(resource) is False:
+            continue
+        hosts.append(
+            {
+                "code": None,
+                "name": short_name(resource),
+                "resource_id": resource,
+                "reported_hostname": "",
+                "last_seen": None,
+                "stale": None,
+                "owner": cost["owner"],
+                "provider": cost["provider"],
+                "gpus": [],
+                "samples": 0,
+                "gpu_seconds_busy": 0,
+                "gpu_seconds_idle": 0,
+                "gpu_seconds_zombie": 0,
+                "gpu_seconds_unowned": 0,
+                "marked": marks.get(resource),
+                **_money(cost, org.currency),
+                "source": "bill",
+            }
+        )
+    return sorted(hosts, key=lambda h: (-(h["cost"] or ZERO), h["name"]))
+
+
+def _host_costs(org, start: date, end: date) -> dict:
+    """{rollup host: {cost, idle, unmeasured, billed, owner, provider}} of the GPU cost rows of [start, end)."""
+    rows = (
+        work_between(org=org, start=start, end=end)
+        .filter(currency=org.currency, source__in=GPU_SOURCES)
+        .exclude(host="")
+        .values("host", "kind", "source", "owner", "provider")
+        .annotate(total=Sum("cost_amount"))
+        .order_by("host", "owner", "provider")
+    )
+    costs = defaultdict(lambda: {"cost": ZERO, "idle": ZERO, "unmeasured": ZERO, "billed": False, "owner": "",
+                                 "provider": ""})  # fmt: skip
+    for row in rows:
+        entry = costs[row["host"]]
+        entry["cost"] += row["total"]
+        entry["idle"] += row["total"] if row["kind"] == Kind.IDLE else ZERO
+        entry["unmeasured"] += row["total"] if row["kind"] == Kind.UNMEASURED else ZERO
+        entry["billed"] = entry["billed"] or row["source"] != "gpu_rate"
+        if row["owner"] and row["owner"] != "(labelled processes)":
+            entry["owner"] = entry["owner"] or row["owner"]
+        entry["provider"] = entry["provider"] or row["provider"]
+    return dict(costs)
+
+
+def _money(cost: dict | None, currency: str) -> dict:
+    if cost is None:  # no bill line and no hourly rate prices this host: its cost is unknown, not 0
+        return {"cost": None, "idle_cost": None, "unmeasured_cost": None, "currency": currency}
+    return {"cost": cost["cost"], "idle_cost": cost["idle"], "unmeasured_cost": cost["unmeasured"],
+            "currency": currency}  # fmt: skip
+
+
+def short_name(resource: str) -> str:
+    """The last part of a resource id ("arn:aws:ec2:...:instance/i-0abc" -> "i-0abc"), the whole id otherwise."""
+    tail = resource.rstrip("/").rsplit("/", 1)[-1]
+    return tail or resource
+
+
+def link_candidates(host: dict, hosts: list[dict]) -> list[dict]:
+    """Bill-only hosts whose names look like `host`'s name or the hostname its agent reported: the resources the
+    host page offers to link (its bill resource id), most alike first."""
+    names = [n.lower() for n in (host["name"], host.get("reported_hostname") or "") if n]
+    scored = []
+    for other in hosts:
+        if other["source"] != "bill":
+            continue
+        resource = other["resource_id"].lower()
+        score = max(_alike(name, resource) for name in names) if names else 0
+        if score >= 0.6:
+            scored.append((-score, other["name"], other))
+    return [other for _, _, other in sorted(scored, key=lambda s: (s[0], s[1]))]
+
+
+def _alike(name: str, resource: str) -> float:
+    if name in resource or short_name(resource) in name:
+        return 1.0
+    return SequenceMatcher(None, name, short_name(resource)).ratio()

@@ -1,0 +1,180 @@
+"""A bill written elsewhere, driven as a user would: GPU instances named the way GPU clouds name them, some tagged to
+a customer, some owned, some neither; no agent anywhere. GPU time nobody measured is `unmeasured`, never `idle`; a
+customer's cost includes the bill lines tagged to them; every GPU resource is a listed GPU host; a person's mark on a
+resource wins over its names; and the identity holds to the cent on every figure."""
+
+import json
+from decimal import Decimal as D
+
+from django.urls import reverse
+
+from finops.services.rollups import rollups_refresh
+from ingest.models import DirtyDay
+from ingest.services.agent import gpu_host_update
+from tests.ingest.helpers import csv_bytes
+from tests.ingest.test_bill_uploads import UploadTestCase
+
+WEEK = "2026-W45"  # Monday 2 November to Sunday 8 November 2026
+COLUMNS = ("BillingAccountId", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart",
+           "ChargePeriodEnd", "ChargeCategory", "ChargeDescription", "ProviderName", "ServiceName", "ServiceCategory",
+           "ResourceId", "ResourceName", "ResourceType", "SkuId", "BilledCost", "EffectiveCost", "Tags")  # fmt: skip
+
+
+def line(resource, sku, cost, tags=None, *, day="2026-11-03", service="Compute", resource_type="Virtual Machine",
+         description=""):  # fmt: skip
+    return ["acct-1", "USD", "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", f"{day}T00:00:00Z",
+            f"{day[:-2]}{int(day[-2:]) + 1:02d}T00:00:00Z", "Usage", description, "NeoCloud", service, "Compute",
+            resource, resource, resource_type, sku, cost, cost, json.dumps(tags or {})]  # fmt: skip
+
+
+BILL = [
+    COLUMNS,
+    line("node-a", "8xH100-SXM5-80GB", "2359.68", {"customer": "acme-corp"}),  # tagged: allocated, not measured
+    line("node-b", "gpu_8x_h100_sxm5", "1000.00", {"owner": "maria"}),  # owned, unmeasured
+    line("node-c", "H100_NVLINK_80GB", "500.00"),  # nobody's, unmeasured
+    line("bucket-1", "standard-storage", "40.00", service="Object storage", resource_type="Bucket"),  # shared
+    line("bucket-2", "standard-storage", "60.00", {"customer": "globex"}, service="Object storage"),
+    line("db-1", "db.t4g.medium", "25.00", service="Managed database", resource_type="Database"),  # Graviton
+]
+BILLED = D("3984.68")
+GPU_UNMEASURED = D("1500.00")
+
+
+class UnmeasuredGpuTests(UploadTestCase):
+    def setUp(self):
+        super().setUp()
+        body = self.upload("neocloud-focus.csv", csv_bytes(BILL))
+        self.assertEqual(body["status"], "done", body["errors"])
+        self.post_events([
+            {"event_id": "e1", "timestamp": "2026-11-03T10:00:00Z", "provider": "openai", "model": "gpt-4o-mini",
+             "customer": "acme-corp", "feature": "summarise", "input_tokens": 1000, "output_tokens": 200,
+             "cost": "1.00", "currency": "USD"},
+            {"event_id": "e2", "timestamp": "2026-11-04T10:00:00Z", "provider": "openai", "model": "gpt-4o-mini",
+             "customer": "globex", "feature": "summarise", "input_tokens": 500, "output_tokens": 100,
+             "cost": "0.50", "currency": "USD"},
+        ])  # fmt: skip
+        rollups_refresh(org=self.org)
+
+    def get(self, path, **params):
+        query = "&".join(f"{k}={v}" for k, v in {"week": WEEK, **params}.items())
+        response = self.api_get(f"/api/v1/{path}?{query}")
+        self.assertEqual(response.status_code, 200, response.content)
+        return response.json()
+
+    def test_gpu_time_no_agent_saw_is_unmeasured_not_idle_and_the_identity_holds(self):
+        summary = self.get("ledger/summary/")
+        self.assertEqual(D(summary["billed_total"]), BILLED + D("1.50"))
+        self.assertEqual(D(summary["idle"]), 0, "no agent saw any GPU idle")
+        self.assertEqual(D(summary["unmeasured"]), GPU_UNMEASURED)
+        self.assertEqual(D(summary["unmeasured_owned"]), D("1000.00"))
+        self.assertEqual(D(summary["unattributed"]), D("65.00"), "the untagged bucket and database")
+        terms = sum(D(summary[k]) for k in ("allocated", "idle", "unmeasured", "unattributed"))
+        self.assertEqual(terms.quantize(D("0.01")), D(summary["billed_total"]).quantize(D("0.01")))
+        self.assertEqual(D(summary["by_bucket"]["unmeasured"]), GPU_UNMEASURED)
+        self.assertEqual(D(summary["by_bucket"]["idle"]), 0)
+
+    def test_every_gpu_resource_is_a_listed_host_and_the_lookalikes_are_not(self):
+        hosts = {h["resource_id"]: h for h in self.get("hosts/")}
+        self.assertEqual(set(hosts), {"node-a", "node-b", "node-c"})
+        self.assertEqual({h["source"] for h in hosts.values()}, {"bill"})
+        self.assertEqual(D(hosts["node-a"]["cost"]), D("2359.68"))
+        self.assertEqual(D(hosts["node-a"]["unmeasured_cost"]), 0, "tagged to acme-corp: allocated, not unmeasured")
+        self.assertEqual(D(hosts["node-b"]["unmeasured_cost"]), D("1000.00"))
+        self.assertEqual(hosts["node-b"]["owner"], "maria")
+        self.assertIsNone(hosts["node-c"]["code"])
+        self.assertEqual(D(hosts["node-c"]["idle_cost"]), 0)
+
+    def test_the_idle_gpu_row_asks_for_the_agent_and_fires_for_the_unowned_host(self):
+        rows = {r["key"]: r for r in self.get("founder-table/")["rows"]}
+        idle = rows["idle_gpu"]
+        self.assertIs(idle["stop_sign"], True)
+        reasons = {o["id"]: (D(o["amount"]), o["reason"]) for o in idle["offenders"]}
+        self.assertEqual(reasons["node-b"], (D("1000.00"), "no agent reports on it: install the agent"))
+        self.assertEqual(reasons["node-c"][0], D("500.00"))
+        self.assertIn("no owner", reasons["node-c"][1])
+        self.assertNotIn("node-a", reasons)
+        self.assertEqual(D(idle["measured"]["unmeasured_cost"]), GPU_UNMEASURED)
+        self.assertEqual(D(idle["measured"]["idle_cost"]), 0)
+
+    def test_a_customers_cost_includes_the_bill_lines_tagged_to_them(self):
+        customers = {c["customer"]: c for c in self.get("economics/customers/")}
+        self.assertEqual(D(customers["acme-corp"]["ai_cost"]), D("2360.68"))
+        self.assertEqual(D(customers["globex"]["ai_cost"]), D("60.50"))
+        # the pool (1,500 unmeasured + 65 unattributed) shared by direct cost, to the last digit
+        loaded = {c: D(row["fully_loaded_cost"]) for c, row in customers.items()}
+        self.assertEqual(sum(loaded.values()), BILLED + D("1.50"), "no internal work: customers carry all of it")
+        self.assertGreater(loaded["acme-corp"], D("2360.68"))
+        self.assertEqual((loaded["acme-corp"] - D("2360.68")).quantize(D("0.01")),
+                         (D("1565") * D("2360.68") / D("2421.18")).quantize(D("0.01")))  # fmt: skip
+
+    def test_the_customers_page_shows_the_tagged_spend(self):
+        self.client.force_login(self.bob)
+        page = self.client.get(reverse("finops-customers", kwargs={"org_code": self.org.code}) + f"?week={WEEK}")
+        self.assertContains(page, "acme-corp")
+        self.assertContains(page, "2,360.68")
+
+    def test_the_founder_table_and_costs_pages_show_unmeasured_apart_from_idle(self):
+        self.client.force_login(self.bob)
+        for name in ("finops-founder-table", "finops-costs"):
+            page = self.client.get(reverse(name, kwargs={"org_code": self.org.code}) + f"?week={WEEK}")
+            self.assertContains(page, "Unmeasured GPU time")
+            self.assertContains(page, "1,500.00")
+
+    def test_a_mark_wins_over_the_names_and_recomputes_the_days(self):
+        response = self.client.post("/api/v1/hosts/", {"resource_id": "node-b", "is_gpu": False},
+                                    content_type="application/json",
+                                    HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(response.json(), {"resource_id": "node-b", "is_gpu": False})
+        self.assertTrue(DirtyDay.objects.filter(org=self.org).exists())
+        rollups_refresh(org=self.org)
+        self.assertEqual(D(self.get("ledger/summary/")["unmeasured"]), D("500.00"))
+        self.assertNotIn("node-b", {h["resource_id"] for h in self.get("hosts/")})
+        # and the other way: a resource whose names say nothing
+        self.client.post("/api/v1/hosts/", {"resource_id": "db-1", "is_gpu": True}, content_type="application/json",
+                         HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
+        rollups_refresh(org=self.org)
+        self.assertEqual(D(self.get("ledger/summary/")["unmeasured"]), D("525.00"))
+        self.assertIn("db-1", {h["resource_id"] for h in self.get("hosts/")})
+        # forgetting the mark gives the names back their say
+        self.client.post("/api/v1/hosts/", {"resource_id": "node-b", "is_gpu": None}, content_type="application/json",
+                         HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
+        rollups_refresh(org=self.org)
+        self.assertEqual(D(self.get("ledger/summary/")["unmeasured"]), D("1525.00"))
+
+    def test_the_marks_page_marks_a_resource(self):
+        url = reverse("finops-gpu-resources", kwargs={"org_code": self.org.code})
+        self.client.force_login(self.alice)
+        response = self.client.post(url, {"resource_id": "node-c", "verdict": "no"})
+        self.assertRedirects(response, url)
+        self.assertContains(self.client.get(url), "node-c")
+        rollups_refresh(org=self.org)
+        self.assertEqual(D(self.get("ledger/summary/")["unmeasured"]), D("1000.00"))
+
+    def test_an_agent_host_mapped_to_a_bill_resource_is_one_host_from_both(self):
+        gpu_host_update(org=self.org, name="gpu-box-1", bill_resource_id="node-b")
+        rollups_refresh(org=self.org)  # the host's settings mark its days dirty
+        hosts = {h["name"]: h for h in self.get("hosts/")}
+        self.assertNotIn("node-b", hosts)
+        self.assertEqual(hosts["gpu-box-1"]["source"], "both")
+        self.assertEqual(D(hosts["gpu-box-1"]["unmeasured_cost"]), D("1000.00"), "billed, but no agent hour")
+
+    def test_writing_marks_needs_write_access_and_other_orgs_see_nothing(self):
+        self.client.force_login(self.bob)
+        response = self.client.post(f"/api/v1/hosts/?org={self.org.code}", {"resource_id": "node-b", "is_gpu": False},
+                                    content_type="application/json")  # fmt: skip
+        self.assertEqual(response.status_code, 403)
+        url = reverse("finops-gpu-resources", kwargs={"org_code": self.org.code})
+        self.assertEqual(self.client.post(url, {"resource_id": "node-b", "verdict": "no"}).status_code, 403)
+        self.client.force_login(self.charlie)
+        self.assertEqual(self.client.get(url).status_code, 404)
+        self.assertEqual(self.client.get(f"/api/v1/hosts/?org={self.org.code}").status_code, 404)
+        charlies = self.api_get(f"/api/v1/hosts/?week={WEEK}", key=self.charlie_key)
+        self.assertEqual(charlies.json(), [])
+
+    def test_a_bad_mark_is_a_field_error(self):
+        response = self.client.post("/api/v1/hosts/", {"resource_id": "", "is_gpu": True},
+                                    content_type="application/json",
+                                    HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("resource_id", response.json())
