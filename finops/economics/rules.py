@@ -89,6 +89,7 @@ class PeriodFacts:
     untagged_allocated: Decimal = ZERO  # placed by a shared-cost key, not by a tag
     customer_cost: tuple = ()  # ((customer, plan, direct cost), ...)
     customers_fully_loaded: Decimal = ZERO  # customers' fully loaded cost, all together
+    target_margin: Decimal | None = None  # the organisation's target gross margin after compute (a fraction)
     revenue: dict | None = None  # customer -> revenue; None until revenue is connected
     plan_prices: dict | None = None  # plan -> price per period; None until revenue is connected
     completed_jobs: int = 0
@@ -392,33 +393,55 @@ def free_trial(f: PeriodFacts, t: dict) -> dict:
 
 
 def customer_tier(f: PeriodFacts, t: dict) -> dict:
+    """Fires for a plan priced below the median that rides premium models, or one whose customers' median margin
+    after direct compute cost is below the organisation's target margin."""
     shares = {
         plan: (Decimal(premium) / calls if calls else None, cost) for plan, premium, calls, cost in f.plan_premium
     }
     premium_calls, calls = sum(p[1] for p in f.plan_premium), sum(p[2] for p in f.plan_premium)
+    margins = _plan_margins(f)
     measured = {
         "plans": len(shares),
         "premium_call_share": Decimal(premium_calls) / calls if calls else None,
         "premium_share_by_plan": {p: v[0] for p, v in sorted(shares.items())},
+        "median_margin_by_plan": {p: m for p, (m, _) in sorted(margins.items())},
+        "target_margin": f.target_margin,
     }
     if not f.plan_prices:
         return {"measured": measured, "stop_sign": None, "note": "Connect Stripe to know each plan's price."}
     prices = sorted(f.plan_prices.values())
     median = prices[len(prices) // 2]
-    offenders = []
+    reasons = {}
     for plan, (share, cost) in sorted(shares.items()):
         price = f.plan_prices.get(plan)
         if price is not None and price < median and share is not None and share > t["premium_share_low_price_plan"]:
-            offenders.append(
-                offender(
-                    "plan",
-                    plan,
-                    plan,
-                    cost,
-                    f"{share:.0%} of calls on premium models at price {_money(f, price)}, below the median plan",
-                )
-            )
+            reasons[plan] = (cost, [f"{share:.0%} of calls on premium models at price {_money(f, price)}, "
+                                    "below the median plan"])  # fmt: skip
+    for plan, (margin, at_stake) in sorted(margins.items()):
+        if f.target_margin is not None and margin < f.target_margin and plan != f.trial_plan:
+            cost, why = reasons.get(plan, (ZERO, []))
+            reasons[plan] = (max(cost, at_stake), [*why, f"median margin {margin:.0%} below the {f.target_margin:.0%} "
+                                                        "target"])  # fmt: skip
+    offenders = [offender("plan", plan, plan, cost, "; ".join(why)) for plan, (cost, why) in sorted(reasons.items())]
     return {"measured": measured, "stop_sign": bool(offenders), "offenders": offenders}
+
+
+def _plan_margins(f: PeriodFacts) -> dict:
+    """{plan: (median margin of its paying customers after direct cost, cost above what the target margin allows)}."""
+    if f.revenue is None:
+        return {}
+    by_plan = {}
+    for customer, plan, cost in f.customer_cost:
+        by_plan.setdefault(plan, {})[customer] = by_plan.get(plan, {}).get(customer, ZERO) + cost
+    result = {}
+    for plan, costs in by_plan.items():
+        paying = {c: f.revenue[c] for c in costs if f.revenue.get(c, ZERO) > 0}
+        if not plan or not paying:
+            continue
+        margin = percentile(sorted((paying[c] - costs[c]) / paying[c] for c in paying), Decimal("0.5"))
+        allowed = sum(paying.values(), ZERO) * (1 - (f.target_margin or ZERO))
+        result[plan] = (margin, max(sum((costs[c] for c in paying), ZERO) - allowed, ZERO))
+    return result
 
 
 def shared_cluster(f: PeriodFacts, t: dict) -> dict:

@@ -168,6 +168,7 @@ def period_facts(*, org, start: date, end: date, with_rules: bool = True) -> Per
         releases=tuple(_releases(org, start, end, settings)),
         evaluation_cost=_cost(s for s in allocated["work"] if s["bucket"] == "evaluation"),
         trial_plan=settings.trial_plan,
+        target_margin=Decimal(str(settings.target_margin_pct)) / 100,
         feature_cost=tuple(sorted(_group(allocated["work"], "feature").items())),
         environment_cost=tuple(sorted(_group(allocated["work"], "environment").items())),
         inference_calls=sum(s["calls"] or 0 for s in allocated["work"] if s["bucket"] == "inference"),

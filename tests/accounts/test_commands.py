@@ -106,7 +106,8 @@ class DemoDataTests(TestCase):
         losers = {o["id"] for o in rows["inference_request"]["offenders"] if o["kind"] == "customer"}
         # acme-corp's dedicated H100s (its tagged bill lines) cost more than its contract pays
         self.assertEqual(losers, {"cust-003", "cust-006", "acme-corp"})
-        self.assertEqual(rows["customer_tier"]["offenders"][0]["id"], "starter")
+        # starter rides premium models; acme-corp's dedicated contract earns less than its GPUs cost
+        self.assertLessEqual({"starter", "dedicated"}, {o["id"] for o in rows["customer_tier"]["offenders"]})
         self.assertGreaterEqual(len(green), 3)
         idle_reasons = " ".join(o["reason"] for o in rows["idle_gpu"]["offenders"])
         self.assertIn("zombie", idle_reasons)

@@ -278,6 +278,31 @@ class CustomerTierTests(SimpleTestCase):
         self.assertIs(result.stop_sign, False)
         self.assertEqual(result.measured["premium_share_by_plan"]["starter"], D("0.3"))
 
+    def test_it_fires_for_a_plan_whose_median_margin_is_below_the_target(self):
+        # pro: margins 50%, 70%, 90% (median 70%); starter: 20% and 40% (median 20%, nearest rank)
+        customer_cost = (("p1", "pro", D("25")), ("p2", "pro", D("15")), ("p3", "pro", D("5")),
+                         ("s1", "starter", D("8")), ("s2", "starter", D("6")))  # fmt: skip
+        revenue = {"p1": D("50"), "p2": D("50"), "p3": D("50"), "s1": D("10"), "s2": D("10")}
+        period = facts(plan_prices=self.prices, customer_cost=customer_cost, revenue=revenue, target_margin=D("0.6"))
+        result = row(period, "customer_tier")
+        self.assertIs(result.stop_sign, True)
+        # starter may cost 40% of its 20 of revenue, 8; it costs 14: 6 at stake
+        self.assertEqual(impacts(result), [("starter", D("6"))])
+        self.assertEqual(result.offenders[0]["reason"], "median margin 20% below the 60% target")
+        self.assertEqual(result.measured["median_margin_by_plan"], {"pro": D("0.7"), "starter": D("0.2")})
+        lenient = row(facts(plan_prices=self.prices, customer_cost=customer_cost, revenue=revenue,
+                            target_margin=D("0.1")), "customer_tier")  # fmt: skip
+        self.assertIs(lenient.stop_sign, False)
+
+    def test_one_plan_failing_both_halves_is_one_offender_with_both_reasons(self):
+        period = facts(plan_prices=self.prices, plan_premium=(("starter", 40, 100, D("22")),),
+                       customer_cost=(("s1", "starter", D("9")),), revenue={"s1": D("10")},
+                       target_margin=D("0.6"))  # fmt: skip
+        result = row(period, "customer_tier")
+        self.assertEqual(impacts(result), [("starter", D("22"))])
+        self.assertIn("premium models", result.offenders[0]["reason"])
+        self.assertIn("median margin 10% below the 60% target", result.offenders[0]["reason"])
+
     def test_it_neither_fires_nor_passes_without_plan_prices(self):
         result = row(facts(plan_premium=(("starter", 90, 100, D("22")),)), "customer_tier")
         self.assertIsNone(result.stop_sign)

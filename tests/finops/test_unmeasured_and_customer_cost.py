@@ -4,14 +4,17 @@ customer's cost includes the bill lines tagged to them; every GPU resource is a 
 resource wins over its names; and the identity holds to the cent on every figure."""
 
 import json
+from datetime import date, timedelta
 from decimal import Decimal as D
 
 from django.urls import reverse
+from django.utils import timezone
 
 from finops.services.rollups import rollups_refresh
-from ingest.models import DirtyDay
+from ingest.models import DirtyDay, GpuHost
 from ingest.services.agent import gpu_host_update
 from tests.ingest.helpers import csv_bytes
+from tests.ingest.test_agent_api import batch, post_batch
 from tests.ingest.test_bill_uploads import UploadTestCase
 
 WEEK = "2026-W45"  # Monday 2 November to Sunday 8 November 2026
@@ -22,9 +25,11 @@ COLUMNS = ("BillingAccountId", "BillingCurrency", "BillingPeriodStart", "Billing
 
 def line(resource, sku, cost, tags=None, *, day="2026-11-03", service="Compute", resource_type="Virtual Machine",
          description=""):  # fmt: skip
-    return ["acct-1", "USD", "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", f"{day}T00:00:00Z",
-            f"{day[:-2]}{int(day[-2:]) + 1:02d}T00:00:00Z", "Usage", description, "NeoCloud", service, "Compute",
-            resource, resource, resource_type, sku, cost, cost, json.dumps(tags or {})]  # fmt: skip
+    first = date.fromisoformat(day)
+    month = first.replace(day=1)
+    return ["acct-1", "USD", f"{month}T00:00:00Z", f"{(month + timedelta(days=32)).replace(day=1)}T00:00:00Z",
+            f"{first}T00:00:00Z", f"{first + timedelta(days=1)}T00:00:00Z", "Usage", description, "NeoCloud",
+            service, "Compute", resource, resource, resource_type, sku, cost, cost, json.dumps(tags or {})]  # fmt: skip
 
 
 BILL = [
@@ -178,3 +183,69 @@ class UnmeasuredGpuTests(UploadTestCase):
                                     HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
         self.assertEqual(response.status_code, 400)
         self.assertIn("resource_id", response.json())
+
+
+class AgentAndBillHostTests(UploadTestCase):
+    """An agent host and the bill resource its machine runs on: one host once linked; the list and the host page
+    read the same facts."""
+
+    def setUp(self):
+        super().setUp()
+        now = timezone.now()
+        self.today = now.date()
+        start = (now - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+        body = batch("recent-1", start=start, ticks=60)
+        body["host"]["name"] = "ip-10-0-3-17"  # the machine's hostname, as the agent reports it
+        self.assertEqual(post_batch(self.client, self.org, self.alice, body).status_code, 201)
+        self.host = GpuHost.objects.get(org=self.org)
+        self.recent = f"?start={(now - timedelta(days=2)).date().isoformat()}"
+        day = (now - timedelta(days=2)).date().isoformat()  # a whole day before the agent's first hour
+        rows = [COLUMNS, line("arn:aws:ec2:us-east-1:1:instance/ip-10-0-3-17", "p5.48xlarge", "98.32", day=day),
+                line("i-0unrelated", "g5.xlarge", "1.01", day=day)]  # fmt: skip
+        self.assertEqual(self.upload("today.csv", csv_bytes(rows))["status"], "done")
+        rollups_refresh(org=self.org)
+
+    def test_the_host_page_offers_the_bill_resource_named_like_its_machine(self):
+        url = reverse("finops-gpu-host", kwargs={"org_code": self.org.code, "code": self.host.code})
+        self.client.force_login(self.alice)
+        page = self.client.get(url + self.recent)
+        offered = [c["resource_id"] for c in page.context["link_candidates"]]
+        self.assertEqual(offered, ["arn:aws:ec2:us-east-1:1:instance/ip-10-0-3-17"])
+        edit = reverse("finops-gpu-host-edit", kwargs={"org_code": self.org.code, "code": self.host.code})
+        self.assertContains(page, f"{edit}?bill_resource_id=arn%3Aaws%3Aec2%3Aus-east-1%3A1%3Ainstance/ip-10-0-3-17")
+        form = self.client.get(f"{edit}?bill_resource_id=arn:aws:ec2:us-east-1:1:instance/ip-10-0-3-17")
+        self.assertEqual(form.context["form"].initial["bill_resource_id"], offered[0])
+        self.client.force_login(self.bob)  # a viewer cannot link, so is not offered to
+        self.assertNotContains(self.client.get(url + self.recent), "link-candidates")
+
+    def test_the_gpus_list_and_the_host_page_show_the_same_hours(self):
+        self.client.force_login(self.bob)
+        listed = {h["name"]: h for h in self.client.get(reverse("finops-gpus", kwargs={"org_code": self.org.code})
+                                                        + self.recent).context["hosts"]}  # fmt: skip
+        page = self.client.get(
+            reverse("finops-gpu-host", kwargs={"org_code": self.org.code, "code": self.host.code}) + self.recent
+        )
+        for kind in ("busy", "idle", "zombie", "unowned"):
+            self.assertEqual(listed["gpu-box-1"][f"{kind}_hours"], page.context["hours"][kind], kind)
+        self.assertGreater(page.context["hours"]["busy"], 0)
+        self.assertEqual(listed["ip-10-0-3-17"]["source"], "bill")
+        self.assertEqual(listed["gpu-box-1"]["cost"], None, "no bill line or rate prices it yet: unknown, not 0")
+
+    def test_once_linked_the_host_is_known_from_both(self):
+        gpu_host_update(
+            org=self.org, name="gpu-box-1", bill_resource_id="arn:aws:ec2:us-east-1:1:instance/ip-10-0-3-17"
+        )
+        rollups_refresh(org=self.org)
+        hosts = {h["name"]: h for h in self.get_hosts()}
+        self.assertNotIn("ip-10-0-3-17", hosts)
+        self.assertEqual(hosts["gpu-box-1"]["source"], "both")
+        self.assertEqual(D(hosts["gpu-box-1"]["cost"]), D("98.32"))
+        self.assertEqual(hosts["gpu-box-1"]["reported_hostname"], "ip-10-0-3-17")
+        # the billed day ended before the agent's first hour: none of it was measured
+        self.assertEqual(D(hosts["gpu-box-1"]["unmeasured_cost"]), D("98.32"))
+
+    def get_hosts(self):
+        response = self.api_get(f"/api/v1/hosts/{self.recent}")
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(response["X-Period-End"], (self.today + timedelta(days=1)).isoformat())
+        return response.json()
