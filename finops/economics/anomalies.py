@@ -32,13 +32,26 @@ def _daily_values(points: dict, start: date, days: int) -> list[Decimal]:
     return [points.get(start + timedelta(days=i), ZERO) for i in range(days)]
 
 
-def spike(points: dict, week_start: date, *, floor: Decimal) -> tuple[Decimal, Decimal] | None:
-    """(week's daily mean, baseline median) when the week spikes above its own baseline, else None."""
-    baseline = _daily_values(points, week_start - timedelta(days=BASELINE_DAYS), BASELINE_DAYS)
-    week = _daily_values(points, week_start, 7)
+MIN_KNOWN_DAYS = 7  # a series measured on fewer baseline days has no baseline to judge against
+
+
+def spike(
+    points: dict, week_start: date, *, floor: Decimal, measured_only: bool = False
+) -> tuple[Decimal, Decimal] | None:
+    """(week's daily mean, baseline median) when the week spikes above its own baseline, else None. With
+    `measured_only`, a day missing from `points` is unknown, not zero (no agent reported): the baseline and the week
+    are the days measured, and a baseline of fewer than MIN_KNOWN_DAYS days judges nothing."""
+    if measured_only:
+        baseline = [v for d, v in points.items() if week_start - timedelta(days=BASELINE_DAYS) <= d < week_start]
+        week = [v for d, v in points.items() if week_start <= d < week_start + timedelta(days=7)]
+        if len(baseline) < MIN_KNOWN_DAYS or not week:
+            return None
+    else:
+        baseline = _daily_values(points, week_start - timedelta(days=BASELINE_DAYS), BASELINE_DAYS)
+        week = _daily_values(points, week_start, 7)
     centre = median(baseline)
     spread = MAD_SCALE * median([abs(v - centre) for v in baseline])
-    mean = sum(week, ZERO) / 7
+    mean = sum(week, ZERO) / len(week)
     if mean - centre > max(3 * spread, centre / 2, floor):
         return mean, centre
     return None
@@ -58,7 +71,8 @@ def detect_anomalies(
     found = []
     for (kind, subject), points in sorted(daily.items()):
         floor = spend_floor if kind == "spend_spike" else Decimal(1)
-        hit = spike(points, week_start, floor=floor)
+        # Spend on a day with no rows was nothing; idle hours on a day no agent reported are not known.
+        hit = spike(points, week_start, floor=floor, measured_only=kind == "idle_hours_jump")
         if hit:
             mean, centre = hit
             found.append(Anomaly(kind, subject, mean, centre, _daily_reason(kind, mean, centre, currency)))

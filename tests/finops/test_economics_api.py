@@ -59,6 +59,16 @@ class AnomalyMethodTests(SimpleTestCase):
         self.assertEqual((found.kind, found.value, found.baseline), ("spend_spike", D("40"), D("10")))
         self.assertEqual(found.reason, "$40.00 a day against a usual $10.00")
 
+    def test_idle_hours_with_no_agent_data_before_are_no_baseline(self):
+        # an agent installed last week: the 28 days before hold no readings, which is not "zero idle hours"
+        fresh = {MONDAY + timedelta(days=i): D("12") for i in range(7)}
+        self.assertEqual(detect_anomalies({("idle_hours_jump", "host gpu-1"): fresh}, {}, {}, MONDAY, currency="USD"),
+                         [])  # fmt: skip
+        # measured on 10 of those days at 2 h: the week's 12 h a day is a jump
+        measured = fresh | {MONDAY - timedelta(days=i): D("2") for i in range(1, 11)}
+        [found] = detect_anomalies({("idle_hours_jump", "host gpu-1"): measured}, {}, {}, MONDAY, currency="USD")
+        self.assertEqual((found.value, found.baseline), (D("12"), D("2")))
+
     def test_reasons_show_money_in_the_orgs_currency_and_other_figures_in_their_unit(self):
         spend = self.steady("1000.4") | {MONDAY + timedelta(days=i): D("3417.5") for i in range(7)}
         idle = self.steady("2") | {MONDAY + timedelta(days=i): D("9.25") for i in range(7)}
