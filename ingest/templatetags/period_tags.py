@@ -52,5 +52,7 @@ def period_header(context, period, error=None, keep=True):
         "week_value": week_label(period.start),
         "month_value": f"{period.start:%Y-%m}",
         "default_title": period_title(last_week),
-        "end_value": period.end,
+        # A custom range keeps its end; from a week or a month, a new start alone runs through today (an end left
+        # from the week shown would be before most starts a person picks).
+        "end_value": period.end if period.kind == "range" else None,
     }
