@@ -181,9 +181,9 @@ def demo_cost_reports(*, org) -> dict:
 
 
 def demo_gpu_days(today) -> int:
-    """Agent data for this week so far and the whole week before: the default period (the last complete week) is
-    always fully measured, whatever day the demo is built."""
-    return 7 + today.weekday() + 1
+    """Agent data for this week so far and the two whole weeks before: the default period (the last complete week)
+    and the week its metrics compare with are always fully measured, whatever day the demo is built."""
+    return 14 + today.weekday() + 1
 
 
 DEMO_HOST_DETAILS = {
@@ -197,8 +197,8 @@ DEMO_HOST_DETAILS = {
 
 
 def demo_gpus_import(*, org, owner) -> None:
-    """Three GPU hosts with agent tokens and eight to fourteen days of agent batches, through the endpoint's
-    validation and service."""
+    """Three GPU hosts with agent tokens and 15 to 21 days of agent batches, through the endpoint's validation and
+    service."""
     days = demo_gpu_days(timezone.now().date())
     start = demo_start(timezone.now(), days)
     for host_name, details in DEMO_HOST_DETAILS.items():
