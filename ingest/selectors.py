@@ -1,8 +1,8 @@
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Max, Q, Sum, Window
+from django.db.models.functions import RowNumber, TruncDate, TruncDay, TruncHour
 
 from ingest.gpu_facts import MJ_PER_KWH
 from ingest.models import (
@@ -89,12 +89,19 @@ def usage_summary(*, org, start: datetime, end: datetime) -> dict:
 
 
 def _jobs(events) -> dict:
-    """Completed jobs (their last attempt ok) and retries (attempts minus jobs), as ECONOMICS.md defines them."""
-    with_jobs = events.exclude(job_id="")
-    counts = with_jobs.aggregate(attempts=Count("id"), jobs=Count("job_id", distinct=True))
-    last_status = with_jobs.filter(job_id=OuterRef("job_id")).order_by("-attempt", "-occurred_at").values("status")[:1]
-    completed = with_jobs.values("job_id").distinct().annotate(last=Subquery(last_status)).filter(last="ok").count()
-    return {"completed_jobs": completed, "retries": counts["attempts"] - counts["jobs"]}
+    """Completed jobs (their last attempt ok), failed jobs (the others) and retries (attempts minus jobs), as
+    ECONOMICS.md defines them: one pass that numbers each job's attempts from the last (ROW_NUMBER over the job),
+    so the work grows with the period's calls, not with calls x calls as a per-job subquery did."""
+    last_first = (F("attempt").desc(), F("occurred_at").desc(), F("id").desc())
+    ranked = events.exclude(job_id="").annotate(rank=Window(RowNumber(), partition_by=F("job_id"), order_by=last_first))
+    counts = ranked.aggregate(
+        attempts=Count("id"), jobs=Count("id", filter=Q(rank=1)), completed=Count("id", filter=Q(rank=1, status="ok"))
+    )
+    return {
+        "completed_jobs": counts["completed"],
+        "failed_jobs": counts["jobs"] - counts["completed"],
+        "retries": counts["attempts"] - counts["jobs"],
+    }
 
 
 # Usage providers whose own bills (or cost reports) are token spend, by the names bills use.
@@ -219,20 +226,36 @@ def host_for_code(*, org, code):
     return GpuHost.objects.for_org(org).prefetch_related("gpus").filter(code=code).first()
 
 
+# The host page charts one point per stored minute up to a week, then per hour up to a year, then per day: a long
+# period is summed into points by the database instead of reading every GPU-minute into Python.
+TIMELINE_PER_MINUTE = timedelta(days=7)
+TIMELINE_PER_HOUR = timedelta(days=366)
+TIMELINE_SUMS = {"n": Sum("samples"), "util": Sum("utilization_gpu_sum"), "memory": Max("memory_used_max_bytes"),
+                 "power": Sum("power_mw_sum"), "power_n": Sum("power_samples")}  # fmt: skip
+
+
 def host_timeline(*, org, host, start: datetime, end: datetime) -> dict:
-    """Per GPU of `host`: minutes with mean utilisation %, memory and mean power in [start, end)."""
-    series = {}
+    """Per GPU of `host`: points (time, mean utilisation %, peak memory, mean power in W) in [start, end), one per
+    minute for up to a week, per hour (UTC) up to a year, per day (UTC) beyond."""
+    if end - start <= TIMELINE_PER_MINUTE:
+        at = F("minute")
+    else:
+        at = (TruncHour if end - start <= TIMELINE_PER_HOUR else TruncDay)("minute", tzinfo=UTC)
     rows = (
         GpuMinute.objects.for_org(org)
         .filter(gpu__host=host, minute__gte=start, minute__lt=end)
-        .select_related("gpu")
-        .order_by("gpu__index", "minute")
+        .annotate(at=at)
+        .values("gpu_id", "gpu__index", "gpu__name", "at")
+        .annotate(**TIMELINE_SUMS)
+        .order_by("gpu__index", "at")
     )
+    series = {}
     for row in rows:
-        gpu = series.setdefault(row.gpu_id, {"label": f"#{row.gpu.index} {row.gpu.name}", "points": []})
-        utilization = row.utilization_gpu_sum / row.samples if row.samples else None
-        power = row.power_mw_sum / row.power_samples / 1000 if row.power_samples else None
-        gpu["points"].append((row.minute, utilization, row.memory_used_max_bytes, power))
+        gpu = series.setdefault(row["gpu_id"], {"label": f"#{row['gpu__index']} {row['gpu__name']}", "points": []})
+        utilization = int(row["util"]) / int(row["n"]) if row["n"] else None
+        power = int(row["power"]) / int(row["power_n"]) / 1000 if row["power_n"] else None
+        memory = None if row["memory"] is None else int(row["memory"])
+        gpu["points"].append((row["at"], utilization, memory, power))
     return series
 
 

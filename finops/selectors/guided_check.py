@@ -4,7 +4,9 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import BigIntegerField, Sum
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast
 
 from finops.economics.guided_check import WorkflowCosts, service_kind
 from finops.models import JobRollup
@@ -121,26 +123,30 @@ def workflow_costs(*, org, feature: str, plan: str, start: date, end: date) -> W
 def _cloud_services(*, org, feature: str, start: date, end: date) -> dict:
     """Cloud cost by service kind: tagged to `feature`, and shared (no feature, allocated or not). A service kind
     absent from every cloud line of the period is None (not on the bills), not zero."""
+    # A cloud row comes from one bill line; a row of several lines takes the kind of its first (the ids are sorted),
+    # so only each row's first line is looked up, not every line of the period.
     rows = list(
         rollups_between(org=org, start=start, end=end)
         .filter(currency=org.currency, source__in=CLOUD_SOURCES)
-        .values("feature", "cost_line_ids", "cost_amount")
+        .annotate(first_line=Cast(KeyTransform(0, "cost_line_ids"), BigIntegerField()))
+        .values("feature", "first_line")
+        .annotate(cost=Sum("cost_amount"))
+        .order_by()
     )
-    ids = {i for r in rows for i in r["cost_line_ids"]}
+    lines = CostLine.objects.for_org(org).filter(id__in={r["first_line"] for r in rows if r["first_line"] is not None})
     kinds = {
         line["id"]: service_kind(line["service_category"], line["service_name"])
-        for line in CostLine.objects.for_org(org).filter(id__in=ids).values("id", "service_category", "service_name")
+        for line in lines.values("id", "service_category", "service_name")
     }
     totals = defaultdict(lambda: ZERO)
     present = set()
     for r in rows:
-        # A cloud row comes from one bill line; a row of several lines takes the kind of its first.
-        kind = next((kinds.get(i) for i in r["cost_line_ids"]), None)
+        kind = kinds.get(r["first_line"])
         present.add(kind)
         if r["feature"] == feature:
-            totals[f"{kind or 'other'}_tagged"] += r["cost_amount"]
+            totals[f"{kind or 'other'}_tagged"] += r["cost"]
         elif not r["feature"] and kind:
-            totals[f"{kind}_shared"] += r["cost_amount"]
+            totals[f"{kind}_shared"] += r["cost"]
     result = {"other_tagged": totals["other_tagged"]}
     for kind in ("storage", "logs"):
         known = kind in present

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 
-from django.db.models import Count, Exists, Max, Q, Subquery, Sum
+from django.db.models import Count, Exists, Max, Q, Subquery, Sum, Window
 from django.urls import reverse
 from django.utils import timezone
 
@@ -337,9 +337,10 @@ def _caps_done(f: _Facts) -> bool:
 def _caps_evidence(f: _Facts, done: bool) -> str:
     if not done:
         return "No budget yet."
-    budgets = list(Budget.objects.for_org(f.org)[:4])
-    count = Budget.objects.for_org(f.org).count() if len(budgets) > 3 else len(budgets)
-    names = [_budget_name(b) for b in budgets[:3]]
+    # The first three and how many there are, in one read however many budgets there are.
+    budgets = list(Budget.objects.for_org(f.org).annotate(total=Window(Count("id")))[:3])
+    count = budgets[0].total if budgets else 0
+    names = [_budget_name(b) for b in budgets]
     if count > 3:
         return f"{_plural(count, 'budget')}: {', '.join(names)} and {count - 3:,} more."
     return f"{_plural(count, 'budget')}: {', '.join(names[:-1])}{' and ' if len(names) > 1 else ''}{names[-1]}."

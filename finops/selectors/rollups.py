@@ -303,10 +303,6 @@ def _cost(slices) -> Decimal:
     return sum((s["cost"] for s in slices), ZERO)
 
 
-def _sum(queryset) -> Decimal:
-    return queryset.aggregate(total=Sum("cost_amount"))["total"] or ZERO
-
-
 def _group(slices, *fields) -> dict:
     """{value (or tuple of values): summed cost} of `slices` by `fields`."""
     totals = defaultdict(lambda: ZERO)
@@ -400,16 +396,27 @@ def _plan_premium(allocated, routes):
 
 def _releases(org, start, end, settings):
     """(name, evaluation spend) of each release in the period: the spend of its day and of the days before it that
-    the organisation's `evaluation_lookback_days` threshold names (whole days; a part of a day counts as one)."""
+    the organisation's `evaluation_lookback_days` threshold names (whole days; a part of a day counts as one).
+    The evaluation spend of every day any release looks back over is read once, per day."""
     since, until = _bounds(start, end)
     days = thresholds_with_defaults(settings.thresholds)["evaluation_lookback_days"]
     lookback = timedelta(days=int(days.to_integral_value(rounding=ROUND_CEILING)))
-    for release in Release.objects.for_org(org).filter(released_at__gte=since, released_at__lt=until):
-        day = release.released_at.date()
-        spend = _sum(
-            work_between(org=org, start=day - lookback, end=day + timedelta(days=1)).filter(bucket="evaluation")
-        )
-        yield release.name, spend
+    in_period = Release.objects.for_org(org).filter(released_at__gte=since, released_at__lt=until)
+    releases = [(release.name, release.released_at.date()) for release in in_period]
+    if not releases:
+        return
+    first, last = min(day for _, day in releases) - lookback, max(day for _, day in releases) + timedelta(days=1)
+    daily = (
+        work_between(org=org, start=first, end=last)
+        .filter(bucket="evaluation")
+        .values("day")
+        .annotate(total=Sum("cost_amount"))
+        .order_by()
+    )
+    spend_on = {r["day"]: r["total"] for r in daily}
+    for name, day in releases:
+        window = (d for d in spend_on if day - lookback <= d <= day)
+        yield name, sum((spend_on[d] for d in window), ZERO)
 
 
 def _unevaluated_models(org, allocated, start, end):
@@ -466,30 +473,63 @@ def _window(commitment, end):
 
 def _manual_commitments(org, end):
     """(name, used, unused) of the commitments entered on the commitments page, over the four weeks before `end`:
-    reserved GPUs by their agents' busy share of every hour, API spend by the provider's cost in the rollups."""
+    reserved GPUs by their agents' busy share of every hour, API spend by the provider's cost in the rollups.
+    Whatever the number of commitments, the rollups, the GPU-hours and the GPU counts are each read once, per day
+    (and provider or host)."""
+    commitments = []
     for commitment in Commitment.objects.for_org(org).filter(currency=org.currency, starts_on__lt=end):
         since, until = _window(commitment, end)
+        if (until - since).days > 0:
+            commitments.append((commitment, since, until))
+    api = [c for c in commitments if c[0].kind == Commitment.Kind.API_SPEND]
+    gpu = [c for c in commitments if c[0].kind != Commitment.Kind.API_SPEND]
+    spend = _api_spend_per_day(org, api) if api else {}
+    busy, gpus = _host_busy_per_day(org, gpu) if gpu else ({}, {})
+    for commitment, since, until in commitments:
         days = (until - since).days
-        if days <= 0:
-            continue
         if commitment.kind == Commitment.Kind.API_SPEND:
-            spend = _sum(
-                work_between(org=org, start=since, end=until).filter(
-                    currency=org.currency, source__in=("api_calls", "api_gap"), provider=commitment.provider.lower()
-                )
-            )
+            provider = commitment.provider.lower()
+            used = sum((t for (p, d), t in spend.items() if p == provider and since <= d < until), ZERO)
             committed = commitment.monthly_amount * 12 * days / 365
-            share = spend / committed if committed else ZERO
+            share = used / committed if committed else ZERO
         else:
-            begin, finish = _bounds(since, until)
-            hours = GpuHour.objects.for_org(org).filter(
-                gpu__host__name__in=commitment.host_names, hour__gte=begin, hour__lt=finish
-            )
-            gpus = Gpu.objects.for_org(org).filter(host__name__in=commitment.host_names).count()
-            busy = hours.aggregate(busy=Sum("busy_seconds"))["busy"] or 0
-            share = Decimal(busy) / (gpus * days * 86400) if gpus else ZERO
+            names = set(commitment.host_names)
+            count = sum(gpus.get(name, 0) for name in names)
+            seconds = sum(s for (name, d), s in busy.items() if name in names and since <= d < until)
+            share = Decimal(seconds) / (count * days * 86400) if count else ZERO
         used, unused = commitment_split(commitment.monthly_amount, days, share)
         yield commitment.name, used, unused
+
+
+def _api_spend_per_day(org, commitments) -> dict:
+    """{(provider, day): the provider's cost in the rollups} over the windows of API-spend `commitments`."""
+    providers = {c[0].provider.lower() for c in commitments}
+    rows = (
+        work_between(org=org, start=min(c[1] for c in commitments), end=max(c[2] for c in commitments))
+        .filter(currency=org.currency, source__in=("api_calls", "api_gap"), provider__in=providers)
+        .values("provider", "day")
+        .annotate(total=Sum("cost_amount"))
+        .order_by()
+    )
+    return {(r["provider"], r["day"]): r["total"] for r in rows}
+
+
+def _host_busy_per_day(org, commitments) -> tuple[dict, dict]:
+    """({(host name, day): busy GPU-seconds}, {host name: GPUs}) of the hosts GPU `commitments` name, over their
+    windows (days in UTC, as the windows' bounds)."""
+    names = {name for c in commitments for name in c[0].host_names}
+    begin, finish = _bounds(min(c[1] for c in commitments), max(c[2] for c in commitments))
+    hours = (
+        GpuHour.objects.for_org(org)
+        .filter(gpu__host__name__in=names, hour__gte=begin, hour__lt=finish)
+        .annotate(day=TruncDate("hour", tzinfo=UTC))
+        .values("gpu__host__name", "day")
+        .annotate(busy=Sum("busy_seconds"))
+        .order_by()
+    )
+    counts = Gpu.objects.for_org(org).filter(host__name__in=names).values("host__name").annotate(n=Count("id"))
+    busy = {(r["gpu__host__name"], r["day"]): r["busy"] or 0 for r in hours}
+    return busy, {r["host__name"]: r["n"] for r in counts.order_by()}
 
 
 def _promised(org, start, end):

@@ -1,9 +1,12 @@
 """Live usage events and generic usage files, as a product and a script would send them."""
 
 import json
+import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from ingest.models import CostLine, UsageEvent
+from ingest.selectors import _jobs, usage_event_list, usage_summary
 from tests.ingest.helpers import csv_bytes
 from tests.ingest.test_bill_uploads import UploadTestCase, focus_rows
 
@@ -110,6 +113,50 @@ class UsageSummaryApiTests(UsageEventsApiTests):
         self.post([event(1, model="mystery-model")])
         body = self.api_get("/api/v1/usage/summary/?start=2026-10-01&end=2026-11-01").json()
         self.assertIsNone(body["cost"])
+
+    def test_it_counts_many_jobs_as_a_brute_force_count_does(self):
+        """Hundreds of jobs, attempts out of order and across the period's edges, calls without a job: completed
+        jobs (the last attempt, by attempt then time, is ok), failed jobs and retries (attempts minus jobs) of the
+        calls in the period, as counted here in Python."""
+        rnd = random.Random(15)
+        start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+        events, n = [], 0
+        for job in range(300):
+            attempts = rnd.choice([1, 1, 2, 3, 5])
+            first = start + timedelta(days=rnd.uniform(-2, 32))
+            repeated = [attempts] if rnd.random() < 0.2 else []  # one attempt logged twice: the later one counts
+            for attempt in rnd.sample(range(1, attempts + 1), attempts) + repeated:  # sent in any order
+                at = first + timedelta(seconds=rnd.randrange(1, 86400 * 2))
+                status = rnd.choice(["ok", "error", "error"])
+                events.append(event(n, job_id=f"job-{job}", attempt=attempt, status=status,
+                                    timestamp=at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{n:06d}Z"))  # fmt: skip
+                n += 1
+        events += [event(n + i, timestamp=f"2026-10-{1 + i % 28:02d}T08:00:00Z") for i in range(40)]  # no job
+        for first in range(0, len(events), 1000):
+            self.assertEqual(self.post(events[first : first + 1000]).json()["rejected"], [])
+
+        jobs = {}
+        for e in events:
+            at = datetime.fromisoformat(e["timestamp"])
+            if e.get("job_id") and start <= at < end:
+                jobs.setdefault(e["job_id"], []).append((e["attempt"], at, e["status"]))
+        attempts = sum(len(calls) for calls in jobs.values())
+        completed = sum(1 for calls in jobs.values() if max(calls)[2] == "ok")
+        self.assertGreater(attempts - len(jobs), 100, "retries enough to tell the counts apart")
+        self.assertGreater(len(jobs) - completed, 50)
+
+        body = self.api_get("/api/v1/usage/summary/?start=2026-10-01&end=2026-11-01").json()
+        self.assertEqual((body["completed_jobs"], body["retries"]), (completed, attempts - len(jobs)))
+        summary = usage_summary(org=self.org, start=start, end=end)
+        self.assertEqual(summary["failed_jobs"], len(jobs) - completed)
+
+    def test_it_reads_the_jobs_in_one_query(self):
+        """One pass over the period's calls, not a subquery per job."""
+        self.post([event(i, job_id=f"job-{i // 2}", attempt=1 + i % 2, status="ok") for i in range(20)])
+        events = usage_event_list(org=self.org)
+        with self.assertNumQueries(1) as queries:
+            self.assertEqual(_jobs(events), {"completed_jobs": 10, "failed_jobs": 0, "retries": 10})
+        self.assertNotIn("LIMIT", queries.captured_queries[0]["sql"].upper())
 
 
 class UsageFileTests(UploadTestCase):
