@@ -78,7 +78,7 @@ class EconomicsApi(OrgAPIView):
 
 
 class LedgerSummaryApi(EconomicsApi):
-    """The identity for a period: billed_total = allocated + idle + unattributed, by bucket and label."""
+    """The identity for a period: billed_total = allocated + idle + unmeasured + unattributed, by bucket and label."""
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.LedgerSummaryOutput,
                    description=PERIOD_DESCRIPTION)  # fmt: skip

@@ -6,7 +6,16 @@ from django import forms
 from finops.economics.budgets import target_error
 from finops.economics.guided_check import FounderInputs
 from finops.economics.rules import DEFAULT_THRESHOLDS, THRESHOLD_HELP
-from finops.models import BucketRule, Budget, Commitment, EconomicsSettings, LearningQuestion, Release
+from finops.models import (
+    RULE_BUCKETS,
+    Bucket,
+    BucketRule,
+    Budget,
+    Commitment,
+    EconomicsSettings,
+    LearningQuestion,
+    Release,
+)
 from pricing.build_rent import BuyCosts, RentRates, Scenario
 
 BLEND_MEASURES = ("gpu_hours", "tokens", "requests", "even")
@@ -144,6 +153,11 @@ class EconomicsSettingsForm(forms.ModelForm):
 
 
 class BucketRuleForm(forms.ModelForm):
+    # A rule places work: idle and unmeasured are what the agent saw (or did not see), never a rule's answer.
+    bucket = forms.ChoiceField(
+        choices=[(value, label) for value, label in Bucket.choices if value in RULE_BUCKETS], label="the cost lands in"
+    )
+
     class Meta:
         model = BucketRule
         fields = ["field", "pattern", "bucket"]

@@ -135,9 +135,12 @@ def row_impact(row: dict) -> Decimal:
 
     Offenders of one kind are different subjects (hosts, customers, features), so their amounts add up; one
     subject can be listed twice (a host idle and running a zombie) and different kinds can describe the same
-    money (all trial accounts, and each trial account above the cap), so those are not added."""
+    money (all trial accounts, and each trial account above the cap), so those are not added. Offenders not at stake
+    (hosts no agent measured) count for nothing."""
     by_kind = defaultdict(dict)
     for offender in row["offenders"]:
+        if not offender.get("at_stake", True):  # e.g. GPU time no agent measured: not known to leak
+            continue
         subjects = by_kind[offender["kind"]]
         subjects[offender["id"]] = max(subjects.get(offender["id"], offender["amount"]), offender["amount"])
     return max((sum(subjects.values(), Decimal(0)) for subjects in by_kind.values()), default=Decimal(0))

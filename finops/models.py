@@ -29,6 +29,10 @@ class Bucket(models.TextChoices):
     WASTE = "waste", "Waste"
 
 
+# The buckets a bucket rule may place work in (idle and unmeasured are decided by what the agent saw).
+RULE_BUCKETS = ("research", "training", "evaluation", "inference", "retries", "waste")
+
+
 class Label(models.TextChoices):
     CUSTOMER_VALUE = "customer_value", "Customer value"
     PRODUCT_PROOF = "product_proof", "Product proof"

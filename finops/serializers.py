@@ -37,6 +37,9 @@ class OffenderOutput(serializers.Serializer):
     name = serializers.CharField()
     amount = serializers.CharField(**MONEY)
     reason = serializers.CharField()
+    at_stake = serializers.BooleanField(
+        default=True, help_text="false: the amount is what the offender concerns, not money known to leak"
+    )
 
 
 class FounderRowOutput(serializers.Serializer):

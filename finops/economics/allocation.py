@@ -211,6 +211,7 @@ def allocate_day(inputs: DayInputs) -> list[Item]:
     items: list[Item] = []
     host_bill = defaultdict(lambda: defaultdict(list))  # host -> hour -> [(line id, amount, line dims)]
     llm_bills = defaultdict(list)  # provider -> [BillShare]
+    unmapped = defaultdict(list)  # GPU resource no agent host maps -> [(dims, amount, line ids)]
     shared = []
     for bill in bills:
         if bill.currency != policy.currency:
@@ -223,7 +224,7 @@ def allocate_day(inputs: DayInputs) -> list[Item]:
             for hour, amount in bill.hourly:
                 host_bill[bill.dims.host][hour].append((bill.line_id, amount, bill.dims))
         elif bill.category == "gpu":
-            items.append(_unmeasured_gpu(bill.dims, bill.amount, bill.currency, (bill.line_id,), policy))
+            unmapped[bill.dims.host].append((bill.dims, bill.amount, (bill.line_id,)))
         elif bill.tagged:
             bucket = bucket_for(bill.dims, policy.rules, gpu=False)
             label = label_for(bucket, bill.dims, policy.approved_runs)
@@ -233,6 +234,10 @@ def allocate_day(inputs: DayInputs) -> list[Item]:
             )  # fmt: skip
         else:
             shared.append(bill)
+    for parts in unmapped.values():
+        items += [
+            _unmeasured_gpu(dims, amount, policy.currency, ids, policy) for dims, amount, ids in net_credits(parts)
+        ]
     items += _gpu_hosts(inputs.host_hours, host_bill, policy)
     items += _calls(calls, llm_bills, policy)
     keys = _Keys(items, policy)  # the day's work (GPU and calls) decides every key's weights, computed once
@@ -263,6 +268,22 @@ def convert_call(call: CallGroup, rates: dict, currency: str) -> CallGroup:
 
 def _idle(dims, amount, currency, source, line_ids=()) -> Item:
     return Item("idle", source, "idle", "unlabelled", dims, amount, currency, cost_line_ids=tuple(line_ids))
+
+
+def net_credits(parts: list) -> list:
+    """[(dims, amount, line ids)] of one GPU resource, with its negative parts (credits, discounts) spread over its
+    positive ones in proportion, exactly: a credit belongs to the use it discounts, whoever that was tagged to, so an
+    untagged discount never makes unmeasured cost negative beside a customer's full price. Unchanged unless there
+    are both."""
+    positive = [p for p in parts if p[1] > 0]
+    negative = [p for p in parts if p[1] < 0]
+    if not positive or not negative:
+        return parts
+    credit_ids = tuple(i for _, _, ids in negative for i in ids)
+    shares = split_exact(sum((a for _, a, _ in negative), ZERO), [a for _, a, _ in positive])
+    netted = [(dims, amount + share, (*ids, *credit_ids))
+              for (dims, amount, ids), share in zip(positive, shares, strict=True)]  # fmt: skip
+    return netted + [p for p in parts if p[1] == 0]
 
 
 def _unmeasured_gpu(dims: Dims, amount, currency, line_ids, policy) -> Item:
@@ -298,8 +319,9 @@ def _gpu_hosts(host_hours, host_bill, policy) -> list[Item]:
     for host, hours in host_bill.items():
         for hour, lines in hours.items():
             if (host, hour) not in seen:  # billed, but the agent was silent that hour: not seen idle
-                for line_id, amount, dims in lines:
-                    items.append(_unmeasured_gpu(dims, amount, policy.currency, (line_id,), policy))
+                parts = [(dims, amount, (line_id,)) for line_id, amount, dims in lines]
+                items += [_unmeasured_gpu(dims, amount, policy.currency, ids, policy)
+                          for dims, amount, ids in net_credits(parts)]  # fmt: skip
     return items
 
 

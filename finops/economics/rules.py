@@ -90,6 +90,7 @@ class PeriodFacts:
     customer_cost: tuple = ()  # ((customer, plan, direct cost), ...)
     customers_fully_loaded: Decimal = ZERO  # customers' fully loaded cost, all together
     target_margin: Decimal | None = None  # the organisation's target gross margin after compute (a fraction)
+    revenue_plans: dict | None = None  # customer -> plan of paying customers no cost row names a plan for
     revenue: dict | None = None  # customer -> revenue; None until revenue is connected
     plan_prices: dict | None = None  # plan -> price per period; None until revenue is connected
     completed_jobs: int = 0
@@ -128,8 +129,10 @@ class RowResult:
     measures: str = ""
 
 
-def offender(kind, ident, name, amount, reason) -> dict:
-    return {"kind": kind, "id": ident, "name": name, "amount": amount, "reason": reason}
+def offender(kind, ident, name, amount, reason, *, at_stake: bool = True) -> dict:
+    """One offender of a row. `at_stake` False: the amount is what it concerns, not money known to leak (GPU time no
+    agent measured), so the row's impact (`founder_table.row_impact`) leaves it out."""
+    return {"kind": kind, "id": ident, "name": name, "amount": amount, "reason": reason, "at_stake": at_stake}
 
 
 def percentile(values: list, share: Decimal) -> Decimal | None:
@@ -210,7 +213,7 @@ def idle_gpu(f: PeriodFacts, t: dict) -> dict:
     are listed with their unmeasured cost and the move "install the agent", without firing on their own."""
     offenders, fires = [], False
     for h in f.hosts:
-        measured_paid = h.paid_cost - h.unmeasured_cost - h.tagged_unmeasured_cost
+        measured_paid = _measured_paid(h)
         share = _ratio(h.idle_cost, measured_paid) if measured_paid > 0 else None
         if share is not None and share > t["idle_share_of_paid_hours"]:
             offenders.append(offender("host", h.host, h.host, h.idle_cost, f"idle {share:.0%} of measured paid time"))
@@ -219,22 +222,26 @@ def idle_gpu(f: PeriodFacts, t: dict) -> dict:
             offenders.append(offender("host", h.host, h.host, h.unowned_idle_cost, "idle GPU time with no owner"))
             fires = True
         if h.unmeasured_cost > 0:
-            why = "no agent reports on it: install the agent"
+            agent = "its agent was silent for part of the billed time" if h.agent else "no agent reports on it"
+            move = "check the agent" if h.agent else "install the agent"
+            why = f"{agent}: {move}"
             if h.unowned_unmeasured_cost > 0:
-                why = "running with no owner and no agent: tag an owner and install the agent"
+                why = f"running with no owner, and {agent}: tag an owner and {move}"
                 fires = True
-            offenders.append(offender("host", h.host, h.host, h.unmeasured_cost, why))
+            offenders.append(offender("host", h.host, h.host, h.unmeasured_cost, why, at_stake=False))
         if Decimal(h.zombie_seconds) / 3600 > t["zombie_hours"]:
             hours = Decimal(h.zombie_seconds) / 3600
             offenders.append(offender("host", h.host, h.host, _zombie_cost(h), f"zombie process for {hours:.1f} h"))
             fires = True
-    unmeasured = [h for h in f.hosts if h.unmeasured_cost > 0]
-    any_measured = any(h.paid_cost - h.unmeasured_cost - h.tagged_unmeasured_cost > 0 for h in f.hosts)
+    unmeasured = [h for h in f.hosts if h.unmeasured_cost > 0 and not h.agent]
+    any_measured = any(_measured_paid(h) > 0 for h in f.hosts)
     if not f.hosts:
         note = "No GPU hosts yet: install the agent or upload a bill with GPU instances."
     elif unmeasured:
         plural = "s" if len(unmeasured) != 1 else ""
         note = f"No agent reports on {len(unmeasured)} GPU host{plural}; install it: {AGENT_INSTALL}"
+    elif any(h.unmeasured_cost > 0 for h in f.hosts):
+        note = "An agent was silent for part of the billed GPU time: that time is unmeasured, not idle."
     else:
         note = ""
     return {
@@ -253,10 +260,15 @@ def idle_gpu(f: PeriodFacts, t: dict) -> dict:
     }
 
 
+def _measured_paid(h: HostFacts) -> Decimal:
+    """The paid cost of the host's time an agent measured (the GPU-seconds it reported cover only that)."""
+    return h.paid_cost - h.unmeasured_cost - h.tagged_unmeasured_cost
+
+
 def _zombie_cost(h: HostFacts) -> Decimal:
     if not h.paid_gpu_seconds:
         return ZERO
-    return h.paid_cost * Decimal(h.zombie_seconds) / h.paid_gpu_seconds
+    return _measured_paid(h) * Decimal(h.zombie_seconds) / h.paid_gpu_seconds
 
 
 def batch_job(f: PeriodFacts, t: dict) -> dict:
@@ -433,6 +445,10 @@ def _plan_margins(f: PeriodFacts) -> dict:
     by_plan = {}
     for customer, plan, cost in f.customer_cost:
         by_plan.setdefault(plan, {})[customer] = by_plan.get(plan, {}).get(customer, ZERO) + cost
+    costed = {customer for customer, _, _ in f.customer_cost}
+    for customer, plan in (f.revenue_plans or {}).items():  # paying customers who cost nothing: a margin of 100%
+        if customer not in costed:
+            by_plan.setdefault(plan, {})[customer] = ZERO
     result = {}
     for plan, costs in by_plan.items():
         paying = {c: f.revenue[c] for c in costs if f.revenue.get(c, ZERO) > 0}

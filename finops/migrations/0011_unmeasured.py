@@ -4,12 +4,12 @@ from django.db import migrations, models
 
 
 def mark_days_dirty(apps, schema_editor):
-    """GPU cost no agent reported on used to be idle (it is now unmeasured, or allocated by its tags), and customer
-    rows now tell cost an allocation key placed from direct cost: every day with such cost is recomputed."""
-    rollup = apps.get_model("finops", "Rollup")
+    """GPU cost no agent reported on used to be idle (it is now unmeasured, or allocated by its tags), GPU lines are
+    found by more of their names, and customer rows now tell cost an allocation key placed from direct cost: every
+    computed day is recomputed."""
+    rollup_day = apps.get_model("finops", "RollupDay")
     dirty = apps.get_model("ingest", "DirtyDay")
-    sources = ("gpu_no_agent", "cloud_shared", "api_gap")
-    days = rollup.objects.filter(source__in=sources).values_list("org_id", "day").distinct()
+    days = rollup_day.objects.values_list("org_id", "day")
     dirty.objects.bulk_create([dirty(org_id=org_id, day=day) for org_id, day in days], ignore_conflicts=True)
 
 

@@ -26,7 +26,7 @@ def gpu_host_list(*, org, start: date, end: date) -> list[dict]:
     for host in host_list(org=org, start=since, end=until):
         agent_names.add(host["name"])
         cost = costs.get(host["name"])
-        billed = bool(host["resource_id"]) and cost is not None and cost["billed"]
+        billed = cost is not None and cost["billed"]  # mapped by its bill resource id, or named alike exactly
         hosts.append({**host, **_money(cost, org.currency), "source": "both" if billed else "agent"})
     marks = gpu_resource_marks(org=org)
     for resource, cost in costs.items():

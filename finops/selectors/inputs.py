@@ -72,6 +72,10 @@ def day_inputs(*, org, day: date) -> DayInputs:
     plans = customer_plans_on(org=org, day=day, trial_plan=economics_settings_for(org=org).trial_plan)
     hosts = {h.pk: h for h in GpuHost.objects.for_org(org)}
     by_resource = {h.bill_resource_id: h for h in hosts.values() if h.bill_resource_id}
+    for host in hosts.values():  # a bill resource named exactly as an agent host (or its machine) is that host
+        for name in (host.name, host.reported_hostname):
+            if name:
+                by_resource.setdefault(name, host)
     return DayInputs(
         day=day,
         bills=tuple(_bill_shares(org, day, by_resource, plans, gpu_resource_marks(org=org))),
@@ -98,7 +102,7 @@ def _bill_shares(org, day, by_resource, plans, marks):
                     owner=line.owner or (host.owner if host else ""), purpose=line.purpose, provider=line.provider,
                     host=host.name if host else "", service=line.service_name)  # fmt: skip
         if category == "gpu" and not host:
-            dims = replace(dims, host=line.resource_id or line.resource_name)
+            dims = replace(dims, host=line.resource_id or line.resource_name or _unnamed_resource(line))
         dims = _with_plan(dims, plans)
         hourly = _hourly(line, start, end) if host and category == "gpu" else ()
         amount = sum((a for _, a in hourly), Decimal(0)) if hourly else _share(line, start, end)
@@ -126,6 +130,11 @@ def _category(line, host, marked_gpu: bool | None) -> str:
     if marked_gpu is None and _names_gpu(_line_names(line)):
         return "gpu"
     return "cloud"
+
+
+def _unnamed_resource(line) -> str:
+    """A GPU line with no resource id or name still belongs to a host: one per provider and SKU (or GPU type)."""
+    return f"(unnamed) {line.provider} {line.sku_id or line.gpu_type}".strip()
 
 
 _line_names = attrgetter(*LINE_FIELDS)

@@ -136,6 +136,8 @@ def period_facts(*, org, start: date, end: date, with_rules: bool = True) -> Per
     sets = slice_sets(org=org, start=start, end=end, sets=SLICE_SETS if with_rules else METRIC_SLICE_SETS)
     allocated = {name: [s for s in rows_ if s["kind"] == "allocated"] for name, rows_ in sets.items()}
     kinds = _group(sets["work"], "kind")
+    split = _customer_costs(sets["customers"])
+    revenue = revenue_by_customer(org=org, start=start, end=end)
     jobs = JobRollup.objects.for_org(org).filter(day__gte=start, day__lt=end, currency=org.currency)
     customers = ~Q(customer="")
     customer_jobs = jobs.aggregate(  # customers' jobs, and every failed job's cost, in one scan
@@ -158,8 +160,10 @@ def period_facts(*, org, start: date, end: date, with_rules: bool = True) -> Per
                 ).items()
             )
         ),
-        customers_fully_loaded=sum(_customer_costs(sets["customers"]).fully_loaded.values(), ZERO),
-        revenue=revenue_by_customer(org=org, start=start, end=end),
+        # with no customer to carry them, idle, unmeasured and unattributed cost still weigh on the margin
+        customers_fully_loaded=sum(split.fully_loaded.values(), ZERO) + split.unplaced,
+        revenue=revenue,
+        revenue_plans=_revenue_plans(org, end, revenue, sets["customers"], settings) if with_rules else None,
         completed_jobs=customer_jobs["completed"] or 0,
         failed_jobs=customer_jobs["failed"] or 0,
         job_attempts=customer_jobs["attempts"] or 0,
@@ -293,6 +297,16 @@ def plan_prices_for(*, org, start: date, end: date) -> dict | None:
         return None
     days = Decimal((end - start).days)
     return {plan: price * days / MONTH_DAYS for plan, price in monthly.items()}
+
+
+def _revenue_plans(org, end: date, revenue: dict | None, slices, settings) -> dict | None:
+    """{customer: plan} of paying customers whose rollup rows name no plan (no cost in the period), from Stripe."""
+    named = {s["customer"] for s in slices if s["customer"] and s["plan"]}
+    missing = set(revenue or {}) - named
+    if not missing:
+        return None
+    plans = customer_plans_on(org=org, day=end - timedelta(days=1), trial_plan=settings.trial_plan)
+    return {customer: plans[customer] for customer in sorted(missing) if plans.get(customer)}
 
 
 def _customer_costs(slices) -> CustomerCosts:

@@ -1,9 +1,19 @@
 """Writes of an organisation's economics choices; a change that moves money marks its days for recompute."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from finops.models import BucketRule, Commitment, EconomicsSettings, ExchangeRate, LearningQuestion, Release, RollupDay
+from finops.models import (
+    RULE_BUCKETS,
+    BucketRule,
+    Commitment,
+    EconomicsSettings,
+    ExchangeRate,
+    LearningQuestion,
+    Release,
+    RollupDay,
+)
 from ingest.services.days import dirty_days_mark
 
 ALLOCATION_FIELDS = ("shared_cost_key", "api_gap_key", "blend_weights", "group_keys", "electricity_price_amount", "pue",
@@ -48,6 +58,8 @@ def _recompute_everything(org) -> None:
 @transaction.atomic
 def bucket_rule_create(*, org, field: str, pattern: str, bucket: str) -> BucketRule:
     """Add a rule after the existing ones; every computed day is recomputed with it."""
+    if bucket not in RULE_BUCKETS:
+        raise ValidationError({"bucket": f"A rule places work in one of {', '.join(RULE_BUCKETS)}."})
     last = BucketRule.objects.for_org(org).order_by("-position").values_list("position", flat=True).first()
     rule = BucketRule.objects.create(org=org, field=field, pattern=pattern.strip(), bucket=bucket,
                                      position=(last or 0) + 1)  # fmt: skip

@@ -332,6 +332,7 @@ def gpu_hours_recompute(*, org, host, gpus, moments) -> None:
 
 
 HOST_FIELDS = ("owner", "provider", "instance_type", "bill_resource_id", "hourly_rate_amount", "currency")
+COSTING_FIELDS = ("owner", "hourly_rate_amount", "currency")  # settings that change the host's rolled-up cost
 
 
 @transaction.atomic
@@ -348,6 +349,12 @@ def gpu_host_update(*, org, name: str, forget_machine: bool = False, **fields) -
     if remapped:  # the bill lines of both resources change hosts: their days are recomputed
         for resource in {host.bill_resource_id, fields["bill_resource_id"]} - {""}:
             resource_days_mark(org=org, resource_id=resource)
+    if any(key in fields and fields[key] != getattr(host, key) for key in COSTING_FIELDS):
+        # who owns its idle and unmeasured time, and what its hours cost, change every day it has
+        if host.bill_resource_id:
+            resource_days_mark(org=org, resource_id=host.bill_resource_id)
+        hours = GpuHour.objects.for_org(org).filter(gpu__host=host).dates("hour", "day")
+        dirty_days_mark(org=org, days=list(hours))
     for key, value in fields.items():
         setattr(host, key, value)
     if forget_machine:

@@ -114,6 +114,30 @@ class AllocationRuleTests(SimpleTestCase):
             (run.kind, run.source, run.bucket, run.amount), ("allocated", "gpu_tagged", "training", D("60"))
         )
 
+    def test_an_untagged_credit_on_a_tagged_gpu_resource_discounts_the_use_it_belongs_to(self):
+        usage = BillShare(3, D("1000"), "USD", "gpu", Dims(host="node-a", customer="acme"))
+        credit = BillShare(4, D("-300"), "USD", "gpu", Dims(host="node-a"))
+        [item] = allocate_day(DayInputs(DAY, bills=(usage, credit)))
+        self.assertEqual((item.kind, item.source, item.amount, item.dims.customer, item.cost_line_ids),
+                         ("allocated", "gpu_tagged", D("700"), "acme", (3, 4)))  # fmt: skip
+
+    def test_a_credit_spreads_over_tagged_and_untagged_use_in_proportion(self):
+        bills = (BillShare(3, D("600"), "USD", "gpu", Dims(host="node-a", customer="acme")),
+                 BillShare(4, D("400"), "USD", "gpu", Dims(host="node-a", owner="ml")),
+                 BillShare(5, D("-100"), "USD", "gpu", Dims(host="node-a")),
+                 BillShare(6, D("-50"), "USD", "gpu", Dims(host="node-b")))  # another resource's own  # fmt: skip
+        items = allocate_day(DayInputs(DAY, bills=bills))
+        self.assertEqual(total(items, kind="allocated"), D("540"))
+        self.assertEqual(total(items, kind="unmeasured"), D("360") - D("50"))
+        self.assertEqual(sum((i.amount for i in items), D(0)), D("850"))
+
+    def test_a_credit_in_an_hour_the_agent_missed_discounts_that_hours_use(self):
+        hours = ((H10, D("10")),)
+        usage = BillShare(3, D("10"), "USD", "gpu", Dims(host="gpu-1", customer="acme"), hourly=hours)
+        credit = BillShare(4, D("-4"), "USD", "gpu", Dims(host="gpu-1"), hourly=((H10, D("-4")),))
+        [item] = allocate_day(DayInputs(DAY, bills=(usage, credit)))
+        self.assertEqual((item.kind, item.amount), ("allocated", D("6")))
+
     def test_a_mapped_host_hour_the_agent_missed_is_unmeasured_not_idle(self):
         line = BillShare(3, D("5"), "USD", "gpu", Dims(host="gpu-1", owner="ml"), hourly=((H10, D("5")),))
         [item] = allocate_day(DayInputs(DAY, bills=(line,)))

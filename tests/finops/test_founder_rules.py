@@ -137,6 +137,28 @@ class IdleGpuTests(SimpleTestCase):
         self.assertEqual(impacts(unmeasured), [("gpu-1", D("60"))])
         self.assertIn("no owner", unmeasured.offenders[0]["reason"])
 
+    def test_unmeasured_time_is_not_money_at_stake(self):
+        from finops.founder_table import row_impact
+
+        hosts = (host("gpu-1", idle="50", unowned="50"), host("gpu-2", paid="80000", idle="0", unmeasured="80000"))
+        result = row(facts(hosts=hosts), "idle_gpu")
+        self.assertIs(result.stop_sign, True)
+        self.assertEqual(row_impact(vars(result)), D("50"), "80,000 nobody measured is not a leak")
+        self.assertEqual([o["at_stake"] for o in result.offenders], [False, True])
+
+    def test_a_host_whose_agent_was_silent_is_told_to_check_it_not_to_install_it(self):
+        result = row(facts(hosts=(host(idle="5", unmeasured="40", agent=True),)), "idle_gpu")
+        self.assertEqual(
+            result.offenders[0]["reason"], "its agent was silent for part of the billed time: check the agent"
+        )
+        self.assertEqual(result.measured["hosts_without_agent"], 0)
+        self.assertNotIn("finops_agent.py", result.note)
+
+    def test_zombie_cost_is_a_share_of_the_measured_paid_time_only(self):
+        zombie = row(facts(hosts=(host(paid="10000", idle="0", unmeasured="9000", zombie=3 * 3600),)), "idle_gpu")
+        # 1,000 measured over 36,000 GPU-seconds, 10,800 of them zombie
+        self.assertIn(("gpu-1", D("300")), impacts(zombie))
+
     def test_it_is_unknown_when_no_agent_measured_any_host(self):
         result = row(facts(hosts=(host(paid="50", idle="0", unmeasured="50", agent=False),)), "idle_gpu")
         self.assertIsNone(result.stop_sign)
@@ -294,6 +316,14 @@ class CustomerTierTests(SimpleTestCase):
                             target_margin=D("0.1")), "customer_tier")  # fmt: skip
         self.assertIs(lenient.stop_sign, False)
 
+    def test_paying_customers_who_cost_nothing_count_in_the_median_margin(self):
+        revenue = {f"p{i}": D("100") for i in range(5)}
+        period = facts(plan_prices=self.prices, customer_cost=(("p0", "pro", D("80")),), revenue=revenue,
+                       target_margin=D("0.6"), revenue_plans={f"p{i}": "pro" for i in range(1, 5)})  # fmt: skip
+        result = row(period, "customer_tier")
+        self.assertIs(result.stop_sign, False)
+        self.assertEqual(result.measured["median_margin_by_plan"], {"pro": D("1")})
+
     def test_one_plan_failing_both_halves_is_one_offender_with_both_reasons(self):
         period = facts(plan_prices=self.prices, plan_premium=(("starter", 40, 100, D("22")),),
                        customer_cost=(("s1", "starter", D("9")),), revenue={"s1": D("10")},
@@ -398,6 +428,11 @@ class WeeklyMetricsTests(SimpleTestCase):
         self.assertEqual(by_customer["previous"], {"c01": D("39.5")})
         self.assertEqual(by_customer["change"], D(1))  # totals: 79 against 39.5
         self.assertEqual(m["inference_calls_per_user"]["value"], D(0))
+
+    def test_gross_margin_counts_cost_no_customer_could_carry(self):
+        # no customer has direct cost: the 900 of idle and unmeasured cost is unplaced, yet it is the margin's
+        now = facts(revenue={"acme": D("1000")}, customers_fully_loaded=D("900"))
+        self.assertEqual(self.metrics(now, facts())["gross_margin_after_ai_compute"]["value"], D("0.1"))
 
     def test_it_keeps_training_spend_only_before_paid_proof(self):
         unpaid = facts(training_research_cost=D("70"))

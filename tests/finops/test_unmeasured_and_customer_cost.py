@@ -164,6 +164,48 @@ class UnmeasuredGpuTests(UploadTestCase):
         self.assertEqual(hosts["gpu-box-1"]["source"], "both")
         self.assertEqual(D(hosts["gpu-box-1"]["unmeasured_cost"]), D("1000.00"), "billed, but no agent hour")
 
+    def test_a_gpu_line_with_no_resource_id_or_name_is_still_a_listed_host(self):
+        nameless = [COLUMNS, line("", "8xH100-SXM5-80GB", "700.00", day="2026-11-05")]
+        self.assertEqual(self.upload("nameless.csv", csv_bytes(nameless))["status"], "done")
+        rollups_refresh(org=self.org)
+        hosts = {h["name"]: h for h in self.get("hosts/")}
+        self.assertEqual(D(hosts["(unnamed) NeoCloud 8xH100-SXM5-80GB"]["unmeasured_cost"]), D("700.00"))
+        rows = {r["key"]: r for r in self.get("founder-table/")["rows"]}
+        self.assertIn("(unnamed) NeoCloud 8xH100-SXM5-80GB", {o["id"] for o in rows["idle_gpu"]["offenders"]})
+
+    def test_a_bill_resource_named_as_an_agent_host_is_that_host(self):
+        gpu_host_update(org=self.org, name="node-c")  # its agent was installed, not yet linked by hand
+        DirtyDay.objects.create(org=self.org, day="2026-11-03")  # a host made by hand marks no day: the next ingest
+        rollups_refresh(org=self.org)
+        hosts = {h["name"]: h for h in self.get("hosts/")}
+        self.assertEqual(hosts["node-c"]["source"], "both")
+        self.assertEqual(D(hosts["node-c"]["cost"]), D("500.00"))
+        self.assertEqual([h["name"] for h in hosts.values()].count("node-c"), 1)
+
+    def test_setting_a_hosts_owner_recomputes_its_days(self):
+        gpu_host_update(org=self.org, name="gpu-box-1", bill_resource_id="node-c")
+        rollups_refresh(org=self.org)
+        self.assertEqual(D(self.get("ledger/summary/")["unmeasured_owned"]), D("1000.00"))
+        gpu_host_update(org=self.org, name="gpu-box-1", owner="ml-platform")
+        rollups_refresh(org=self.org)
+        self.assertEqual(D(self.get("ledger/summary/")["unmeasured_owned"]), D("1500.00"))
+        rows = {r["key"]: r for r in self.get("founder-table/")["rows"]}
+        reasons = {o["id"]: o["reason"] for o in rows["idle_gpu"]["offenders"]}
+        self.assertNotIn("no owner", reasons["gpu-box-1"])
+
+    def test_a_bucket_rule_cannot_place_work_in_idle_or_unmeasured(self):
+        from django.core.exceptions import ValidationError
+
+        from finops.services.settings import bucket_rule_create
+
+        url = reverse("finops-rules", kwargs={"org_code": self.org.code})
+        self.client.force_login(self.alice)
+        page = self.client.post(url, {"field": "service", "pattern": "*", "bucket": "unmeasured"})
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("bucket", page.context["form"].errors)
+        with self.assertRaises(ValidationError):
+            bucket_rule_create(org=self.org, field="service", pattern="*", bucket="idle")
+
     def test_writing_marks_needs_write_access_and_other_orgs_see_nothing(self):
         self.client.force_login(self.bob)
         response = self.client.post(f"/api/v1/hosts/?org={self.org.code}", {"resource_id": "node-b", "is_gpu": False},
