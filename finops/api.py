@@ -269,6 +269,8 @@ class HostListApi(EconomicsApi):
 
     @extend_schema(request=serializers.GpuResourceMarkInput, responses=serializers.GpuResourceMarkOutput)
     def post(self, request):
+        if "is_gpu" not in request.data:  # a form field left out would read as false: say it instead
+            raise exceptions.ValidationError({"is_gpu": ["Give true (a GPU host), false (not one) or null (forget)."]})
         data = serializers.GpuResourceMarkInput(data=request.data)
         data.is_valid(raise_exception=True)
         resource, is_gpu = data.validated_data["resource_id"], data.validated_data["is_gpu"]

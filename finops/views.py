@@ -144,6 +144,7 @@ def founder_table(request, org_code):
             "unattributed": facts.unattributed,
         },
         "period": period,
+        "period_query": urlencode(period.query()),
         "period_noun": PERIOD_NOUNS[period.kind],
         "weekly": weekly,
         "audit": next((r["measured"].get("audit", []) for r in rows if r["key"] == "model_route"), []),

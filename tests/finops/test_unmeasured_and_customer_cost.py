@@ -225,6 +225,10 @@ class UnmeasuredGpuTests(UploadTestCase):
                                     HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
         self.assertEqual(response.status_code, 400)
         self.assertIn("resource_id", response.json())
+        missing = self.client.post("/api/v1/hosts/", {"resource_id": "node-b"},
+                                   HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
+        self.assertEqual(missing.status_code, 400)
+        self.assertIn("is_gpu", missing.json())
 
 
 class AgentAndBillHostTests(UploadTestCase):
