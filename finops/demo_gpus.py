@@ -20,7 +20,7 @@ def _iso(moment: datetime) -> str:
 def _workload(host: str, moment: datetime, rng) -> tuple[int, dict | None, int]:
     """(GPU utilisation %, labels of the process running, SM %) for a host at a moment; labels None = no process."""
     hour, weekday = moment.hour, moment.weekday()
-    if host == "train-h100-01":
+    if host.startswith("train-"):
         if weekday < 5 and 8 <= hour < 23:
             run = f"train-run-{moment:%m%d}"
             return rng.randint(88, 99), {"purpose": "training", "job_id": run, "owner": "maria@demo-ai.example"}, 95
@@ -31,7 +31,7 @@ def _workload(host: str, moment: datetime, rng) -> tuple[int, dict | None, int]:
                 70,
             )
         return 0, None, 0  # idle nights and weekends: the owned box burns money doing nothing
-    if host == "infer-a100-01":
+    if host.startswith("infer-"):
         busy = 9 <= hour < 21
         customer = f"cust-{rng.randint(1, 34):03d}"
         feature = rng.choice(("chat", "summarise", "agent-workflow"))
@@ -43,10 +43,13 @@ def _workload(host: str, moment: datetime, rng) -> tuple[int, dict | None, int]:
     return 0, {}, 0
 
 
-def demo_gpu_batches(*, start: datetime, days: int, seed: int = 9):
-    """Yield (host name, batch dict) for every six hours of `days` days from `start`, as the agent sends them."""
+def demo_gpu_batches(*, start: datetime, days: int, seed: int = 9, hosts: dict | None = None, interval: int = INTERVAL):
+    """Yield (host name, batch dict) for every six hours of `days` days from `start`, as the agent sends them.
+
+    `hosts` (default HOSTS) may name more machines: a name starting with train- or infer- works like those two,
+    any other like the dev box; the benchmarks sample every minute (`interval` 60)."""
     rng = random.Random(seed)
-    for host, spec in HOSTS.items():
+    for host, spec in (hosts or HOSTS).items():
         gpus = [
             {"uuid": f"GPU-{host}-{i}", "index": i, "name": name, "memory_total_bytes": spec["memory"]}
             for i, name in enumerate(spec["gpus"])
@@ -55,8 +58,8 @@ def demo_gpu_batches(*, start: datetime, days: int, seed: int = 9):
             samples, processes = [], []
             for hour in range(first_hour, min(first_hour + HOURS_PER_BATCH, days * 24)):
                 begin = start + timedelta(hours=hour)
-                for tick in range(3600 // INTERVAL):
-                    moment = begin + timedelta(seconds=tick * INTERVAL)
+                for tick in range(3600 // interval):
+                    moment = begin + timedelta(seconds=tick * interval)
                     for gpu in gpus:
                         util, labels, sm = _workload(host, moment, rng)
                         samples.append({"ts": _iso(moment), "gpu_uuid": gpu["uuid"], "utilization_gpu_pct": util,
@@ -72,7 +75,7 @@ def demo_gpu_batches(*, start: datetime, days: int, seed: int = 9):
                 {
                     "batch_id": f"{host}-demo-{first_hour}",
                     "agent_version": "1.0.0",
-                    "interval_seconds": INTERVAL,
+                    "interval_seconds": interval,
                     "host": {"name": host, "driver_version": "550.54.15"},
                     "gpus": gpus,
                     "samples": samples,

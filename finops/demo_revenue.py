@@ -20,9 +20,14 @@ def _add_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=min(day.day, 28))
 
 
-def demo_stripe_events(*, start: date, today: date) -> list[dict]:
+def demo_customer_plans() -> dict[str, str]:
+    """The demo's customers and their plans: the API customers', "trial" for trial accounts, the contracts'."""
+    return {**{c: plan_of(c) for c in CUSTOMERS}, **dict.fromkeys(TRIALS, "trial"), **CONTRACTS}
+
+
+def demo_stripe_events(*, start: date, today: date, customers: dict[str, str] | None = None) -> list[dict]:
     """Stripe events, oldest first: the catalogue, then per customer its subscription and monthly invoices from
-    `start` up to `today`."""
+    `start` up to `today`. `customers` (customer -> a plan of PLAN_PRICES, or "trial") defaults to the demo's."""
     events, created = [], _epoch(start - timedelta(days=60))
 
     def event(kind: str, obj: dict, at: int) -> None:
@@ -36,9 +41,9 @@ def demo_stripe_events(*, start: date, today: date) -> list[dict]:
                                 "nickname": plan, "currency": "usd", "unit_amount": dollars * 100, "active": True,
                                 "recurring": {"interval": "month", "interval_count": 1}, "created": created},
               created)  # fmt: skip
-    for customer in CUSTOMERS + TRIALS + tuple(CONTRACTS):
-        trial = customer in TRIALS
-        plan = "starter" if trial else CONTRACTS.get(customer) or plan_of(customer)
+    for customer, plan in (customers or demo_customer_plans()).items():
+        trial = plan == "trial"
+        plan = "starter" if trial else plan
         if trial:
             since = today - timedelta(days=14)
         else:
