@@ -223,6 +223,8 @@ def gpus(request, org_code):
     for host in hosts:
         for kind in ("busy", "idle", "zombie", "unowned"):
             host[f"{kind}_hours"] = host[f"gpu_seconds_{kind}"] / 3600
+        if host["source"] == "bill" and host["cost"] is not None:  # allocated by its lines' tags, not measured
+            host["placed_by_tags"] = host["cost"] - host["idle_cost"] - host["unmeasured_cost"]
         models = Counter(gpu.name or gpu.uuid for gpu in host["gpus"])
         host["gpu_summary"] = [f"{count} × {name}" if count > 1 else name for name, count in models.items()]
     context = {"org": org, "page": "gpus", "hosts": hosts, "period": period,
