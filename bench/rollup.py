@@ -79,8 +79,11 @@ LEDGER_INDEXES = (
      "usageevent_unique_org_event UNIQUE (org_id, event_id)"),
     ("ingest_costline", "costline_org_day", "CREATE INDEX costline_org_day ON ingest_costline "
      "(org_id, charge_period_start)"),
-    ("ingest_costline", "ingest_costline_upload_id_9424b0a4", "CREATE INDEX ingest_costline_upload_id_9424b0a4 ON "
-     "ingest_costline (upload_id)"),
+    ("ingest_costline", "costline_upload_row", "CREATE INDEX costline_upload_row ON ingest_costline "
+     "(upload_id, source_row)"),
+    ("ingest_costline", "costline_org_day_commitment", "CREATE INDEX costline_org_day_commitment ON ingest_costline "
+     "(org_id, charge_period_start) INCLUDE (commitment_discount_id, commitment_discount_status, billed_cost_amount) "
+     "WHERE NOT (commitment_discount_id = '')"),
 )  # fmt: skip
 
 

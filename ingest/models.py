@@ -124,7 +124,8 @@ class CostLine(models.Model):
     org = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    # No index of its own on upload: (upload, source_row) leads with it (deletes by upload, an upload's first lines).
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     source_row = models.IntegerField(help_text="Row of the uploaded file (header = 1)")
     provider = models.TextField(blank=True)
     billing_account_id = models.TextField(blank=True)
@@ -171,6 +172,15 @@ class CostLine(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["org", "charge_period_start"], name="costline_org_day"),
+            models.Index(fields=["upload", "source_row"], name="costline_upload_row"),
+            # The few commitment lines, for the Founder Table's commitments (an index-only scan: it holds the
+            # columns summed); COPY pays for it only on those lines.
+            models.Index(
+                fields=["org", "charge_period_start"],
+                name="costline_org_day_commitment",
+                include=["commitment_discount_id", "commitment_discount_status", "billed_cost_amount"],
+                condition=~models.Q(commitment_discount_id=""),
+            ),
         ]
 
     def __str__(self):
