@@ -57,25 +57,33 @@ def usage_event_list(*, org):
 
 
 def usage_summary(*, org, start: datetime, end: datetime) -> dict:
-    """Model calls in [start, end): counts, priced and unpriced, cost by source, tokens, jobs and retries."""
+    """Model calls in [start, end): counts, priced and unpriced, cost by source, tokens, jobs and retries. One pass
+    over the period's calls for the counts, costs and tokens; the unpriced models grouped only when there are any;
+    the jobs in one more."""
     events = usage_event_list(org=org).filter(occurred_at__gte=start, occurred_at__lt=end)
-    priced = Q(cost_source__in=[UsageEvent.CostSource.REPORTED, UsageEvent.CostSource.CATALOGUE])
+    sources = (UsageEvent.CostSource.REPORTED, UsageEvent.CostSource.CATALOGUE)
+    unpriced_only = Q(cost_source=UsageEvent.CostSource.UNPRICED)
     totals = events.aggregate(
         calls=Sum("request_count"),
-        priced_calls=Sum("request_count", filter=priced),
-        unpriced_calls=Sum("request_count", filter=Q(cost_source=UsageEvent.CostSource.UNPRICED)),
+        priced_calls=Sum("request_count", filter=Q(cost_source__in=sources)),
+        unpriced_calls=Sum("request_count", filter=unpriced_only),
+        unpriced_rows=Count("id", filter=unpriced_only),
         input_tokens=Sum("input_tokens"),
         output_tokens=Sum("output_tokens"),
+        **{
+            f"cost_{source.value}": Sum("cost_amount", filter=Q(cost_source=source, currency=org.currency))
+            for source in sources
+        },
     )
-    by_source = dict.fromkeys((UsageEvent.CostSource.REPORTED, UsageEvent.CostSource.CATALOGUE))
-    for row in events.filter(priced, currency=org.currency).values("cost_source").annotate(total=Sum("cost_amount")):
-        by_source[row["cost_source"]] = row["total"]
-    unpriced = (
-        events.filter(cost_source=UsageEvent.CostSource.UNPRICED)
-        .values("provider", "model")
-        .annotate(calls=Sum("request_count"))
-        .order_by("-calls", "provider", "model")
-    )
+    by_source = {source: totals[f"cost_{source.value}"] for source in sources}
+    unpriced = []
+    if totals["unpriced_rows"]:
+        unpriced = list(
+            events.filter(unpriced_only)
+            .values("provider", "model")
+            .annotate(calls=Sum("request_count"))
+            .order_by("-calls", "provider", "model")
+        )
     known = [value for value in by_source.values() if value is not None]
     return {
         **{key: totals[key] or 0 for key in ("calls", "priced_calls", "unpriced_calls")},
@@ -83,7 +91,7 @@ def usage_summary(*, org, start: datetime, end: datetime) -> dict:
         "output_tokens": totals["output_tokens"],
         "cost": sum(known) if known else None,
         "cost_by_source": by_source,
-        "unpriced_models": list(unpriced),
+        "unpriced_models": unpriced,
         **_jobs(events),
     }
 
@@ -109,23 +117,25 @@ LLM_BILL_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "mistral ai"
 
 
 def reconciliation(*, org, start: datetime, end: datetime) -> list[dict]:
-    """Per provider: the cost of logged calls against the provider's bill in [start, end), and the gap."""
+    """Per provider: the cost of logged calls against the provider's bill in [start, end), and the gap. The calls
+    are read once, grouped by provider (a provider whose calls have no cost is listed, its total unknown), and the
+    bill lines once."""
     calls = {
         row["provider"]: row["total"]
         for row in usage_event_list(org=org)
-        .filter(occurred_at__gte=start, occurred_at__lt=end, cost_amount__isnull=False)
+        .filter(occurred_at__gte=start, occurred_at__lt=end)
         .values("provider")
         .annotate(total=Sum("cost_amount"))
+        .order_by()
     }
     bills = {}
     lines = CostLine.objects.for_org(org).filter(charge_period_start__gte=start, charge_period_start__lt=end)
-    for row in lines.values("provider").annotate(total=Sum("billed_cost_amount")):
+    for row in lines.values("provider").annotate(total=Sum("billed_cost_amount")).order_by():
         provider = LLM_BILL_PROVIDERS.get(row["provider"].strip().lower())
         if provider:
             bills[provider] = bills.get(provider, 0) + row["total"]
-    providers = sorted(set(calls) | set(bills) | set(_usage_providers(org, start, end)))
     result = []
-    for provider in providers:
+    for provider in sorted(set(calls) | set(bills)):
         call_total, bill_total = calls.get(provider), bills.get(provider)
         gap = bill_total - call_total if call_total is not None and bill_total is not None else None
         result.append(
@@ -139,15 +149,6 @@ def reconciliation(*, org, start: datetime, end: datetime) -> list[dict]:
             }
         )
     return result
-
-
-def _usage_providers(org, start, end):
-    return (
-        usage_event_list(org=org)
-        .filter(occurred_at__gte=start, occurred_at__lt=end)
-        .values_list("provider", flat=True)
-        .distinct()
-    )
 
 
 def _status(gap) -> str:
