@@ -227,9 +227,10 @@ def host_for_code(*, org, code):
     return GpuHost.objects.for_org(org).prefetch_related("gpus").filter(code=code).first()
 
 
-# The host page charts one point per stored minute up to a week, then per hour up to a year, then per day: a long
-# period is summed into points by the database instead of reading every GPU-minute into Python.
-TIMELINE_PER_MINUTE = timedelta(days=7)
+# The host page charts one point per stored minute up to a day, then per hour up to a year, then per day: a longer
+# period (the page's default week included) is summed into points by the database instead of reading every
+# GPU-minute into Python and plotting it (a 2-GPU week: 20,160 minute points, 336 hourly ones).
+TIMELINE_PER_MINUTE = timedelta(days=1)
 TIMELINE_PER_HOUR = timedelta(days=366)
 TIMELINE_SUMS = {"n": Sum("samples"), "util": Sum("utilization_gpu_sum"), "memory": Max("memory_used_max_bytes"),
                  "power": Sum("power_mw_sum"), "power_n": Sum("power_samples")}  # fmt: skip
@@ -237,7 +238,7 @@ TIMELINE_SUMS = {"n": Sum("samples"), "util": Sum("utilization_gpu_sum"), "memor
 
 def host_timeline(*, org, host, start: datetime, end: datetime) -> dict:
     """Per GPU of `host`: points (time, mean utilisation %, peak memory, mean power in W) in [start, end), one per
-    minute for up to a week, per hour (UTC) up to a year, per day (UTC) beyond."""
+    minute for up to a day, per hour (UTC) up to a year, per day (UTC) beyond."""
     if end - start <= TIMELINE_PER_MINUTE:
         at = F("minute")
     else:

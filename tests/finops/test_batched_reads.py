@@ -146,9 +146,9 @@ class HostTimelineTests(BaseTestCase):
         self.assertEqual(response.status_code, 201, response.content)
         self.host = GpuHost.objects.get(org=self.org)
 
-    def test_up_to_a_week_it_is_one_point_per_stored_minute(self):
-        series = host_timeline(org=self.org, host=self.host, start=midnight(date(2026, 11, 2)),
-                               end=midnight(date(2026, 11, 9)))  # fmt: skip
+    def test_up_to_a_day_it_is_one_point_per_stored_minute(self):
+        series = host_timeline(org=self.org, host=self.host, start=midnight(date(2026, 11, 3)),
+                               end=midnight(date(2026, 11, 4)))  # fmt: skip
         minutes = GpuMinute.objects.filter(org=self.org).select_related("gpu").order_by("gpu__index", "minute")
         expected = {}
         for m in minutes:
@@ -158,9 +158,14 @@ class HostTimelineTests(BaseTestCase):
         self.assertEqual(series, expected)
         self.assertEqual([len(s["points"]) for s in series.values()], [150, 150])
 
-    def test_over_a_week_it_is_one_point_per_hour_summed_in_the_database(self):
+    def test_over_a_day_it_is_one_point_per_hour_summed_in_the_database(self):
+        week = host_timeline(org=self.org, host=self.host, start=midnight(date(2026, 11, 2)),
+                             end=midnight(date(2026, 11, 9)))  # fmt: skip
         series = host_timeline(org=self.org, host=self.host, start=midnight(date(2026, 11, 1)),
                                end=midnight(date(2026, 12, 1)))  # fmt: skip
+        self.assertEqual(week, series)  # the page's default week is hourly too
+        self.assertEqual(host_timeline(org=self.org, host=self.host, start=self.start - timedelta(hours=20),
+                                       end=self.start + timedelta(hours=4, seconds=1)), series)  # fmt: skip
         for gpu, points in ((g, s["points"]) for g, s in series.items()):
             self.assertEqual([p[0] for p in points],
                              [datetime(2026, 11, 3, h, tzinfo=UTC) for h in (9, 10, 11)])  # fmt: skip
