@@ -60,12 +60,12 @@ def payment_fee(invoice: PaidInvoice, rate: Decimal = DEFAULT_FEE_RATE, fixed: D
     return invoice.paid * rate + fixed if invoice.paid > 0 else ZERO
 
 
-def _days(start: datetime | None, end: datetime | None, fallback: datetime | None) -> list[date]:
+def _span(start: datetime | None, end: datetime | None, fallback: datetime | None) -> tuple[date, date] | None:
+    """(first day, last day) of a service period [start, end), else the single day of `start` or `fallback`."""
     if start and end and end > start:
-        first, last = start.date(), (end - timedelta(microseconds=1)).date()
-        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        return start.date(), (end - timedelta(microseconds=1)).date()
     moment = start or fallback
-    return [moment.date()] if moment else []
+    return (moment.date(), moment.date()) if moment else None
 
 
 def recognise(
@@ -73,18 +73,22 @@ def recognise(
 ) -> list[Recognised]:
     """Revenue and payment fees per (customer, plan, currency) recognised in [start, end), largest first."""
     totals: dict[tuple, list] = {}
+    last = end - timedelta(days=1)
     for invoice in invoices:
         net, fee = net_revenue(invoice), payment_fee(invoice, fee_rate, fee_fixed)
         lines = [line for line in invoice.lines if line.amount > 0] or [InvoiceLine(Decimal(1), None, None)]
         whole = sum((line.amount for line in lines), ZERO)
         for line in lines:
-            days = _days(line.period_start or invoice.period_start, line.period_end or invoice.period_end,
+            span = _span(line.period_start or invoice.period_start, line.period_end or invoice.period_end,
                          invoice.paid_at)  # fmt: skip
-            inside = sum(1 for day in days if start <= day < end)
-            if not inside:
+            if span is None:
+                continue
+            # The days of the span inside [start, end), counted, not listed.
+            inside = (min(span[1], last) - max(span[0], start)).days + 1
+            if inside <= 0:
                 continue
             # One division per amount, so whole days and whole lines come out exact.
-            scale = Decimal(len(days)) * whole
+            scale = Decimal((span[1] - span[0]).days + 1) * whole
             entry = totals.setdefault((invoice.customer, line.plan, invoice.currency), [ZERO, ZERO])
             entry[0] += net * inside * line.amount / scale
             entry[1] += fee * inside * line.amount / scale

@@ -1,9 +1,11 @@
 """Reads of the pricing app."""
 
+from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
 
 from ingest.models import UsageEvent
 from pricing.models import (
@@ -12,6 +14,7 @@ from pricing.models import (
     StripeCustomer,
     StripeEvent,
     StripeInvoice,
+    StripeInvoiceLine,
     StripePrice,
     StripeProduct,
     StripeSubscription,
@@ -88,33 +91,58 @@ def stripe_customer_key(customer, stripe_id: str) -> str:
 
 
 def paid_invoices(*, org, start: date, end: date) -> list[PaidInvoice]:
-    """Invoices with money collected whose service may fall in [start, end), as pure inputs for recognition."""
+    """Invoices with money collected whose service may fall in [start, end), as pure inputs for recognition.
+
+    Plain rows, no model instances: the invoices (created in [start - PAID_LOOKBACK, end), as always) whose
+    service can reach a day on or after `start` (a line's or the invoice's period, or the payment day), then
+    every line of those, each as a tuple. An invoice left out here has no day in the period, so recognition
+    would give it nothing; the order is the model's, so the sums add up in the same order as before."""
+    since, until = _midnight(start), _midnight(end)
+    reaches = Q(period_start__gte=since) | Q(period_end__gt=since) | Q(paid_on__gte=since)
+    line_reaches = StripeInvoiceLine.objects.filter(invoice_id=OuterRef("pk")).filter(
+        Q(period_start__gte=since) | Q(period_end__gt=since)
+    )
     invoices = (
         StripeInvoice.objects.for_org(org)
-        .filter(
-            paid_amount__gt=0, stripe_created__lt=_midnight(end), stripe_created__gte=_midnight(start) - PAID_LOOKBACK
-        )
-        .select_related("customer")
-        .prefetch_related("lines__price__product")
+        .filter(paid_amount__gt=0, stripe_created__lt=until, stripe_created__gte=since - PAID_LOOKBACK)
+        .alias(paid_on=Coalesce("paid_at", "stripe_created"))
+        .filter(reaches | Exists(line_reaches))
+        .order_by("-stripe_created", "stripe_id")
     )
-    return [
-        PaidInvoice(
-            customer=stripe_customer_key(invoice.customer, invoice.customer_stripe_id),
-            currency=invoice.currency.upper(),
-            paid=invoice.paid_amount,
-            refunded=invoice.refunded_amount or ZERO,
-            credited=invoice.credit_note_amount or ZERO,
-            tax=invoice.tax_amount or ZERO,
-            period_start=invoice.period_start,
-            period_end=invoice.period_end,
-            paid_at=invoice.paid_at or invoice.stripe_created,
-            lines=tuple(
-                InvoiceLine(line.amount, line.period_start, line.period_end, plan_name(line.price))
-                for line in invoice.lines.all()
-            ),
+    invoice_fields = ("pk", "customer__customer_id", "customer_stripe_id", "currency", "paid_amount",
+                      "refunded_amount", "credit_note_amount", "tax_amount", "period_start", "period_end", "paid_at",
+                      "stripe_created")  # fmt: skip
+    rows = list(invoices.values_list(*invoice_fields))
+    if not rows:
+        return []
+    line_fields = ("invoice_id", "amount", "period_start", "period_end", "price_id", "price__nickname",
+                   "price__product_id", "price__product__name", "price__stripe_id")  # fmt: skip
+    line_rows = (
+        StripeInvoiceLine.objects.filter(invoice__in=invoices.order_by().values("pk"))
+        .order_by("invoice_id", "stripe_id")
+        .values_list(*line_fields)
+    )
+    lines = defaultdict(list)
+    for invoice_id, amount, line_start, line_end, price_id, nickname, product_id, product, price_stripe_id in line_rows:
+        plan = (nickname or (product if product_id else "") or price_stripe_id or "") if price_id else ""
+        lines[invoice_id].append(InvoiceLine(amount, line_start, line_end, plan))
+    result = []
+    for pk, customer_id, stripe_id, currency, paid, refunded, credited, tax, start_, end_, paid_at, created in rows:
+        result.append(
+            PaidInvoice(
+                customer=customer_id or (f"stripe:{stripe_id}" if stripe_id else ""),
+                currency=currency.upper(),
+                paid=paid,
+                refunded=refunded or ZERO,
+                credited=credited or ZERO,
+                tax=tax or ZERO,
+                period_start=start_,
+                period_end=end_,
+                paid_at=paid_at or created,
+                lines=tuple(lines.get(pk, ())),
+            )
         )
-        for invoice in invoices
-    ]
+    return result
 
 
 def recognised_revenue(
