@@ -76,10 +76,19 @@ def mapping_create(request, org_code, code):
     org = get_org_for_user(request, org_code, write=request.method == "POST")
     upload = get_object_or_404(Upload, org=org, code=code)
     try:
+        if not upload.file or not upload.file.storage.exists(upload.file.name):
+            raise FileNotFoundError(upload.file.name)
         with open_table(upload.file.path) as table:
             columns = table.columns
     except FileProblemError as exc:
         messages.error(request, str(exc))
+        return redirect("ingest-upload", org_code=org.code, code=upload.code)
+    except OSError:  # the stored file is gone (deleted, or storage moved) or cannot be opened
+        messages.error(
+            request,
+            f"The file of this upload ({upload.original_name or 'unnamed'}) is no longer stored or cannot be "
+            "opened, so its columns cannot be mapped. Upload the file again to map it.",
+        )
         return redirect("ingest-upload", org_code=org.code, code=upload.code)
     form = ColumnMappingForm(request.POST or None, columns=columns, initial={"currency": org.currency})
     if request.method == "POST" and form.is_valid():

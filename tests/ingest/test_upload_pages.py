@@ -125,6 +125,21 @@ class UploadPageTests(BaseTestCase):
         self.assertEqual((again.status, again.mapping), ("done", ColumnMapping.objects.get(org=self.org)))
         self.assertEqual(CostLine.objects.filter(org=self.org, provider="Lambda").count(), 6)
 
+    def test_mapping_an_upload_whose_file_is_gone_says_so(self):
+        self.client.force_login(self.alice)
+        _, upload = self.post_file("lambda-oct.csv", LAMBDA_INVOICE)
+        upload.file.storage.delete(upload.file.name)
+        map_url = reverse("ingest-mapping-create", kwargs={"org_code": self.org.code, "code": upload.code})
+        detail = reverse("ingest-upload", kwargs={"org_code": self.org.code, "code": upload.code})
+        for request in (lambda: self.client.get(map_url), lambda: self.client.post(map_url, {"name": "Lambda"})):
+            self.assertRedirects(request(), detail, fetch_redirect_response=False)
+            page = self.client.get(detail)
+            self.assertContains(page, "upload (lambda-oct.csv) is no longer stored or cannot be opened")
+        self.assertFalse(ColumnMapping.objects.filter(org=self.org).exists())
+        Upload.objects.filter(pk=upload.pk).update(file="")  # no file recorded at all
+        self.assertRedirects(self.client.get(map_url), detail, fetch_redirect_response=False)
+        self.assertContains(self.client.get(detail), "Upload the file again to map it.")
+
 
 class ImportFileCommandTests(BaseTestCase):
     def test_it_imports_and_prints_a_summary(self):
