@@ -9,7 +9,7 @@ HOSTS = {
     "infer-a100-01": {"gpus": ("NVIDIA A100-SXM4-40GB",) * 2, "memory": 42_949_672_960, "power": 390_000},
     "dev-l4-01": {"gpus": ("NVIDIA L4",), "memory": 24_146_608_128, "power": 72_000},
 }
-INTERVAL = 600  # one sample every ten minutes keeps the demo quick; the agent's default is 10 s
+INTERVAL = 1200  # one sample every twenty minutes keeps the demo quick; the agent's default is 10 s
 HOURS_PER_BATCH = 6  # as an agent sends its spool after an outage: fewer, larger batches keep the demo quick
 
 
