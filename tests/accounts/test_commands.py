@@ -10,6 +10,7 @@ from django.db.models import Max, Min, Sum
 from django.test import TestCase
 
 from accounts.models import AgentToken, Membership, Organization
+from finops.demo_usage import plan_of
 from finops.services.demo import DEMO_ORG_NAME
 from ingest.models import CostLine, Upload, UsageEvent
 
@@ -104,8 +105,12 @@ class DemoDataTests(TestCase):
         # With Stripe revenue: the heavy starter customers lose money, and the cheapest plan rides premium routes.
         self.assertLessEqual({"inference_request", "customer_tier"}, red)
         losers = {o["id"] for o in rows["inference_request"]["offenders"] if o["kind"] == "customer"}
-        # acme-corp's dedicated H100s (its tagged bill lines) cost more than its contract pays
-        self.assertEqual(losers, {"cust-003", "cust-006", "acme-corp"})
+        # acme-corp's dedicated H100s (its tagged bill lines) cost more than its contract pays; the heavy starter
+        # customers lose money, and a light one close to break-even may too, depending on the hour the demo is built
+        self.assertLessEqual({"cust-003", "cust-006", "acme-corp"}, losers)
+        plans = {o["id"]: o for o in rows["inference_request"]["offenders"] if o["kind"] == "plan"}
+        self.assertIn("starter", plans)
+        self.assertEqual({c for c in losers if c != "acme-corp" and plan_of(c) != "starter"}, set())
         # starter rides premium models; acme-corp's dedicated contract earns less than its GPUs cost
         self.assertLessEqual({"starter", "dedicated"}, {o["id"] for o in rows["customer_tier"]["offenders"]})
         self.assertGreaterEqual(len(green), 3)
