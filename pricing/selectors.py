@@ -80,13 +80,23 @@ def plan_name(price) -> str:
     """What a Stripe price is called as a plan: its nickname, else its product's name, else its id."""
     if price is None:
         return ""
-    return price.nickname or (price.product.name if price.product_id else "") or price.stripe_id
+    return plan_name_of(price.nickname, price.product.name if price.product_id else "", price.stripe_id)
+
+
+def plan_name_of(nickname: str, product_name: str, stripe_id: str) -> str:
+    """`plan_name` from a price's fields as read in rows."""
+    return nickname or product_name or stripe_id or ""
 
 
 def stripe_customer_key(customer, stripe_id: str) -> str:
     """Our customer id for a Stripe customer (mapped or from metadata), else 'stripe:<id>' so it stays visible."""
-    if customer is not None and customer.customer_id:
-        return customer.customer_id
+    return customer_key_of(customer.customer_id if customer is not None else "", stripe_id)
+
+
+def customer_key_of(customer_id: str, stripe_id: str) -> str:
+    """`stripe_customer_key` from the fields as read in rows."""
+    if customer_id:
+        return customer_id
     return f"stripe:{stripe_id}" if stripe_id else ""
 
 
@@ -124,13 +134,13 @@ def paid_invoices(*, org, start: date, end: date) -> list[PaidInvoice]:
     )
     lines = defaultdict(list)
     for invoice_id, amount, line_start, line_end, price_id, nickname, product_id, product, price_stripe_id in line_rows:
-        plan = (nickname or (product if product_id else "") or price_stripe_id or "") if price_id else ""
+        plan = plan_name_of(nickname, product if product_id else "", price_stripe_id) if price_id else ""
         lines[invoice_id].append(InvoiceLine(amount, line_start, line_end, plan))
     result = []
     for pk, customer_id, stripe_id, currency, paid, refunded, credited, tax, start_, end_, paid_at, created in rows:
         result.append(
             PaidInvoice(
-                customer=customer_id or (f"stripe:{stripe_id}" if stripe_id else ""),
+                customer=customer_key_of(customer_id, stripe_id),
                 currency=currency.upper(),
                 paid=paid,
                 refunded=refunded or ZERO,

@@ -302,11 +302,15 @@ def plan_prices_for(*, org, start: date, end: date) -> dict | None:
 def _revenue_plans(org, end: date, revenue: dict | None, slices, settings) -> dict | None:
     """{customer: plan} of paying customers whose rollup rows name no plan (no cost in the period), from Stripe."""
     named = {s["customer"] for s in slices if s["customer"] and s["plan"]}
-    missing = set(revenue or {}) - named
-    if not missing:
-        return None
-    plans = customer_plans_on(org=org, day=end - timedelta(days=1), trial_plan=settings.trial_plan)
-    return {customer: plans[customer] for customer in sorted(missing) if plans.get(customer)}
+    return _subscribed_plans(org, end, set(revenue or {}) - named, settings.trial_plan) or None
+
+
+def _subscribed_plans(org, end: date, customers: set, trial_plan: str) -> dict:
+    """{customer: plan} of `customers` from their Stripe subscriptions on the period's last day (one read)."""
+    if not customers:
+        return {}
+    plans = customer_plans_on(org=org, day=end - timedelta(days=1), trial_plan=trial_plan)
+    return {customer: plans[customer] for customer in sorted(customers) if plans.get(customer)}
 
 
 def _customer_costs(slices) -> CustomerCosts:
@@ -594,10 +598,8 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
     costs, loaded = split.direct, split.fully_loaded
     revenue, fees = revenue_and_fees(org=org, start=start, end=end)
     planless = {c for c in set(costs) | set(revenue or {}) if not plans.get(c)}
-    if planless and revenue is not None:  # no rollup row names their plan (no cost, or bill lines): Stripe does
-        trial_plan = economics_settings_for(org=org).trial_plan
-        subscribed = customer_plans_on(org=org, day=end - timedelta(days=1), trial_plan=trial_plan)
-        plans.update({c: subscribed[c] for c in planless if c in subscribed})
+    if revenue is not None:  # no rollup row names their plan (no cost, or bill lines): Stripe does
+        plans.update(_subscribed_plans(org, end, planless, economics_settings_for(org=org).trial_plan))
     jobs = {
         r["customer"]: r
         for r in JobRollup.objects.for_org(org)
