@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Max, Q, Sum, Window
 from django.db.models.functions import RowNumber, TruncDate, TruncDay, TruncHour
 
+from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from ingest.gpu_facts import MJ_PER_KWH
 from ingest.models import (
     ColumnMapping,
@@ -29,6 +30,7 @@ def column_mapping_list(*, org):
     return ColumnMapping.objects.for_org(org)
 
 
+@cached_read(LEDGER, ECONOMICS)
 def ledger_billed_totals(*, org, start: datetime, end: datetime) -> dict:
     """Billed total and line count per currency for charges starting in [start, end)."""
     rows = (
@@ -56,6 +58,7 @@ def usage_event_list(*, org):
     return UsageEvent.objects.for_org(org)
 
 
+@cached_read(LEDGER, ECONOMICS)
 def usage_summary(*, org, start: datetime, end: datetime) -> dict:
     """Model calls in [start, end): counts, priced and unpriced, cost by source, tokens, jobs and retries. One pass
     over the period's calls for the counts, costs and tokens; the unpriced models grouped only when there are any;
@@ -116,6 +119,7 @@ def _jobs(events) -> dict:
 LLM_BILL_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "mistral ai": "mistral", "mistral": "mistral"}
 
 
+@cached_read(LEDGER, ECONOMICS)
 def reconciliation(*, org, start: datetime, end: datetime) -> list[dict]:
     """Per provider: the cost of logged calls against the provider's bill in [start, end), and the gap. The calls
     are read once, grouped by provider (a provider whose calls have no cost is listed, its total unknown), and the

@@ -4,11 +4,11 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, Context, Decimal
 
-from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import TruncDate
 
+from accounts.read_cache import ECONOMICS, cached_read
 from finops.economics.anomalies import detect_anomalies, month_end_forecast
 from finops.economics.customer_cost import CustomerCosts, customer_costs
 from finops.economics.metrics import weekly_metrics
@@ -50,7 +50,6 @@ ZERO = Decimal(0)
 FLOAT_SUMS = Context(prec=15)
 PRODUCTION = ("prod", "production", "live")
 NEW_MODEL_LOOKBACK = timedelta(days=28)
-ANOMALY_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def rollups_between(*, org, start: date, end: date):
@@ -73,6 +72,7 @@ SUMMARY_SETS = {"kinds": ("currency", "kind"), "buckets": ("currency", "bucket")
                 "sources": ("currency", "source"), "owners": ("currency", "kind", "owner")}  # fmt: skip
 
 
+@cached_read(ECONOMICS)
 def ledger_summary(*, org, start: date, end: date) -> dict:
     """The identity for [start, end) in the org's currency, by bucket and label; other currencies beside."""
     sets = slice_sets(org=org, start=start, end=end, sets=SUMMARY_SETS, every_currency=True)
@@ -125,6 +125,7 @@ SLICE_COLUMNS = ("day", "currency", "kind", "source", "bucket", "label", "custom
 GPU_SOURCES = ("gpu_bill", "gpu_rate", "gpu_no_agent", "gpu_tagged")
 
 
+@cached_read(ECONOMICS)
 def period_facts(*, org, start: date, end: date, with_rules: bool = True) -> PeriodFacts:
     """Everything the Founder Table rules and the weekly metrics need for [start, end); with `with_rules=False`
     only what the twelve metrics read, from a coarser grouping (routes, training runs, commitments and the
@@ -579,6 +580,7 @@ def _commitments(org, end):
     return [(r["commitment_discount_id"], r["used"] or ZERO, r["unused"] or ZERO) for r in rows]
 
 
+@cached_read(ECONOMICS)
 def customer_economics(*, org, start: date, end: date) -> list[dict]:
     """Per customer in [start, end): plan, revenue, direct and fully loaded AI cost, margins on both, jobs, cost
     per completed job, retries."""
@@ -647,6 +649,7 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
     return result
 
 
+@cached_read(ECONOMICS)
 def founder_table_rows(*, org, start: date, end: date, facts: PeriodFacts | None = None) -> list[dict]:
     """The ten Founder Table rows of [start, end) as dicts, with the org's thresholds (from `facts` when the
     caller already read the period's)."""
@@ -655,6 +658,7 @@ def founder_table_rows(*, org, start: date, end: date, facts: PeriodFacts | None
     return [vars(row) for row in founder_table(facts, thresholds)]
 
 
+@cached_read(ECONOMICS)
 def metrics_for_week(*, org, monday: date, facts: PeriodFacts | None = None) -> list[dict]:
     """The twelve metrics of the ISO week starting `monday` (from `facts` when the caller already read the
     week's), against the week before."""
@@ -771,28 +775,14 @@ def daily_billed(*, org, start: date, end: date) -> dict:
     return {r["day"]: r["total"] for r in rows.values("day").annotate(total=Sum("cost_amount")).order_by()}
 
 
+@cached_read(ECONOMICS)
 def anomalies_for_week(*, org, week_start: date) -> list:
-    """The week's anomalies against each series' own baseline.
-
-    They read five weeks of rollups (and the agents' idle hours, which reach them only through a recompute), so
-    they are cached under the rollup record of those days: any recompute of one of them reads afresh."""
-    since, until = week_start - timedelta(days=28), week_start + timedelta(days=7)
-    record = (
-        RollupDay.objects.for_org(org)
-        .filter(day__gte=since, day__lt=until)
-        .aggregate(last=Max("computed_at"), days=Count("id"), rows=Sum("rows"))
-    )
-    last = record["last"].isoformat() if record["last"] else ""
-    key = f"anomalies:{org.code}:{org.currency}:{week_start}:{record['days']}:{record['rows']}:{last}"
-    found = cache.get(key) if record["days"] else None
-    if found is None:
-        daily, ratios, mixes = anomaly_inputs(org=org, week_start=week_start)
-        found = detect_anomalies(daily, ratios, mixes, week_start, currency=org.currency)
-        if record["days"]:
-            cache.set(key, found, timeout=ANOMALY_CACHE_SECONDS)
-    return found
+    """The week's anomalies against each series' own baseline, from five weeks of rollups."""
+    daily, ratios, mixes = anomaly_inputs(org=org, week_start=week_start)
+    return detect_anomalies(daily, ratios, mixes, week_start, currency=org.currency)
 
 
+@cached_read(ECONOMICS)
 def forecast_for_month(*, org, today: date):
     """Month-end forecast of what the org pays, from the rollups of the last weeks."""
     since = min(today.replace(day=1), today - timedelta(days=14))
@@ -810,6 +800,7 @@ def commitment_list(*, org, today: date) -> list[dict]:
     return result
 
 
+@cached_read(ECONOMICS)
 def plan_economics(*, org, start: date, end: date, customers: list[dict] | None = None) -> list[dict]:
     """Per plan in [start, end): price, customers, AI cost distribution, margin, losers and the suggested cap
     (from `customers`, the period's customer_economics, when the caller already read them)."""
@@ -857,6 +848,7 @@ BREAKDOWN_SETS = {"daily": ("day", "kind"), "provider": ("provider",), "feature"
                   "environment": ("environment",), "owner": ("owner",)}  # fmt: skip
 
 
+@cached_read(ECONOMICS)
 def cost_breakdown(*, org, start: date, end: date) -> dict:
     """For the Costs page: per day allocated, idle, unmeasured and unattributed; the twelve largest providers,
     features, environments and owners (teams)."""

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.read_cache import quiet
 from ingest.gpu_facts import (
     IDLE_UTILIZATION_PCT,
     ZOMBIE_AFTER,
@@ -83,38 +84,44 @@ def agent_batch_ingest(*, org, host_name: str, batch: dict) -> dict:
     The token names the host (`host_name`); the hostname in the batch names the machine. The first machine is
     recorded; another one raises HostConflictError, a GPU of another host GpuOfAnotherHostError, and then
     nothing of the batch is written."""
-    host, _ = GpuHost.objects.get_or_create(org=org, name=host_name)
-    host = GpuHost.objects.for_org(org).select_for_update().get(pk=host.pk)  # one batch of a host at a time
-    if AgentBatch.objects.for_org(org).filter(host=host, batch_id=batch["batch_id"]).exists():
-        return {"status": "duplicate", "batch_id": batch["batch_id"]}
-    _machine_claim(host, str((batch.get("host") or {}).get("name") or "").strip()[:255])
-    _gpus_check(org, host, batch["gpus"])
-    interval = batch["interval_seconds"]
-    host.interval_seconds = interval
-    gpus = _gpus_upsert(org, host, batch["gpus"])
-    minutes = _gpu_minutes(org, gpus, batch["samples"], interval)
-    utilization = {(s["gpu_uuid"], s["ts"]): s.get("utilization_gpu_pct") for s in batch["samples"]}
-    processes = _process_minutes(org, gpus, batch["processes"], interval, utilization)
-    moments = [s["ts"] for s in batch["samples"]] + [p["ts"] for p in batch["processes"]]
-    AgentBatch.objects.create(
-        org=org,
-        host=host,
-        batch_id=batch["batch_id"],
-        samples=len(batch["samples"]),
-        processes=len(batch["processes"]),
-        first_at=min(moments) if moments else None,
-        last_at=max(moments) if moments else None,
-    )
-    newest = max(moments) if moments else None
-    if newest and (host.last_seen_at is None or newest > host.last_seen_at):
-        host.last_seen_at = newest
-    host.interval_seconds = interval
-    host.driver_version = (batch.get("host") or {}).get("driver_version") or host.driver_version
-    host.agent_version = batch.get("agent_version") or host.agent_version
-    host.save()
-    dirty_days_mark(org=org, days={m.date() for m in moments})
-    gpu_hours_recompute(org=org, host=host, gpus=list(gpus.values()), moments=moments)
-    return {"status": "accepted", "batch_id": batch["batch_id"], "gpu_minutes": minutes, "process_minutes": processes}
+    with quiet():  # the host's last-seen time and counters: the economics see agent data through a recompute
+        host, _ = GpuHost.objects.get_or_create(org=org, name=host_name)
+        host = GpuHost.objects.for_org(org).select_for_update().get(pk=host.pk)  # one batch of a host at a time
+        if AgentBatch.objects.for_org(org).filter(host=host, batch_id=batch["batch_id"]).exists():
+            return {"status": "duplicate", "batch_id": batch["batch_id"]}
+        _machine_claim(host, str((batch.get("host") or {}).get("name") or "").strip()[:255])
+        _gpus_check(org, host, batch["gpus"])
+        interval = batch["interval_seconds"]
+        host.interval_seconds = interval
+        gpus = _gpus_upsert(org, host, batch["gpus"])
+        minutes = _gpu_minutes(org, gpus, batch["samples"], interval)
+        utilization = {(s["gpu_uuid"], s["ts"]): s.get("utilization_gpu_pct") for s in batch["samples"]}
+        processes = _process_minutes(org, gpus, batch["processes"], interval, utilization)
+        moments = [s["ts"] for s in batch["samples"]] + [p["ts"] for p in batch["processes"]]
+        AgentBatch.objects.create(
+            org=org,
+            host=host,
+            batch_id=batch["batch_id"],
+            samples=len(batch["samples"]),
+            processes=len(batch["processes"]),
+            first_at=min(moments) if moments else None,
+            last_at=max(moments) if moments else None,
+        )
+        newest = max(moments) if moments else None
+        if newest and (host.last_seen_at is None or newest > host.last_seen_at):
+            host.last_seen_at = newest
+        host.interval_seconds = interval
+        host.driver_version = (batch.get("host") or {}).get("driver_version") or host.driver_version
+        host.agent_version = batch.get("agent_version") or host.agent_version
+        host.save()
+        dirty_days_mark(org=org, days={m.date() for m in moments})
+        gpu_hours_recompute(org=org, host=host, gpus=list(gpus.values()), moments=moments)
+        return {
+            "status": "accepted",
+            "batch_id": batch["batch_id"],
+            "gpu_minutes": minutes,
+            "process_minutes": processes,
+        }
 
 
 def _gpus_upsert(org, host, reported) -> dict:
