@@ -27,6 +27,7 @@ from functools import wraps
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 ECONOMICS = "economics"
@@ -79,24 +80,39 @@ def quiet():
         _quiet.depth = depth
 
 
+def _plain(value) -> bool:
+    if isinstance(value, tuple):
+        return all(_plain(v) for v in value)
+    return isinstance(value, SIMPLE_VALUES) or (isinstance(value, Model) and value.pk is not None)
+
+
+def _key_part(value) -> str:
+    """A model instance stands for its row (its table and primary key): the versions say when rows changed."""
+    if isinstance(value, tuple):
+        return "(" + ",".join(_key_part(v) for v in value) + ")"
+    if isinstance(value, Model):
+        return f"{value._meta.label_lower}:{value.pk}"
+    return repr(value)
+
+
 def _uncommitted_changes() -> bool:
     return bool(connection.in_atomic_block and connection.run_on_commit)
 
 
 def cached_read(*families):
     """Decorate a read `fn(*, org, **simple keyword arguments)`: its result is kept under the organisation, the
-    arguments and the versions of `families`. A call with an argument that is not a plain value (a precomputed
-    object) is not cached."""
+    arguments and the versions of `families`. Arguments are plain values, tuples of them or saved model instances
+    (standing for their row); a call with anything else (a precomputed object) is not cached."""
 
     def decorate(fn):
         name = f"{fn.__module__}.{fn.__qualname__}"
 
         @wraps(fn)
         def read(*, org, **kwargs):
-            if not all(isinstance(v, SIMPLE_VALUES) for v in kwargs.values()) or _uncommitted_changes():
+            if not all(_plain(v) for v in kwargs.values()) or _uncommitted_changes():
                 return fn(org=org, **kwargs)
             versions = org_versions(org.pk, families)  # before the data: never keep older data under newer versions
-            arguments = repr(sorted(kwargs.items()))
+            arguments = ",".join(f"{k}={_key_part(v)}" for k, v in sorted(kwargs.items()))
             digest = hashlib.sha1(f"{name}|{arguments}".encode(), usedforsecurity=False).hexdigest()
             key = f"read:{org.code}:{'.'.join(versions)}:{digest}"
             found = cache.get(key)

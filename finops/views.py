@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -105,6 +106,7 @@ def _org_page(request, org_code, template, **context):
     return render(request, template, {"org": org, **context})
 
 
+HOSTS_PER_PAGE = 50
 PERIOD_NOUNS = {"week": "this week", "month": "this month", "range": "this period"}
 
 
@@ -121,9 +123,9 @@ def founder_table(request, org_code):
     rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     weekly = period.kind == "week"
-    facts = period_facts(org=org, start=period.start, end=period.end)  # read once: the table, metrics and totals
-    rows = founder_table_rows(org=org, start=period.start, end=period.end, facts=facts)
-    weekly_metrics = metrics_for_week(org=org, monday=period.start, facts=facts) if weekly else []
+    facts = period_facts(org=org, start=period.start, end=period.end)  # each read once, then from the cache
+    rows = founder_table_rows(org=org, start=period.start, end=period.end)
+    weekly_metrics = metrics_for_week(org=org, monday=period.start) if weekly else []
     for row in rows:
         row["figures"] = [
             (humanize_key(key), measure(value, f"{key},{org.currency}"))
@@ -220,14 +222,15 @@ def gpus(request, org_code):
     rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     hosts = gpu_host_list(org=org, start=period.start, end=period.end)
-    for host in hosts:
+    shown = Paginator(hosts, HOSTS_PER_PAGE).get_page(request.GET.get("page"))  # a big bill names thousands
+    for host in shown:
         for kind in ("busy", "idle", "zombie", "unowned"):
             host[f"{kind}_hours"] = host[f"gpu_seconds_{kind}"] / 3600
         if host["source"] == "bill" and host["cost"] is not None:  # allocated by its lines' tags, not measured
             host["placed_by_tags"] = host["cost"] - host["idle_cost"] - host["unmeasured_cost"]
         models = Counter(gpu.name or gpu.uuid for gpu in host["gpus"])
         host["gpu_summary"] = [f"{count} × {name}" if count > 1 else name for name, count in models.items()]
-    context = {"org": org, "page": "gpus", "hosts": hosts, "period": period,
+    context = {"org": org, "page": "gpus", "hosts": shown, "period": period,
                "unmeasured": sum((h["unmeasured_cost"] or 0 for h in hosts), Decimal(0)),
                "agent_url": request.build_absolute_uri("/"),
                "period_query": "" if period_error else urlencode(period.query())}  # fmt: skip

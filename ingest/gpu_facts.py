@@ -17,6 +17,7 @@ from decimal import Decimal
 IDLE_UTILIZATION_PCT = 5
 ZOMBIE_SM_PCT = 1
 ZOMBIE_AFTER = timedelta(minutes=30)
+STALE_AFTER = timedelta(minutes=5)  # five of the agent's default batches
 MJ_PER_KWH = Decimal(3_600_000_000)
 # A delta across a longer gap spans time no sample covered (agent or host down), and a counter that
 # climbs faster than any GPU draws is a glitch: both fall back to power x interval.
@@ -160,3 +161,8 @@ def gpu_hour_facts(
 def label_key(labels: dict) -> str:
     """A stable text key for a label set: 'customer=acme;feature=summarise'; '' for none."""
     return ";".join(f"{k}={labels[k]}" for k in sorted(labels) if labels[k])
+
+
+def seen_is_stale(last_seen_at: datetime | None, now: datetime) -> bool:
+    """A host whose agent has sent nothing for `STALE_AFTER` (or never) is stale."""
+    return last_seen_at is None or now - last_seen_at > STALE_AFTER

@@ -3,9 +3,10 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Max, Q, Sum, Window
 from django.db.models.functions import RowNumber, TruncDate, TruncDay, TruncHour
+from django.utils import timezone
 
 from accounts.read_cache import ECONOMICS, LEDGER, cached_read
-from ingest.gpu_facts import MJ_PER_KWH
+from ingest.gpu_facts import MJ_PER_KWH, seen_is_stale
 from ingest.models import (
     ColumnMapping,
     CostLine,
@@ -178,8 +179,6 @@ def usage_cost_by_provider_day(*, org) -> dict:
 def host_list(*, org, start: datetime, end: datetime) -> list[dict]:
     """Agent hosts with their GPUs and, for [start, end), stored GPU minutes and busy, idle, zombie and unowned
     GPU-seconds of the GPU-hour facts of the hours starting in it."""
-    from ingest.services.agent import host_is_stale
-
     usage = {
         row["gpu__host_id"]: row
         for row in GpuMinute.objects.for_org(org)
@@ -202,7 +201,7 @@ def host_list(*, org, start: datetime, end: datetime) -> list[dict]:
         )
         .order_by()
     }
-    hosts = []
+    hosts, now = [], timezone.now()
     for host in GpuHost.objects.for_org(org).prefetch_related("gpus"):
         row = usage.get(host.pk, {})
         derived = facts.get(host.pk, {})
@@ -211,7 +210,7 @@ def host_list(*, org, start: datetime, end: datetime) -> list[dict]:
                 "code": host.code,
                 "name": host.name,
                 "last_seen": host.last_seen_at,
-                "stale": host_is_stale(host),
+                "stale": seen_is_stale(host.last_seen_at, now),
                 "owner": host.owner,
                 "gpus": list(host.gpus.all()),
                 "samples": row.get("samples", 0),
@@ -240,6 +239,7 @@ TIMELINE_SUMS = {"n": Sum("samples"), "util": Sum("utilization_gpu_sum"), "memor
                  "power": Sum("power_mw_sum"), "power_n": Sum("power_samples")}  # fmt: skip
 
 
+@cached_read(LEDGER, ECONOMICS)
 def host_timeline(*, org, host, start: datetime, end: datetime) -> dict:
     """Per GPU of `host`: points (time, mean utilisation %, peak memory, mean power in W) in [start, end), one per
     minute for up to a day, per hour (UTC) up to a year, per day (UTC) beyond."""
@@ -265,6 +265,7 @@ def host_timeline(*, org, host, start: datetime, end: datetime) -> dict:
     return series
 
 
+@cached_read(LEDGER, ECONOMICS)
 def host_workloads(*, org, host, start: datetime, end: datetime) -> list[dict]:
     """GPU-seconds and peak memory per label set on `host` in [start, end), largest first."""
     rows = (
@@ -277,6 +278,7 @@ def host_workloads(*, org, host, start: datetime, end: datetime) -> list[dict]:
     return list(rows[:50])
 
 
+@cached_read(LEDGER, ECONOMICS)
 def host_hour_totals(*, org, host, start: datetime, end: datetime) -> dict:
     """GPU-seconds busy, idle, zombie and unowned, and energy in kWh (None when unmeasured), summed over
     `host`'s GPU-hour facts for the hours starting in [start, end) (the bounds the hosts list uses)."""

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from accounts.read_cache import ECONOMICS, cached_read
 from finops.economics.budgets import BudgetState, period_bounds
 from finops.models import Budget, BudgetHold
 from finops.selectors.inputs import economics_settings_for
@@ -31,26 +32,33 @@ def budget_name(budget: Budget) -> str:
 
 
 def spent_by_budget(*, org, periods: list[tuple[Budget, date, date]], trial_plan: str) -> dict:
-    """{budget id: its scope's cost in its [start, end)} from the rollups, in the budget's currency: one grouped
-    read of WorkRollup (the organisation, features) and one of CustomerRollup (customers, plans, trial accounts)."""
+    """{budget id: its scope's cost in its [start, end)} from the rollups, in the budget's currency."""
+    scopes = tuple((b.id, b.scope, b.target, b.currency, start, end) for b, start, end in periods)
+    return _spent(org=org, scopes=scopes, trial_plan=trial_plan)
+
+
+@cached_read(ECONOMICS)
+def _spent(*, org, scopes: tuple, trial_plan: str) -> dict:
+    """One grouped read of WorkRollup (the organisation, features) and one of CustomerRollup (customers, plans,
+    trial accounts) for the budgets' `scopes` (id, scope, target, currency, start, end)."""
     sums = {WORK: {}, CUSTOMERS: {}}
-    for budget, start, end in periods:
-        where = Q(day__gte=start, day__lt=end, currency=budget.currency)
-        if budget.scope == Budget.Scope.FEATURE:
-            where &= Q(feature=budget.target)
-        elif budget.scope == Budget.Scope.CUSTOMER:
-            where &= Q(customer=budget.target)
-        elif budget.scope in (Budget.Scope.PLAN, Budget.Scope.TRIAL):
-            where &= Q(plan=budget.target if budget.scope == Budget.Scope.PLAN else trial_plan)
-        table = WORK if budget.scope in (Budget.Scope.ORG, Budget.Scope.FEATURE) else CUSTOMERS
-        sums[table][f"b{budget.id}"] = Sum("cost_amount", filter=where, default=ZERO)
+    for ident, scope, target, currency, start, end in scopes:
+        where = Q(day__gte=start, day__lt=end, currency=currency)
+        if scope == Budget.Scope.FEATURE:
+            where &= Q(feature=target)
+        elif scope == Budget.Scope.CUSTOMER:
+            where &= Q(customer=target)
+        elif scope in (Budget.Scope.PLAN, Budget.Scope.TRIAL):
+            where &= Q(plan=target if scope == Budget.Scope.PLAN else trial_plan)
+        table = WORK if scope in (Budget.Scope.ORG, Budget.Scope.FEATURE) else CUSTOMERS
+        sums[table][f"b{ident}"] = Sum("cost_amount", filter=where, default=ZERO)
     spent = {}
     for table, between in ((WORK, work_between), (CUSTOMERS, customers_between)):
         if sums[table]:
-            first = min(start for _, start, _ in periods)
-            last = max(end for _, _, end in periods)
+            first = min(s[4] for s in scopes)
+            last = max(s[5] for s in scopes)
             spent.update(between(org=org, start=first, end=last).aggregate(**sums[table]))
-    return {budget.id: spent[f"b{budget.id}"] for budget, _, _ in periods}
+    return {s[0]: spent[f"b{s[0]}"] for s in scopes}
 
 
 def reserved_by_budget(*, org, budget_ids, now: datetime) -> dict:
@@ -114,6 +122,7 @@ def budgets_for_job(*, org, customer: str, feature: str):
 TARGET_LOOKBACK_DAYS = 30
 
 
+@cached_read(ECONOMICS)
 def budget_targets(*, org, today: date) -> dict:
     """{scope: names seen in the last 30 days' rollups}: the customers, plans and features a budget can name."""
     start, end = today - timedelta(days=TARGET_LOOKBACK_DAYS), today + timedelta(days=1)

@@ -8,6 +8,7 @@ from django.db.models import BigIntegerField, Sum
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
 
+from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from finops.economics.guided_check import WorkflowCosts, service_kind
 from finops.models import JobRollup
 from finops.selectors.inputs import economics_settings_for
@@ -27,6 +28,7 @@ def _customer_jobs(*, org, start: date, end: date):
     )
 
 
+@cached_read(ECONOMICS)
 def workflow_choices(*, org, start: date, end: date) -> tuple[list[str], list[str]]:
     """(features customers completed jobs of in [start, end), most costly first; paid plans with a price)."""
     rows = (
@@ -41,6 +43,7 @@ def workflow_choices(*, org, start: date, end: date) -> tuple[list[str], list[st
     return features, plans
 
 
+@cached_read(ECONOMICS, LEDGER)  # it also reads the bill lines behind its cloud services
 def workflow_costs(*, org, feature: str, plan: str, start: date, end: date) -> WorkflowCosts:
     """The period's costs, jobs, calls and plan prices of `feature` (for customers of `plan`, or of every plan
     but the trial when `plan` is "")."""

@@ -7,9 +7,12 @@ from decimal import Decimal
 from difflib import SequenceMatcher
 
 from django.db.models import Sum
+from django.utils import timezone
 
+from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from finops.models import Kind
 from finops.selectors.rollups import GPU_SOURCES, work_between
+from ingest.gpu_facts import seen_is_stale
 from ingest.periods import as_utc_bounds
 from ingest.selectors import gpu_resource_marks, host_list
 
@@ -18,7 +21,17 @@ ZERO = Decimal(0)
 
 def gpu_host_list(*, org, start: date, end: date) -> list[dict]:
     """Every GPU host of [start, end): each agent host (whether or not a bill prices it) and each GPU resource a bill
-    names that no agent host maps, with `source` agent, bill or both, largest cost first."""
+    names that no agent host maps, with `source` agent, bill or both, largest cost first. Whether an agent host is
+    stale is judged now, not when the list was kept."""
+    hosts, now = _host_rows(org=org, start=start, end=end), timezone.now()
+    for host in hosts:
+        if host["source"] != "bill":
+            host["stale"] = seen_is_stale(host["last_seen"], now)
+    return hosts
+
+
+@cached_read(ECONOMICS, LEDGER)
+def _host_rows(*, org, start: date, end: date) -> list[dict]:
     since, until = as_utc_bounds(start, end)
     costs = _host_costs(org, start, end)
     hosts = []

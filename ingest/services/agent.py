@@ -22,6 +22,7 @@ from ingest.gpu_facts import (
     gpu_hour_facts,
     label_key,
     sample_energies,
+    seen_is_stale,
 )
 from ingest.models import AgentBatch, Gpu, GpuHost, GpuHour, GpuMinute, ProcessMinute
 from ingest.services.days import dirty_days_mark
@@ -283,8 +284,7 @@ def _process_row(org, key, entry) -> ProcessMinute:
 
 def host_is_stale(host, now=None) -> bool:
     """A host that has sent nothing for five minutes (five of the agent's default batches) is stale."""
-    now = now or timezone.now()
-    return host.last_seen_at is None or now - host.last_seen_at > timedelta(minutes=5)
+    return seen_is_stale(host.last_seen_at, now or timezone.now())
 
 
 def gpu_hours_recompute(*, org, host, gpus, moments) -> None:

@@ -173,6 +173,25 @@ class UnmeasuredGpuTests(UploadTestCase):
         rows = {r["key"]: r for r in self.get("founder-table/")["rows"]}
         self.assertIn("(unnamed) NeoCloud 8xH100-SXM5-80GB", {o["id"] for o in rows["idle_gpu"]["offenders"]})
 
+    def test_the_gpus_page_shows_a_big_bill_fifty_hosts_a_page_with_every_host_counted(self):
+        fleet = [COLUMNS] + [line(f"fleet-{i:03d}", "8xH100-SXM5-80GB", f"{100 + i}.00", day="2026-11-05")
+                             for i in range(60)]  # fmt: skip
+        self.assertEqual(self.upload("fleet.csv", csv_bytes(fleet))["status"], "done")
+        rollups_refresh(org=self.org)
+        self.assertEqual(len(self.get("hosts/")), 60)  # the API lists every host (November delivered again)
+        self.client.force_login(self.alice)
+        url = reverse("finops-gpus", kwargs={"org_code": self.org.code})
+        first = self.client.get(url, {"week": WEEK}).content.decode()
+        self.assertEqual(first.count("<tr data-source="), 50)
+        self.assertIn("Hosts 1–50 of 60, largest cost first", first)
+        self.assertIn("fleet-059", first)  # the largest first
+        self.assertIn(f"?week={WEEK}&amp;page=2", first)  # the next page keeps the period
+        second = self.client.get(url, {"week": WEEK, "page": 2}).content.decode()
+        self.assertEqual(second.count("<tr data-source="), 10)
+        self.assertIn("fleet-000", second)  # the smallest last
+        self.assertIn("Hosts 51–60 of 60", second)
+        self.assertIn("of GPU time this period has no agent data", second)  # the callout sums every page
+
     def test_a_bill_resource_named_as_an_agent_host_is_that_host(self):
         gpu_host_update(org=self.org, name="node-c")  # its agent was installed, not yet linked by hand
         DirtyDay.objects.create(org=self.org, day="2026-11-03")  # a host made by hand marks no day: the next ingest
