@@ -133,6 +133,17 @@ class DayInputs:
 
 
 @dataclass(frozen=True)
+class CallTotals:
+    """What the rest of a day's allocation reads of its call items, for a day whose calls were costed and rolled up
+    elsewhere (in SQL, finops/services/rollup_calls.py): per provider, the calls' cost in the org's currency (the API
+    bill's gap); per customer, the plan of their last call item, their tokens and their calls (the allocation keys;
+    only needed when a key is set)."""
+
+    logged: tuple = ()  # ((provider, amount), ...)
+    customers: tuple = ()  # ((customer, plan, tokens, calls), ...)
+
+
+@dataclass(frozen=True)
 class Item:
     """One allocated, idle or unattributed amount, with its provenance."""
 
@@ -201,9 +212,10 @@ def label_for(bucket: str, dims: Dims, approved_runs: frozenset) -> str:
     return "unlabelled"
 
 
-def allocate_day(inputs: DayInputs) -> list[Item]:
+def allocate_day(inputs: DayInputs, calls_done: CallTotals | None = None) -> list[Item]:
     """Every cost of the day as items; their sum equals the bills' day shares plus owned-host cost plus
-    calls of providers with no bill that day."""
+    calls of providers with no bill that day. With `calls_done`, the calls were allocated elsewhere (none in
+    `inputs`): the items are the rest, placed exactly as they would be beside the call items."""
     policy = inputs.policy
     rates = dict(policy.rates)
     bills = [convert_bill(b, rates, policy.currency) for b in inputs.bills]
@@ -239,12 +251,48 @@ def allocate_day(inputs: DayInputs) -> list[Item]:
             _unmeasured_gpu(dims, amount, policy.currency, ids, policy) for dims, amount, ids in net_credits(parts)
         ]
     items += _gpu_hosts(inputs.host_hours, host_bill, policy)
-    items += _calls(calls, llm_bills, policy)
-    keys = _Keys(items, policy)  # the day's work (GPU and calls) decides every key's weights, computed once
-    items += _api_gaps(items, llm_bills, policy, keys)
+    if calls_done is None:
+        items += _calls(calls, llm_bills, policy)
+        seen = items
+    else:  # the call items' stand-ins, where the call items would be, for the keys and the gaps only
+        seen = items + _stand_ins(calls_done, policy.currency)
+    keys = _Keys(seen, policy)  # the day's work (GPU and calls) decides every key's weights, computed once
+    gaps = _api_gaps(seen, llm_bills, policy, keys)
+    items += gaps
+    if seen is not items:
+        seen += gaps
     items += [i for bill in shared for i in keys.place(bill.amount, bill.dims, "cloud_shared", (bill.line_id,),
                                                         group_key(bill.dims.service, policy))]  # fmt: skip
     return items
+
+
+def _stand_ins(totals: CallTotals, currency: str) -> list[Item]:
+    """Items that weigh in the keys and the gaps as the call items they sum would: one per provider with its calls'
+    cost in `currency`, one per customer (their last plan, tokens and calls) with none."""
+    items = [Item("allocated", "api_calls", "", "", Dims(provider=p), amount, currency) for p, amount in totals.logged]
+    items += [Item("allocated", "api_calls", "", "", Dims(customer=customer, plan=plan), ZERO, currency, calls=calls,
+                   input_tokens=tokens) for customer, plan, tokens, calls in totals.customers]  # fmt: skip
+    return items
+
+
+def llm_bills_of(inputs: DayInputs) -> dict:
+    """{provider: its LLM bill lines' cost in the org's currency} of the day, as allocate_day reads them (converted at
+    the day's rate; a line with no rate is unattributed and bills nothing)."""
+    policy = inputs.policy
+    rates = dict(policy.rates)
+    bills = defaultdict(lambda: ZERO)
+    for bill in inputs.bills:
+        bill = convert_bill(bill, rates, policy.currency)
+        if bill.currency == policy.currency and bill.category == "llm":
+            bills[bill.llm_provider] += bill.amount
+    return dict(bills)
+
+
+def keys_used(policy: Policy) -> bool:
+    """Whether any allocation key can place cost on customers (their weights are then read)."""
+    return any(
+        key != "none" for key in (policy.shared_cost_key, policy.api_gap_key, *(k for _, k in policy.group_keys))
+    )
 
 
 def convert_bill(bill: BillShare, rates: dict, currency: str) -> BillShare:

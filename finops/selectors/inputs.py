@@ -66,10 +66,16 @@ def rates_on(*, org, day: date) -> tuple:
     return tuple(sorted(rates.items()))
 
 
-def day_inputs(*, org, day: date) -> DayInputs:
-    """Bills, GPU host hours and model calls of one UTC day of `org`, ready for `allocate_day`."""
+def day_plans(*, org, day: date) -> dict:
+    """{customer: plan} of the day's Stripe subscriptions, which win over the plan an event names."""
+    return customer_plans_on(org=org, day=day, trial_plan=economics_settings_for(org=org).trial_plan)
+
+
+def day_inputs(*, org, day: date, plans: dict | None = None, calls: bool = True) -> DayInputs:
+    """Bills, GPU host hours and model calls (none unless `calls`) of one UTC day of `org`, ready for
+    `allocate_day`; `plans` as `day_plans` returns them, when the caller has them."""
     policy = replace(policy_for(org), rates=rates_on(org=org, day=day))
-    plans = customer_plans_on(org=org, day=day, trial_plan=economics_settings_for(org=org).trial_plan)
+    plans = day_plans(org=org, day=day) if plans is None else plans
     hosts = {h.pk: h for h in GpuHost.objects.for_org(org)}
     by_resource = {h.bill_resource_id: h for h in hosts.values() if h.bill_resource_id}
     for host in hosts.values():  # a bill resource named exactly as an agent host (or its machine) is that host
@@ -80,9 +86,14 @@ def day_inputs(*, org, day: date) -> DayInputs:
         day=day,
         bills=tuple(_bill_shares(org, day, by_resource, plans, gpu_resource_marks(org=org))),
         host_hours=tuple(_host_hours(org, day, hosts, plans)),
-        calls=tuple(sorted(_call_groups(org, day, plans), key=_call_order)),
+        calls=day_call_groups(org=org, day=day, plans=plans) if calls else (),
         policy=policy,
     )
+
+
+def day_call_groups(*, org, day: date, plans: dict) -> tuple:
+    """The day's calls by slice (CallGroup), in a stable order."""
+    return tuple(sorted(_call_groups(org, day, plans), key=_call_order))
 
 
 def _bill_shares(org, day, by_resource, plans, marks):
