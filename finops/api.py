@@ -3,11 +3,13 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from accounts.tenancy import OrgAPIView
 from finops import serializers
 from finops.money import as_json
@@ -26,6 +28,7 @@ from finops.selectors.rollups import (
 from finops.services.budgets import budget_check, budget_delete, budget_reservation_release, budget_save
 from finops.services.rollups import rollups_refresh_when_embedded
 from ingest.api import PERIOD_DESCRIPTION, PERIOD_HEADERS_DESCRIPTION, PERIOD_PARAMETERS, period_for_request
+from ingest.gpu_facts import seen_is_stale
 from ingest.periods import PERIOD_PARAMETER_NAMES, Period, local_today, month_period
 from ingest.selectors import ledger_billed_totals
 from ingest.services.gpu_marks import gpu_resource_mark
@@ -256,6 +259,14 @@ class BudgetReservationApi(OrgAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@cached_read(ECONOMICS, LEDGER)
+def _host_bodies(*, org, start, end) -> tuple[list, list]:
+    """The hosts of GET hosts/ serialised once (a big bill names thousands), with each agent host's last sample."""
+    hosts = gpu_host_list(org=org, start=start, end=end)
+    seen = [(i, h["last_seen"]) for i, h in enumerate(hosts) if h["source"] != "bill"]
+    return list(serializers.GpuHostOutput(json_value(hosts), many=True).data), seen
+
+
 class HostListApi(EconomicsApi):
     """GPU hosts: every agent host and every GPU resource a bill names, with the period's cost, idle cost and
     unmeasured cost; POST marks a bill resource as a GPU host or not (the mark wins over detection)."""
@@ -264,8 +275,11 @@ class HostListApi(EconomicsApi):
                    description=PERIOD_HEADERS_DESCRIPTION)  # fmt: skip
     def get(self, request):
         period = period_for_request(request, self.org)
-        hosts = json_value(gpu_host_list(org=self.org, start=period.start, end=period.end))
-        return Response(serializers.GpuHostOutput(hosts, many=True).data, headers=period.headers())
+        bodies, seen = _host_bodies(org=self.org, start=period.start, end=period.end)
+        now = timezone.now()
+        for index, last_seen in seen:  # judged now, not when the bodies were kept
+            bodies[index]["stale"] = seen_is_stale(last_seen, now)
+        return Response(bodies, headers=period.headers())
 
     @extend_schema(request=serializers.GpuResourceMarkInput, responses=serializers.GpuResourceMarkOutput)
     def post(self, request):

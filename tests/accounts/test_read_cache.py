@@ -133,3 +133,28 @@ def test_ledgers_keep_their_one_statement_deletes():
     assert not post_delete.has_listeners(CostLine)
     assert not post_delete.has_listeners(UsageEvent)
     assert post_delete.has_listeners(Commitment)
+
+
+def test_a_kept_host_list_still_judges_staleness_now(tenant):
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    org, _, read = tenant
+    moment = timezone.now().replace(second=0, microsecond=0)
+    batch = {"batch_id": "b1", "interval_seconds": 60, "host": {"name": "gpu-1"}, "agent_version": "1",
+             "gpus": [{"uuid": "GPU-1", "index": 0, "name": "NVIDIA H100", "memory_total_bytes": 1}],
+             "samples": [{"gpu_uuid": "GPU-1", "ts": moment.isoformat(), "utilization_gpu_pct": 50}],
+             "processes": []}  # fmt: skip
+    serializer = AgentBatchInput(data=batch)
+    assert serializer.is_valid(), serializer.errors
+    with transaction.atomic():
+        agent_batch_ingest(org=org, host_name="gpu-1", batch=serializer.validated_data)
+    client = Client()
+    [host], _ = get(client, read, "/api/v1/hosts/")
+    assert host["stale"] is False
+    later = moment + timedelta(minutes=10)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        [host], queries = get(client, read, "/api/v1/hosts/")
+        assert host["stale"] is True and queries < 5  # from the cache, and stale all the same
