@@ -1,5 +1,6 @@
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -71,7 +72,9 @@ class AgentTokenListApi(OrgAPIView):
             org=self.org, host_name=data.validated_data["host"], created_by=created_by
         )
         token.token = raw
-        return Response(AgentTokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
+        response = Response(AgentTokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
+        add_never_cache_headers(response)  # the secret is in this response alone: nothing keeps a copy
+        return response
 
 
 class AgentTokenRevokeApi(OrgAPIView):

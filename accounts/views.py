@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -201,7 +202,10 @@ def _secret_page(request, org_code, *, form_class, create, template, tab, listin
         created = {"object": secret_holder, "raw": raw}
         form = form_class()
     context = {"org": org, "form": form, "tab": tab, "created": created, **listing(org)}
-    return render(request, template, context, status=201 if created else 200)
+    response = render(request, template, context, status=201 if created else 200)
+    if created:  # the secret is in this page alone: no browser or proxy keeps a copy
+        add_never_cache_headers(response)
+    return response
 
 
 def _secret_revoke(request, org_code, code, *, model, page, describe):

@@ -1,5 +1,17 @@
 """Plotly figures built in Python (plain dicts), passed to pages with json_script. Floats only here:
-plot coordinates, never money."""
+plot coordinates, never money.
+
+Plotly reads every string it draws (trace names, titles, axis and tick labels, hover text, annotations) as a
+little HTML: `<a href>`, `<b>`, `<br>`, `<span style>`. A name someone else chose (a GPU reported by an agent, a
+plan, a feature, a currency) therefore goes through `plot_text` exactly once, where the figure is built, so it is
+drawn literally and never becomes a link or markup."""
+
+from html import escape
+
+
+def plot_text(value) -> str:
+    """`value` as text Plotly shows literally: `&`, `<` and `>` as entities, which Plotly turns back into characters."""
+    return escape(str(value), quote=False)
 
 
 def host_figures(series: dict) -> dict:
@@ -10,7 +22,7 @@ def host_figures(series: dict) -> dict:
             {
                 "type": "scatter",
                 "mode": "lines",
-                "name": gpu["label"],
+                "name": plot_text(gpu["label"]),
                 "x": [point[0].isoformat() for point in gpu["points"]],
                 "y": [None if point[index] is None else point[index] / scale for point in gpu["points"]],
             }
@@ -39,17 +51,19 @@ BUILD_RENT_COLOURS = {"on_demand": "#2f5bea", "reserved_1y": "#8e5cd9", "reserve
 
 def build_rent_figure(result, currency: str) -> dict:
     """Cumulative cost of each rent option and of buying, month by month, with buying's break-even points."""
+    currency = plot_text(currency)
     traces = []
     for option in result.options:
+        label = plot_text(option.label)
         traces.append(
             {
                 "type": "scatter",
                 "mode": "lines",
-                "name": option.label,
+                "name": label,
                 "x": list(range(len(option.cumulative))),
                 "y": [float(amount) for amount in option.cumulative],
                 "line": {"color": BUILD_RENT_COLOURS[option.key], "width": 3.5 if option.key == "buy" else 2},
-                "hovertemplate": f"%{{y:,.0f}} {currency}<extra>{option.label}</extra>",
+                "hovertemplate": f"%{{y:,.0f}} {currency}<extra>{label}</extra>",
             }
         )
     crossings = [option for option in result.rent if option.break_even_month is not None]
@@ -62,7 +76,7 @@ def build_rent_figure(result, currency: str) -> dict:
                 "x": [option.break_even_month for option in crossings],
                 "y": [float(result.buy.cumulative[option.break_even_month]) for option in crossings],
                 "marker": {"size": 11, "symbol": "circle-open", "color": "#1f2937", "line": {"width": 2.5}},
-                "text": [f"against {option.label.lower()}" for option in crossings],
+                "text": [f"against {plot_text(option.label.lower())}" for option in crossings],
                 "hovertemplate": f"month %{{x}}: breaks even %{{text}}<extra>%{{y:,.0f}} {currency}</extra>",
             }
         )
@@ -88,7 +102,7 @@ def plan_cost_histogram(plans: list[dict], customers: list[dict], target_margin_
         if price:
             by_plan.setdefault(row["plan"], []).append(float(row["ai_cost"] / price * 100))
     traces = [
-        {"type": "histogram", "name": plan, "x": shares, "opacity": 0.7, "xbins": {"size": 5}}
+        {"type": "histogram", "name": plot_text(plan), "x": shares, "opacity": 0.7, "xbins": {"size": 5}}
         for plan, shares in sorted(by_plan.items())
     ]
     target = 100 - float(target_margin_pct)
@@ -129,7 +143,7 @@ def daily_cost_figure(daily: dict, currency: str) -> dict:
     layout = {
         "barmode": "stack",
         "title": {
-            "text": f"Cost per day ({currency}): allocated, idle, unmeasured, unattributed",
+            "text": f"Cost per day ({plot_text(currency)}): allocated, idle, unmeasured, unattributed",
             "font": {"size": 14},
         },
         "yaxis": {"rangemode": "tozero"},
@@ -148,7 +162,7 @@ def guided_check_waterfall(check) -> dict:
 
     steps = [s for s in check.steps if s.per_job is not None]
     currency = check.currency
-    x = [s.label for s in steps] + ["Cost per job"]
+    x = [plot_text(s.label) for s in steps] + ["Cost per job"]
     y = [float(s.per_job) for s in steps] + [0.0]
     waterfall = {
         "type": "waterfall",
@@ -157,8 +171,9 @@ def guided_check_waterfall(check) -> dict:
         "x": x,
         "y": y,
         "measure": ["relative"] * len(steps) + ["total"],
-        "text": [s.shown if s.per_job else "" for s in steps] + [format_money(check.cost_per_job, currency)],
-        "hovertext": [s.shown for s in steps] + [format_money(check.cost_per_job, currency)],
+        "text": [plot_text(s.shown) if s.per_job else "" for s in steps]
+        + [plot_text(format_money(check.cost_per_job, currency))],
+        "hovertext": [plot_text(s.shown) for s in steps] + [plot_text(format_money(check.cost_per_job, currency))],
         "textposition": "outside",
         "hovertemplate": "%{x}: %{hovertext}<extra></extra>",
         "connector": {"line": {"color": "#9aa4b2", "width": 1, "dash": "dot"}},
@@ -178,7 +193,7 @@ def guided_check_waterfall(check) -> dict:
                 "x": ["Price paid per job"],
                 "y": [price],
                 "marker": {"color": "#2f5bea"},
-                "text": [format_money(check.price_per_job, currency)],
+                "text": [plot_text(format_money(check.price_per_job, currency))],
                 "textposition": "outside",
                 "hovertemplate": "Price paid per job: %{text}<extra></extra>",
                 "showlegend": False,
@@ -187,8 +202,12 @@ def guided_check_waterfall(check) -> dict:
         shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": price, "y1": price,
                        "line": {"dash": "dash", "width": 1.5, "color": "#2f5bea"}})  # fmt: skip
     layout = {
-        "title": {"text": f"One completed {check.feature} job, step by step", "font": {"size": 14}},
-        "yaxis": {"title": {"text": f"{currency} per completed job"}, "rangemode": "tozero", "tickformat": ",.2f"},
+        "title": {"text": f"One completed {plot_text(check.feature)} job, step by step", "font": {"size": 14}},
+        "yaxis": {
+            "title": {"text": f"{plot_text(currency)} per completed job"},
+            "rangemode": "tozero",
+            "tickformat": ",.2f",
+        },
         "xaxis": {"type": "category"},
         "shapes": shapes,
         "margin": {"l": 70, "r": 10, "t": 40, "b": 50},
