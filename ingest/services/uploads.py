@@ -1,5 +1,6 @@
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,16 +24,25 @@ SUPPORTED_KINDS = {Upload.Kind.BILL, Upload.Kind.USAGE, Upload.Kind.REVENUE}
 
 
 class _HashingFile(File):
-    """Hashes the content while storage copies it: one pass over a big file instead of two."""
+    """Hashes the content while storage copies it: one pass over a big file instead of two, each chunk
+    hashed in a thread while storage writes it (both release the GIL)."""
+
+    DEFAULT_CHUNK_SIZE = 1 << 20
 
     def __init__(self, file, name):
         super().__init__(file, name)
         self.digest = hashlib.sha256()
 
     def chunks(self, chunk_size=None):
-        for chunk in super().chunks(chunk_size):
-            self.digest.update(chunk)
-            yield chunk
+        with ThreadPoolExecutor(max_workers=1) as hasher:
+            hashed = None
+            for chunk in super().chunks(chunk_size):
+                if hashed is not None:
+                    hashed.result()  # in order: the digest of the chunks as they come
+                hashed = hasher.submit(self.digest.update, chunk)
+                yield chunk
+            if hashed is not None:
+                hashed.result()
 
 
 @transaction.atomic

@@ -22,11 +22,11 @@ from pgpq.schema import Jsonb
 from ingest.readers import open_csv_stream
 from ingest.services.focus_columnar import (
     DECIMAL,
+    SENTINELS,
     TIMESTAMP,
     NotColumnarError,
     _ShortQueueWriter,
     by_distinct,
-    clean_text,
 )
 from ingest.sources import values as v
 from ingest.sources.generic_events import KNOWN_FIELDS, TEXT_FIELDS, TOKEN_FIELDS, ZONED
@@ -39,6 +39,7 @@ SCHEMA = pa.schema(
     + [("cost", pa.string())]
 )
 BLOCK_BYTES = 4 << 20
+FEW = 4  # a column with more distinct values than a quarter of its rows is checked whole
 
 
 def usage_columnar_possible(source, table) -> bool:
@@ -51,25 +52,41 @@ def _refuse(condition, reason):
         raise NotColumnarError(reason)
 
 
+def clean_text(column):
+    """focus_columnar.clean_text (trimmed, every null sentinel a real null), without rebuilding a column
+    that has no sentinel."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    sentinel = pc.is_in(pc.utf8_lower(trimmed), value_set=SENTINELS)
+    return pc.if_else(sentinel, None, trimmed) if pc.any(sentinel).as_py() else trimmed
+
+
+def _too_long(column, max_length) -> bool:
+    """Whether a value has more than max_length characters (none can when none has that many bytes)."""
+    if not len(column) or pc.max(pc.binary_length(column)).as_py() <= max_length:
+        return False
+    return pc.max(pc.utf8_length(column)).as_py() > max_length
+
+
 def _required_text(column, max_length):
     cleaned = clean_text(column)
     _refuse(cleaned.null_count, "a required field is empty")
-    _refuse(pc.max(pc.utf8_length(cleaned)).as_py() > max_length, "a field is too long")
+    _refuse(_too_long(cleaned, max_length), "a field is too long")
     return cleaned
 
 
 def _optional_text(column, max_length, rows):
     if column is None:
-        return pa.array([""] * rows)
+        return pa.repeat("", rows)
     cleaned = pc.fill_null(clean_text(column), "")
-    _refuse(len(cleaned) and pc.max(pc.utf8_length(cleaned)).as_py() > max_length, "a field is too long")
+    _refuse(_too_long(cleaned, max_length), "a field is too long")
     return cleaned
 
 
 def _timestamps(column):
     _refuse(column.null_count, "a timestamp is missing")
     trimmed = pc.utf8_trim_whitespace(column)
-    _refuse(not pc.all(pc.match_substring_regex(trimmed, ZONED.pattern)).as_py(), "a timestamp has no zone")
+    if not pc.all(pc.ends_with(trimmed, "Z")).as_py():  # Z, the usual zone, needs no regular expression
+        _refuse(not pc.all(pc.match_substring_regex(trimmed, ZONED.pattern)).as_py(), "a timestamp has no zone")
 
     def parse(text):
         try:
@@ -89,6 +106,58 @@ def _counts(column, minimum, rows):
     return column
 
 
+def _row_numbers(first_row, rows):
+    """first_row, first_row + 1, ... as int32, summed in Arrow instead of built from a Python range."""
+    ones = pa.repeat(pa.scalar(1, pa.int32()), rows)
+    return pc.cumulative_sum_checked(ones, start=pa.scalar(first_row - 1, pa.int32()))
+
+
+def _constant(value, type_, rows):
+    return pa.repeat(pa.scalar(value, type_), rows)
+
+
+def _few(column, transform, rows):
+    """transform(column), for a column of few distinct values (a provider, a status, a customer): worked
+    out once per distinct value and spread back, or the column itself where it changes none. The same
+    result, and the same refusals (every value is among the distinct ones); a column of many distinct
+    values is transformed whole."""
+    column = pa.nulls(rows, pa.string()) if column is None else column
+    distinct = pc.unique(column)
+    if len(distinct) * FEW > len(column):
+        return transform(column)
+    done = transform(distinct)
+    return column if done.equals(distinct) else pc.take(done, pc.index_in(column, value_set=distinct))
+
+
+def _optional(column, max_length, rows):
+    if column is not None and column.null_count == rows:  # a field no event of the batch has
+        return pa.repeat("", rows)
+    return _few(column, lambda values: _optional_text(values, max_length, len(values)), rows)
+
+
+def _provider(column):
+    return pc.utf8_lower(_required_text(column, 100))
+
+
+def _purpose(column):
+    purpose = pc.utf8_lower(_optional_text(column, 20, len(column)))
+    _refuse(not pc.all(pc.is_in(purpose, value_set=pa.array(["", *PURPOSES]))).as_py(), "purpose")
+    return purpose
+
+
+def _status(column):
+    status = pc.utf8_lower(_optional_text(column, 5, len(column)))
+    status = pc.if_else(pc.equal(status, ""), "ok", status)
+    _refuse(not pc.all(pc.is_in(status, value_set=pa.array(["ok", "error"]))).as_py(), "status")
+    return status
+
+
+def _currency(column):
+    currency = pc.utf8_upper(_optional_text(column, 3, len(column)))
+    _refuse(not pc.all(pc.match_substring_regex(currency, r"^([A-Z]{3})?$")).as_py(), "currency")
+    return currency
+
+
 class _Columns:
     def __init__(self, batch):
         self.batch, self.names = batch, set(batch.schema.names)
@@ -103,55 +172,68 @@ def usage_table(batch, *, org, upload_id, first_row) -> pa.Table:
 
     _refuse(not set(batch.schema.names) <= KNOWN_FIELDS - {"metadata"}, "a field this path does not take")
     rows, col = batch.num_rows, _Columns(batch)
-    purpose = pc.utf8_lower(_optional_text(col["purpose"], 20, rows))
-    _refuse(not pc.all(pc.is_in(purpose, value_set=pa.array(["", *PURPOSES]))).as_py(), "purpose")
-    status = pc.utf8_lower(_optional_text(col["status"], 5, rows))
-    status = pc.if_else(pc.equal(status, ""), "ok", status)
-    _refuse(not pc.all(pc.is_in(status, value_set=pa.array(["ok", "error"]))).as_py(), "status")
+    purpose = _few(col["purpose"], _purpose, rows)
+    status = _few(col["status"], _status, rows)
     cost = pa.nulls(rows, DECIMAL)
-    if col["cost"] is not None:
+    if col["cost"] is not None and col["cost"].null_count < rows:
         try:
             cost = pc.cast(clean_text(col["cost"]), DECIMAL)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise NotColumnarError("cost") from exc
         _refuse(cost.null_count < rows and pc.min(cost).as_py() < 0, "a negative cost")
-    currency = pc.utf8_upper(_optional_text(col["currency"], 3, rows))
-    _refuse(not pc.all(pc.match_substring_regex(currency, r"^([A-Z]{3})?$")).as_py(), "currency")
-    priced = pc.is_valid(cost)
-    currency = pc.if_else(priced, pc.if_else(pc.equal(currency, ""), org.currency, currency), "")
+    currency = _few(col["currency"], _currency, rows)
+    if cost.null_count == rows:  # no reported cost: no currency, all unpriced until the pricer
+        currency, cost_source = pa.repeat("", rows), pa.repeat("unpriced", rows)
+    else:
+        priced = pc.is_valid(cost)
+        currency = pc.if_else(priced, pc.if_else(pc.equal(currency, ""), org.currency, currency), "")
+        cost_source = pc.if_else(priced, "reported", "unpriced")
     attempt = pc.fill_null(_counts(col["attempt"], 1, rows), 1)
     columns = {
-        "org_id": pa.array([org.pk] * rows, pa.int64()),
-        "upload_id": pa.array([upload_id] * rows, pa.int64()),
-        "source_row": pa.array(range(first_row, first_row + rows), pa.int32()),
+        "org_id": _constant(org.pk, pa.int64(), rows),
+        "upload_id": _constant(upload_id, pa.int64(), rows),
+        "source_row": _row_numbers(first_row, rows),
         "event_id": _required_text(col["event_id"], 200),
         "occurred_at": _timestamps(col["timestamp"]),
         "period_end": pa.nulls(rows, TIMESTAMP),
-        "is_aggregate": pa.array([False] * rows),
-        "request_count": pa.array([1] * rows, pa.int32()),
-        "provider": pc.utf8_lower(_required_text(col["provider"], 100)),
-        "model": _required_text(col["model"], 200),
+        "is_aggregate": _constant(False, pa.bool_(), rows),
+        "request_count": _constant(1, pa.int32(), rows),
+        "provider": _few(col["provider"], _provider, rows),
+        "model": _few(col["model"], lambda column: _required_text(column, 200), rows),
         "purpose": purpose,
         "attempt": pc.cast(attempt, pa.int32()),
         "status": status,
         "cost_amount": cost,
         "currency": currency,
-        "metadata": pa.array(["{}"] * rows),
-        "cost_source": pc.if_else(priced, "reported", "unpriced"),
+        "metadata": _constant("{}", pa.string(), rows),
+        "cost_source": cost_source,
         "latency_ms": pc.cast(_counts(col["latency_ms"], 0, rows), pa.int32()),
-        **{name: _optional_text(col[name], limit, rows) for name, limit in TEXT_FIELDS.items()},
+        **{name: _optional(col[name], limit, rows) for name, limit in TEXT_FIELDS.items()},
         **{name: _counts(col[name], 0, rows) for name in TOKEN_FIELDS},
     }
     return pa.table([columns[name] for name in STORE_COLUMNS], names=list(STORE_COLUMNS))
 
 
-def _line_count(path) -> int:
-    count, last = 0, b"\n"
-    with open_csv_stream(path) as stream:
-        while chunk := stream.read(1 << 22):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (last != b"\n")
+class _LineCounter:
+    """The file's bytes as Arrow's reader takes them, counting the lines on the way (instead of reading
+    the file a second time at the end)."""
+
+    def __init__(self, stream):
+        self._stream, self._newlines, self._last = stream, 0, b"\n"
+
+    @property
+    def closed(self):
+        return self._stream.closed
+
+    def read(self, size=-1):
+        chunk = self._stream.read(size)
+        if chunk:
+            self._newlines += chunk.count(b"\n")
+            self._last = chunk[-1:]
+        return chunk
+
+    def lines(self) -> int:
+        return self._newlines + (self._last != b"\n")
 
 
 def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple[int, object, object]:
@@ -165,6 +247,7 @@ def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple
     # already in the indexed ledger cost more than reading, checking and storing them together.
     price = import_string(settings.USAGE_TABLE_PRICER)(org=upload.org)
     with open_csv_stream(upload.file.path) as stream:
+        stream = _LineCounter(stream)
         try:
             reader = pajson.open_json(stream, read_options=read, parse_options=parse)
         except pa.ArrowInvalid as exc:
@@ -195,8 +278,7 @@ def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple
             if encoder is not None:
                 copy.write(encoder.finish())
             # Arrow skips blank lines; the row numbers kept for tracing are only right without them.
-            # Counted here, while the database is still storing the last batches.
-            _refuse(rows != _line_count(upload.file.path), "blank lines")
+            _refuse(rows != stream.lines(), "blank lines")
     return rows, first, last
 
 

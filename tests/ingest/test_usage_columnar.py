@@ -1,13 +1,17 @@
 """The columnar usage path stores exactly what the row path stores, and steps aside when it must."""
 
+import hashlib
+import io
 import json
 import unittest
 from unittest import mock
 
+from django.core.files import File
 from django.db import connection
 
 from ingest.models import UsageEvent
 from ingest.services import usage
+from ingest.services.uploads import _HashingFile
 from ingest.services.usage import STORE_COLUMNS
 from tests.ingest.test_bill_uploads import UploadTestCase
 
@@ -74,6 +78,29 @@ class UsageColumnarTests(UploadTestCase):
         sources = {row[COMPARED.index("cost_source")] for row in fast_rows}
         self.assertEqual(sources, {"reported", "catalogue", "unpriced"})
 
+    def test_it_matches_the_row_path_with_no_cost_or_optional_field(self):
+        # Whole columns with nothing to clean, or nothing at all, take shortcuts; the rows must not change.
+        optional = ("cost", "currency", "purpose", "status", "customer", "feature")
+        bare = [{k: v for k, v in event.items() if k not in optional} for event in events("bare", 200)]
+        calls, _, _, fast_rows, slow_rows = self.both_ways(lines(bare))
+        self.assertEqual(calls, [1])
+        self.assertEqual(len(fast_rows), 200)
+        self.assertEqual(fast_rows, slow_rows)
+        sources = {row[COMPARED.index("cost_source")] for row in fast_rows}
+        self.assertEqual(sources, {"catalogue", "unpriced"})
+
+    def test_few_and_many_distinct_values_are_cleaned_alike(self):
+        # A column of few distinct values is cleaned once per value and spread back: the same as whole.
+        many = [
+            {**e, "customer": f" c-{i} ", "feature": ("NULL", "n/a", " Chat ")[i % 3]} for i, e in enumerate(events())
+        ]
+        calls, _, _, fast_rows, slow_rows = self.both_ways(lines(many))
+        self.assertEqual(calls, [1])
+        self.assertEqual(fast_rows, slow_rows)
+        customers = {row[COMPARED.index("customer")] for row in fast_rows}
+        features = {row[COMPARED.index("feature")] for row in fast_rows}
+        self.assertEqual((len(customers), features), (60, {"", "Chat"}))
+
     def test_it_skips_events_already_held(self):
         content = lines(events())
         self.upload("a.jsonl", content, kind="usage")
@@ -136,3 +163,11 @@ class UsageColumnarTests(UploadTestCase):
         self.assertEqual(body["status"], "failed")
         self.assertEqual((body["errors"][0]["row"], body["errors"][0]["column"]), (2, "timestamp"))
         self.assertFalse(UsageEvent.objects.exists())
+
+
+class HashingFileTests(unittest.TestCase):
+    def test_the_digest_is_the_contents_over_many_chunks(self):
+        data = bytes(range(256)) * 5000
+        hashing = _HashingFile(File(io.BytesIO(data), "x.jsonl"), "x.jsonl")
+        self.assertEqual(b"".join(hashing.chunks(chunk_size=4096)), data)
+        self.assertEqual(hashing.digest.hexdigest(), hashlib.sha256(data).hexdigest())
