@@ -402,7 +402,8 @@ class PriceOverrideRepriceTests(BaseTestCase):
                 output_per_mtok="5.00",
             )
             self.assertEqual(UsageEvent.objects.get(org=self.org, event_id="after").cost_amount, D("0.0045"))
-        self.assertEqual(len(callbacks), 1)
+        tasks = [c for c in callbacks if "org_changed" not in c.__qualname__]  # beside the read cache's versions
+        self.assertEqual(len(tasks), 1)
         costs = dict(UsageEvent.objects.for_org(self.org).values_list("event_id", "cost_amount"))
         self.assertEqual(costs["before"], D("0.0045"))  # catalogue, before the negotiated rate
         self.assertEqual(costs["after"], D("0.002"))  # 1000 x 1 + 200 x 5
