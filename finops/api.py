@@ -36,9 +36,9 @@ from ingest.services.gpu_marks import gpu_resource_mark
 
 @require_GET
 def healthz(request):
-    """Liveness for load balancers: database and broker state, no authentication."""
-    body, healthy = health_status()
-    return JsonResponse(body, status=200 if healthy else 503)
+    """Health for load balancers and operators, no authentication: 503 when down, 200 when ok or degraded."""
+    body = health_status()
+    return JsonResponse(body, status=503 if body["status"] == "down" else 200)
 
 
 def json_value(value):

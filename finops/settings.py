@@ -235,6 +235,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# GET /healthz answers "degraded" (still 200) past either limit: a queue holding more messages than this, or a
+# dirty day waiting longer than this for its rollup (the beat fans the rollups out every minute).
+HEALTH_QUEUE_DEPTH_LIMIT = env.int("HEALTH_QUEUE_DEPTH_LIMIT", default=1000)
+HEALTH_DIRTY_DAY_AGE_LIMIT_SECONDS = env.int("HEALTH_DIRTY_DAY_AGE_LIMIT_SECONDS", default=15 * 60)
 
 LOGGING = {
     "version": 1,
