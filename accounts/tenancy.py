@@ -54,7 +54,11 @@ class OrgAPIView(APIView):
     token_kind = "api_key"
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
+        try:
+            super().initial(request, *args, **kwargs)
+        except (exceptions.AuthenticationFailed, exceptions.NotAuthenticated):
+            self.check_throttles(request)  # a missing or wrong token counts against the address (scope anon)
+            raise
         self.org = self.resolve_org(request)
 
     def resolve_org(self, request):

@@ -16,7 +16,7 @@ auth_urls = [
     path("logout/", auth_views.LogoutView.as_view(), name="accounts-logout"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
+        views.PasswordResetView.as_view(
             template_name="accounts/password_reset.html",
             email_template_name="accounts/email/password_reset.txt",
             subject_template_name="accounts/email/password_reset_subject.txt",

@@ -1,7 +1,9 @@
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -9,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import selectors, services
+from accounts import selectors, services, throttles
 from accounts.forms import (
     AgentTokenForm,
     ApiKeyForm,
@@ -33,12 +35,39 @@ def _safe_next(request, fallback):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("finops-home")
+    # Every attempt counts, valid or not, so the form cannot be used to probe which e-mails have accounts.
+    wait = throttles.signup_wait(request) if request.method == "POST" else None
+    if wait is not None:
+        return _signup_throttled(request, wait)
     form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     if request.method == "POST" and form.is_valid():
         user, _ = services.user_get_or_create(email=form.cleaned_data["email"], password=form.cleaned_data["password"])
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(_safe_next(request, reverse("accounts-org-create")))
     return render(request, "accounts/signup.html", {"form": form, "next": request.GET.get("next", "")})
+
+
+def _signup_throttled(request, wait):
+    minutes = max(1, -(-wait // 60))
+    context = {
+        "form": SignupForm(initial={"email": request.POST.get("email", "")}),
+        "next": request.POST.get("next", ""),
+        "throttled": f"Too many sign-up attempts from your network. Try again in {minutes} minute"
+        f"{'s' if minutes != 1 else ''}.",
+    }
+    response = render(request, "accounts/signup.html", context, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset, counted per address and per e-mail: past either limit the same "sent" page answers and
+    nothing is sent, so the page never tells whether an account exists or whether a limit was hit."""
+
+    def form_valid(self, form):
+        if not throttles.password_reset_allowed(self.request, form.cleaned_data["email"]):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 @login_required

@@ -236,6 +236,8 @@ class BudgetCheckApi(EconomicsApi):
     customer's, its plan's or the trial accounts', the feature's)? When it does, the estimate is held on those
     budgets until the hold expires or is released, so concurrent checks cannot spend the same money twice."""
 
+    throttle_scope = "budget-check"
+
     @extend_schema(request=serializers.BudgetCheckInput, responses=serializers.BudgetCheckOutput)
     def post(self, request):
         data = serializers.BudgetCheckInput(data=request.data)
@@ -251,6 +253,8 @@ class BudgetCheckApi(EconomicsApi):
 
 class BudgetReservationApi(OrgAPIView):
     """Release what an allowed budget check holds (the job is done and its cost reported, or it never ran)."""
+
+    throttle_scope = "budget-check"
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, code):

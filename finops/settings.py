@@ -7,6 +7,8 @@ workers and uses Redis as the cache. The variables are listed in `.env.example`.
 """
 
 import importlib.util
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -194,6 +196,45 @@ SPECTACULAR_SETTINGS = {
     "read every number the dashboard shows. Authenticate with `Authorization: Bearer <api key>`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Sign-in lockout (django-axes, attempts kept in the database) and rate limits (counters in the cache).
+# AxesMiddleware comes last: it turns a lockout into the login page saying when to try again.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = ["accounts.lockout.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "accounts.lockout.LoginAttemptHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: the account, or the address
+AXES_RESET_ON_SUCCESS = True  # only the account's own failures (accounts.lockout.LoginAttemptHandler)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the time the page names stays true
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttles.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# Proxies in front of the app that append to X-Forwarded-For (a load balancer: 1). 0: the peer's address counts.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
+
+def _rate(name, default):
+    """A rate limit from the environment, "<count>/<second|minute|hour|day>"; empty switches it off."""
+    value = env.str(name, default=default).strip()
+    if value and not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must look like 600/min or 5/hour, not {value!r}.")
+    return value or None
+
+
+PASSWORD_RESET_RATE_PER_EMAIL = _rate("PASSWORD_RESET_RATE_PER_EMAIL", "5/hour")
+PASSWORD_RESET_RATE_PER_IP = _rate("PASSWORD_RESET_RATE_PER_IP", "20/hour")
+SIGNUP_RATE_PER_IP = _rate("SIGNUP_RATE_PER_IP", "10/hour")
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["accounts.throttles.ApiRateThrottle"]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "read": _rate("API_RATE_READ", "1200/min"),  # per API key, or per user for session calls
+    "write": _rate("API_RATE_WRITE", "300/min"),
+    "budget-check": _rate("API_RATE_BUDGET_CHECK", "6000/min"),  # checks and releases, per key
+    "agent": _rate("API_RATE_AGENT", "120/min"),  # per agent token: a batch a minute, and a backlog after an outage
+    "anon": _rate("API_RATE_ANON", "60/min"),  # per address: no token, or a wrong one
 }
 
 # Celery: eager in-process without REDIS_URL, real workers with it.
