@@ -8,7 +8,7 @@ workers and uses Redis as the cache. The variables are listed in `.env.example`.
 
 import importlib.util
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
@@ -298,6 +298,15 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 INGEST_MAX_UPLOAD_BYTES = env.int("INGEST_MAX_UPLOAD_BYTES", default=2 * 2**30)
 INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=20 * 2**30)
 INGEST_MAX_ERRORS = 100
+# The time window every ingested moment must lie in (ingest/limits.py): from INGEST_EARLIEST (an ISO date) to
+# INGEST_FUTURE_DAYS after now. A row outside it is refused with its row and column.
+try:
+    INGEST_EARLIEST = date.fromisoformat(env.str("INGEST_EARLIEST", default="2000-01-01"))
+except ValueError as _exc:
+    raise ImproperlyConfigured("INGEST_EARLIEST must be an ISO date such as 2000-01-01.") from _exc
+INGEST_FUTURE_DAYS = env.int("INGEST_FUTURE_DAYS", default=30)
+if not 1900 <= INGEST_EARLIEST.year <= 2100 or not 0 <= INGEST_FUTURE_DAYS <= 3660:
+    raise ImproperlyConfigured("INGEST_EARLIEST must be a date from 1900 to 2100, INGEST_FUTURE_DAYS 0 to 3660.")
 # Prices usage events without a reported cost. It lives in the pricing app, above ingest, so ingest
 # reaches it through this setting instead of an import.
 USAGE_PRICER = "pricing.catalogue.usage_price"

@@ -12,8 +12,9 @@ from datetime import timedelta
 from decimal import Decimal
 from operator import itemgetter
 
+import psycopg
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DataError, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
@@ -126,8 +127,8 @@ def _stream_fast_or_rows(upload, table, source, errors) -> Tally:
                     upload, table, source, tally, tags_columns=_tags_from_text, progress_key=progress_key(upload)
                 )
             return tally
-        except NotColumnarError:
-            pass
+        except (NotColumnarError, DataError, psycopg.DataError):
+            pass  # a cell the database refused (a NUL character): the row path names its row and column
     tally = Tally()
     _stream(upload, table, source, errors, tally)
     return tally

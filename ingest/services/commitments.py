@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
+from ingest.limits import row_problem
 from ingest.models import ContractCommitment
 from ingest.services.problems import ErrorList
 from ingest.sources.values import CellError
@@ -20,6 +21,8 @@ def commitments_import(upload, table, source) -> None:
             continue
         if "__error__" in record:
             errors.add(number, None, record["__error__"])
+        elif row is not None and (problem := row_problem(row, "commitment")):
+            errors.add(number, *problem)
         elif row is not None:
             rows.append(ContractCommitment(org=upload.org, upload=upload, source_row=number, **row))
     errors.raise_if_any()

@@ -22,6 +22,7 @@ from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
 from psycopg.copy import QueuedLibpqWriter
 
+from ingest import limits
 from ingest.models import CostLine
 from ingest.readers import open_csv_stream
 from ingest.services.ledger_writer import LEDGER_COLUMNS
@@ -65,14 +66,22 @@ def _text(*columns):
     return pc.fill_null(merged, "")
 
 
-def _decimal(column, required=False):
+def _decimal(column, required=False, limit=limits.MAX_BILL_AMOUNT):
     cleaned = clean_text(column)
     if required and cleaned.null_count:
         raise NotColumnarError("empty amount")
     try:
-        return pc.cast(cleaned, DECIMAL)
+        amounts = pc.cast(cleaned, DECIMAL)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise NotColumnarError(str(exc)) from exc
+    low, high = pc.min_max(amounts).values()
+    if high.is_valid and (high.as_py() >= limit or low.as_py() <= -limit):
+        raise NotColumnarError("an amount beyond the limits")  # the row path names the row and column
+    return amounts
+
+
+def _quantity(column):
+    return _decimal(column, limit=limits.MAX_QUANTITY)
 
 
 def by_distinct(column, convert, out_type):
@@ -82,14 +91,19 @@ def by_distinct(column, convert, out_type):
     return pc.take(converted, pc.index_in(column, value_set=distinct))
 
 
-def _timestamp(column):
+def _timestamp(column, end=False):
     def parse(text):
         try:
-            return v.parse_timestamp_text(text)
-        except ValueError as exc:
+            moment = v.parse_timestamp_text(text)
+            return moment if moment is None else limits.moment_check(moment, end=end)
+        except ValueError as exc:  # LimitError too: the row path names the row and column
             raise NotColumnarError(f"timestamp {text!r}") from exc
 
     return by_distinct(clean_text(column), parse, TIMESTAMP)
+
+
+def _end(column):
+    return _timestamp(column, end=True)
 
 
 def _category(column):
@@ -139,7 +153,7 @@ def _ledger_table(upload, source, batch: _Batch, first_row: int, tags_columns) -
     effective = pc.if_else(pc.is_null(effective), billed, effective)
     charge_start = _timestamp(batch["ChargePeriodStart"])
     billing_start = _timestamp(batch["BillingPeriodStart"])
-    billing_end = _timestamp(batch["BillingPeriodEnd"])
+    billing_end = _timestamp(batch["BillingPeriodEnd"], end=True)
     if charge_start.null_count or billing_start.null_count or billing_end.null_count:
         raise NotColumnarError("a period column is empty")
     currency = (
@@ -192,11 +206,11 @@ def _ledger_table(upload, source, batch: _Batch, first_row: int, tags_columns) -
         "billing_period_start": billing_start,
         "billing_period_end": billing_end,
         "charge_period_start": charge_start,
-        "charge_period_end": _optional(batch, "ChargePeriodEnd", _timestamp, pa.nulls(rows, TIMESTAMP)),
+        "charge_period_end": _optional(batch, "ChargePeriodEnd", _end, pa.nulls(rows, TIMESTAMP)),
         "charge_category": _optional(batch, "ChargeCategory", _category, pa.array(["usage"] * rows)),
         "gpu_type": _gpu_type(batch, rows),
-        "pricing_quantity": _optional(batch, "PricingQuantity", _decimal, pa.nulls(rows, DECIMAL)),
-        "consumed_quantity": _optional(batch, "ConsumedQuantity", _decimal, pa.nulls(rows, DECIMAL)),
+        "pricing_quantity": _optional(batch, "PricingQuantity", _quantity, pa.nulls(rows, DECIMAL)),
+        "consumed_quantity": _optional(batch, "ConsumedQuantity", _quantity, pa.nulls(rows, DECIMAL)),
         "billed_cost_amount": billed,
         "effective_cost_amount": effective,
         "list_cost_amount": _optional(batch, "ListCost", _decimal, pa.nulls(rows, DECIMAL)),

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 
+from ingest.limits import message_cap, row_problem
 from ingest.sources.values import CellError
 
 
@@ -14,6 +15,7 @@ class ImportRejectedError(Exception):
     """The file is rejected whole; `errors` lists why, as [{row, column, message}]."""
 
     def __init__(self, errors: list[dict], total: int | None = None):
+        errors = [{**error, "message": message_cap(error["message"])} for error in errors]
         super().__init__(errors[0]["message"] if errors else "rejected")
         self.errors = errors
         self.total = total if total is not None else len(errors)
@@ -34,7 +36,8 @@ class ErrorList:
     def add(self, row: int | None, column: str | None, message: str) -> None:
         self.total += 1
         if len(self.items) < self.limit:
-            self.items.append({"row": row, "column": column, "message": message})
+            column = column if column is None else message_cap(column)
+            self.items.append({"row": row, "column": column, "message": message_cap(message)})
 
     @property
     def full(self) -> bool:
@@ -63,7 +66,7 @@ class ParsedRows:
         self.total = 0
 
     def __iter__(self):
-        errors, parse = self.errors, self.source.parse
+        errors, parse, kind = self.errors, self.source.parse, self.source.kind
         for number, record in self.records:
             self.total += 1
             if self.progress and self.total % 5000 == 0:
@@ -75,6 +78,12 @@ class ParsedRows:
                 row = parse(record)
             except CellError as exc:
                 errors.add(number, exc.column, exc.message)
+                if errors.full:
+                    return
+                continue
+            problem = row is not None and row_problem(row, kind)
+            if problem:  # a value the source passed (or worked out) that we cannot store or sum
+                errors.add(number, *problem)
                 if errors.full:
                     return
                 continue

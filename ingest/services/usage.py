@@ -12,13 +12,15 @@ import json
 from contextlib import ExitStack
 from operator import itemgetter
 
+import psycopg
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from psycopg.errors import UniqueViolation
 
+from ingest.limits import row_problem
 from ingest.models import UsageEvent
 from ingest.readers import open_csv_stream, open_json_document, open_table, sniff_json_document
 from ingest.services.days import dirty_days_mark
@@ -189,7 +191,7 @@ def _import_columnar(upload, days) -> bool:
                 upload.rows_total = w.rows = rows
                 _finish(upload, w, first, last, days, priced=True)
             return True
-        except NotColumnarError:
+        except (NotColumnarError, DataError, psycopg.DataError):  # DataError: a value the database refused
             days.clear()
             upload.rows_total = 0
             return False
@@ -255,9 +257,15 @@ def usage_events_ingest(*, org, events: list) -> dict:
             rejected.append({"index": index, "field": None, "message": "each event must be a JSON object"})
             continue
         try:
-            rows.append((None, parse_event(record, org.currency)))
+            row = parse_event(record, org.currency)
         except CellError as exc:
             rejected.append({"index": index, "field": exc.column, "message": exc.message})
+            continue
+        problem = row_problem(row, "usage")
+        if problem:
+            rejected.append({"index": index, "field": problem[0], "message": problem[1]})
+        else:
+            rows.append((None, row))
     accepted = usage_rows_store(org=org, upload=None, rows=rows)
     if accepted:
         _price_and_mark(

@@ -19,6 +19,7 @@ from pgpq import ArrowToPostgresBinaryEncoder
 from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
 
+from ingest import limits
 from ingest.readers import open_csv_stream
 from ingest.services.focus_columnar import (
     DECIMAL,
@@ -94,15 +95,21 @@ def _timestamps(column):
         except ValueError as exc:
             raise NotColumnarError("timestamp") from exc
         _refuse(moment is None, "timestamp")
-        return moment
+        try:
+            return limits.moment_check(moment)
+        except limits.LimitError as exc:
+            raise NotColumnarError("timestamp") from exc
 
     return by_distinct(trimmed, parse, TIMESTAMP)
 
 
-def _counts(column, minimum, rows):
+def _counts(column, minimum, rows, maximum=limits.MAX_TOKENS):
     if column is None:
         return pa.nulls(rows, pa.int64())
-    _refuse(len(column) > column.null_count and pc.min(column).as_py() < minimum, "a count is too small")
+    if len(column) > column.null_count:
+        low, high = pc.min_max(column).values()
+        _refuse(low.as_py() < minimum, "a count is too small")
+        _refuse(high.as_py() > maximum, "a count is too large")
     return column
 
 
@@ -180,7 +187,10 @@ def usage_table(batch, *, org, upload_id, first_row) -> pa.Table:
             cost = pc.cast(clean_text(col["cost"]), DECIMAL)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise NotColumnarError("cost") from exc
-        _refuse(cost.null_count < rows and pc.min(cost).as_py() < 0, "a negative cost")
+        if cost.null_count < rows:
+            low, high = pc.min_max(cost).values()
+            _refuse(low.as_py() < 0, "a negative cost")
+            _refuse(high.as_py() >= limits.MAX_USAGE_COST, "a cost beyond the limit")
     currency = _few(col["currency"], _currency, rows)
     if cost.null_count == rows:  # no reported cost: no currency, all unpriced until the pricer
         currency, cost_source = pa.repeat("", rows), pa.repeat("unpriced", rows)
@@ -188,7 +198,7 @@ def usage_table(batch, *, org, upload_id, first_row) -> pa.Table:
         priced = pc.is_valid(cost)
         currency = pc.if_else(priced, pc.if_else(pc.equal(currency, ""), org.currency, currency), "")
         cost_source = pc.if_else(priced, "reported", "unpriced")
-    attempt = pc.fill_null(_counts(col["attempt"], 1, rows), 1)
+    attempt = pc.fill_null(_counts(col["attempt"], 1, rows, limits.MAX_INT32), 1)
     columns = {
         "org_id": _constant(org.pk, pa.int64(), rows),
         "upload_id": _constant(upload_id, pa.int64(), rows),
@@ -207,7 +217,7 @@ def usage_table(batch, *, org, upload_id, first_row) -> pa.Table:
         "currency": currency,
         "metadata": _constant("{}", pa.string(), rows),
         "cost_source": cost_source,
-        "latency_ms": pc.cast(_counts(col["latency_ms"], 0, rows), pa.int32()),
+        "latency_ms": pc.cast(_counts(col["latency_ms"], 0, rows, limits.MAX_INT32), pa.int32()),
         **{name: _optional(col[name], limit, rows) for name, limit in TEXT_FIELDS.items()},
         **{name: _counts(col[name], 0, rows) for name in TOKEN_FIELDS},
     }

@@ -43,7 +43,7 @@ def result_kind(result: dict) -> str:
 
 def _bounds(record):
     start = v.timestamp(record, "starting_at", required=True)
-    end = v.timestamp(record, "ending_at", required=True)
+    end = v.timestamp(record, "ending_at", required=True, end=True)
     if end <= start:
         raise v.CellError("ending_at", "ending_at must be after starting_at")
     return start, end

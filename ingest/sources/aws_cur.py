@@ -11,6 +11,7 @@ repeats across legitimately distinct rows (hourly splits, restatements).
 from decimal import Decimal
 from functools import lru_cache
 
+from ingest import limits
 from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
@@ -180,7 +181,7 @@ class AwsCurSource(BillSource):
         product = self._product(record)
         instance_type = v.text(record, c["instance_type"]) or product.get("instance_type", "")
         description = v.text(record, c["description"])
-        usage = v.decimal(record, c["usage"])
+        usage = v.decimal(record, c["usage"], limit=limits.MAX_QUANTITY)
         unit = v.text(record, c["unit"])
         return {
             "provider": "AWS",
@@ -189,7 +190,7 @@ class AwsCurSource(BillSource):
             "sub_account_id": v.text(record, c["account"]),
             "sub_account_name": v.text(record, c["account_name"]),
             "billing_period_start": billing_start,
-            "billing_period_end": v.timestamp(record, c["period_end"]) or next_month(billing_start),
+            "billing_period_end": v.timestamp(record, c["period_end"], end=True) or next_month(billing_start),
             "charge_period_start": charge_start,
             "charge_period_end": charge_end,
             "charge_category": category,
@@ -230,7 +231,7 @@ class AwsCurSource(BillSource):
 
     def _charge_period(self, record):
         c = self._col
-        start, end = v.timestamp(record, c["start"]), v.timestamp(record, c["end"])
+        start, end = v.timestamp(record, c["start"]), v.timestamp(record, c["end"], end=True)
         if start is not None:
             return start, end
         column = c["interval"] or c["start"] or COLUMNS["start"][0]

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
+from ingest import limits
 from ingest.gpu_names import gpu_detect, line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
@@ -189,12 +190,12 @@ class AzureCostSource(BillSource):
         # share, so effective totals of an actual file leave commitments out; billed keeps them.
         if category in ("purchase", "credit") and commitment_type and self.cost_basis == "actual":
             effective = ZERO
-        quantity = v.decimal(record, c["quantity"])
+        quantity = v.decimal(record, c["quantity"], limit=limits.MAX_QUANTITY)
         unit = v.text(record, c["unit"], 100)
         consumed = category == "usage" and status != "unused"
         billing_start = v.timestamp(record, c["period_start"])
         billing_start = billing_start or month_start(start)
-        billing_end = v.timestamp(record, c["period_end"])
+        billing_end = v.timestamp(record, c["period_end"], end=True)
         meter_category = v.text(record, c["meter_category"])
         product = v.text(record, c["product"])
         meter_name = v.text(record, c["meter_name"])

@@ -9,6 +9,7 @@ M/D/YY dates, seen in the spec's SaaS examples, are read too.
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from ingest import limits
 from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
@@ -102,9 +103,9 @@ class FocusSource(BillSource):
             "sub_account_id": v.text(record, "SubAccountId"),
             "sub_account_name": v.text(record, "SubAccountName"),
             "billing_period_start": billing_start,
-            "billing_period_end": v.timestamp(record, "BillingPeriodEnd") or next_month(billing_start),
+            "billing_period_end": v.timestamp(record, "BillingPeriodEnd", end=True) or next_month(billing_start),
             "charge_period_start": charge_start,
-            "charge_period_end": v.timestamp(record, "ChargePeriodEnd"),
+            "charge_period_end": v.timestamp(record, "ChargePeriodEnd", end=True),
             "charge_category": v.charge_category(v.text(record, "ChargeCategory")),
             "charge_class": v.text(record, "ChargeClass").lower(),
             "charge_frequency": v.text(record, "ChargeFrequency").lower(),
@@ -117,9 +118,9 @@ class FocusSource(BillSource):
             "resource_type": v.text(record, "ResourceType"),
             "sku_id": v.text(record, "SkuId"),
             "gpu_type": gpu_type_of(GPU_SEPARATOR.join(v.text(record, c) for c in self._gpu_columns), self._gpu_texts),
-            "pricing_quantity": v.decimal(record, "PricingQuantity"),
+            "pricing_quantity": v.decimal(record, "PricingQuantity", limit=limits.MAX_QUANTITY),
             "pricing_unit": v.text(record, "PricingUnit"),
-            "consumed_quantity": v.decimal(record, "ConsumedQuantity"),
+            "consumed_quantity": v.decimal(record, "ConsumedQuantity", limit=limits.MAX_QUANTITY),
             "consumed_unit": v.text(record, "ConsumedUnit"),
             "billed_cost_amount": billed,
             "effective_cost_amount": billed if effective is None else effective,

@@ -4,6 +4,7 @@ It is not a bill (nothing here is charged); it says what was committed, so the F
 provider-commitment row can hold committed capacity against what was used.
 """
 
+from ingest import limits
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
 
@@ -40,12 +41,12 @@ class FocusContractCommitmentSource(BillSource):
             "category": category,
             "commitment_type": v.text(record, "ContractCommitmentType", 100),
             "description": v.text(record, "ContractCommitmentDescription"),
-            "period_start": v.timestamp(record, "ContractCommitmentPeriodStart", required=True),
-            "period_end": v.timestamp(record, "ContractCommitmentPeriodEnd"),
-            "contract_period_start": v.timestamp(record, "ContractPeriodStart"),
-            "contract_period_end": v.timestamp(record, "ContractPeriodEnd"),
+            "period_start": v.timestamp(record, "ContractCommitmentPeriodStart", required=True, end=True),
+            "period_end": v.timestamp(record, "ContractCommitmentPeriodEnd", end=True),
+            "contract_period_start": v.timestamp(record, "ContractPeriodStart", end=True),
+            "contract_period_end": v.timestamp(record, "ContractPeriodEnd", end=True),
             "cost_amount": cost,
-            "quantity": v.decimal(record, "ContractCommitmentQuantity"),
+            "quantity": v.decimal(record, "ContractCommitmentQuantity", limit=limits.MAX_QUANTITY),
             "unit": v.text(record, "ContractCommitmentUnit", 100),
             "currency": (v.text(record, "BillingCurrency") or self.org_currency).upper(),
         }

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 
+from ingest import limits
 from ingest.gpu_names import gpu_detect, line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
@@ -157,7 +158,7 @@ class GcpBillingSource(BillSource):
             "billing_period_start": period[0],
             "billing_period_end": period[1],
             "charge_period_start": start,
-            "charge_period_end": v.timestamp(record, "usage_end_time"),
+            "charge_period_end": v.timestamp(record, "usage_end_time", end=True),
             "charge_category": category,
             "charge_class": "",
             "charge_frequency": "",
@@ -176,9 +177,9 @@ class GcpBillingSource(BillSource):
                 provider_columns=(_label_text(record.get("system_labels")),),
                 resource_name=v.text(record, "resource.name"),
             ),
-            "pricing_quantity": v.decimal(record, "usage.amount_in_pricing_units"),
+            "pricing_quantity": v.decimal(record, "usage.amount_in_pricing_units", limit=limits.MAX_QUANTITY),
             "pricing_unit": v.text(record, "usage.pricing_unit", 100),
-            "consumed_quantity": v.decimal(record, "usage.amount"),
+            "consumed_quantity": v.decimal(record, "usage.amount", limit=limits.MAX_QUANTITY),
             "consumed_unit": v.text(record, "usage.unit", 100),
             "billed_cost_amount": billed,
             "effective_cost_amount": billed,

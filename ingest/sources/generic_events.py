@@ -8,6 +8,7 @@ import json
 import re
 from decimal import Decimal
 
+from ingest import limits
 from ingest.sources import values as v
 from ingest.sources.usage_base import PURPOSES, UsageSource
 
@@ -40,7 +41,7 @@ def _required_text(record, field, max_length):
     return value
 
 
-def _count(record, field, minimum=0):
+def _count(record, field, minimum=0, maximum=limits.MAX_TOKENS):
     value = record.get(field)
     if value is None or (isinstance(value, str) and v.is_null(value)):
         return None
@@ -54,6 +55,8 @@ def _count(record, field, minimum=0):
             raise v.CellError(field, f"{field} must be a whole number, not {str(value)[:30]!r}") from None
     if value < minimum:
         raise v.CellError(field, f"{field} must be at least {minimum}")
+    if value > maximum:
+        raise v.CellError(field, f"{field} must be at most {maximum:,}")
     return value
 
 
@@ -70,7 +73,7 @@ def parse_event(record, org_currency: str) -> dict:
     status = (v.text(record, "status") or "ok").lower()
     if status not in ("ok", "error"):
         raise v.CellError("status", "status must be ok or error")
-    cost = v.decimal(record, "cost")
+    cost = v.decimal(record, "cost", limit=limits.MAX_USAGE_COST)
     currency = v.text(record, "currency").upper()
     if currency and (len(currency) != 3 or not currency.isalpha()):
         raise v.CellError("currency", "currency must be a three-letter ISO 4217 code")
@@ -78,12 +81,16 @@ def parse_event(record, org_currency: str) -> dict:
     if isinstance(metadata, str) and metadata.strip():
         try:
             metadata = json.loads(metadata)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise v.CellError("metadata", "metadata must be a JSON object") from None
     if metadata in (None, ""):
         metadata = {}
     if not isinstance(metadata, dict):
         raise v.CellError("metadata", "metadata must be a JSON object")
+    try:
+        limits.json_check(metadata)
+    except limits.LimitError as exc:
+        raise v.CellError("metadata", f"metadata {exc}") from None
     row = {
         "event_id": event_id,
         "occurred_at": occurred_at,
@@ -94,9 +101,9 @@ def parse_event(record, org_currency: str) -> dict:
         "model": _required_text(record, "model", 200),
         "purpose": purpose,
         "job_id": "",
-        "attempt": _count(record, "attempt", minimum=1) or 1,
+        "attempt": _count(record, "attempt", minimum=1, maximum=limits.MAX_INT32) or 1,
         "status": status,
-        "latency_ms": _count(record, "latency_ms"),
+        "latency_ms": _count(record, "latency_ms", maximum=limits.MAX_INT32),
         "cost_amount": cost,
         "currency": (currency or org_currency) if cost is not None else "",
         "metadata": metadata,

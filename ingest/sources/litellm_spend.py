@@ -11,6 +11,7 @@ call has `status` "failure" and `metadata.error_information`.
 import json
 from datetime import timedelta
 
+from ingest import limits
 from ingest.sources import values as v
 from ingest.sources.openai_usage import count, stable_id
 from ingest.sources.usage_base import PURPOSES, UsageSource
@@ -108,7 +109,8 @@ def _provider_and_model(record) -> tuple[str, str]:
 
 def _cost(record, cache_hit: bool, failed: bool) -> tuple:
     """(spend as written, cost): cost is None where LiteLLM's 0 means it could not price the call."""
-    spend = v.decimal(record, "spend")  # CSV text is exact; a JSON-lines float is LiteLLM's own double
+    # CSV text is exact; a JSON-lines float is LiteLLM's own double
+    spend = v.decimal(record, "spend", limit=limits.MAX_USAGE_COST)
     if spend is not None and spend < 0:
         raise v.CellError("spend", "spend must not be negative")
     if spend == 0 and not (cache_hit or failed):
@@ -130,7 +132,7 @@ class LiteLLMSpendSource(UsageSource):
         if not request_id:
             raise v.CellError("request_id", "request_id is required")
         start = v.timestamp(record, "startTime", required=True)
-        end = v.timestamp(record, "endTime")
+        end = v.timestamp(record, "endTime", end=True)
         if end is not None and end < start:
             raise v.CellError("endTime", "endTime is before startTime")
         metadata = json_cell(record, "metadata", dict)

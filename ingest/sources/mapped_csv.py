@@ -7,6 +7,7 @@ stands for the billing account, so re-uploading a month replaces that month.
 
 from datetime import time, timedelta
 
+from ingest import limits
 from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
@@ -64,9 +65,9 @@ class MappedCsvSource(BillSource):
     def parse(self, record):
         c = self.columns
         start = v.timestamp(record, c["date"], required=True)
-        end = v.timestamp(record, c["end_date"]) if c.get("end_date") else None
+        end = v.timestamp(record, c["end_date"], end=True) if c.get("end_date") else None
         amount = v.decimal(record, c["amount"], required=True)
-        quantity = v.decimal(record, c["quantity"]) if c.get("quantity") else None
+        quantity = v.decimal(record, c["quantity"], limit=limits.MAX_QUANTITY) if c.get("quantity") else None
         currency = (v.text(record, c["currency"]) if c.get("currency") else "") or self.default_currency
         if len(currency) != 3 or not currency.isalpha():
             raise v.CellError(c.get("currency") or "currency", f"{currency!r} is not a three-letter currency code")

@@ -7,6 +7,7 @@ month of the usage interval. Tags are defined tags (`tags/Namespace.Key`) or fre
 `CreatedBy` whatever the namespace, also under its bare key unless another tag holds that key.
 """
 
+from ingest import limits
 from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
@@ -54,8 +55,8 @@ class OciCostSource(BillSource):
         if overage is not None:
             billed += overage
         period_start = month_start(start)
-        quantity = v.decimal(record, "usage/billedQuantity")
-        consumed = v.decimal(record, "usage/consumedQuantity")
+        quantity = v.decimal(record, "usage/billedQuantity", limit=limits.MAX_QUANTITY)
+        consumed = v.decimal(record, "usage/consumedQuantity", limit=limits.MAX_QUANTITY)
         description = v.text(record, "product/Description")
         return {
             "provider": PROVIDER,
@@ -66,7 +67,7 @@ class OciCostSource(BillSource):
             "billing_period_start": period_start,
             "billing_period_end": next_month(period_start),
             "charge_period_start": start,
-            "charge_period_end": v.timestamp(record, "lineItem/intervalUsageEnd"),
+            "charge_period_end": v.timestamp(record, "lineItem/intervalUsageEnd", end=True),
             "charge_category": "usage",
             "charge_class": "correction" if v.text(record, "lineItem/isCorrection").lower() in TRUE_TEXT else "",
             "charge_frequency": "usage-based",

@@ -17,6 +17,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from ingest import limits
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
 from ingest.sources.focus import month_start, next_month
@@ -43,6 +44,8 @@ def count(record, field: str, *, required: bool = False) -> int | None:
     number = int(value)
     if number < 0:
         raise v.CellError(field, f"{field} must not be negative")
+    if number > limits.MAX_TOKENS:
+        raise v.CellError(field, f"{field} must be at most {limits.MAX_TOKENS:,}")
     return number
 
 

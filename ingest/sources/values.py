@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from ingest import limits
+
 NULL_SENTINELS = frozenset({"", "null", "none", "nan", "n/a", "na", "nil", "-", "<null>", "(null)", "undefined"})
 ATTRIBUTION_KEYS = ("customer", "feature", "environment", "owner", "purpose", "shutoff")
 # Tag keys (after normalisation) that carry each attribution key, most specific first.
@@ -51,7 +53,8 @@ def is_null(value) -> bool:
 
 
 def text(record, column: str, max_length: int = 0) -> str:
-    """A text cell, stripped; '' for nulls. Long values are cut to `max_length` when given."""
+    """A text cell, stripped; '' for nulls. Long values are cut to `max_length` when given. Text the database
+    cannot store (a NUL character, a lone surrogate) is a CellError."""
     value = record.get(column)
     if value.__class__ is str:  # the hot path: CSV cells
         if value in _EXACT_NULLS:
@@ -63,7 +66,16 @@ def text(record, column: str, max_length: int = 0) -> str:
         return ""
     else:
         value = str(value).strip()
+    if "\x00" in value or not value.isascii():
+        _storable(column, value)
     return value[:max_length] if max_length else value
+
+
+def _storable(column: str, value: str) -> None:
+    try:
+        limits.text_check(value)
+    except limits.LimitError as exc:
+        raise CellError(column, f"{column} {exc}") from None
 
 
 def first_text(record, *columns: str) -> str:
@@ -95,29 +107,30 @@ def _parse_amount_text(raw: str) -> Decimal | None:
     return -amount if negative else amount
 
 
-def decimal(record, column: str, *, required: bool = False) -> Decimal | None:
+def decimal(record, column: str, *, required: bool = False, limit: Decimal = limits.MAX_BILL_AMOUNT) -> Decimal | None:
     """An amount or quantity as Decimal; None when null (unknown is never 0) unless `required`.
 
     Accepts plain numbers, scientific notation, spreadsheet money ("$10,000.00 ") and
     accounting negatives ("(1.00)"). Floats from Parquet go through their shortest text form.
+    A value whose size reaches `limit` (by default a bill amount's, `ingest.limits`) is a CellError.
     """
     value = record.get(column)
     if value.__class__ is str and value and value not in _EXACT_NULLS:
         try:  # the hot path: a plain number in a CSV cell
             amount = Decimal(value)
             if amount.is_finite():
-                return amount
+                return _bounded(column, amount, limit)
         except InvalidOperation:
             pass
     if isinstance(value, Decimal):
-        return value
+        return _bounded(column, value, limit)
     if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
+        return _bounded(column, Decimal(value), limit)
     if isinstance(value, float):
         if value != value:
             value = None
         else:
-            return Decimal(repr(value))
+            return _bounded(column, Decimal(repr(value)), limit)
     if value is None:
         if required:
             raise CellError(column, f"{column} is empty; a number is required")
@@ -128,6 +141,16 @@ def decimal(record, column: str, *, required: bool = False) -> Decimal | None:
         raise CellError(column, f"{column} is not a number: {str(value)[:40]!r}") from None
     if amount is None and required:
         raise CellError(column, f"{column} is empty; a number is required")
+    return amount if amount is None else _bounded(column, amount, limit)
+
+
+def _bounded(column: str, amount: Decimal, limit: Decimal) -> Decimal:
+    if -limit < amount < limit:
+        return amount
+    try:
+        limits.decimal_check(amount, limit)
+    except limits.LimitError as exc:
+        raise CellError(column, f"{column} {exc}") from None
     return amount
 
 
@@ -145,6 +168,14 @@ def parse_timestamp_text(raw: str) -> datetime | None:
     value = raw.strip()
     if value.lower() in NULL_SENTINELS:
         return None
+    try:
+        return _parse_timestamp(value)
+    except (ValueError, OverflowError):  # year 1 with a time zone east of UTC overflows
+        raise ValueError(raw) from None
+
+
+def _parse_timestamp(value: str) -> datetime:
+    raw = value
     if value.endswith(" UTC"):
         value = value[:-4]
     if value.endswith(("Z", "z")):
@@ -179,13 +210,27 @@ def _hour_overflow(value: str) -> datetime | None:
     return day + timedelta(seconds=seconds)
 
 
-def timestamp(record, column: str, *, required: bool = False) -> datetime | None:
-    """A timestamp cell as aware UTC datetime (text in any supported dialect, or a native value)."""
+def timestamp(record, column: str, *, required: bool = False, end: bool = False) -> datetime | None:
+    """A timestamp cell as aware UTC datetime (text in any supported dialect, or a native value), inside the
+    accepted time window (`ingest.limits`; `end`: the end of a period, which may lie further ahead)."""
+    parsed = _timestamp(record, column, required)
+    if parsed is not None:
+        try:
+            limits.moment_check(parsed, end=end)
+        except limits.LimitError as exc:
+            raise CellError(column, f"{column} {exc}") from None
+    return parsed
+
+
+def _timestamp(record, column: str, required: bool) -> datetime | None:
     value = record.get(column)
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime.combine(value, time.min, tzinfo=UTC)
+    try:
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if isinstance(value, date):
+            return datetime.combine(value, time.min, tzinfo=UTC)
+    except OverflowError:
+        raise CellError(column, f"{column} is outside the dates we can read: {str(value)[:40]!r}") from None
     parsed = None
     if value is not None:
         try:
