@@ -195,6 +195,17 @@ def _month(text: str) -> date:
         raise PeriodError(f"Give the month as YYYY-MM, e.g. 2026-11, not “{text}”.") from exc
 
 
+def _in_window(day: date, *, today: date) -> date:
+    """`day` when it lies in the accepted time window, checked before any arithmetic on it (a week of 9999 has no
+    end), else PeriodError."""
+    if day < EARLIEST_START:
+        raise PeriodError(f"Periods start on {EARLIEST_START.isoformat()} or later.")
+    latest = today + LATEST_END_AHEAD
+    if day > latest:
+        raise PeriodError(f"A period may end at most a year after today (on {latest.isoformat()} at the latest).")
+    return day
+
+
 def period_check(start: date, end: date, *, today: date) -> None:
     """Raise PeriodError unless [start, end) is a period we accept: end after start, at most ten years, inside
     the accepted time window."""
@@ -224,21 +235,23 @@ def period_resolve(params, *, tz: str | None = "UTC", now: datetime | None = Non
     if not forms:
         return default_period(today=today)
     if given["week"]:
-        start = _week(given["week"])
+        start = _in_window(_week(given["week"]), today=today)
         period = Period(start=start, end=start + WEEK, kind="week", today=today)
     elif given["month"]:
-        start = _month(given["month"])
+        start = _in_window(_month(given["month"]), today=today)
         period = Period(start=start, end=_month_after(start), kind="month", today=today)
     else:
         if not given["start"]:
             raise PeriodError("end needs a start: give start and end, or start alone for “since start”.")
         start = _date("start", given["start"])
         if given["end"]:
-            end = _date("end", given["end"])
+            end = _in_window(_date("end", given["end"]), today=today)
+            _in_window(start, today=today)
         elif start > today:
             raise PeriodError(f"start {start.isoformat()} is after today: give an end as well.")
         else:
             end = today + timedelta(days=1)  # start alone: through today
+            _in_window(start, today=today)
         period = period_for_days(start, end, today=today)
     period_check(period.start, period.end, today=today)
     return period

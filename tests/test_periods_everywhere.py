@@ -288,3 +288,61 @@ class DigestPeriodTests(BaseTestCase):
     def test_the_task_reads_its_week_through_the_resolver(self):
         self.assertEqual(send_digest_org.delay(self.tokyo.pk, "2026-W45").get(), 1)
         self.assertEqual(Digest.objects.get(org=self.tokyo).week, date(2026, 11, 2))
+
+
+# Years outside the window, and values whose arithmetic leaves the calendar (a week of 9999 has no end): each is a
+# PeriodError, never a 500 (issue 16).
+OUT_OF_RANGE = [
+    "week=9999-W52",
+    "month=9999-12",
+    "month=0001-01",
+    "week=0001-W01",
+    "start=9999-12-31",
+    "start=9999-12-01&end=9999-12-31",
+    "start=0001-01-01",
+    "start=0001-01-01&end=0001-01-08",
+    "start=2000-01-01&end=9999-12-31",
+]
+DATE_PAGES = [  # every organisation page without a code in its URL; those with a period answer 400
+    "finops-founder-table", "finops-thresholds", "finops-rules", "finops-decisions", "finops-commitments",
+    "finops-budgets", "finops-costs", "finops-customers", "finops-plans", "finops-pricing-check",
+    "finops-build-vs-rent", "finops-gpus", "finops-gpu-resources", "finops-onboarding", "ingest-sources",
+    "ingest-reconciliation", "pricing-prices",
+]  # fmt: skip
+PERIOD_PAGES = {*PAGES, "finops-gpus"}
+
+
+def period_api_reads(client) -> list[str]:
+    """Every GET of the API schema that documents the period parameters."""
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    return sorted(path for path, operations in schema["paths"].items()
+                  if "week" in {p["name"] for p in operations.get("get", {}).get("parameters", [])})  # fmt: skip
+
+
+class OutOfRangePeriodTests(ApiClientMixin, BaseTestCase):
+    def setUp(self):
+        self.make_keys()
+
+    def test_every_api_read_answers_400_for_a_period_outside_the_window(self):
+        urls = period_api_reads(self.client)
+        self.assertGreaterEqual(len(urls), 10)
+        for url in [*urls, "/api/v1/budgets/", "/api/v1/budget-check/?estimate=1"]:
+            for query in OUT_OF_RANGE:
+                with self.subTest(url=url, query=query):
+                    response = self.api_get(f"{url}{'&' if '?' in url else '?'}{query}")
+                    self.assertLess(response.status_code, 500, response.content[:300])
+                    if url in urls:
+                        self.assertEqual(response.status_code, 400)
+                        self.assertEqual(list(response.json()), ["period"])
+
+    def test_every_page_shows_the_default_period_with_the_reason(self):
+        self.client.force_login(self.alice)
+        for name in DATE_PAGES:
+            for query in OUT_OF_RANGE:
+                with self.subTest(page=name, query=query):
+                    page = self.client.get(reverse(name, kwargs={"org_code": self.org.code}) + f"?{query}")
+                    self.assertLess(page.status_code, 500)
+                    if name in PERIOD_PAGES:
+                        self.assertContains(page, 'id="period-error"', status_code=400)
+                        start, _ = last_week()
+                        self.assertEqual(page.context["period"].start.isoformat(), start)
