@@ -59,7 +59,11 @@ class Dims:
 
 @dataclass(frozen=True)
 class BillShare:
-    """One bill line's cost inside the day. `hourly` is set for a GPU line mapped to an agent host."""
+    """One bill line's cost inside the day. `hourly` is set for a GPU line mapped to an agent host.
+
+    Or, with `line_ids`, the summed cost of several whole lines (`line_id` the first) that allocate_day places as
+    one: lines whose items only differ by their amount and line ids, so that the rollup rows are the same (no
+    conversion, hours, credits to net or key to split them by: finops/selectors/inputs.py says which)."""
 
     line_id: int
     amount: Decimal
@@ -69,6 +73,11 @@ class BillShare:
     tagged: bool = False
     llm_provider: str = ""
     hourly: tuple = ()  # ((hour, amount), ...) summing to `amount`
+    line_ids: tuple = ()  # every line of a summed share, in order; () for one line
+
+    @property
+    def ids(self) -> tuple:
+        return self.line_ids or (self.line_id,)
 
 
 @dataclass(frozen=True)
@@ -231,18 +240,18 @@ def allocate_day(inputs: DayInputs, calls_done: CallTotals | None = None) -> lis
         elif bill.category == "llm":
             llm_bills[bill.llm_provider].append(bill)
         elif bill.category == "commitment_unused":
-            items.append(_idle(bill.dims, bill.amount, bill.currency, "commitment_unused", (bill.line_id,)))
+            items.append(_idle(bill.dims, bill.amount, bill.currency, "commitment_unused", bill.ids))
         elif bill.category == "gpu" and bill.hourly:
             for hour, amount in bill.hourly:
                 host_bill[bill.dims.host][hour].append((bill.line_id, amount, bill.dims))
         elif bill.category == "gpu":
-            unmapped[bill.dims.host].append((bill.dims, bill.amount, (bill.line_id,)))
+            unmapped[bill.dims.host].append((bill.dims, bill.amount, bill.ids))
         elif bill.tagged:
             bucket = bucket_for(bill.dims, policy.rules, gpu=False)
             label = label_for(bucket, bill.dims, policy.approved_runs)
             items.append(
                 Item("allocated", "cloud_tagged", bucket, label, bill.dims, bill.amount, bill.currency,
-                     cost_line_ids=(bill.line_id,))
+                     cost_line_ids=bill.ids)
             )  # fmt: skip
         else:
             shared.append(bill)
@@ -261,7 +270,7 @@ def allocate_day(inputs: DayInputs, calls_done: CallTotals | None = None) -> lis
     items += gaps
     if seen is not items:
         seen += gaps
-    items += [i for bill in shared for i in keys.place(bill.amount, bill.dims, "cloud_shared", (bill.line_id,),
+    items += [i for bill in shared for i in keys.place(bill.amount, bill.dims, "cloud_shared", bill.ids,
                                                         group_key(bill.dims.service, policy))]  # fmt: skip
     return items
 
@@ -347,7 +356,7 @@ def _unmeasured_gpu(dims: Dims, amount, currency, line_ids, policy) -> Item:
 
 def _unattributed(bill: BillShare, source: str) -> Item:
     return Item("unattributed", source, "waste", "unlabelled", bill.dims, bill.amount, bill.currency,
-                cost_line_ids=(bill.line_id,))  # fmt: skip
+                cost_line_ids=bill.ids)  # fmt: skip
 
 
 def _gpu_hosts(host_hours, host_bill, policy) -> list[Item]:
@@ -478,7 +487,7 @@ def _api_gaps(items, llm_bills, policy, keys) -> list[Item]:
     for provider, bills in llm_bills.items():
         gap = sum((b.amount for b in bills), ZERO) - logged[provider]
         if gap:
-            line_ids = tuple(sorted(b.line_id for b in bills))
+            line_ids = tuple(sorted(i for b in bills for i in b.ids))
             gaps += keys.place(gap, Dims(provider=provider), "api_gap", line_ids, policy.api_gap_key)
     return gaps
 

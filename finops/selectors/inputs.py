@@ -1,16 +1,17 @@
 """What the costing of one organisation-day needs, read from the ledgers into frozen inputs."""
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from operator import attrgetter
 
+from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.fields.json import KT
 
-from finops.economics.allocation import BillShare, CallGroup, DayInputs, Dims, HostHour, Policy, Rule
+from finops.economics.allocation import BillShare, CallGroup, DayInputs, Dims, HostHour, Policy, Rule, group_key
 from finops.models import BucketRule, EconomicsSettings, ExchangeRate, LearningQuestion
 from finops.money import quantize_storage
 from ingest.gpu_facts import MJ_PER_KWH
@@ -71,9 +72,10 @@ def day_plans(*, org, day: date) -> dict:
     return customer_plans_on(org=org, day=day, trial_plan=economics_settings_for(org=org).trial_plan)
 
 
-def day_inputs(*, org, day: date, plans: dict | None = None, calls: bool = True) -> DayInputs:
+def day_inputs(*, org, day: date, plans: dict | None = None, calls: bool = True, grouped: bool = False) -> DayInputs:
     """Bills, GPU host hours and model calls (none unless `calls`) of one UTC day of `org`, ready for
-    `allocate_day`; `plans` as `day_plans` returns them, when the caller has them."""
+    `allocate_day`; `plans` as `day_plans` returns them, when the caller has them. `grouped` (PostgreSQL only): the
+    bill lines that allocate_day places by a plain sum come summed (`_bill_shares`)."""
     policy = replace(policy_for(org), rates=rates_on(org=org, day=day))
     plans = day_plans(org=org, day=day) if plans is None else plans
     hosts = {h.pk: h for h in GpuHost.objects.for_org(org)}
@@ -84,7 +86,7 @@ def day_inputs(*, org, day: date, plans: dict | None = None, calls: bool = True)
                 by_resource.setdefault(name, host)
     return DayInputs(
         day=day,
-        bills=tuple(_bill_shares(org, day, by_resource, plans, gpu_resource_marks(org=org))),
+        bills=tuple(_bill_shares(org, day, by_resource, plans, gpu_resource_marks(org=org), policy, grouped)),
         host_hours=tuple(_host_hours(org, day, hosts, plans)),
         calls=day_call_groups(org=org, day=day, plans=plans) if calls else (),
         policy=policy,
@@ -96,8 +98,50 @@ def day_call_groups(*, org, day: date, plans: dict) -> tuple:
     return tuple(sorted(_call_groups(org, day, plans), key=_call_order))
 
 
-def _bill_shares(org, day, by_resource, plans, marks):
+# The columns of a bill line that decide its share's category, dimensions and currency (LINE_FIELDS among them).
+LINE_COLUMNS = ("provider", "customer", "feature", "environment", "owner", "purpose", "service_name", "resource_id",
+                "resource_name", "resource_type", "sku_id", "gpu_type", "charge_description", "service_category",
+                "commitment_discount_status", "currency")  # fmt: skip
+_Line = namedtuple("_Line", ("pk", "charge_period_start", "charge_period_end", "billed_cost_amount", *LINE_COLUMNS))
+# Whole lines of the day that share every LINE_COLUMNS value: their ids, summed cost, and whether any is positive or
+# negative.
+_Group = namedtuple("_Group", ("ids", "billed_cost_amount", "positive", "negative", *LINE_COLUMNS))
+
+
+def _bill_shares(org, day, by_resource, plans, marks, policy, grouped: bool) -> list[BillShare]:
+    """The day's bill lines as BillShares, in line id order.
+
+    `grouped` (PostgreSQL): whole lines of the day that allocate_day places by a plain sum are summed in SQL by
+    LINE_COLUMNS, one share per group (`line_ids`), and only the others are read line by line: lines that cross the
+    day's bounds (prorated), lines of a resource an agent host maps (spread per hour), lines in another currency with
+    a rate (converted one by one), and, read again line by line, a GPU resource's lines when it has credits to net,
+    and shared lines under an allocation key (split per line). Else every line is read and placed on its own (the
+    oracle of tests/finops/test_rollup_bills.py)."""
     start, end = day_bounds(day)
+    if grouped and connection.vendor == "postgresql":
+        groups, lines = _lines_grouped(org, start, end, by_resource, policy)
+    else:
+        groups, lines = (), _lines(org, start, end)
+    shares = [_line_share(line, start, end, by_resource, plans, marks) for line in lines]
+    summed = [(group, _line_share(group, start, end, by_resource, plans, marks)) for group in groups]
+    credited = {s.dims.host for s in shares if s.category == "gpu" and s.amount < 0}
+    credited |= {share.dims.host for group, share in summed if share.category == "gpu" and group.negative}
+    again = []
+    for group, share in summed:
+        if (share.category == "gpu" and share.dims.host in credited) or (
+            share.category == "cloud" and not share.tagged and group_key(share.dims.service, policy) != "none"
+        ):
+            again += group.ids
+        else:
+            shares.append(share)
+    if again:
+        lines = CostLine.objects.for_org(org).filter(pk__in=again).values_list(*_Line._fields)
+        shares += [_line_share(_Line(*row), start, end, by_resource, plans, marks) for row in lines]
+    return sorted(shares, key=attrgetter("line_id"))
+
+
+def _lines(org, start, end) -> list:
+    """Every line with a part in [start, end), in id order."""
     lines = CostLine.objects.for_org(org).filter(
         Q(charge_period_start__gte=start, charge_period_start__lt=end)
         | Q(
@@ -106,27 +150,80 @@ def _bill_shares(org, day, by_resource, plans, marks):
             charge_period_end__gt=start,
         )
     )
-    for line in lines.iterator(chunk_size=5000):
-        host = by_resource.get(line.resource_id)
-        category = _category(line, host, marks.get(line.resource_id or line.resource_name))
-        dims = Dims(customer=line.customer, feature=line.feature, environment=line.environment,
-                    owner=line.owner or (host.owner if host else ""), purpose=line.purpose, provider=line.provider,
-                    host=host.name if host else "", service=line.service_name)  # fmt: skip
-        if category == "gpu" and not host:
-            dims = replace(dims, host=line.resource_id or line.resource_name or _unnamed_resource(line))
-        dims = _with_plan(dims, plans)
+    return sorted(map(_Line._make, lines.values_list(*_Line._fields)), key=attrgetter("pk"))
+
+
+def _lines_grouped(org, start, end, by_resource, policy) -> tuple[list, list]:
+    """(groups, lines): the whole lines of [start, end) that can be summed, grouped by LINE_COLUMNS; the others (and
+    the lines that run into the day from before it, found by the partial index of lines that cross a UTC midnight,
+    ingest migration 0009) one by one."""
+    columns = ", ".join(LINE_COLUMNS)
+    params = {"org": org.pk, "start": start, "end": end, "back": start - timedelta(days=MAX_DAYS_PER_LINE),
+              "hosts": list(by_resource), "currency": policy.currency,
+              "rated": [c for c, _ in policy.rates if c != policy.currency]}  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(GROUPED.format(columns=columns, summed=SUMMED), params)
+        groups = [_Group(sorted(ids), amount, positive, negative, *rest)
+                  for ids, amount, positive, negative, *rest in cursor.fetchall()]  # fmt: skip
+        cursor.execute(SINGLE.format(columns=columns, summed=SUMMED, crossing=CROSSING), params)
+        lines = sorted(map(_Line._make, cursor.fetchall()), key=attrgetter("pk"))
+    return groups, lines
+
+
+# A whole line of the day that allocate_day places by a plain sum: inside the day (or with no end), of no agent host's
+# resource, and in the org's currency or one with no rate (unattributed as it is).
+SUMMED = """(charge_period_end IS NULL OR charge_period_end <= %(end)s) AND NOT resource_id = ANY(%(hosts)s::text[])
+    AND NOT (currency <> %(currency)s AND currency = ANY(%(rated)s::text[]))"""
+# A line that runs past the UTC midnight after its start: every line that runs into a day from before it does. The
+# predicate of the partial index costline_org_crossing (ingest migration 0009), word for word so the planner uses it.
+CROSSING = """charge_period_end > (date_trunc('day', charge_period_start AT TIME ZONE 'UTC') + interval '1 day')
+    AT TIME ZONE 'UTC'"""
+GROUPED = """
+SELECT array_agg(id), sum(billed_cost_amount), bool_or(billed_cost_amount > 0), bool_or(billed_cost_amount < 0),
+       {columns}
+FROM ingest_costline
+WHERE org_id = %(org)s AND charge_period_start >= %(start)s AND charge_period_start < %(end)s AND {summed}
+GROUP BY {columns}
+"""
+SINGLE = """
+SELECT id, charge_period_start, charge_period_end, billed_cost_amount, {columns}
+FROM ingest_costline
+WHERE org_id = %(org)s AND charge_period_start >= %(start)s AND charge_period_start < %(end)s AND NOT ({summed})
+UNION ALL
+SELECT id, charge_period_start, charge_period_end, billed_cost_amount, {columns}
+FROM ingest_costline
+WHERE org_id = %(org)s AND charge_period_start >= %(back)s AND charge_period_start < %(start)s
+    AND charge_period_end > %(start)s AND {crossing}
+"""
+
+
+def _line_share(line, start, end, by_resource, plans, marks) -> BillShare:
+    """One line's (a _Line) or one group's (a _Group: whole lines, summed) share of the day."""
+    host = by_resource.get(line.resource_id)
+    category = _category(line, host, marks.get(line.resource_id or line.resource_name))
+    dims = Dims(customer=line.customer, feature=line.feature, environment=line.environment,
+                owner=line.owner or (host.owner if host else ""), purpose=line.purpose, provider=line.provider,
+                host=host.name if host else "", service=line.service_name)  # fmt: skip
+    if category == "gpu" and not host:
+        dims = replace(dims, host=line.resource_id or line.resource_name or _unnamed_resource(line))
+    dims = _with_plan(dims, plans)
+    if isinstance(line, _Group):
+        hourly, amount, line_id, line_ids = (), line.billed_cost_amount, line.ids[0], tuple(line.ids)
+    else:
         hourly = _hourly(line, start, end) if host and category == "gpu" else ()
         amount = sum((a for _, a in hourly), Decimal(0)) if hourly else _share(line, start, end)
-        yield BillShare(
-            line_id=line.pk,
-            amount=amount,
-            currency=line.currency,
-            category=category,
-            dims=dims,
-            tagged=bool(line.customer or line.feature or line.owner or line.purpose),
-            llm_provider=LLM_BILL_PROVIDERS.get(line.provider.strip().lower(), ""),
-            hourly=hourly,
-        )
+        line_id, line_ids = line.pk, ()
+    return BillShare(
+        line_id=line_id,
+        amount=amount,
+        currency=line.currency,
+        category=category,
+        dims=dims,
+        tagged=bool(line.customer or line.feature or line.owner or line.purpose),
+        llm_provider=LLM_BILL_PROVIDERS.get(line.provider.strip().lower(), ""),
+        hourly=hourly,
+        line_ids=line_ids if len(line_ids) > 1 else (),
+    )
 
 
 def _category(line, host, marked_gpu: bool | None) -> str:

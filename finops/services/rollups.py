@@ -38,20 +38,23 @@ SUMMED = ((WorkRollup, WORK_DIMS, WORK_COLUMNS), (CustomerRollup, CUSTOMER_DIMS,
 
 
 @transaction.atomic
-def rollup_day_recompute(*, org, day: date, calls_in_sql: bool = True) -> int:
+def rollup_day_recompute(*, org, day: date, in_sql: bool = True) -> int:
     """Replace the rollup rows of one org-day (and the job, work and customer rows summed from them) from the
     ledgers; returns the rollup rows written.
 
-    On PostgreSQL the model calls are costed, allocated and rolled up by one SQL statement (rollup_calls.py) and
-    the work and customer rows summed in SQL from the day's rollup rows; the bill lines and GPU hours, and every
-    day on SQLite (or with `calls_in_sql` False: the oracle its tests compare with), go through `allocate_day`."""
+    On PostgreSQL the model calls are costed, allocated and rolled up by one SQL statement (rollup_calls.py), the
+    bill lines that are placed by a plain sum come summed by a grouped read (selectors.inputs._bill_shares), and the
+    work and customer rows are summed in SQL from the day's rollup rows; the other bill lines and the GPU hours, and
+    every line and call on SQLite (or with `in_sql` False: the oracle the tests compare with, test_rollup_calls.py
+    and test_rollup_bills.py), go through `allocate_day` one by one."""
     for model in (Rollup, JobRollup, WorkRollup, CustomerRollup):
         model.objects.for_org(org).filter(day=day).delete()
-    in_sql = calls_in_sql and connection.vendor == "postgresql"
+    in_sql = in_sql and connection.vendor == "postgresql"
     calls = None
     if in_sql:
         plans = day_plans(org=org, day=day)
-        inputs = day_inputs(org=org, day=day, plans=plans, calls=False)
+        with _hashed():  # the grouped read of the bill lines hashes (a sort on its 16 text columns costs 4x)
+            inputs = day_inputs(org=org, day=day, plans=plans, calls=False, grouped=True)
         with _hashed():
             calls = calls_rollup_write(org=org, day=day, inputs=inputs, plans=plans)
         if calls is None:  # the Python path decides this day's calls (rollup_calls.py says when)

@@ -91,7 +91,7 @@ class RollupCallsTests(BaseTestCase):
     def assert_same(self, org, *, in_sql: bool = True):
         """Both paths write the same rows; on PostgreSQL the SQL one wrote the calls' rows (or, not `in_sql`, left
         them to Python)."""
-        rollup_day_recompute(org=org, day=DAY, calls_in_sql=False)
+        rollup_day_recompute(org=org, day=DAY, in_sql=False)
         oracle, rows = snapshot(org), RollupDay.objects.get(org=org, day=DAY).rows
         returned = []
 
