@@ -154,20 +154,21 @@ def _lines(org, start, end) -> list:
 
 
 def _lines_grouped(org, start, end, by_resource, policy) -> tuple[list, list]:
-    """(groups, lines): the whole lines of [start, end) that can be summed, grouped by LINE_COLUMNS; the others (and
-    the lines that run into the day from before it, found by the partial index of lines that cross a UTC midnight,
-    ingest migration 0009) one by one."""
-    columns = ", ".join(LINE_COLUMNS)
+    """(groups, lines), by one statement: the whole lines of [start, end) that can be summed, grouped by LINE_COLUMNS;
+    the others (and the lines that run into the day from before it, found by the partial index of lines that cross a
+    UTC midnight, ingest migration 0009) one by one."""
     params = {"org": org.pk, "start": start, "end": end, "back": start - timedelta(days=MAX_DAYS_PER_LINE),
               "hosts": list(by_resource), "currency": policy.currency,
               "rated": [c for c, _ in policy.rates if c != policy.currency]}  # fmt: skip
+    groups, lines = [], []
     with connection.cursor() as cursor:
-        cursor.execute(GROUPED.format(columns=columns, summed=SUMMED), params)
-        groups = [_Group(sorted(ids), amount, positive, negative, *rest)
-                  for ids, amount, positive, negative, *rest in cursor.fetchall()]  # fmt: skip
-        cursor.execute(SINGLE.format(columns=columns, summed=SUMMED, crossing=CROSSING), params)
-        lines = sorted(map(_Line._make, cursor.fetchall()), key=attrgetter("pk"))
-    return groups, lines
+        cursor.execute(GROUPED.format(columns=", ".join(LINE_COLUMNS), summed=SUMMED, crossing=CROSSING), params)
+        for single, ids, amount, positive, negative, begin, finish, *rest in cursor.fetchall():
+            if single is None:
+                groups.append(_Group(sorted(ids), amount, positive, negative, *rest))
+            else:
+                lines.append(_Line(single, begin, finish, amount, *rest))
+    return groups, sorted(lines, key=attrgetter("pk"))
 
 
 # A whole line of the day that allocate_day places by a plain sum: inside the day (or with no end), of no agent host's
@@ -178,19 +179,18 @@ SUMMED = """(charge_period_end IS NULL OR charge_period_end <= %(end)s) AND NOT 
 # predicate of the partial index costline_org_crossing (ingest migration 0009), word for word so the planner uses it.
 CROSSING = """charge_period_end > (date_trunc('day', charge_period_start AT TIME ZONE 'UTC') + interval '1 day')
     AT TIME ZONE 'UTC'"""
+# The day's lines in one scan: those SUMMED grouped (`single` NULL), each other one a group of its own (`single` its
+# id); then the lines from before the day that run into it.
 GROUPED = """
-SELECT array_agg(id), sum(billed_cost_amount), bool_or(billed_cost_amount > 0), bool_or(billed_cost_amount < 0),
-       {columns}
-FROM ingest_costline
-WHERE org_id = %(org)s AND charge_period_start >= %(start)s AND charge_period_start < %(end)s AND {summed}
-GROUP BY {columns}
-"""
-SINGLE = """
-SELECT id, charge_period_start, charge_period_end, billed_cost_amount, {columns}
-FROM ingest_costline
-WHERE org_id = %(org)s AND charge_period_start >= %(start)s AND charge_period_start < %(end)s AND NOT ({summed})
+SELECT single, array_agg(id), sum(billed_cost_amount), bool_or(billed_cost_amount > 0),
+       bool_or(billed_cost_amount < 0), min(charge_period_start), min(charge_period_end), {columns}
+FROM (SELECT CASE WHEN {summed} THEN NULL ELSE id END AS single, id, billed_cost_amount, charge_period_start,
+             charge_period_end, {columns}
+      FROM ingest_costline
+      WHERE org_id = %(org)s AND charge_period_start >= %(start)s AND charge_period_start < %(end)s) AS line
+GROUP BY single, {columns}
 UNION ALL
-SELECT id, charge_period_start, charge_period_end, billed_cost_amount, {columns}
+SELECT id, NULL, billed_cost_amount, NULL, NULL, charge_period_start, charge_period_end, {columns}
 FROM ingest_costline
 WHERE org_id = %(org)s AND charge_period_start >= %(back)s AND charge_period_start < %(start)s
     AND charge_period_end > %(start)s AND {crossing}
