@@ -1,13 +1,35 @@
+from datetime import timedelta
+
+from django.utils import timezone
 from rest_framework import serializers
 
+from ingest import limits
 from ingest.models import Upload
 
 
 class UploadInput(serializers.Serializer):
     file = serializers.FileField()
     kind = serializers.ChoiceField(choices=Upload.Kind.choices)
-    format = serializers.CharField(required=False, allow_blank=True, help_text="Auto-detected when absent")
+    format = serializers.CharField(
+        required=False, allow_blank=True, max_length=40, help_text="Auto-detected when absent"
+    )
     mapping = serializers.UUIDField(required=False, help_text="Code of a saved column mapping (GPU cloud CSVs)")
+
+    def validate(self, data):
+        """A bill or usage format must be one we read, for that kind (revenue formats are the pricing app's)."""
+        from ingest.sources import SOURCES_BY_NAME
+
+        chosen, kind = data.get("format") or "", data["kind"]
+        try:
+            limits.text_check(chosen)
+        except limits.LimitError as exc:
+            raise serializers.ValidationError({"format": [str(exc)]}) from None
+        known = sorted(name for name, source in SOURCES_BY_NAME.items() if source.kind == kind)
+        if chosen and kind in ("bill", "usage") and chosen not in known:
+            raise serializers.ValidationError(
+                {"format": [f"Unknown format {chosen!r} for a {kind} file; use one of {', '.join(known)}."]}
+            )
+        return data
 
 
 class UploadError(serializers.Serializer):
@@ -98,67 +120,123 @@ class ReconciliationOutput(PeriodOutput):
 
 
 MAX_CLOCK_SKEW_MINUTES = 5
+MAX_BYTES = 2**62  # memory and energy counters: 64-bit columns
+MAX_POWER_MW = 10**9  # a megawatt: summed per minute into a 64-bit column
+
+
+class _Text(serializers.CharField):
+    """Text the database can store: no NUL character, no lone surrogate (`ingest.limits`)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return limits.text_check(value)
+        except limits.LimitError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class _Moment(serializers.DateTimeField):
+    """A sample's time: not before INGEST_EARLIEST, at most a few minutes ahead of our clock."""
+
     def to_internal_value(self, value):
-        from datetime import timedelta
-
-        from django.utils import timezone
-
         moment = super().to_internal_value(value)
         if moment > timezone.now() + timedelta(minutes=MAX_CLOCK_SKEW_MINUTES):
             raise serializers.ValidationError(
                 f"is in the future by more than {MAX_CLOCK_SKEW_MINUTES} minutes: check the host's clock"
             )
+        if moment < limits.earliest():
+            raise serializers.ValidationError(
+                f"is before {limits.earliest().date().isoformat()}: check the host's clock"
+            )
         return moment
 
 
+class _AnyMoment(serializers.DateTimeField):
+    """A time the agent reports but we do not sample by (process start, sending time): in the window."""
+
+    def to_internal_value(self, value):
+        try:
+            return limits.moment_check(super().to_internal_value(value))
+        except OverflowError:
+            raise serializers.ValidationError("is outside the dates we can read") from None
+        except limits.LimitError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+def _count(maximum=limits.MAX_INT32, minimum=0, **kwargs):
+    return serializers.IntegerField(min_value=minimum, max_value=maximum, **kwargs)
+
+
 class AgentGpuInput(serializers.Serializer):
-    uuid = serializers.CharField(max_length=100)
-    index = serializers.IntegerField(min_value=0)
-    name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
-    memory_total_bytes = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    mig_mode = serializers.IntegerField(allow_null=True, required=False)
+    uuid = _Text(max_length=100)
+    index = _count(65535)
+    name = _Text(max_length=200, allow_blank=True, required=False, default="")
+    memory_total_bytes = _count(MAX_BYTES, allow_null=True, required=False)
+    mig_mode = _count(255, allow_null=True, required=False)
 
 
 class AgentSampleInput(serializers.Serializer):
     ts = _Moment()
-    gpu_uuid = serializers.CharField(max_length=100)
-    utilization_gpu_pct = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, required=False)
-    utilization_memory_pct = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, required=False)
-    memory_used_bytes = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    power_mw = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    energy_mj = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    temperature_c = serializers.IntegerField(allow_null=True, required=False)
-    sm_clock_mhz = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    memory_clock_mhz = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    gpu_uuid = _Text(max_length=100)
+    utilization_gpu_pct = _count(100, allow_null=True, required=False)
+    utilization_memory_pct = _count(100, allow_null=True, required=False)
+    memory_used_bytes = _count(MAX_BYTES, allow_null=True, required=False)
+    power_mw = _count(MAX_POWER_MW, allow_null=True, required=False)
+    energy_mj = _count(MAX_BYTES, allow_null=True, required=False)
+    temperature_c = _count(1000, minimum=-300, allow_null=True, required=False)
+    sm_clock_mhz = _count(10**6, allow_null=True, required=False)
+    memory_clock_mhz = _count(10**6, allow_null=True, required=False)
 
 
 class AgentProcessInput(serializers.Serializer):
     ts = _Moment()
-    gpu_uuid = serializers.CharField(max_length=100)
-    pid = serializers.IntegerField(min_value=0)
-    used_memory_bytes = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    sm_util_pct = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, required=False)
-    name = serializers.CharField(allow_blank=True, required=False, default="")
-    start_time = serializers.DateTimeField(allow_null=True, required=False)
-    user = serializers.CharField(allow_blank=True, required=False, default="")
-    container_id = serializers.CharField(allow_blank=True, required=False, default="")
-    cmdline = serializers.CharField(allow_blank=True, required=False, default="")
-    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+    gpu_uuid = _Text(max_length=100)
+    pid = _count()
+    used_memory_bytes = _count(MAX_BYTES, allow_null=True, required=False)
+    sm_util_pct = _count(100, allow_null=True, required=False)
+    name = _Text(max_length=255, allow_blank=True, required=False, default="")
+    start_time = _AnyMoment(allow_null=True, required=False)
+    user = _Text(max_length=100, allow_blank=True, required=False, default="")
+    container_id = _Text(max_length=100, allow_blank=True, required=False, default="")
+    cmdline = _Text(max_length=8192, allow_blank=True, required=False, default="")
+    labels = serializers.DictField(child=_Text(max_length=200, allow_blank=True), required=False, default=dict)
+
+    def validate_labels(self, labels):
+        for key in labels:
+            try:
+                limits.text_check(key, 100)
+            except limits.LimitError as exc:
+                raise serializers.ValidationError(f"label key {key[:40]!r} {exc}") from None
+        return labels
+
+
+HOST_TEXT = {"name": 255, "driver_version": 100}
 
 
 class AgentBatchInput(serializers.Serializer):
-    batch_id = serializers.CharField(max_length=200)
-    agent_version = serializers.CharField(max_length=50, required=False, default="")
-    sent_at = serializers.DateTimeField(required=False)
+    batch_id = _Text(max_length=200)
+    agent_version = _Text(max_length=50, required=False, default="", allow_blank=True)
+    sent_at = _AnyMoment(required=False)
     interval_seconds = serializers.IntegerField(min_value=1, max_value=3600)
-    dropped_batches = serializers.IntegerField(min_value=0, required=False, default=0)
+    dropped_batches = _count(required=False, default=0)
     host = serializers.DictField(required=False, default=dict)
     gpus = AgentGpuInput(many=True)
     samples = AgentSampleInput(many=True)
     processes = AgentProcessInput(many=True, required=False, default=list)
+
+    def validate_host(self, host):
+        """What the agent says about the machine: its hostname and driver version are stored, the rest kept out."""
+        try:
+            limits.json_check(host)
+        except limits.LimitError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        for key, max_length in HOST_TEXT.items():
+            try:
+                if host.get(key) is not None:
+                    limits.text_check(str(host[key]), max_length)
+            except limits.LimitError as exc:
+                raise serializers.ValidationError(f"{key} {exc}") from None
+        return host
 
     def validate(self, data):
         known = {gpu["uuid"] for gpu in data["gpus"]}

@@ -6,9 +6,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ParseError
 
 from accounts.selectors import organization_for_code
 from accounts.tenancy import get_org_for_user
+from finops.parsers import json_parse
 from ingest.periods import period_for_page
 from pricing import selectors
 from pricing.forms import PriceOverrideForm, StripeConnectionForm, StripeCustomerMapForm
@@ -101,6 +103,10 @@ def stripe_settings(request, org_code):
 def stripe_webhook(request, org_code):
     """Stripe's webhook for one organisation: 400 unless signed with its secret and fresh; a replay is a 200."""
     org = organization_for_code(code=org_code)
+    try:
+        json_parse(request.body)  # Stripe's client would raise RecursionError on a too-deep body: a 400 here
+    except ParseError as exc:
+        return HttpResponse(str(exc.detail), status=400, content_type="text/plain")
     try:
         outcome = stripe_webhook_receive(
             org=org, payload=request.body, signature=request.headers.get("Stripe-Signature")

@@ -36,7 +36,9 @@ fsync, rename), then the spool is sent oldest first, stopping at the first failu
 kept. 2xx and 409 are delivered (the server is idempotent by batch_id), except a 409 whose JSON body
 has ``"code": "host_conflict"`` (the token is in use on another machine): that one is logged as an error
 at every attempt and the batches stay in the spool until an operator settles it; another 4xx (not 401,
-408, 429) means the batch can never be accepted: it is logged and dropped; 401 means the token is wrong:
+408, 429) means the batch can never be accepted: the server's errors are logged once, the batch is set aside in
+the spool's ``rejected/`` folder (the newest REJECTED_KEEP, 20, are kept for a look), counted, and the next batch
+goes on; 401 means the token is wrong:
 batches stay in the spool until it is fixed; anything else (5xx, 408, 429, network errors) is retried
 with exponential backoff, and at the latest when the next batch is closed. The spool is capped
 (``--spool-max-mb``, 50): when full the oldest batch is dropped and counted in ``dropped_batches``.
@@ -94,6 +96,7 @@ HTTP_TIMEOUT_S = 10.0
 DEFAULT_INTERVAL_S = 10.0
 DEFAULT_BATCH_S = 60.0
 DEFAULT_SPOOL_MAX_MB = 50.0
+REJECTED_KEEP = 20  # batches the server refused, kept in <spool>/rejected/ for an operator to look at
 EXIT_OK, EXIT_UNDELIVERED, EXIT_USAGE = 0, 1, 2
 
 log = logging.getLogger("finops_agent")
@@ -676,6 +679,7 @@ class Spool:
         self.directory = directory
         self.max_bytes = max(1, int(max_bytes))
         self.dropped = 0
+        self.rejected = 0  # batches the server refused (4xx), set aside
         self._lock = threading.Lock()
         self._index = collections.OrderedDict()  # name -> size, oldest first
         self._memory = {}  # name -> body, for batches that could not be written
@@ -771,6 +775,26 @@ class Spool:
         with self._lock:
             self._remove(name)
 
+    def set_aside(self, name: str) -> None:
+        """Move a batch the server refused out of the way into rejected/, keeping the newest REJECTED_KEEP."""
+        with self._lock:
+            self.rejected += 1
+            if self.directory is None or name in self._memory:
+                self._remove(name)
+                return
+            self._index.pop(name, None)
+            folder = os.path.join(self.directory, "rejected")
+            try:
+                os.makedirs(folder, mode=0o700, exist_ok=True)
+                os.replace(os.path.join(self.directory, name), os.path.join(folder, name))
+                kept = sorted(n for n in os.listdir(folder) if self._NAME.match(n))
+                for old in kept[: max(0, len(kept) - REJECTED_KEEP)]:
+                    os.unlink(os.path.join(folder, old))
+            except OSError as exc:
+                log.error("cannot move %s to %s (%s): it is deleted", name, folder, exc)
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.directory, name))
+
     def _remove(self, name: str) -> None:
         self._index.pop(name, None)
         if self._memory.pop(name, None) is None and self.directory is not None:
@@ -853,7 +877,8 @@ class Client:
                 log.error("the server redirected to %s: use that address in --server", exc.headers.get("Location"))
                 return RETRY
             if 400 <= code < 500 and code not in (408, 429):
-                log.error("server rejected batch %s with HTTP %d: %s; it is dropped (it can never succeed)",
+                log.error("server rejected batch %s with HTTP %d: %s; it can never succeed, so it is set aside in "
+                          "the spool's rejected/ folder and the next batch goes on",
                           batch_id, code, detail[:ERROR_BODY_MAX_CHARS])  # fmt: skip
                 return REJECTED
             log.warning("server answered HTTP %d for batch %s: %s", code, batch_id, detail[:ERROR_BODY_MAX_CHARS])
@@ -929,7 +954,7 @@ class Sender:
                 self.delivered += 1
                 log.debug("delivered %s (%s)", batch.get("batch_id"), name)
             elif outcome == REJECTED:
-                self.spool.remove(name)
+                self.spool.set_aside(name)
                 self.rejected += 1
             else:
                 if outcome == UNAUTHORIZED and self.on_unauthorized is not None:

@@ -15,7 +15,7 @@ class ImportRejectedError(Exception):
     """The file is rejected whole; `errors` lists why, as [{row, column, message}]."""
 
     def __init__(self, errors: list[dict], total: int | None = None):
-        errors = [{**error, "message": message_cap(error["message"])} for error in errors]
+        errors = [{**error, "message": message_cap(error["message"])} for error in errors[: settings.INGEST_MAX_ERRORS]]
         super().__init__(errors[0]["message"] if errors else "rejected")
         self.errors = errors
         self.total = total if total is not None else len(errors)

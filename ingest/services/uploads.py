@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from ingest.limits import message_cap
 from ingest.models import Upload
 from ingest.readers import FileProblemError
 from ingest.services.bills import bill_import
@@ -59,6 +60,8 @@ def upload_create(
         )
     if file.size == 0:
         raise ValidationError("The file is empty.")
+    if len(requested_format or "") > Upload._meta.get_field("requested_format").max_length:
+        raise ValidationError(f"Unknown format {requested_format[:40]!r}…: no format has so long a name.")
     name = Path(file.name or "upload").name
     upload = Upload(
         org=org,
@@ -118,7 +121,7 @@ def upload_run(*, upload_id: int) -> Upload | None:
     except ImportRejectedError as exc:
         _fail(upload, exc.errors, exc.total)
     except FileProblemError as exc:
-        _fail(upload, [{"row": None, "column": None, "message": str(exc)}], 1)
+        _fail(upload, [{"row": None, "column": None, "message": message_cap(str(exc))}], 1)
     except Exception:
         logger.exception("import of upload %s crashed", upload.pk)
         message = "The import stopped on an internal error; nothing was loaded. We have logged it; please retry."

@@ -513,6 +513,30 @@ def test_it_drops_a_batch_the_server_rejects_with_400_and_takes_409_as_delivered
     assert sent.count(2) == 1, "a 409 is a batch the server already has"
     assert [seq(b) for b in server.delivered()][:3] == [3, 4, 5]
     assert "rejected batch" in running.log and "HTTP 400" in running.log
+    assert [json.loads(f.read_text())["batch_id"].rsplit("-", 1)[1] for f in (spool / "rejected").iterdir()] == ["1"]
+
+
+def test_it_sets_a_refused_batch_aside_and_the_later_ones_flow(agent_env, tmp_path, server, agents):
+    server.script = [(400, {"samples": [{"power_mw": ["Ensure this value is less than or equal to 1000000000."]}]})]
+    server.start()
+    spool = tmp_path / "spool"
+    running = agents(agent_env, tmp_path, "--server", server.url, "--token", "t", "--spool-dir", str(spool), *FAST)
+    wait_for(lambda: len(server.delivered()) >= 2, what="deliveries after the 400", log=running)
+    assert running.stop() == 0, running.log
+    assert [seq(r["body"]) for r in server.requests].count(1) == 1, "a 400 is set aside, never retried"
+    assert running.log.count("power_mw") == 1, "the server's errors are logged once"
+    assert [f.name for f in (spool / "rejected").iterdir()] == ["000000000001.json"]
+
+
+def test_it_keeps_only_the_newest_refused_batches(agent, tmp_path):
+    spool = agent.Spool(str(tmp_path / "spool"), max_bytes=10**6)
+    spool.open()
+    names = [spool.put(json.dumps({"n": i}).encode()) for i in range(agent.REJECTED_KEEP + 5)]
+    for name in names:
+        spool.set_aside(name)
+    kept = sorted(f.name for f in (tmp_path / "spool" / "rejected").iterdir())
+    assert kept == names[5:] and spool.rejected == len(names) and spool.names() == []
+    spool.close()
 
 
 CONFLICT = (
