@@ -300,10 +300,32 @@ STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 
-# Ingest limits: an upload above these is refused with a clear error.
+# Ingest limits: an upload above these is refused with a clear error naming the limit (and the row where known).
+# They keep one hostile file from taking the worker every tenant shares (ingest/readers.py): sizes are counted
+# while the file streams, so a refusal comes as soon as the limit is passed, never after reading the file whole.
 INGEST_MAX_UPLOAD_BYTES = env.int("INGEST_MAX_UPLOAD_BYTES", default=2 * 2**30)
-INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=20 * 2**30)
+# Decompressed bytes of a gzip or zip upload, and the ratio of decompressed to compressed bytes (checked once
+# INGEST_RATIO_CHECK_BYTES have come out; a zip member's declared sizes are checked before reading).
+INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=2 * 2**30)
+INGEST_MAX_COMPRESSION_RATIO = env.int("INGEST_MAX_COMPRESSION_RATIO", default=200)
+INGEST_RATIO_CHECK_BYTES = env.int("INGEST_RATIO_CHECK_BYTES", default=64 * 2**20)
+# One row: a CSV record (all its lines), a JSON line, an item of a JSON document's array. One CSV value.
+INGEST_MAX_ROW_BYTES = env.int("INGEST_MAX_ROW_BYTES", default=2**20)
+INGEST_MAX_FIELD_BYTES = env.int("INGEST_MAX_FIELD_BYTES", default=256 * 2**10)
+INGEST_MAX_ROWS = env.int("INGEST_MAX_ROWS", default=20_000_000)
+INGEST_MAX_JSON_DEPTH = env.int("INGEST_MAX_JSON_DEPTH", default=64)
+if not (
+    2**10 <= INGEST_MAX_FIELD_BYTES <= INGEST_MAX_ROW_BYTES <= 2**30
+    and INGEST_MAX_ROWS >= 1
+    and 2 <= INGEST_MAX_JSON_DEPTH <= 500
+    and INGEST_MAX_COMPRESSION_RATIO >= 2
+):
+    raise ImproperlyConfigured(
+        "Ingest limits: need 1 KiB <= INGEST_MAX_FIELD_BYTES <= INGEST_MAX_ROW_BYTES <= 1 GiB, INGEST_MAX_ROWS >= 1, "
+        "INGEST_MAX_JSON_DEPTH 2 to 500, INGEST_MAX_COMPRESSION_RATIO >= 2."
+    )
 INGEST_MAX_ERRORS = 100
+
 # The time window every ingested moment must lie in (ingest/limits.py): from INGEST_EARLIEST (an ISO date) to
 # INGEST_FUTURE_DAYS after now. A row outside it is refused with its row and column.
 try:

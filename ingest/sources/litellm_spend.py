@@ -12,6 +12,7 @@ import json
 from datetime import timedelta
 
 from ingest import limits
+from ingest.readers import is_array
 from ingest.sources import values as v
 from ingest.sources.openai_usage import count, stable_id
 from ingest.sources.usage_base import PURPOSES, UsageSource
@@ -218,9 +219,9 @@ class LiteLLMSpendDocumentSource(LiteLLMSpendSource):
 
     @classmethod
     def detect_document(cls, document):
-        first = document[0] if isinstance(document, list) and document else None
+        first = next(iter(document), None) if is_array(document) else None
         return isinstance(first, dict) and {"request_id", "startTime", "spend"} <= set(first)
 
     def records(self, document):
-        for number, row in enumerate(document if isinstance(document, list) else (), start=1):
+        for number, row in enumerate(document if is_array(document) else (), start=1):
             yield number, row if isinstance(row, dict) else {"__error__": "this item is not a JSON object"}

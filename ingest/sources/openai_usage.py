@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from ingest import limits
+from ingest.readers import is_array
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
 from ingest.sources.focus import month_start, next_month
@@ -68,20 +69,23 @@ def stable_id(prefix: str, parts) -> str:
     return f"{prefix}:{digest[:32]}"
 
 
-def report_buckets(document) -> list | None:
-    """The time buckets of a report: one page {"data": [...]}, a list of pages, or a list of buckets."""
+def report_buckets(document):
+    """An iterator over the time buckets of a report (one page {"data": [...]}, a list of pages, or a list of
+    buckets; lists parsed or streamed from the file), or None when the document is none of these."""
     if isinstance(document, dict):
         data = document.get("data")
-        return list(data) if isinstance(data, list) else None
-    if not isinstance(document, list):
+        return iter(data) if is_array(data) else None
+    if not is_array(document):
         return None
-    buckets = []
-    for item in document:
+    return _page_buckets(document)
+
+
+def _page_buckets(items):
+    for item in items:
         if isinstance(item, dict) and isinstance(item.get("data"), list):
-            buckets.extend(item["data"])  # several pages exported into one file
+            yield from item["data"]  # several pages exported into one file
         else:
-            buckets.append(item)
-    return buckets
+            yield item
 
 
 def _results(bucket: dict):
@@ -91,13 +95,11 @@ def _results(bucket: dict):
 
 def result_kinds(document, start_key: str, kind_of) -> set | None:
     """`kind_of(result)` for every result, or None when the document is not buckets keyed by `start_key`."""
-    buckets = report_buckets(document)
-    if not buckets:
-        return None
-    kinds = set()
-    for bucket in buckets:
+    kinds = None
+    for bucket in report_buckets(document) or ():
         if not isinstance(bucket, dict) or start_key not in bucket or not isinstance(_results(bucket), list):
             return None
+        kinds = kinds or set()
         kinds.update(kind_of(r) if isinstance(r, dict) else "" for r in _results(bucket))
     return kinds
 
