@@ -511,8 +511,9 @@ def _units(price: Decimal) -> int | None:
 
 
 def _codes(column):
-    distinct = pc.unique(column)
-    return distinct.to_pylist(), pc.cast(pc.index_in(column, value_set=distinct), pa.int64())
+    """(the distinct values in order of appearance, each row's index among them), in one pass."""
+    encoded = pc.dictionary_encode(column, null_encoding="encode")
+    return encoded.dictionary.to_pylist(), pc.cast(encoded.indices, pa.int64())
 
 
 def _plain_costs(request_count, tokens, units, slots, plain, stored):

@@ -20,7 +20,7 @@ from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
 
 from ingest import limits
-from ingest.readers import open_csv_stream
+from ingest.readers import open_csv_stream, rows_within_limit
 from ingest.services.focus_columnar import (
     DECIMAL,
     SENTINELS,
@@ -251,7 +251,9 @@ def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple
     from ingest.services.usage import COLUMNS
 
     parse = pajson.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="infer")
-    read = pajson.ReadOptions(block_size=BLOCK_BYTES)
+    # One thread: the database, storing the rows, is the slower side and needs a core of its own; Arrow's
+    # readers would compete with it for the CPU while the main thread is busy anyway.
+    read = pajson.ReadOptions(block_size=BLOCK_BYTES, use_threads=False)
     rows, first, last, encoder = 0, None, None, None
     # Calls are priced here, before the COPY, so the ledger receives final rows: an UPDATE of rows
     # already in the indexed ledger cost more than reading, checking and storing them together.
@@ -272,6 +274,7 @@ def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple
                     break
                 except pa.ArrowInvalid as exc:
                     raise NotColumnarError(str(exc)) from exc
+                rows_within_limit(rows + batch.num_rows)
                 staged = price(usage_table(batch, org=upload.org, upload_id=upload.pk, first_row=rows + 1))
                 if encoder is None:
                     encoder = _encoder(staged.schema)
