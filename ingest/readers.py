@@ -179,6 +179,12 @@ def _too_many() -> str:
     return f"The file has more than {settings.INGEST_MAX_ROWS:,} rows, the limit for one file; split it by period."
 
 
+def rows_within_limit(rows: int) -> None:
+    """FileProblemError once a reader of its own (the columnar paths) has read more than INGEST_MAX_ROWS rows."""
+    if rows > settings.INGEST_MAX_ROWS:
+        raise FileProblemError(_too_many())
+
+
 def _csv_problem(exc: csv.Error, row: int) -> FileProblemError:
     if "field limit" in str(exc):
         return FileProblemError(
@@ -313,12 +319,41 @@ def _jsonl_table(stream) -> Table:
     return Table(columns, records(), "jsonl")
 
 
+def _parquet_columns(batch, field_limit: int, first_row: int) -> list[list]:
+    """A batch's columns as Python lists. Text arrives dictionary-encoded (`read_dictionary`) and each value
+    used is converted once and shared by its rows: a file repeating one long value in every row would
+    otherwise become one Python copy per row (a Parquet "dictionary bomb")."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in batch.columns:
+        text = pa.types.is_dictionary(column.type) and (
+            pa.types.is_string(column.type.value_type) or pa.types.is_binary(column.type.value_type)
+        )
+        if not text:
+            columns.append(column.to_pylist())
+            continue
+        used = pc.unique(column.indices).drop_null()
+        values = pc.take(column.dictionary, used)
+        if len(values) and pc.max(pc.binary_length(values)).as_py() > field_limit:
+            raise FileProblemError(
+                f"Rows {first_row:,} to {first_row + len(column) - 1:,} have a value longer than "
+                f"{_size(field_limit)}, the limit for one value."
+            )
+        lookup = dict(zip(used.to_pylist(), values.to_pylist(), strict=True))
+        columns.append([None if i is None else lookup[i] for i in column.indices.to_pylist()])
+    return columns
+
+
 def _parquet_table(path: Path) -> Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        schema = pq.read_schema(path)
+        text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
+        parquet = pq.ParquetFile(path, read_dictionary=text)
     except (pa.ArrowException, OSError) as exc:
         raise FileProblemError(f"The Parquet file is corrupt ({exc}).") from exc
     columns = list(parquet.schema_arrow.names)
@@ -340,11 +375,12 @@ def _parquet_table(path: Path) -> Table:
 
     def records():
         number = 1
+        field_limit = settings.INGEST_MAX_FIELD_BYTES
         try:
             for batch in parquet.iter_batches(batch_size=batch_rows):
-                for record in batch.to_pylist():
+                for values in zip(*_parquet_columns(batch, field_limit, number + 1), strict=True):
                     number += 1
-                    yield number, record
+                    yield number, dict(zip(columns, values, strict=True))
         except (pa.ArrowException, OSError) as exc:
             raise FileProblemError(f"The Parquet file is corrupt near row {number} ({exc}).") from exc
 

@@ -15,6 +15,7 @@ from queue import Queue
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from pgpq import ArrowToPostgresBinaryEncoder
@@ -24,7 +25,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from ingest import limits
 from ingest.models import CostLine
-from ingest.readers import open_csv_stream
+from ingest.readers import open_csv_stream, rows_within_limit
 from ingest.services.ledger_writer import LEDGER_COLUMNS
 from ingest.services.tally import days_covered
 from ingest.sources import values as v
@@ -281,6 +282,7 @@ def focus_stream_columnar(upload, table, source, tally, *, tags_columns, progres
     )
     sql = f"COPY {CostLine._meta.db_table} ({', '.join(LEDGER_COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
     next_row, written, encoder = 2, 0, None
+    field_limit = settings.INGEST_MAX_FIELD_BYTES
     with _csv_input(upload.file.path) as stream, connection.cursor() as cursor:
         try:
             reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
@@ -294,6 +296,9 @@ def focus_stream_columnar(upload, table, source, tally, *, tags_columns, progres
                     break
                 except pa.ArrowInvalid as exc:
                     raise NotColumnarError(str(exc)) from exc
+                rows_within_limit(written + batch.num_rows)
+                if max((pc.max(pc.binary_length(c)).as_py() or 0 for c in batch.columns), default=0) > field_limit:
+                    raise NotColumnarError("a value is longer than INGEST_MAX_FIELD_BYTES")  # the row path says where
                 ledger, columns = _ledger_table(upload, source, _Batch(batch), next_row, tags_columns)
                 _tally_batch(columns, tally)
                 if encoder is None:

@@ -208,7 +208,7 @@ def usage_import(upload) -> None:
     first = last = None
     with ExitStack() as stack:
         if sniff_json_document(upload.file.path):
-            document = open_json_document(upload.file.path)
+            document, table = open_json_document(upload.file.path), None
             source = choose_usage_source(upload, document=document)(org_currency=upload.org.currency)
             records = source.records(document)
         else:
