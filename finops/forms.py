@@ -25,6 +25,21 @@ def _pairs_text(pairs: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in (pairs or {}).items())
 
 
+MAX_RATE = Decimal(10**6)  # one unit of a currency in another: the stored rate holds under 1e10
+MAX_WEIGHT = Decimal(10**6)  # blend weights are relative: any finite spread fits under this
+
+
+def _finite(name: str, value: str, *, maximum: Decimal, what: str) -> Decimal:
+    """`value` as a finite Decimal below `maximum`, else a ValidationError naming `name`."""
+    try:
+        number = Decimal(value)
+    except ArithmeticError as exc:
+        raise forms.ValidationError(f"{name}: {value[:40]} is not a number.") from exc
+    if not number.is_finite() or number >= maximum:
+        raise forms.ValidationError(f"{name}: {what} is a finite number below {maximum:,}, not {value[:40]}.")
+    return number
+
+
 def _parse_pairs(text: str) -> dict:
     """'a=1, b=2' -> {'a': '1', 'b': '2'}; a part without '=' is an error."""
     pairs = {}
@@ -108,10 +123,7 @@ class EconomicsSettingsForm(forms.ModelForm):
             code = currency.upper()
             if len(code) != 3 or not code.isalpha():
                 raise forms.ValidationError(f"{currency}: a currency is three letters, e.g. EUR.")
-            try:
-                rate = Decimal(value)
-            except ArithmeticError as exc:
-                raise forms.ValidationError(f"{currency}: {value} is not a number.") from exc
+            rate = _finite(currency, value, maximum=MAX_RATE, what="a rate")
             if rate <= 0 or rate.as_tuple().exponent < -10:
                 raise forms.ValidationError(f"{currency}: a rate above zero, with at most 10 decimals.")
             rates[code] = rate
@@ -123,12 +135,10 @@ class EconomicsSettingsForm(forms.ModelForm):
         for name, value in pairs.items():
             if name not in BLEND_MEASURES:
                 raise forms.ValidationError(f"{name}: blend gpu_hours, tokens, requests or even.")
-            try:
-                weights[name] = str(Decimal(value))
-            except ArithmeticError as exc:
-                raise forms.ValidationError(f"{name}: {value} is not a number.") from exc
-            if Decimal(value) < 0:
+            weight = _finite(name, value, maximum=MAX_WEIGHT, what="a weight")
+            if weight < 0:
                 raise forms.ValidationError(f"{name}: weights are zero or more.")
+            weights[name] = str(weight)
         if self.cleaned_data.get("shared_cost_key") == "blend" and not weights:
             raise forms.ValidationError("The blend key needs weights.")
         return weights

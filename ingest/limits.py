@@ -12,7 +12,8 @@ cost column (`finops.money`: 20 digits, 10 decimal places, so |x| < 1e10) but th
   lines at the cap to overflow, where a real bill's largest lines are a few per cent of that); a usage event's
   cost 0 <= x < MAX_USAGE_COST (1e6 per call or per provider bucket: ten thousand of them in a day still fit).
 - **Quantities**: |x| < MAX_QUANTITY (1e15; the column holds 1e20).
-- **Counts**: tokens 0 <= n < MAX_TOKENS (1e12 per event: the 64-bit sums of nine million such events fit);
+- **Counts**: tokens 0 <= n <= MAX_TOKENS (1e11 per event or provider bucket: the 64-bit sums of ninety million
+  such events fit, and at the highest price a form takes, 1e4 per 1M tokens, one call costs under 1e9);
   `attempt`, `latency_ms`, `request_count` and every other 32-bit column < 2**31.
 - **Text**: no NUL character (PostgreSQL text cannot hold it) and no lone surrogate (not UTF-8).
 """
@@ -28,7 +29,7 @@ from django.utils import timezone
 MAX_BILL_AMOUNT = Decimal("1e8")
 MAX_USAGE_COST = Decimal("1e6")
 MAX_QUANTITY = Decimal("1e15")
-MAX_TOKENS = 10**12
+MAX_TOKENS = 10**11
 MAX_INT32 = 2**31 - 1
 MAX_BIGINT = 2**63 - 1
 END_YEARS_AHEAD = 10
@@ -109,7 +110,7 @@ def text_check(value: str, max_length: int = 0) -> str:
 def json_check(value) -> None:
     """A JSON value (metadata, tags) PostgreSQL's jsonb can store: no NUL, valid UTF-8, finite numbers."""
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=str)
     except (ValueError, TypeError, RecursionError):
         raise LimitError("is not plain JSON (nested too deep, or NaN or Infinity in it)") from None
     if "\\u0000" in text:

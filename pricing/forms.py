@@ -1,7 +1,12 @@
+from decimal import Decimal
+
 from django import forms
 from django.utils import timezone
 
-PRICE = {"required": False, "min_value": 0, "max_digits": 20, "decimal_places": 10}
+from ingest import limits
+
+# Per 1M tokens or per GPU-hour: far above any real price, low enough that a call's cost fits its column.
+PRICE = {"required": False, "min_value": 0, "max_value": Decimal(10**4), "max_digits": 20, "decimal_places": 10}
 
 
 class PriceOverrideForm(forms.Form):
@@ -31,6 +36,13 @@ class PriceOverrideForm(forms.Form):
         self.fields["effective_from"].initial = timezone.now().date()
         if org is not None:
             self.fields["currency"].initial = org.currency
+
+    def clean_effective_from(self):
+        value = self.cleaned_data["effective_from"]
+        try:
+            return limits.day_check(value, end=True)
+        except limits.LimitError as exc:
+            raise forms.ValidationError(f"The date {exc}.") from None
 
     def clean_currency(self):
         value = self.cleaned_data["currency"].strip().upper()

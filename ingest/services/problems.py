@@ -54,6 +54,9 @@ class ErrorList:
             raise self.rejection()
 
 
+NET_KINDS = ("bill", "usage")  # the ledgers ingest/limits.py guards (revenue rows are the pricing app's)
+
+
 class ParsedRows:
     """Iterates (row number, normalised row) over a source's good records; bad ones go to `errors`.
 
@@ -81,7 +84,7 @@ class ParsedRows:
                 if errors.full:
                     return
                 continue
-            problem = row is not None and row_problem(row, kind)
+            problem = row is not None and kind in NET_KINDS and row_problem(row, kind)
             if problem:  # a value the source passed (or worked out) that we cannot store or sum
                 errors.add(number, *problem)
                 if errors.full:

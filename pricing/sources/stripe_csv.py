@@ -50,6 +50,9 @@ class Exported:
     first: dict | None = None  # the first row, which the others must agree with
 
 
+MAX_AMOUNT = Decimal("1e10")
+
+
 def epoch(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
 
@@ -112,11 +115,13 @@ class StripeExport:
 
     def amount(self, record, name: str, *, required: bool = False) -> Decimal | None:
         column = self.columns[name]
-        return values.decimal(record, column, required=required) if column else None
+        # Up to what the money columns hold (finops.money): revenue is not summed into the cost rollups.
+        return values.decimal(record, column, required=required, limit=MAX_AMOUNT) if column else None
 
     def moment(self, record, name: str) -> datetime | None:
         column = self.columns[name]
-        return values.timestamp(record, column) if column else None
+        # Periods, trials and due dates lie ahead: the wide window of a period's end (ingest.limits).
+        return values.timestamp(record, column, end=True) if column else None
 
     def count(self, record, name: str) -> int | None:
         number = self.amount(record, name)
