@@ -307,8 +307,8 @@ INGEST_MAX_UPLOAD_BYTES = env.int("INGEST_MAX_UPLOAD_BYTES", default=2 * 2**30)
 # Decompressed bytes of a gzip or zip upload, and the ratio of decompressed to compressed bytes (checked once
 # INGEST_RATIO_CHECK_BYTES have come out; a zip member's declared sizes are checked before reading).
 INGEST_MAX_DECOMPRESSED_BYTES = env.int("INGEST_MAX_DECOMPRESSED_BYTES", default=2 * 2**30)
-INGEST_MAX_COMPRESSION_RATIO = env.int("INGEST_MAX_COMPRESSION_RATIO", default=200)
-INGEST_RATIO_CHECK_BYTES = env.int("INGEST_RATIO_CHECK_BYTES", default=64 * 2**20)
+INGEST_MAX_COMPRESSION_RATIO = env.int("INGEST_MAX_COMPRESSION_RATIO", default=100)
+INGEST_RATIO_CHECK_BYTES = env.int("INGEST_RATIO_CHECK_BYTES", default=16 * 2**20)
 # One row: a CSV record (all its lines), a JSON line, an item of a JSON document's array. One CSV value.
 INGEST_MAX_ROW_BYTES = env.int("INGEST_MAX_ROW_BYTES", default=2**20)
 INGEST_MAX_FIELD_BYTES = env.int("INGEST_MAX_FIELD_BYTES", default=256 * 2**10)
