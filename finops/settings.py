@@ -188,9 +188,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Too-deep JSON is a 400 like any malformed body (finops/parsers.py).
+    # Too-deep JSON is a 400 like any malformed body (accounts/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
-        "finops.parsers.JSONParser",
+        "accounts.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

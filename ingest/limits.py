@@ -24,6 +24,8 @@ from decimal import Decimal
 from functools import cache
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 
 MAX_BILL_AMOUNT = Decimal("1e8")
@@ -56,12 +58,30 @@ def latest_end(now: datetime | None = None) -> datetime:
     return latest(now) + timedelta(days=366 * END_YEARS_AHEAD)
 
 
+_window = [None, None, None, None]  # when it was worked out (Unix seconds), earliest, latest, latest end
+
+
+@receiver(setting_changed)
+def _window_forget(**kwargs):
+    _window[0] = None
+
+
+def _bounds(end: bool) -> tuple[datetime, datetime]:
+    """(earliest, latest) for this minute: worked out once a minute, since every cell of a file asks."""
+    now = timezone.now()
+    stamp = now.timestamp()
+    if _window[0] is None or not _window[0] <= stamp < _window[0] + 60:
+        _window[1:] = [earliest(), latest(now), latest_end(now)]
+        _window[0] = stamp
+    return _window[1], _window[3 if end else 2]
+
+
 def moment_check(value: datetime, *, end: bool = False) -> datetime:
-    """`value` (aware) when it lies in the window, else LimitError saying which window."""
+    """`value` (aware) when it lies in the window (to the minute), else LimitError saying which window."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    last = latest_end() if end else latest()
-    if value < earliest() or value > last:
+    first, last = _bounds(end)
+    if value < first or value > last:
         raise LimitError(
             f"{value.isoformat()} is outside the accepted time window ({earliest().date().isoformat()} to "
             f"{last.date().isoformat()}); check the value (a zero date such as 0001-01-01 is a missing one)"
@@ -142,21 +162,34 @@ def column_lengths(kind: str) -> dict:
     return {f.name: f.max_length for f in model._meta.get_fields() if getattr(f, "max_length", None)}
 
 
+def _plain_text(value: str, max_length: int) -> bool:
+    """True for text that needs no closer look: ASCII without NUL, within max_length (0: any)."""
+    return value.isascii() and "\x00" not in value and not (max_length and len(value) > max_length)
+
+
 def row_problem(row: dict, kind: str) -> tuple[str, str] | None:
     """(field, message) for the first value of a normalised row (kind "bill", "usage" or "commitment") that is
     outside the limits, else None: the net every importer casts after a source's parse."""
     lengths = column_lengths(kind)
+    first, last = _bounds(False)
+    last_end = _bounds(True)[1]
+    texts = [value for value in row.values() if value.__class__ is str]
+    plain = _plain_text("".join(texts), 0)  # one look at all the text of the row, the usual case
     for field, value in row.items():
         if value is None:
             continue
         try:
-            if isinstance(value, str):
-                text_check(value, lengths.get(field, 0))
-            elif isinstance(value, bool):
+            kind_of = value.__class__
+            if kind_of is str:
+                max_length = lengths.get(field, 0)
+                if (not plain or max_length) and not _plain_text(value, max_length):
+                    text_check(value, max_length)
+            elif kind_of is bool:
                 continue
             elif isinstance(value, datetime):
-                moment_check(value, end=field not in MOMENTS)
-            elif isinstance(value, Decimal):
+                if not first <= value <= (last if field in MOMENTS else last_end):
+                    moment_check(value, end=field not in MOMENTS)
+            elif kind_of is Decimal:
                 if field == "cost_amount" and kind == "usage":
                     decimal_check(value, MAX_USAGE_COST, negative=False)
                 elif field in QUANTITIES:
@@ -170,6 +203,11 @@ def row_problem(row: dict, kind: str) -> tuple[str, str] | None:
                     count_check(value, MAX_INT32, minimum=-MAX_INT32)
                 else:
                     count_check(value, MAX_BIGINT, minimum=-MAX_BIGINT)
+            elif kind_of is dict and all(
+                k.__class__ is str and v.__class__ is str and _plain_text(k, 0) and _plain_text(v, 0)
+                for k, v in value.items()
+            ):
+                continue  # flat tags of plain text: nothing jsonb could refuse
             elif isinstance(value, dict | list):
                 json_check(value)
         except LimitError as exc:

@@ -8,9 +8,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ParseError
 
+from accounts.parsers import json_parse
 from accounts.selectors import organization_for_code
 from accounts.tenancy import get_org_for_user
-from finops.parsers import json_parse
 from ingest.periods import period_for_page
 from pricing import selectors
 from pricing.forms import PriceOverrideForm, StripeConnectionForm, StripeCustomerMapForm
