@@ -194,6 +194,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # A lone surrogate echoed from a request is sent escaped, not a 500 (accounts/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["accounts.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -344,3 +344,46 @@ class ThresholdFormTests(BaseTestCase):
                 response = self.client.post(url, {**base, **changes})
                 self.assertLess(response.status_code, 500)
                 self.assertContains(response, "errorlist", status_code=response.status_code)
+
+
+HOSTILE_VALUES = ["\x00", "a\x00b", "\ud800", "x" * 100_000, 10**30, -(10**30), 2**63, 1e308, "NaN", "Infinity",
+                  "1e30", "-1e30", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00", "9999-W52", [], {}, None,
+                  True]  # fmt: skip
+
+
+class EveryWriteFieldTests(ApiClientMixin, BaseTestCase):
+    """Each field of each JSON write endpoint in the schema, given each hostile value: a 2xx or a 4xx, never a 5xx."""
+
+    def setUp(self):
+        self.make_keys()
+
+    def valid_bodies(self):
+        """A body each endpoint accepts, so that each hostile value is the only thing wrong."""
+        return {
+            "/api/v1/budgets/": {"scope": "customer", "target": "acme", "period": "month", "amount": "100"},
+            "/api/v1/budget-check/": {"customer": "acme", "feature": "chat", "estimated_cost": "1.5"},
+            "/api/v1/agent-tokens/": {"host": "box-2"},
+            "/api/v1/api-keys/": {"name": "k", "scope": "read"},
+            "/api/v1/agent/samples/": agent_batch(start=timezone.now() - timedelta(hours=2)),
+        }
+
+    def test_no_hostile_field_value_is_a_500(self):
+        _, agent_key = agent_token_create(org=self.org, host_name="box", created_by=self.alice)
+        schema = self.client.get("/api/schema/", {"format": "json"}).json()
+        components = schema["components"]["schemas"]
+        for path, operations in sorted(schema["paths"].items()):
+            for method in ("post", "put", "patch"):
+                content = operations.get(method, {}).get("requestBody", {}).get("content", {})
+                ref = content.get("application/json", {}).get("schema", {}).get("$ref")
+                if "{" in path or not ref:
+                    continue
+                fields = components[ref.rsplit("/", 1)[1]].get("properties", {})
+                key = agent_key if path == "/api/v1/agent/samples/" else self.write_key
+                valid = self.valid_bodies().get(path, {})
+                for field in fields:
+                    for value in HOSTILE_VALUES:
+                        with self.subTest(path=path, field=field, value=repr(value)[:20]):
+                            body = json.dumps({**valid, field: value})
+                            response = getattr(self.client, method)(path, body, content_type="application/json",
+                                                                    HTTP_AUTHORIZATION=f"Bearer {key}")  # fmt: skip
+                            self.assertLess(response.status_code, 500, response.content[:300])
