@@ -387,3 +387,18 @@ class EveryWriteFieldTests(ApiClientMixin, BaseTestCase):
                             response = getattr(self.client, method)(path, body, content_type="application/json",
                                                                     HTTP_AUTHORIZATION=f"Bearer {key}")  # fmt: skip
                             self.assertLess(response.status_code, 500, response.content[:300])
+
+
+class UploadNameTests(ApiClientMixin, BaseTestCase):
+    def setUp(self):
+        self.make_keys()
+
+    def test_hostile_file_names_are_stored_safely_or_refused(self):
+        from tests.ingest.helpers import as_upload
+
+        for name in ("b" * 1000 + ".csv", "a\x00b.csv", "../../etc/passwd", "\u202e.csv", "x" * 300):
+            with self.subTest(name=name[:20]):
+                data = {"file": as_upload(name, focus_file()), "kind": "bill"}
+                with self.captureOnCommitCallbacks(execute=True):
+                    response = self.client.post("/api/v1/uploads/", data, HTTP_AUTHORIZATION=f"Bearer {self.write_key}")
+                self.assertLess(response.status_code, 500, response.content[:300])
