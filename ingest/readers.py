@@ -107,7 +107,8 @@ def _zip_entries(path: Path) -> int:
 def _zip_member(path: Path, limit: int):
     entries = _zip_entries(path)
     if entries > MAX_ZIP_ENTRIES:
-        raise FileProblemError(f"The zip archive holds {entries:,} entries; upload one bill file per archive.")
+        count = f"{entries:,}" if entries < 0xFFFF else f"more than {entries - 1:,}"  # the end record's maximum
+        raise FileProblemError(f"The zip archive holds {count} entries; upload one bill file per archive.")
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -177,6 +178,11 @@ def _too_long(row: int) -> str:
 
 def _too_many() -> str:
     return f"The file has more than {settings.INGEST_MAX_ROWS:,} rows, the limit for one file; split it by period."
+
+
+def line_too_long(line: int) -> FileProblemError:
+    limit = _size(settings.INGEST_MAX_ROW_BYTES)
+    return FileProblemError(f"Line {line} is longer than {limit}, the limit for one row.")
 
 
 def rows_within_limit(rows: int) -> None:
@@ -288,7 +294,7 @@ def _bounded_lines(stream) -> Iterator[tuple[int, bytes]]:
     while line := stream.readline(limit + 1):
         number += 1
         if len(line) > limit and not (len(line) == limit + 1 and line.endswith(b"\n")):
-            raise FileProblemError(f"Line {number} is longer than {_size(limit)}, the limit for one row.")
+            raise line_too_long(number)
         if number > max_rows:
             raise FileProblemError(_too_many())
         yield number, (line.removeprefix(b"\xef\xbb\xbf") if number == 1 else line)

@@ -20,7 +20,7 @@ from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
 
 from ingest import limits
-from ingest.readers import open_csv_stream, rows_within_limit
+from ingest.readers import line_too_long, open_csv_stream, rows_within_limit
 from ingest.services.focus_columnar import (
     DECIMAL,
     SENTINELS,
@@ -226,10 +226,12 @@ def usage_table(batch, *, org, upload_id, first_row) -> pa.Table:
 
 class _LineCounter:
     """The file's bytes as Arrow's reader takes them, counting the lines on the way (instead of reading
-    the file a second time at the end)."""
+    the file a second time at the end), and refusing a line that runs past INGEST_MAX_ROW_BYTES across
+    reads: Arrow would read ahead tens of MiB looking for its end."""
 
     def __init__(self, stream):
         self._stream, self._newlines, self._last = stream, 0, b"\n"
+        self._open, self._limit = 0, settings.INGEST_MAX_ROW_BYTES
 
     @property
     def closed(self):
@@ -238,8 +240,12 @@ class _LineCounter:
     def read(self, size=-1):
         chunk = self._stream.read(size)
         if chunk:
-            self._newlines += chunk.count(b"\n")
+            newlines = chunk.count(b"\n")
+            self._newlines += newlines
             self._last = chunk[-1:]
+            self._open = len(chunk) - chunk.rfind(b"\n") - 1 if newlines else self._open + len(chunk)
+            if self._open > self._limit:
+                raise line_too_long(self._newlines + 1)
         return chunk
 
     def lines(self) -> int:
