@@ -37,8 +37,9 @@ READ_CACHE_SECONDS = 24 * 3600
 # budget checks' holds, tokens' last use, e-mails): their changes reach the economics reads through a recompute.
 QUIET_MODELS = {
     "ingest.usageevent", "ingest.costline", "ingest.gpuminute", "ingest.processminute", "ingest.gpuhour",
-    "ingest.agentbatch", "ingest.dirtyday", "finops.rollup", "finops.jobrollup", "finops.workrollup",
-    "finops.customerrollup", "finops.budgethold", "finops.budgetreservation", "finops.budgetalert", "finops.digest",
+    "ingest.agentbatch", "ingest.dirtyday", "ingest.quarantinedday", "finops.rollup", "finops.jobrollup",
+    "finops.workrollup", "finops.customerrollup", "finops.budgethold", "finops.budgetreservation",
+    "finops.budgetalert", "finops.digest",
     "accounts.apikey", "accounts.agenttoken", "accounts.invitation", "pricing.stripeevent", "sessions.session",
 }  # fmt: skip
 _quiet = threading.local()

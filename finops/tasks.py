@@ -6,7 +6,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from finops.services import budgets, digests
 from finops.services.rollups import rollups_refresh
-from ingest.models import DirtyDay
+from ingest.models import DirtyDay, QuarantinedDay
 from ingest.periods import week_label
 
 
@@ -18,8 +18,9 @@ def rollup_org(org_id: int) -> int:
 
 @shared_task
 def rollup_dirty() -> int:
-    """Fan out one rollup task per organisation with dirty days."""
-    org_ids = sorted(set(DirtyDay.objects.values_list("org_id", flat=True)))
+    """Fan out one rollup task per organisation with dirty days or a quarantined day due for a retry."""
+    due = QuarantinedDay.objects.filter(retry_after__lte=timezone.now()).values_list("org_id", flat=True)
+    org_ids = sorted({*DirtyDay.objects.values_list("org_id", flat=True), *due})
     for org_id in org_ids:
         rollup_org.delay(org_id)
     return len(org_ids)

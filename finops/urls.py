@@ -60,6 +60,7 @@ api_v1 = [
     path("budget-check/", api.BudgetCheckApi.as_view(), name="finops-budget-check-api"),
     path("budget-check/<uuid:code>/", api.BudgetReservationApi.as_view(), name="finops-budget-reservation-api"),
     path("usage-events/", ingest_api.UsageEventsApi.as_view(), name="ingest-usage-events-api"),
+    path("usage-events/delete/", ingest_api.UsageEventsDeleteApi.as_view(), name="ingest-usage-events-delete-api"),
     path("usage/summary/", ingest_api.UsageSummaryApi.as_view(), name="ingest-usage-summary-api"),
     path("reconciliation/", ingest_api.ReconciliationApi.as_view(), name="ingest-reconciliation-api"),
     path("agent/samples/", ingest_api.AgentSamplesApi.as_view(), name="ingest-agent-samples-api"),

@@ -8,16 +8,21 @@ from rest_framework.response import Response
 from accounts.tenancy import OrgAPIView
 from finops.money import as_json
 from ingest import selectors
+from ingest.models import Upload
 from ingest.periods import Period, PeriodError, period_resolve
 from ingest.serializers import (
     AgentBatchInput,
     ReconciliationOutput,
+    UploadDeleteOutput,
     UploadInput,
     UploadOutput,
+    UsageEventsDeleteInput,
+    UsageEventsDeleteOutput,
     UsageEventsOutput,
     UsageSummaryOutput,
 )
 from ingest.services.agent import GpuOfAnotherHostError, HostConflictError, agent_batch_ingest
+from ingest.services.deletions import UploadBusyError, upload_delete, usage_events_delete
 from ingest.services.uploads import upload_create, upload_progress
 from ingest.services.usage import usage_events_ingest
 
@@ -91,6 +96,22 @@ class UploadDetailApi(OrgAPIView):
     def get(self, request, code):
         return Response(upload_data(get_object_or_404(self.get_queryset(), code=code)))
 
+    @extend_schema(
+        responses={200: UploadDeleteOutput, 404: dict, 409: dict},
+        description="Delete the upload and every row it loaded (bill lines, usage events, contract commitments) "
+        "and the billing periods it stands for; the days they fell on recompute. 409 while its import runs. "
+        "Stripe objects from a revenue export are not tied to the file and stay.",
+    )
+    def delete(self, request, code):
+        upload = get_object_or_404(self.get_queryset(), code=code)
+        try:
+            deleted = upload_delete(org=self.org, upload=upload)
+        except Upload.DoesNotExist as exc:
+            raise exceptions.NotFound() from exc
+        except UploadBusyError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(UploadDeleteOutput(deleted).data)
+
 
 MAX_EVENTS_PER_REQUEST = 1000
 
@@ -110,6 +131,27 @@ class UsageEventsApi(OrgAPIView):
         if len(events) > MAX_EVENTS_PER_REQUEST:
             raise exceptions.ValidationError({"events": [f"At most {MAX_EVENTS_PER_REQUEST} events per request."]})
         return Response(UsageEventsOutput(usage_events_ingest(org=self.org, events=events)).data)
+
+
+class UsageEventsDeleteApi(OrgAPIView):
+    """Delete usage events: `{"event_ids": [...]}` (up to 1,000) or `{"upload": "<upload id>"}` (every event the
+    upload stored); the days they fell on recompute. A replay deletes nothing more and lists the ids as not found."""
+
+    def org_queryset(self):
+        return selectors.upload_list(org=self.org)
+
+    @extend_schema(request=UsageEventsDeleteInput, responses={200: UsageEventsDeleteOutput, 404: dict, 409: dict})
+    def post(self, request):
+        data = UsageEventsDeleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = None
+        if "upload" in data.validated_data:
+            upload = get_object_or_404(self.get_queryset(), code=data.validated_data["upload"])
+        try:
+            deleted = usage_events_delete(org=self.org, event_ids=data.validated_data.get("event_ids"), upload=upload)
+        except UploadBusyError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(UsageEventsDeleteOutput(deleted).data)
 
 
 def period_for_request(request, org) -> Period:

@@ -203,6 +203,29 @@ class DirtyDay(models.Model):
         return f"{self.org_id} {self.day}"
 
 
+class QuarantinedDay(models.Model):
+    """An (org, day) whose rollup failed: kept apart so every other day recomputes and every read answers from
+    the rollup rows the day had before. Retried when the day is marked dirty again (the data changed, e.g. the
+    upload that brought the bad rows was deleted) or after `retry_after`; removed when a recompute succeeds."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    error = models.TextField(help_text="The last failure, truncated")
+    attempts = models.IntegerField(default=1)
+    first_failed_at = models.DateTimeField(default=timezone.now)
+    last_failed_at = models.DateTimeField(default=timezone.now)
+    retry_after = models.DateTimeField(help_text="Not recomputed before then unless its data changes")
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["org", "day"], name="quarantinedday_unique_org_day")]
+
+    def __str__(self):
+        return f"{self.org_id} {self.day}"
+
+
 class ContractCommitment(models.Model):
     """A FOCUS 1.3 contract commitment: what was committed to a provider, for commitment utilisation."""
 

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, F, Max, Q, Sum, Window
@@ -8,16 +8,20 @@ from django.utils import timezone
 from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from ingest.gpu_facts import MJ_PER_KWH, seen_is_stale
 from ingest.models import (
+    BillPeriod,
     ColumnMapping,
+    ContractCommitment,
     CostLine,
     GpuHost,
     GpuHour,
     GpuMinute,
     GpuResourceMark,
     ProcessMinute,
+    QuarantinedDay,
     Upload,
     UsageEvent,
 )
+from ingest.services.tally import MAX_DAYS_PER_LINE
 
 
 def upload_list(*, org, kind: str | None = None):
@@ -52,6 +56,89 @@ def upload_usage_events(*, org, upload, limit: int = 20):
 def upload_ledger_lines(*, org, upload, limit: int = 20):
     """The first ledger lines an upload wrote, in file order, for tracing numbers back to rows."""
     return CostLine.objects.for_org(org).filter(upload=upload).order_by("source_row")[:limit]
+
+
+def upload_contents(*, org, upload) -> dict:
+    """What deleting the upload removes: its rows of each ledger, the billing periods it stands for, and the UTC
+    days whose rollups then change (sorted), counted and found by the database."""
+    lines = CostLine.objects.for_org(org).filter(upload=upload)
+    events = UsageEvent.objects.for_org(org).filter(upload=upload)
+    return {
+        "cost_lines": lines.count(),
+        "usage_events": events.count(),
+        "commitments": ContractCommitment.objects.for_org(org).filter(upload=upload).count(),
+        "billing_periods": BillPeriod.objects.for_org(org).filter(upload=upload).count(),
+        "days": sorted(cost_line_days(lines) | usage_event_days(events)),
+    }
+
+
+def cost_line_days(lines) -> set[date]:
+    """The UTC days bill lines touch, from one grouped read of their (start day, end day) pairs: from the start's
+    day through the end's (a day more than the rollup reads when the end is exactly midnight: harmless, it is only
+    recomputed), at most MAX_DAYS_PER_LINE days after the start, as the importer marks them."""
+    days = set()
+    spans = lines.values_list(TruncDate("charge_period_start", tzinfo=UTC), TruncDate("charge_period_end", tzinfo=UTC))
+    for first, last in spans.order_by().distinct():
+        span = 0 if last is None or last <= first else min((last - first).days, MAX_DAYS_PER_LINE)
+        days.update(first + timedelta(days=i) for i in range(span + 1))
+    return days
+
+
+def usage_event_days(events) -> set[date]:
+    """The UTC days of usage events, the database's distinct dates of their moments."""
+    return set(events.values_list(TruncDate("occurred_at", tzinfo=UTC), flat=True).order_by().distinct())
+
+
+QUARANTINE_LISTED = 20
+
+
+def quarantined_day_list(*, org) -> list[dict]:
+    """The organisation's quarantined days (the oldest QUARANTINE_LISTED), each with its error and the uploads whose
+    bill lines or usage events fall on it, and whether live events (no upload) do: in four queries at most."""
+    days = list(QuarantinedDay.objects.for_org(org).order_by("day")[:QUARANTINE_LISTED])
+    if not days:
+        return []
+    on_day, crossing = Q(pk__in=[]), Q(pk__in=[])
+    for record in days:
+        start = datetime.combine(record.day, time(0), tzinfo=UTC)
+        on_day |= Q(occurred_at__gte=start, occurred_at__lt=start + timedelta(days=1))
+        crossing |= Q(charge_period_start__gte=start, charge_period_start__lt=start + timedelta(days=1)) | Q(
+            charge_period_start__gte=start - timedelta(days=MAX_DAYS_PER_LINE),
+            charge_period_start__lt=start,
+            charge_period_end__gt=start,
+        )
+    line_uploads = (
+        CostLine.objects.for_org(org)
+        .filter(crossing)
+        .annotate(day=TruncDate("charge_period_start", tzinfo=UTC), end=F("charge_period_end"))
+    )
+    found = set()  # (upload id, day)
+    for upload_id, first, end in line_uploads.values_list("upload_id", "day", "end").order_by().distinct():
+        for record in days:
+            start = datetime.combine(record.day, time(0), tzinfo=UTC)
+            if first == record.day or (first < record.day and end is not None and end > start):
+                found.add((upload_id, record.day))
+    event_uploads = UsageEvent.objects.for_org(org).filter(on_day)
+    for upload_id, day in (
+        event_uploads.values_list("upload_id", TruncDate("occurred_at", tzinfo=UTC)).order_by().distinct()
+    ):
+        found.add((upload_id, day))
+    uploads = Upload.objects.for_org(org).in_bulk({upload_id for upload_id, _ in found if upload_id})
+    return [
+        {
+            "day": record.day,
+            "error": record.error,
+            "attempts": record.attempts,
+            "first_failed_at": record.first_failed_at,
+            "last_failed_at": record.last_failed_at,
+            "retry_after": record.retry_after,
+            "uploads": sorted(
+                (uploads[u] for u, d in found if d == record.day and u in uploads), key=lambda u: u.created_at
+            ),
+            "live_events": any(u is None and d == record.day for u, d in found),
+        }
+        for record in days
+    ]
 
 
 def usage_event_list(*, org):

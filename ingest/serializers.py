@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from ingest import limits
 from ingest.models import Upload
+from ingest.services.deletions import MAX_EVENT_IDS
 
 
 class UploadInput(serializers.Serializer):
@@ -264,3 +265,35 @@ class HostOutput(serializers.Serializer):
     gpu_seconds_idle = serializers.IntegerField()
     gpu_seconds_zombie = serializers.IntegerField(help_text="Idle while a process held memory at ~0% too long")
     gpu_seconds_unowned = serializers.IntegerField(help_text="No labelled process and no host owner")
+
+
+class UploadDeleteOutput(serializers.Serializer):
+    upload = serializers.UUIDField(help_text="The deleted upload's id")
+    kind = serializers.CharField()
+    cost_lines = serializers.IntegerField(help_text="Bill lines deleted")
+    usage_events = serializers.IntegerField(help_text="Usage events deleted")
+    commitments = serializers.IntegerField(help_text="Contract commitments deleted")
+    billing_periods = serializers.IntegerField(
+        help_text="Billing periods this upload stood for, forgotten: the same period uploaded again is a first load"
+    )
+    days = serializers.ListField(child=serializers.DateField(), help_text="UTC days whose rollups recompute")
+
+
+class UsageEventsDeleteInput(serializers.Serializer):
+    event_ids = serializers.ListField(
+        child=_Text(max_length=200), required=False, max_length=MAX_EVENT_IDS, help_text="Up to 1,000 event ids"
+    )
+    upload = serializers.UUIDField(required=False, help_text="Every event this upload stored")
+
+    def validate(self, attrs):
+        if ("event_ids" in attrs) == ("upload" in attrs):
+            raise serializers.ValidationError("Send event_ids or upload, one of them.")
+        return attrs
+
+
+class UsageEventsDeleteOutput(serializers.Serializer):
+    deleted = serializers.IntegerField(help_text="Events deleted by this request")
+    not_found = serializers.ListField(
+        child=serializers.CharField(), help_text="Event ids not held: never sent, or already deleted (a replay)"
+    )
+    days = serializers.ListField(child=serializers.DateField(), help_text="UTC days whose rollups recompute")

@@ -13,6 +13,7 @@ from ingest.forms import ColumnMappingForm, UploadForm
 from ingest.models import Upload
 from ingest.periods import period_for_page
 from ingest.readers import FileProblemError, open_table
+from ingest.services.deletions import UploadBusyError, upload_busy, upload_delete
 from ingest.services.uploads import column_mapping_create, upload_create, upload_progress, upload_reimport
 
 
@@ -48,6 +49,7 @@ def sources(request, org_code):
         "usage_loaded": selectors.usage_event_list(org=org).exists(),
         "active_agent_tokens": agent_token_list(org=org).filter(revoked_at=None).count(),
         "active_api_keys": api_key_list(org=org).filter(revoked_at=None).count(),
+        "quarantined_days": selectors.quarantined_day_list(org=org),
     }
     return render(request, "ingest/sources.html", context)
 
@@ -68,6 +70,37 @@ def upload_detail(request, org_code, code):
         "unrecognised": upload.status == Upload.Status.FAILED and not upload.format,
     }
     return render(request, "ingest/upload_detail.html", context)
+
+
+@login_required
+def upload_remove(request, org_code, code):
+    """Delete an upload and every row it loaded: first what will go (rows and days), then the confirmed POST."""
+    org = get_org_for_user(request, org_code, write=True)
+    upload = get_object_or_404(Upload, org=org, code=code)
+    if request.method == "POST":
+        try:
+            deleted = upload_delete(org=org, upload=upload)
+        except UploadBusyError as exc:
+            messages.error(request, str(exc))
+            return redirect("ingest-upload", org_code=org.code, code=upload.code)
+        except Upload.DoesNotExist as exc:
+            raise Http404 from exc
+        rows = deleted["cost_lines"] + deleted["usage_events"] + deleted["commitments"]
+        days = len(deleted["days"])
+        messages.success(
+            request,
+            f"Deleted {upload.original_name or 'the upload'} and its {rows} row{'s' * (rows != 1)}; "
+            f"{days} day{'s' * (days != 1)} of rollups will be recomputed.",
+        )
+        return redirect("ingest-sources", org_code=org.code)
+    context = {
+        "org": org,
+        "page": "sources",
+        "upload": upload,
+        "busy": upload_busy(upload),
+        "contents": selectors.upload_contents(org=org, upload=upload),
+    }
+    return render(request, "ingest/upload_delete.html", context)
 
 
 @login_required

@@ -67,6 +67,7 @@ KWARGS = {
     "finops-gpu-host-edit": lambda tenant: {"code": tenant.host_code},
     "ingest-upload": lambda tenant: {"code": tenant.upload_code},
     "ingest-mapping-create": lambda tenant: {"code": tenant.upload_code},
+    "ingest-upload-delete": lambda tenant: {"code": tenant.upload_code},
     "ingest-upload-detail-api": lambda tenant: {"code": tenant.upload_code},
     "finops-budget-detail-api": lambda tenant: {"code": tenant.budget_code},
 }
@@ -88,6 +89,7 @@ SKIPPED = {
     "finops-budget-check-api": "POST only: a budget check holds money",
     "finops-budget-reservation-api": "DELETE only: releases a hold",
     "ingest-usage-events-api": "POST only: model calls in",
+    "ingest-usage-events-delete-api": "POST only: deletes model calls",
     "ingest-agent-samples-api": "the agent's endpoint: POST only, with an agent token",
 }
 

@@ -1,5 +1,6 @@
-"""The health document of GET /healthz: cheap enough for a load balancer to ask every few seconds (one query, one
-Redis round trip with a one-second timeout), detailed enough for an operator, and naming no organisation."""
+"""The health document of GET /healthz: cheap enough for a load balancer to ask every few seconds (two small
+queries, one Redis round trip with a one-second timeout), detailed enough for an operator, and naming no
+organisation."""
 
 from django.conf import settings
 from django.db import connection
@@ -7,7 +8,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from finops.selectors.rollups import last_rollup_at
-from ingest.models import DirtyDay
+from ingest.models import DirtyDay, QuarantinedDay
 
 # Kombu's Redis transport keeps a queue as one list per priority step: `name`, then `name\x06\x163`, `...6`, `...9`.
 KOMBU_PRIORITY_SEPARATOR = "\x06\x16"
@@ -15,16 +16,16 @@ KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
 
 
 def health_status() -> dict:
-    """Each dependency's state, the Celery queues' depth, the oldest dirty day's age and the overall status:
-    "down" (the database, the broker or Redis does not answer), "degraded" (work is piling up) or "ok", with
-    the reasons for anything but ok."""
+    """Each dependency's state, the Celery queues' depth, the oldest dirty day's age, the quarantined days' count
+    and the overall status: "down" (the database, the broker or Redis does not answer), "degraded" (work is piling
+    up, or a day's rollup failed) or "ok", with the reasons for anything but ok."""
     database = _database_state()
     pings = {}  # REDIS_URL is usually the broker too: ask each server once
     broker, queues = "eager", None
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         broker, queues = _broker_state(settings.CELERY_BROKER_URL, pings)
     redis = _redis_state(settings.REDIS_URL, pings) if settings.REDIS_URL else "embedded"
-    oldest = _oldest_dirty_marked_at() if database == "ok" else None
+    oldest, quarantined = _rollup_backlog() if database == "ok" else (None, None)
     age = None if oldest is None else max(0, int((timezone.now() - oldest).total_seconds()))
     body = {
         "status": "ok",
@@ -34,6 +35,7 @@ def health_status() -> dict:
         "redis": redis,
         "queues": queues,
         "oldest_dirty_day_age_seconds": age,
+        "quarantined_days": quarantined,
         "last_rollup_at": last_rollup_at() if database == "ok" else None,
     }
     down = [f"{name} unreachable" for name, state in (("database", database), ("broker", broker), ("redis", redis))
@@ -47,6 +49,11 @@ def health_status() -> dict:
     if age is not None and not settings.CELERY_TASK_ALWAYS_EAGER and age > settings.HEALTH_DIRTY_DAY_AGE_LIMIT_SECONDS:
         degraded.append(
             f"a dirty day has waited {age} s for its rollup (limit {settings.HEALTH_DIRTY_DAY_AGE_LIMIT_SECONDS} s)"
+        )
+    if quarantined:
+        degraded.append(
+            f"{quarantined} day{'s' if quarantined > 1 else ''} quarantined: a rollup failed and the day keeps its "
+            "last rollup until its data is fixed (the organisation's Sources page names the day and the error)"
         )
     body["reasons"] = down + degraded
     body["status"] = "down" if down else "degraded" if degraded else "ok"
@@ -74,9 +81,11 @@ def _database_state() -> str:
         return "down"
 
 
-def _oldest_dirty_marked_at():
-    """When the day waiting longest for its rollup was marked, over every organisation; None when none waits."""
-    return DirtyDay.objects.aggregate(oldest=Min("marked_at"))["oldest"]
+def _rollup_backlog():
+    """When the day waiting longest for its rollup was marked (None when none waits) and how many days are
+    quarantined, over every organisation."""
+    oldest = DirtyDay.objects.aggregate(oldest=Min("marked_at"))["oldest"]
+    return oldest, QuarantinedDay.objects.count()
 
 
 def _redis_state(url: str, pings: dict) -> str:

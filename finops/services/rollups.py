@@ -1,9 +1,10 @@
 """The rollup: recompute exactly the (org, day) pairs ingest marked dirty, replacing their rows whole."""
 
 import json
+import logging
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -25,7 +26,7 @@ from finops.models import CustomerRollup, JobRollup, Rollup, RollupDay, WorkRoll
 from finops.selectors.inputs import day_call_groups, day_inputs, day_plans
 from finops.services.budgets import budget_alerts_queue
 from finops.services.rollup_calls import calls_rollup_write
-from ingest.models import DirtyDay
+from ingest.models import DirtyDay, QuarantinedDay
 
 ROLLUP_COLUMNS = ("org_id", "day", *ROW_KEY, *ROW_DIMS, "cost_amount", *ROW_SUMS[1:], "cost_line_ids")
 JOB_COLUMNS = ("org_id", "day", "job_id", "customer", "plan", "feature", "purpose", "jobs_completed", "jobs_failed",
@@ -34,6 +35,12 @@ JOB_COLUMNS = ("org_id", "day", "job_id", "customer", "plan", "feature", "purpos
 SUM_COLUMNS = ("cost_amount", *ROW_SUMS[1:])
 WORK_COLUMNS = ("org_id", "day", *WORK_DIMS, *SUM_COLUMNS)
 CUSTOMER_COLUMNS = ("org_id", "day", *CUSTOMER_DIMS, *SUM_COLUMNS)
+logger = logging.getLogger(__name__)
+# A quarantined day is tried again when its data changes (it is marked dirty) or, in case the failure was passing
+# (a lock timeout, a worker's time limit), after an hour, then two, four, ... at most a day: never every minute.
+QUARANTINE_RETRY_FIRST = timedelta(hours=1)
+QUARANTINE_RETRY_MAX = timedelta(days=1)
+QUARANTINE_ERROR_CHARS = 1000
 SUMMED = ((WorkRollup, WORK_DIMS, WORK_COLUMNS), (CustomerRollup, CUSTOMER_DIMS, CUSTOMER_COLUMNS))
 
 
@@ -144,23 +151,76 @@ def _write(model, columns, values) -> None:
 
 
 def rollups_refresh(*, org) -> list[date]:
-    """Recompute every dirty day of `org`, oldest first; returns the days recomputed.
+    """Recompute every dirty day of `org`, oldest first, and every quarantined day due for a retry; returns the
+    days recomputed.
 
     Each day is claimed under a row lock (skipping days another worker holds) and its mark is removed
-    only if nothing re-marked it while we computed, so a concurrent ingest is never lost.
+    only if nothing re-marked it while we computed, so a concurrent ingest is never lost. A day whose
+    recompute raises is rolled back alone (its rollup rows stay as they were) and quarantined, and the
+    loop goes on: one bad row cannot keep every other day of the tenant from its rollup.
     """
     done = []
-    for day in list(DirtyDay.objects.for_org(org).order_by("day").values_list("day", flat=True)):
-        with transaction.atomic():
-            mark = DirtyDay.objects.for_org(org).select_for_update(skip_locked=True).filter(day=day).first()
-            if mark is None:
-                continue
-            rollup_day_recompute(org=org, day=day)
-            DirtyDay.objects.for_org(org).filter(pk=mark.pk, marked_at=mark.marked_at).delete()
-        done.append(day)
+    now = timezone.now()
+    dirty = DirtyDay.objects.for_org(org).values_list("day", flat=True)
+    quarantined = dict(QuarantinedDay.objects.for_org(org).values_list("day", "retry_after"))
+    due = [day for day, retry_after in quarantined.items() if retry_after <= now]
+    for day in sorted({*dirty, *due}):
+        if _day_refresh(org, day, now, quarantined=day in quarantined):
+            done.append(day)
     if done:
         budget_alerts_queue(org=org)
     return done
+
+
+def _day_refresh(org, day: date, now, *, quarantined: bool) -> bool:
+    """Recompute one day under its dirty mark's lock (and its quarantine record's, if it has one); False when
+    another worker holds it, nothing is due, or the recompute failed and the day is quarantined."""
+    with transaction.atomic():
+        mark = DirtyDay.objects.for_org(org).select_for_update(skip_locked=True).filter(day=day).first()
+        held = None
+        if quarantined:
+            record = QuarantinedDay.objects.for_org(org).filter(day=day)
+            held = record.select_for_update(skip_locked=True).first()
+            if held is None and record.exists():
+                return False  # another worker is retrying it
+        if mark is None and (held is None or held.retry_after > now):
+            return False
+        try:
+            with transaction.atomic():
+                rollup_day_recompute(org=org, day=day)
+        except Exception as exc:  # noqa: BLE001 - any failure of one day must not stop the others
+            _quarantine(org, day, held, exc)
+            recomputed = False
+        else:
+            if held is not None:
+                held.delete()
+            recomputed = True
+        if mark is not None:  # a failed day keeps no mark: the quarantine holds it until its data changes
+            DirtyDay.objects.for_org(org).filter(pk=mark.pk, marked_at=mark.marked_at).delete()
+    return recomputed
+
+
+def _quarantine(org, day: date, held, exc: Exception) -> None:
+    """Record the day's failure (its first, its last, how many) and when to try it again without new data."""
+    error = _failure_text(exc)
+    logger.exception("rollup of org %s, day %s failed; the day is quarantined: %s", org.pk, day, error)
+    now = timezone.now()
+    if held is None:
+        held = QuarantinedDay(org=org, day=day, attempts=0, first_failed_at=now)
+    held.attempts += 1
+    held.error = error
+    held.last_failed_at = now
+    held.retry_after = now + min(QUARANTINE_RETRY_FIRST * 2 ** (held.attempts - 1), QUARANTINE_RETRY_MAX)
+    held.save()
+
+
+def _failure_text(exc: BaseException) -> str:
+    """What went wrong, short enough to store and show: the first error, not the "transaction is aborted" that a
+    statement run after it (a cleanup in a `finally`) raises in its place."""
+    while exc.__context__ is not None and "current transaction is aborted" in str(exc):
+        exc = exc.__context__
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= QUARANTINE_ERROR_CHARS else text[: QUARANTINE_ERROR_CHARS - 1] + "…"
 
 
 def rollups_refresh_when_embedded(*, org) -> list[date]:

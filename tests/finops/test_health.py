@@ -14,7 +14,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from finops.selectors.health import health_queue_names
-from ingest.models import DirtyDay
+from ingest.models import DirtyDay, QuarantinedDay
 from tests.base import BaseTestCase
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -34,7 +34,7 @@ class HealthTests(BaseTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json(), {
             "status": "ok", "reasons": [], "database": "ok", "broker": "eager", "redis": "embedded", "queues": None,
-            "oldest_dirty_day_age_seconds": None, "last_rollup_at": None,
+            "oldest_dirty_day_age_seconds": None, "quarantined_days": 0, "last_rollup_at": None,
         })  # fmt: skip
 
     def test_it_reports_the_oldest_dirty_days_age_without_naming_its_org(self):
@@ -117,6 +117,21 @@ class RedisHealthTests(BaseTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()["status"], "degraded")
         self.assertEqual(response.json()["reasons"], ["queue rollup: 3 messages waiting (limit 2)"])
+
+    def test_it_is_degraded_while_a_day_is_quarantined_without_naming_its_org(self):
+        later = timezone.now() + timedelta(hours=1)
+        for org, day in ((self.org, date(2026, 1, 5)), (self.charlies_org, date(2026, 1, 6))):
+            QuarantinedDay.objects.create(org=org, day=day, error=f"boom in {org.name}", retry_after=later)
+        response = self.client.get("/healthz")
+        body = response.json()
+        self.assertEqual((response.status_code, body["status"], body["quarantined_days"]), (200, "degraded", 2))
+        self.assertEqual(len(body["reasons"]), 1)
+        self.assertRegex(body["reasons"][0], r"^2 days quarantined: ")
+        for org in (self.org, self.charlies_org):
+            self.assertNotContains(response, str(org.code))
+            self.assertNotContains(response, org.name)
+        QuarantinedDay.objects.all().delete()
+        self.assertEqual(self.client.get("/healthz").json()["status"], "ok")
 
     def test_it_is_degraded_when_a_dirty_day_waits_too_long(self):
         DirtyDay.objects.create(org=self.org, day=date(2026, 1, 5), marked_at=timezone.now() - timedelta(minutes=20))
