@@ -16,7 +16,8 @@ class WhoAmIOutput(serializers.Serializer):
 
 
 class ApiKeyOutput(serializers.ModelSerializer):
-    created_by = serializers.EmailField(source="created_by.email", default=None)
+    created_by = serializers.EmailField(source="created_by.email", default=None, allow_null=True,
+                                        help_text="null when no person made it (a management command)")  # fmt: skip
     active = serializers.BooleanField(source="is_active")
 
     class Meta:
@@ -30,7 +31,8 @@ class AgentTokenInput(serializers.Serializer):
 
 class AgentTokenOutput(serializers.ModelSerializer):
     host = serializers.CharField(source="host_name")
-    created_by = serializers.EmailField(source="created_by.email", default=None)
+    created_by = serializers.EmailField(source="created_by.email", default=None, allow_null=True,
+                                        help_text="null when no person made it (a management command)")  # fmt: skip
     active = serializers.BooleanField(source="is_active")
 
     class Meta:

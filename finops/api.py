@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.views import defaults
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
@@ -39,6 +40,21 @@ def healthz(request):
     """Health for load balancers and operators, no authentication: 503 when down, 200 when ok or degraded."""
     body = health_status()
     return JsonResponse(body, status=503 if body["status"] == "down" else 200)
+
+
+def not_found(request, exception):
+    """The 404 of a path no route matches: JSON under /api/ (the schema's 404), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    """Django's own 400 (a request it refuses before any view: too many form fields, a bad host): JSON under /api/
+    (the schema's 400), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Bad request: the request is too large or malformed."}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 def json_value(value):
@@ -287,7 +303,7 @@ class HostListApi(EconomicsApi):
 
     @extend_schema(request=serializers.GpuResourceMarkInput, responses=serializers.GpuResourceMarkOutput)
     def post(self, request):
-        if "is_gpu" not in request.data:  # a form field left out would read as false: say it instead
+        if isinstance(request.data, dict) and "is_gpu" not in request.data:  # a form field left out reads as false
             raise exceptions.ValidationError({"is_gpu": ["Give true (a GPU host), false (not one) or null (forget)."]})
         data = serializers.GpuResourceMarkInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -187,7 +187,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, declaring the 4xx responses every endpoint gives (accounts/openapi.py).
+    "DEFAULT_SCHEMA_CLASS": "accounts.openapi.AutoSchema",
     # Too-deep JSON is a 400 like any malformed body (accounts/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "accounts.parsers.JSONParser",

@@ -78,3 +78,8 @@ urlpatterns = [
     *pricing_top_urls,
     path("admin/", admin.site.urls),
 ]
+
+# Under /api/, a path no route matches (a malformed `{code}` among them) is a JSON 404 and a request Django refuses
+# itself (too many form fields) a JSON 400, as the schema declares.
+handler400 = api.bad_request
+handler404 = api.not_found

@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ingest import limits
@@ -8,8 +10,13 @@ from ingest.models import Upload
 from ingest.services.deletions import MAX_EVENT_IDS
 
 
+@extend_schema_field(OpenApiTypes.BINARY)  # the file's bytes; drf-spectacular would say a URI (a FileField's output)
+class UploadFileField(serializers.FileField):
+    pass
+
+
 class UploadInput(serializers.Serializer):
-    file = serializers.FileField()
+    file = UploadFileField()
     kind = serializers.ChoiceField(choices=Upload.Kind.choices)
     format = serializers.CharField(
         required=False, allow_blank=True, max_length=40, help_text="Auto-detected when absent"

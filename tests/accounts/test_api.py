@@ -100,6 +100,17 @@ class ApiKeyListApiTests(ApiTestCase):
         body = self.get(self.url, self.charlie_raw).json()
         self.assertEqual([k["name"] for k in body], ["c"])
 
+    def test_it_lists_a_key_no_person_made_with_a_null_creator_as_the_schema_says(self):
+        # Found by the fuzzer (tests/test_fuzz_api.py): create_org's key has no creator, the schema said a string.
+        api_key_create(org=self.org, name="from a command", scope="read", created_by=None)
+        agent_token_create(org=self.org, host_name="gpu-1", created_by=None)
+        keys = {k["name"]: k["created_by"] for k in self.get(self.url, self.read_raw).json()}
+        self.assertEqual((keys["from a command"], keys["read"]), (None, "alice@example.org"))
+        self.assertEqual([t["created_by"] for t in self.get("/api/v1/agent-tokens/", self.read_raw).json()], [None])
+        schemas = self.client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+        for name in ("ApiKeyOutput", "AgentTokenOutput", "AgentTokenCreatedOutput"):
+            self.assertTrue(schemas[name]["properties"]["created_by"]["nullable"], name)
+
 
 class ApiKeyRevokeApiTests(ApiTestCase):
     def url(self, key):
@@ -174,6 +185,48 @@ class SchemaTests(ApiTestCase):
         with tempfile.NamedTemporaryFile(suffix=".yml") as handle:
             call_command("spectacular", "--validate", "--fail-on-warn", "--file", handle.name)
             self.assertIn(b"/api/v1/uploads/", handle.read())
+
+    def test_it_declares_the_errors_each_operation_gives(self):
+        # The fuzzer holds every response to the schema, status codes included (tests/test_fuzz_api.py).
+        paths = self.client.get("/api/schema/", {"format": "json"}).json()["paths"]
+        for path, operations in paths.items():
+            for method, operation in operations.items():
+                with self.subTest(f"{method} {path}"):
+                    declared = set(operation["responses"])
+                    self.assertLessEqual({"401", "404", "429"}, declared)
+                    if method != "get":
+                        self.assertIn("403", declared)
+                    if "requestBody" in operation:
+                        self.assertLessEqual({"400", "415"}, declared)
+                    if any(p["in"] == "query" for p in operation.get("parameters", [])):
+                        self.assertIn("400", declared)
+        budgets = paths["/api/v1/budgets/"]["post"]["responses"]
+        self.assertEqual(set(budgets), {"200", "201", "400", "401", "403", "404", "415", "429"})
+        detail = {"$ref": "#/components/schemas/ErrorOutput"}
+        self.assertEqual(budgets["401"]["content"]["application/json"]["schema"], detail)
+
+    def test_it_declares_an_uploaded_file_as_bytes(self):
+        # It said a URI (what a FileField gives out), so generated clients sent a string instead of the file.
+        schemas = self.client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+        self.assertEqual(schemas["UploadInput"]["properties"]["file"], {"type": "string", "format": "binary"})
+
+    def test_the_api_answers_a_path_it_does_not_route_in_json(self):
+        # A malformed code never reaches a view: Django's 404 page was HTML where the schema says JSON.
+        response = self.get("/api/v1/budgets/not-a-uuid/", self.read_raw)
+        self.assertEqual((response.status_code, response.json()), (404, {"detail": "Not found."}))
+        self.assertEqual(self.get("/api/v9/", self.read_raw).status_code, 404)
+        page = self.client.get("/o/not-a-uuid/")
+        self.assertEqual(page.status_code, 404)
+        self.assertIn("text/html", page["Content-Type"])
+
+    def test_a_request_django_refuses_itself_is_a_json_400_under_the_api(self):
+        # Found by the fuzzer: 1,001 form fields (DATA_UPLOAD_MAX_NUMBER_FIELDS) were Django's HTML 400 page.
+        fields = "&".join(f"event_ids={i}" for i in range(1001))
+        response = self.client.post("/api/v1/usage-events/delete/", fields,
+                                    content_type="application/x-www-form-urlencoded",
+                                    HTTP_AUTHORIZATION=f"Bearer {self.write_raw}")  # fmt: skip
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("detail", response.json())
 
     def test_it_serves_an_openapi_schema_naming_the_endpoints(self):
         response = self.client.get("/api/schema/", HTTP_ACCEPT="application/json")

@@ -147,6 +147,14 @@ class UnmeasuredGpuTests(UploadTestCase):
         rollups_refresh(org=self.org)
         self.assertEqual(D(self.get("ledger/summary/")["unmeasured"]), D("1525.00"))
 
+    def test_a_mark_whose_body_is_not_an_object_is_a_400(self):
+        # Found by the fuzzer (tests/test_fuzz_api.py): a JSON body of `null` was a 500.
+        for body in ("null", "[]", '"is_gpu"', "1"):
+            with self.subTest(body):
+                response = self.client.post("/api/v1/hosts/", body, content_type="application/json",
+                                            HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
+                self.assertEqual(response.status_code, 400, response.content)
+
     def test_the_marks_page_marks_a_resource(self):
         url = reverse("finops-gpu-resources", kwargs={"org_code": self.org.code})
         self.client.force_login(self.alice)
