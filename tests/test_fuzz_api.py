@@ -3,7 +3,8 @@ each request sent without a 5xx, with a status code and a content type the schem
 matching the declared schema. Per operation: the schema's examples, schemathesis' coverage cases (each parameter's
 boundaries, missing and wrong-typed values, other HTTP methods) and `MAX_EXAMPLES` generated requests, valid and
 invalid; then a stateful run following links (a budget created, read and deleted; a budget check's hold released;
-an upload read back; an agent token created and revoked).
+an upload read back; an agent token created and revoked). The examples include a valid body for each JSON write
+whose rules generated data seldom meets (an agent batch, a budget).
 
 Deterministic: a fixed seed, derandomised generation and no example database, so each run sends the same requests
 (only the codes of the objects created differ). Bounded: about a minute in all.
@@ -27,6 +28,7 @@ from accounts.services import agent_token_create, api_key_create, org_create, us
 from finops.models import Budget
 from finops.services.budgets import budget_save
 from ingest.services.uploads import upload_create
+from tests.ingest.test_agent_api import batch as agent_batch
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
 
@@ -97,8 +99,29 @@ LINKS = [
 ]
 
 
+# Request bodies the API accepts, as examples: the agent's batch is refused unless every moment lies in the accepted
+# window and every GPU is listed, which generated data seldom manages.
+def body_examples() -> dict:
+    return {
+        "POST /api/v1/agent/samples/": agent_batch(start=DAY, host="gpu-box-1"),
+        "POST /api/v1/budgets/": {
+            "scope": "customer",
+            "target": "cust-1",
+            "period": "month",
+            "amount": "50.00",
+            "alert_at": "0.5",
+        },
+        "POST /api/v1/budget-check/": {"customer": "cust-1", "feature": "chat", "estimated_cost": "1.25"},
+        "POST /api/v1/hosts/": {"resource_id": "i-0abc", "is_gpu": True},
+    }
+
+
 def with_links_and_examples(raw: dict, other_codes: dict) -> dict:
-    """The published schema plus the stateful links and, as the `code` examples, the other tenant's objects."""
+    """The published schema plus the stateful links, request bodies the API accepts and, as the `code` examples,
+    the other tenant's objects."""
+    for label, body in body_examples().items():
+        method, path = label.split()
+        raw["paths"][path][method.lower()]["requestBody"]["content"]["application/json"]["example"] = body
     for source, status, target, value in LINKS:
         method, path = source.split()
         target_method, target_path = target.split()
