@@ -12,6 +12,8 @@ from ingest.models import Upload
 from ingest.periods import Period, PeriodError, period_resolve
 from ingest.serializers import (
     AgentBatchInput,
+    AgentBatchOutput,
+    HostConflictOutput,
     ReconciliationOutput,
     UploadDeleteOutput,
     UploadInput,
@@ -207,7 +209,8 @@ class AgentSamplesApi(OrgAPIView):
 
     token_kind = "agent"
 
-    @extend_schema(request=AgentBatchInput, responses={201: dict, 200: dict, 400: dict, 409: dict})
+    @extend_schema(request=AgentBatchInput, responses={201: AgentBatchOutput, 200: AgentBatchOutput, 400: dict,
+                                                        409: HostConflictOutput})  # fmt: skip
     def post(self, request):
         data = AgentBatchInput(data=request.data)
         data.is_valid(raise_exception=True)

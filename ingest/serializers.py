@@ -221,6 +221,21 @@ class AgentProcessInput(serializers.Serializer):
 HOST_TEXT = {"name": 255, "driver_version": 100}
 
 
+class AgentBatchOutput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["accepted", "duplicate"], help_text="duplicate: this batch_id was stored")
+    batch_id = serializers.CharField()
+    gpu_minutes = serializers.IntegerField(required=False, help_text="Per-GPU minutes stored (accepted only)")
+    process_minutes = serializers.IntegerField(required=False, help_text="Per-process minutes stored (accepted only)")
+
+
+class HostConflictOutput(serializers.Serializer):
+    code = serializers.ChoiceField(choices=["host_conflict"])
+    detail = serializers.CharField()
+    host = serializers.CharField(help_text="The host the token names")
+    recorded_hostname = serializers.CharField(help_text="The machine that uses the token")
+    reported_hostname = serializers.CharField(help_text="The machine refused")
+
+
 class AgentBatchInput(serializers.Serializer):
     batch_id = _Text(max_length=200)
     agent_version = _Text(max_length=50, required=False, default="", allow_blank=True)
