@@ -1,13 +1,14 @@
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.read_cache import ECONOMICS, LEDGER, cached_read
@@ -287,6 +288,15 @@ def _host_bodies(*, org, start, end) -> tuple[list, list]:
     return list(serializers.GpuHostOutput(json_value(hosts), many=True).data), seen
 
 
+@cached_read(ECONOMICS, LEDGER)
+def _hosts_json(*, org, start, end, stale: tuple) -> bytes:
+    """GET hosts/ rendered once for these agent hosts' staleness (thousands of hosts are megabytes of JSON)."""
+    bodies, seen = _host_bodies(org=org, start=start, end=end)
+    for (index, _), is_stale in zip(seen, stale, strict=True):
+        bodies[index]["stale"] = is_stale
+    return JSONRenderer().render(bodies)
+
+
 class HostListApi(EconomicsApi):
     """GPU hosts: every agent host and every GPU resource a bill names, with the period's cost, idle cost and
     unmeasured cost; POST marks a bill resource as a GPU host or not (the mark wins over detection)."""
@@ -295,11 +305,11 @@ class HostListApi(EconomicsApi):
                    description=PERIOD_HEADERS_DESCRIPTION)  # fmt: skip
     def get(self, request):
         period = period_for_request(request, self.org)
-        bodies, seen = _host_bodies(org=self.org, start=period.start, end=period.end)
+        _, seen = _host_bodies(org=self.org, start=period.start, end=period.end)
         now = timezone.now()
-        for index, last_seen in seen:  # judged now, not when the bodies were kept
-            bodies[index]["stale"] = seen_is_stale(last_seen, now)
-        return Response(bodies, headers=period.headers())
+        stale = tuple(seen_is_stale(last_seen, now) for _, last_seen in seen)  # judged now, not when kept
+        body = _hosts_json(org=self.org, start=period.start, end=period.end, stale=stale)
+        return HttpResponse(body, content_type="application/json", headers=period.headers())
 
     @extend_schema(request=serializers.GpuResourceMarkInput, responses=serializers.GpuResourceMarkOutput)
     def post(self, request):

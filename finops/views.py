@@ -42,7 +42,7 @@ from finops.models import BucketRule, Commitment
 from finops.selectors.budgets import budget_list, budget_name, budget_states, budget_targets
 from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
 from finops.selectors.guided_check import workflow_choices, workflow_costs
-from finops.selectors.hosts import gpu_host_list, link_candidates
+from finops.selectors.hosts import gpu_host_listing, gpu_host_page
 from finops.selectors.inputs import economics_settings_for, fee_model, rates_on
 from finops.selectors.onboarding import onboarding_banner, onboarding_fix_choices, onboarding_progress
 from finops.selectors.rollups import (
@@ -221,9 +221,11 @@ def gpus(request, org_code):
     org = get_org_for_user(request, org_code)
     rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
-    hosts = gpu_host_list(org=org, start=period.start, end=period.end)
-    shown = Paginator(hosts, HOSTS_PER_PAGE).get_page(request.GET.get("page"))  # a big bill names thousands
-    for host in shown:
+    rows, number, count, unmeasured = gpu_host_page(org=org, start=period.start, end=period.end,
+                                                     page=request.GET.get("page"), per_page=HOSTS_PER_PAGE)  # fmt: skip
+    shown = Paginator(range(count), HOSTS_PER_PAGE).get_page(number)  # the page's numbers; its hosts:
+    shown.object_list = rows
+    for host in rows:
         for kind in ("busy", "idle", "zombie", "unowned"):
             host[f"{kind}_hours"] = host[f"gpu_seconds_{kind}"] / 3600
         if host["source"] == "bill" and host["cost"] is not None:  # allocated by its lines' tags, not measured
@@ -231,7 +233,7 @@ def gpus(request, org_code):
         models = Counter(gpu.name or gpu.uuid for gpu in host["gpus"])
         host["gpu_summary"] = [f"{count} × {name}" if count > 1 else name for name, count in models.items()]
     context = {"org": org, "page": "gpus", "hosts": shown, "period": period,
-               "unmeasured": sum((h["unmeasured_cost"] or 0 for h in hosts), Decimal(0)),
+               "unmeasured": unmeasured,
                "agent_url": request.build_absolute_uri("/"),
                "period_query": "" if period_error else urlencode(period.query())}  # fmt: skip
     return _period_page(request, "finops/gpus.html", context, period_error)
@@ -287,8 +289,7 @@ def gpu_host(request, org_code, code):
     rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     since, until = period.bounds()
-    hosts = gpu_host_list(org=org, start=period.start, end=period.end)
-    listed = next(h for h in hosts if h["code"] == host.code)  # the same facts as the GPUs page
+    listed, candidates = gpu_host_listing(org=org, host=host, start=period.start, end=period.end)  # as GPUs lists it
     context = {
         "org": org,
         "page": "gpus",
@@ -302,7 +303,7 @@ def gpu_host(request, org_code, code):
         ],
         "hours": {kind: listed[f"gpu_seconds_{kind}"] / 3600 for kind in ("busy", "idle", "zombie", "unowned")},
         "energy_kwh": host_hour_totals(org=org, host=host, start=since, end=until)["energy_kwh"],
-        "link_candidates": [] if host.bill_resource_id else link_candidates(listed, hosts)[:5],
+        "link_candidates": candidates,
     }
     return _period_page(request, "finops/gpu_host.html", context, period_error)
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 
+from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from ingest.models import UsageEvent
 from pricing.models import (
     PriceOverride,
@@ -22,7 +23,8 @@ from pricing.models import (
 from pricing.revenue import DEFAULT_FEE_FIXED, DEFAULT_FEE_RATE, ZERO, InvoiceLine, PaidInvoice, recognise
 
 
-def unpriced_model_list(org, *, start: datetime | None = None, end: datetime | None = None) -> list[dict]:
+@cached_read(LEDGER, ECONOMICS)
+def unpriced_model_list(*, org, start: datetime | None = None, end: datetime | None = None) -> list[dict]:
     """[{provider, model, calls, events}] of the organisation's unpriced calls (made in [start, end) when given),
     most calls first."""
     events = UsageEvent.objects.for_org(org).filter(cost_source=UsageEvent.CostSource.UNPRICED)

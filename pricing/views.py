@@ -41,7 +41,7 @@ def prices(request, org_code):
             return redirect("pricing-prices", org_code=org.code)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     since, until = period.bounds()
-    unpriced = selectors.unpriced_model_list(org, start=since, end=until)
+    unpriced = selectors.unpriced_model_list(org=org, start=since, end=until)
     context = {
         "org": org,
         "page": "prices",

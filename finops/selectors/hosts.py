@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 from difflib import SequenceMatcher
 
+from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -23,11 +24,48 @@ def gpu_host_list(*, org, start: date, end: date) -> list[dict]:
     """Every GPU host of [start, end): each agent host (whether or not a bill prices it) and each GPU resource a bill
     names that no agent host maps, with `source` agent, bill or both, largest cost first. Whether an agent host is
     stale is judged now, not when the list was kept."""
-    hosts, now = _host_rows(org=org, start=start, end=end), timezone.now()
+    hosts = _host_rows(org=org, start=start, end=end)
+    _judge_staleness(hosts)
+    return hosts
+
+
+def gpu_host_page(*, org, start: date, end: date, page, per_page: int) -> tuple[list[dict], int, int, Decimal]:
+    """One page of `gpu_host_list` (a big bill names thousands of GPU resources): (its hosts, the page's number,
+    how many hosts there are, the unmeasured cost of them all). Staleness judged now."""
+    hosts, number, count, unmeasured = _host_page(org=org, start=start, end=end, page=str(page or ""),
+                                                  per_page=per_page)  # fmt: skip
+    _judge_staleness(hosts)
+    return hosts, number, count, unmeasured
+
+
+@cached_read(ECONOMICS, LEDGER)
+def _host_page(*, org, start: date, end: date, page: str, per_page: int) -> tuple:
+    hosts = _host_rows(org=org, start=start, end=end)
+    shown = Paginator(hosts, per_page).get_page(page)
+    unmeasured = sum((h["unmeasured_cost"] or ZERO for h in hosts), ZERO)
+    return list(shown.object_list), shown.number, len(hosts), unmeasured
+
+
+def gpu_host_listing(*, org, host, start: date, end: date) -> tuple[dict, list[dict]]:
+    """An agent host as the GPUs page lists it, and the bill-only resources whose names look like it (the five
+    most alike), without unpacking every host of a big bill at each request."""
+    listed, candidates = _host_listing(org=org, host=host, start=start, end=end)
+    _judge_staleness([listed])
+    return listed, candidates
+
+
+@cached_read(ECONOMICS, LEDGER)
+def _host_listing(*, org, host, start: date, end: date) -> tuple[dict, list[dict]]:
+    hosts = _host_rows(org=org, start=start, end=end)
+    listed = next(h for h in hosts if h["code"] == host.code)
+    return listed, ([] if host.bill_resource_id else link_candidates(listed, hosts)[:5])
+
+
+def _judge_staleness(hosts: list[dict]) -> None:
+    now = timezone.now()
     for host in hosts:
         if host["source"] != "bill":
             host["stale"] = seen_is_stale(host["last_seen"], now)
-    return hosts
 
 
 @cached_read(ECONOMICS, LEDGER)

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import OnboardingState, Organization
+from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from finops.founder_table import FOUNDER_ROWS, row_impact
 from finops.models import Budget, CustomerRollup, Kind, WorkRollup
 from finops.money import format_money
@@ -86,8 +87,17 @@ def onboarding_day(*, org, today: date | None = None) -> int:
     return max(1, (today - org.created_at.astimezone(zone).date()).days + 1)
 
 
+def _local_today(org) -> date:
+    return timezone.now().astimezone(zoneinfo.ZoneInfo(org.timezone)).date()
+
+
 def onboarding_progress(*, org, today: date | None = None) -> OnboardingProgress:
     """The seven steps, each done or not from the organisation's data, with a measured line of evidence."""
+    return _progress(org=org, today=today or _local_today(org))
+
+
+@cached_read(ECONOMICS, LEDGER)
+def _progress(*, org, today: date) -> OnboardingProgress:
     day = onboarding_day(org=org, today=today)
     facts = _Facts(org)
     steps = []
@@ -110,6 +120,11 @@ def onboarding_progress(*, org, today: date | None = None) -> OnboardingProgress
 def onboarding_banner(*, org, today: date | None = None) -> dict | None:
     """{day, first_week, step} for the Founder Table's banner: the first step not done yet, while the checklist is
     not complete in the first 14 days; None otherwise. Reads as little as it can, in step order."""
+    return _banner(org=org, today=today or _local_today(org))
+
+
+@cached_read(ECONOMICS, LEDGER)
+def _banner(*, org, today: date) -> dict | None:
     day = onboarding_day(org=org, today=today)
     if day > BANNER_DAYS:
         return None
@@ -123,7 +138,11 @@ def onboarding_banner(*, org, today: date | None = None) -> dict | None:
 def onboarding_fix_choices(*, org, today: date | None = None) -> list[dict]:
     """The ten Founder Table rows to choose the one fix from, judged on the last complete ISO week as the Founder
     Table shows it by default: rows with a red stop sign first, the most money at stake first."""
-    today = today or date.today()
+    return _fix_choices(org=org, today=today or _local_today(org))
+
+
+@cached_read(ECONOMICS)
+def _fix_choices(*, org, today: date) -> list[dict]:
     monday = today - timedelta(days=today.weekday() + 7)
     rows = founder_table_rows(org=org, start=monday, end=monday + timedelta(days=7))
     choices = [
