@@ -118,9 +118,16 @@ class FounderTableApi(EconomicsApi):
                    description=PERIOD_DESCRIPTION)  # fmt: skip
     def get(self, request):
         period = period_for_request(request, self.org)
-        rows = founder_table_rows(org=self.org, start=period.start, end=period.end)
-        body = {**period.as_dict(), "currency": self.org.currency, "rows": json_value(rows)}
-        return Response(serializers.FounderTableOutput(body).data, headers=period.headers())
+        body = _founder_table_json(org=self.org, **period.as_dict())
+        return HttpResponse(body, content_type="application/json", headers=period.headers())
+
+
+@cached_read(ECONOMICS)
+def _founder_table_json(*, org, start, end, partial: bool) -> bytes:
+    """GET founder-table/ rendered once: its offenders can list thousands of GPU resources."""
+    rows = founder_table_rows(org=org, start=start, end=end)
+    body = {"start": start, "end": end, "partial": partial, "currency": org.currency, "rows": json_value(rows)}
+    return JSONRenderer().render(serializers.FounderTableOutput(body).data)
 
 
 class WeeklyMetricsApi(EconomicsApi):
@@ -289,6 +296,12 @@ def _host_bodies(*, org, start, end) -> tuple[list, list]:
 
 
 @cached_read(ECONOMICS, LEDGER)
+def _host_seen(*, org, start, end) -> list:
+    """(index, last sample) of each agent host in GET hosts/'s list, apart: a few, where the bodies are thousands."""
+    return _host_bodies(org=org, start=start, end=end)[1]
+
+
+@cached_read(ECONOMICS, LEDGER)
 def _hosts_json(*, org, start, end, stale: tuple) -> bytes:
     """GET hosts/ rendered once for these agent hosts' staleness (thousands of hosts are megabytes of JSON)."""
     bodies, seen = _host_bodies(org=org, start=start, end=end)
@@ -305,7 +318,7 @@ class HostListApi(EconomicsApi):
                    description=PERIOD_HEADERS_DESCRIPTION)  # fmt: skip
     def get(self, request):
         period = period_for_request(request, self.org)
-        _, seen = _host_bodies(org=self.org, start=period.start, end=period.end)
+        seen = _host_seen(org=self.org, start=period.start, end=period.end)
         now = timezone.now()
         stale = tuple(seen_is_stale(last_seen, now) for _, last_seen in seen)  # judged now, not when kept
         body = _hosts_json(org=self.org, start=period.start, end=period.end, stale=stale)

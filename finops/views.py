@@ -56,7 +56,7 @@ from finops.selectors.rollups import (
     learning_question_list,
     ledger_summary,
     metrics_for_week,
-    period_facts,
+    period_totals,
     plan_economics,
     release_list,
 )
@@ -123,7 +123,6 @@ def founder_table(request, org_code):
     rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     weekly = period.kind == "week"
-    facts = period_facts(org=org, start=period.start, end=period.end)  # each read once, then from the cache
     rows = founder_table_rows(org=org, start=period.start, end=period.end)
     weekly_metrics = metrics_for_week(org=org, monday=period.start) if weekly else []
     for row in rows:
@@ -137,14 +136,7 @@ def founder_table(request, org_code):
         "page": "founder-table",
         "rows": rows,
         "metrics": [metric_display(m, org.currency) for m in weekly_metrics] if weekly else [],
-        "summary": {
-            "currency": org.currency,
-            "billed_total": facts.billed_total,
-            "allocated": facts.allocated,
-            "idle": facts.idle,
-            "unmeasured": facts.unmeasured,
-            "unattributed": facts.unattributed,
-        },
+        "summary": period_totals(org=org, start=period.start, end=period.end),
         "period": period,
         "period_query": urlencode(period.query()),
         "period_noun": PERIOD_NOUNS[period.kind],
@@ -191,7 +183,7 @@ def plans(request, org_code):
     rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     customer_rows = customer_economics(org=org, start=period.start, end=period.end)
-    rows = plan_economics(org=org, start=period.start, end=period.end, customers=customer_rows)
+    rows = plan_economics(org=org, start=period.start, end=period.end)  # from the same customer rows, cached
     econ = economics_settings_for(org=org)
     trial_plan = econ.trial_plan
     trial = [r for r in customer_rows if r["plan"] == trial_plan]

@@ -650,6 +650,14 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
 
 
 @cached_read(ECONOMICS)
+def period_totals(*, org, start: date, end: date) -> dict:
+    """The identity of [start, end) as the Founder Table's facts sum it (the page's cards), without unpacking the
+    facts (a big bill's thousands of hosts) at each request."""
+    facts = period_facts(org=org, start=start, end=end)
+    return {"currency": org.currency, **{term: getattr(facts, term) for term in IDENTITY_TERMS}}
+
+
+@cached_read(ECONOMICS)
 def founder_table_rows(*, org, start: date, end: date, facts: PeriodFacts | None = None) -> list[dict]:
     """The ten Founder Table rows of [start, end) as dicts, with the org's thresholds (from `facts` when the
     caller already read the period's)."""
