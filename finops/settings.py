@@ -345,5 +345,7 @@ USAGE_PRICER = "pricing.catalogue.usage_price"
 USAGE_TABLE_PRICER = "pricing.catalogue.usage_table_pricer"
 # Imports kind=revenue uploads (Stripe dashboard exports) into the pricing app's Stripe mirrors.
 REVENUE_IMPORTER = "pricing.services.stripe_csv.revenue_file_import"
+# Deletes the Stripe objects a revenue upload last wrote when the upload is deleted (ingest.services.deletions).
+REVENUE_DELETER = "pricing.services.stripe_csv.revenue_upload_delete"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20

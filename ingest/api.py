@@ -102,7 +102,8 @@ class UploadDetailApi(OrgAPIView):
         responses={200: UploadDeleteOutput, 404: dict, 409: dict},
         description="Delete the upload and every row it loaded (bill lines, usage events, contract commitments) "
         "and the billing periods it stands for; the days they fell on recompute. 409 while its import runs. "
-        "Stripe objects from a revenue export are not tied to the file and stay.",
+        "For a revenue export, the Stripe objects whose last writer was this upload go too, with their items and "
+        "lines (`stripe_objects`); those a sync or webhook has written since stay.",
     )
     def delete(self, request, code):
         upload = get_object_or_404(self.get_queryset(), code=code)

@@ -298,6 +298,9 @@ class UploadDeleteOutput(serializers.Serializer):
     billing_periods = serializers.IntegerField(
         help_text="Billing periods this upload stood for, forgotten: the same period uploaded again is a first load"
     )
+    stripe_objects = serializers.IntegerField(
+        help_text="Stripe objects a revenue export last wrote, deleted with their items and lines (0 for other kinds)"
+    )
     days = serializers.ListField(child=serializers.DateField(), help_text="UTC days whose rollups recompute")
 
 

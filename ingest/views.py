@@ -85,7 +85,7 @@ def upload_remove(request, org_code, code):
             return redirect("ingest-upload", org_code=org.code, code=upload.code)
         except Upload.DoesNotExist as exc:
             raise Http404 from exc
-        rows = deleted["cost_lines"] + deleted["usage_events"] + deleted["commitments"]
+        rows = deleted["cost_lines"] + deleted["usage_events"] + deleted["commitments"] + deleted["stripe_objects"]
         days = len(deleted["days"])
         messages.success(
             request,

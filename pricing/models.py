@@ -98,6 +98,12 @@ class StripeObject(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     stripe_created = models.DateTimeField(null=True, blank=True)
     state_at = models.DateTimeField(help_text="When the Stripe state held here was current")
+    # The revenue upload (a dashboard CSV export) that last wrote this row; None once a sync or webhook has written
+    # Stripe's own state since. Deleting that upload deletes the row (pricing.services.stripe_csv.revenue_upload_delete
+    # through settings.REVENUE_DELETER); SET_NULL so that no other deletion of an upload takes Stripe state with it.
+    upload = models.ForeignKey(
+        "ingest.Upload", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=True
+    )
 
     objects = OrgQuerySet.as_manager()
 

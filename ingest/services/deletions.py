@@ -3,7 +3,8 @@
 Each runs in one transaction and deletes with one `DELETE ... WHERE` per table (the ledgers have no delete signal
 listeners, so Django never loads their rows: accounts/read_cache.py, QUIET_MODELS); the days the deleted rows fell
 on are found by the database and marked dirty, so their rollups recompute (and a day quarantined by a bad row it
-held is tried again)."""
+held is tried again). A revenue upload's Stripe objects live in the pricing app, above this one: they go through
+`settings.REVENUE_DELETER`, in the same transaction."""
 
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from ingest.models import BillPeriod, ContractCommitment, CostLine, Upload, UsageEvent
 from ingest.selectors import cost_line_days, usage_event_days
@@ -34,8 +36,9 @@ def upload_delete(*, org, upload) -> dict:
     """Delete the upload, its bill lines, usage events and contract commitments, and the billing periods it
     stands for (so the same period uploaded again is a first load, not a restatement); returns the counts and
     the days marked dirty. The stored file goes once the deletion is committed. Raises UploadBusyError while
-    its import runs. Stripe objects from a revenue export are not tied to the file (a sync or webhook keeps the
-    same objects) and stay."""
+    its import runs. For a revenue export, the Stripe objects whose last writer was this upload go too, with their
+    items and lines (`stripe_objects`), and the days their subscriptions' plans labelled recompute; objects a sync
+    or webhook has written since hold Stripe's own state and stay."""
     locked = Upload.objects.for_org(org).select_for_update().filter(pk=upload.pk).first()
     if locked is None:  # deleted by a concurrent request: nothing left to do
         raise Upload.DoesNotExist
@@ -49,7 +52,12 @@ def upload_delete(*, org, upload) -> dict:
         "usage_events": events.delete()[0],
         "commitments": ContractCommitment.objects.for_org(org).filter(upload=locked).delete()[0],
         "billing_periods": BillPeriod.objects.for_org(org).filter(upload=locked).delete()[0],
+        "stripe_objects": 0,
     }
+    if locked.kind == Upload.Kind.REVENUE:
+        revenue = import_string(settings.REVENUE_DELETER)(org=org, upload=locked)
+        counts["stripe_objects"] = revenue["stripe_objects"]
+        days |= set(revenue["days"])
     if days:
         dirty_days_mark(org=org, days=days)
     code, kind, name, storage = locked.code, locked.kind, locked.file.name, locked.file.storage

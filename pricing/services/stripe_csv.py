@@ -10,6 +10,10 @@ started, renewed, canceled, paid), never before. The row is stored as of a micro
 webhook or a sync that saw the same or a later state (second resolution) keeps its row, an older one gives
 way, and the same file imported again stores the same values again, which changes nothing. A row that shows
 no time at all never overwrites anything.
+
+Every row the file writes records the upload (`upload`); a sync or a webhook writing the same object later sets it
+back to None. Deleting the upload (`ingest.services.deletions.upload_delete`, through `settings.REVENUE_DELETER`)
+deletes the objects whose last writer it was, with their items and lines: `revenue_upload_delete`.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -21,11 +25,20 @@ from django.utils import timezone
 from finops.money import as_json
 from ingest.readers import open_table
 from ingest.services.problems import ErrorList, ImportRejectedError, ParsedRows
-from pricing.models import StripePrice, StripeProduct
+from pricing.models import (
+    StripeCustomer,
+    StripeInvoice,
+    StripeInvoiceLine,
+    StripePrice,
+    StripeProduct,
+    StripeSubscription,
+    StripeSubscriptionItem,
+)
 from pricing.services.stripe_objects import (
     customer_upsert,
     invoice_upsert,
     minor,
+    plan_days,
     product_upsert,
     references_link,
     subscription_upsert,
@@ -65,7 +78,7 @@ def _product_ref(org, product):
     return product
 
 
-def _price_ref(org, price: dict | None, state_at: datetime):
+def _price_ref(org, price: dict | None, state_at: datetime, upload=None):
     """The price to hand the upsert: the dict when the org does not hold it yet (stored with the row), else its
     id, after filling in what the held price leaves blank (a price first seen on an invoice line has no amount
     until the subscriptions export names it)."""
@@ -91,7 +104,7 @@ def _price_ref(org, price: dict | None, state_at: datetime):
         changed += ["interval", "interval_count", "usage_type"]
     product = price.get("product")
     if not held.product_stripe_id and isinstance(product, dict):
-        held.product = product_upsert(org=org, obj=product, state_at=state_at).row
+        held.product = product_upsert(org=org, obj=product, state_at=state_at, upload=upload).row
         held.product_stripe_id = product["id"]
         changed += ["product", "product_stripe_id"]
     if changed:
@@ -99,17 +112,17 @@ def _price_ref(org, price: dict | None, state_at: datetime):
     return price["id"]
 
 
-def _store(org, exported, state_at: datetime) -> bool:
+def _store(org, exported, state_at: datetime, upload) -> bool:
     obj = exported.obj
     if exported.kind == "customer":
-        return customer_upsert(org=org, obj=obj, state_at=state_at).written
+        return customer_upsert(org=org, obj=obj, state_at=state_at, upload=upload).written
     if exported.kind == "subscription":
         for item in obj["items"]["data"]:
-            item["price"] = _price_ref(org, item["price"], state_at)
-        return subscription_upsert(org=org, obj=obj, state_at=state_at).written
+            item["price"] = _price_ref(org, item["price"], state_at, upload)
+        return subscription_upsert(org=org, obj=obj, state_at=state_at, upload=upload).written
     for line in obj["lines"]["data"]:
-        line["price"] = _price_ref(org, line["price"], state_at)
-    return invoice_upsert(org=org, obj=obj, state_at=state_at).written
+        line["price"] = _price_ref(org, line["price"], state_at, upload)
+    return invoice_upsert(org=org, obj=obj, state_at=state_at, upload=upload).written
 
 
 def _span(found) -> tuple:
@@ -153,7 +166,7 @@ def revenue_file_import(upload) -> None:
     written = 0
     with transaction.atomic():
         for exported in found:
-            written += _store(upload.org, exported, state_at_of(exported.moments, now))
+            written += _store(upload.org, exported, state_at_of(exported.moments, now), upload)
         references_link(org=upload.org)
         upload.rows_total = parsed.total
         upload.rows_loaded = written
@@ -163,3 +176,27 @@ def revenue_file_import(upload) -> None:
         upload.status = upload.Status.DONE
         upload.finished_at = timezone.now()
         upload.save()  # in the same transaction: the mirrors and "done" appear together
+
+
+# Children before their parents, so each count is of rows that were still there (a parent's delete also takes the
+# children other writers left under it, counted with it).
+_WRITTEN_BY_UPLOAD = (
+    StripeInvoiceLine,
+    StripeInvoice,
+    StripeSubscriptionItem,
+    StripeSubscription,
+    StripePrice,
+    StripeProduct,
+    StripeCustomer,
+)
+
+
+def revenue_upload_delete(*, org, upload) -> dict:
+    """Delete the Stripe objects whose last writer was this revenue upload, with their items and lines (the caller,
+    `upload_delete`, holds the transaction); those a sync or webhook has written since (upload None) stay. Returns
+    how many rows went and the days the deleted subscriptions may have labelled with a plan (to recompute)."""
+    subscriptions = list(
+        StripeSubscription.objects.for_org(org).filter(upload=upload).only("trial_start", "stripe_created")
+    )
+    deleted = sum(model.objects.for_org(org).filter(upload=upload).delete()[0] for model in _WRITTEN_BY_UPLOAD)
+    return {"stripe_objects": deleted, "days": set(plan_days(subscriptions))}

@@ -57,7 +57,10 @@ def stripe_id_of(value) -> str:
     return value or ""
 
 
-def _upsert(model, *, org, stripe_id: str, state_at: datetime, fields: dict) -> Upserted:
+def _upsert(model, *, org, stripe_id: str, state_at: datetime, fields: dict, upload=None) -> Upserted:
+    """Store the row unless it holds newer state; `upload` is the revenue upload writing it (None for a sync or a
+    webhook: Stripe's own state, no longer the file's)."""
+    fields = {**fields, "upload": upload}
     with transaction.atomic():
         row = model.objects.for_org(org).select_for_update().filter(stripe_id=stripe_id).first()
         if row is None:
@@ -83,7 +86,7 @@ def _common(obj: dict) -> dict:
     }
 
 
-def customer_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
+def customer_upsert(*, org, obj: dict, state_at: datetime, upload=None) -> Upserted:
     """Store a Stripe customer; our customer id comes from a user's mapping, else the metadata."""
     metadata = obj.get("metadata") or {}
     from_metadata = next((str(metadata[k]).strip() for k in CUSTOMER_ID_METADATA_KEYS if metadata.get(k)), "")
@@ -99,20 +102,20 @@ def customer_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
     }
     if obj.get("deleted"):
         fields = {"deleted": True}
-    return _upsert(StripeCustomer, org=org, stripe_id=obj["id"], state_at=state_at, fields=fields)
+    return _upsert(StripeCustomer, org=org, stripe_id=obj["id"], state_at=state_at, fields=fields, upload=upload)
 
 
 def _first_given(obj: dict, *keys):
     return next((obj[k] for k in keys if obj.get(k) is not None), None)
 
 
-def product_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
+def product_upsert(*, org, obj: dict, state_at: datetime, upload=None) -> Upserted:
     """Store a Stripe product."""
     fields = {**_common(obj), "name": obj.get("name") or "", "active": obj.get("active", True) is not False}
-    return _upsert(StripeProduct, org=org, stripe_id=obj["id"], state_at=state_at, fields=fields)
+    return _upsert(StripeProduct, org=org, stripe_id=obj["id"], state_at=state_at, fields=fields, upload=upload)
 
 
-def price_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
+def price_upsert(*, org, obj: dict, state_at: datetime, upload=None) -> Upserted:
     """Store a price or a legacy plan (either shape); the amount from minor units of its currency."""
     currency = (obj.get("currency") or "").upper()
     is_plan = obj.get("object") == "plan"
@@ -125,7 +128,7 @@ def price_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
         interval, count, usage = recurring.get("interval"), recurring.get("interval_count"), recurring.get("usage_type")
     product_id = stripe_id_of(obj.get("product"))
     if isinstance(obj.get("product"), dict):
-        product_upsert(org=org, obj=obj["product"], state_at=state_at)
+        product_upsert(org=org, obj=obj["product"], state_at=state_at, upload=upload)
     fields = {
         **_common(obj),
         # Stripe lists a recurring price under /v1/plans too; a legacy plan is one not made as a price.
@@ -140,13 +143,13 @@ def price_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
         "usage_type": usage or "",
         "active": obj.get("active", True) is not False,
     }
-    return _upsert(StripePrice, org=org, stripe_id=obj["id"], state_at=state_at, fields=fields)
+    return _upsert(StripePrice, org=org, stripe_id=obj["id"], state_at=state_at, fields=fields, upload=upload)
 
 
-def _price_ref(org, ref, state_at: datetime) -> tuple[StripePrice | None, str]:
+def _price_ref(org, ref, state_at: datetime, upload=None) -> tuple[StripePrice | None, str]:
     """The stored price for an id or an embedded price/plan object (stored first when embedded)."""
     if isinstance(ref, dict) and ref.get("id"):
-        return price_upsert(org=org, obj=ref, state_at=state_at).row, ref["id"]
+        return price_upsert(org=org, obj=ref, state_at=state_at, upload=upload).row, ref["id"]
     price_id = stripe_id_of(ref)
     row = StripePrice.objects.for_org(org).filter(stripe_id=price_id).first() if price_id else None
     return row, price_id
@@ -159,7 +162,7 @@ def _customer_ref(org, ref) -> tuple[StripeCustomer | None, str]:
 
 
 @transaction.atomic
-def subscription_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
+def subscription_upsert(*, org, obj: dict, state_at: datetime, upload=None) -> Upserted:
     """Store a subscription with its items (price and quantity); items gone from Stripe are removed."""
     items = list((obj.get("items") or {}).get("data") or [])
     customer, customer_id = _customer_ref(org, obj.get("customer"))
@@ -182,14 +185,14 @@ def subscription_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
         "canceled_at": epoch(obj.get("canceled_at")),
         "ended_at": epoch(obj.get("ended_at")),
     }
-    result = _upsert(StripeSubscription, org=org, stripe_id=obj["id"], state_at=state_at, fields=fields)
+    result = _upsert(StripeSubscription, org=org, stripe_id=obj["id"], state_at=state_at, fields=fields, upload=upload)
     if not result.written:
         return result
     subscription = result.row
     _plan_days_mark(org, subscription)
     kept = []
     for item in items:
-        price, price_id = _price_ref(org, item.get("price") or item.get("plan"), state_at)
+        price, price_id = _price_ref(org, item.get("price") or item.get("plan"), state_at, upload)
         quantity = item.get("quantity")
         item_fields = {
             **_common(item),
@@ -198,7 +201,9 @@ def subscription_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
             "price_stripe_id": price_id,
             "quantity": int(quantity) if quantity is not None else None,
         }
-        _upsert(StripeSubscriptionItem, org=org, stripe_id=item["id"], state_at=state_at, fields=item_fields)
+        _upsert(
+            StripeSubscriptionItem, org=org, stripe_id=item["id"], state_at=state_at, fields=item_fields, upload=upload
+        )
         kept.append(item["id"])
     StripeSubscriptionItem.objects.for_org(org).filter(subscription=subscription).exclude(stripe_id__in=kept).delete()
     return result
@@ -207,13 +212,20 @@ def subscription_upsert(*, org, obj: dict, state_at: datetime) -> Upserted:
 PLAN_RECOMPUTE_DAYS = 92
 
 
-def _plan_days_mark(org, subscription) -> None:
-    """A customer's plan is part of its rolled-up costs: the days a changed subscription may relabel (from its
-    start, at most the last three months) are recomputed."""
+def plan_days(subscriptions) -> list:
+    """A customer's plan is part of its rolled-up costs: the days changed (or deleted) subscriptions may relabel,
+    from the earliest start, at most the last three months, to today."""
+    if not subscriptions:
+        return []
     today = timezone.now().date()
-    since = (subscription.trial_start or subscription.stripe_created or timezone.now()).date()
+    since = min((s.trial_start or s.stripe_created or timezone.now()).date() for s in subscriptions)
     first = max(since, today - timedelta(days=PLAN_RECOMPUTE_DAYS))
-    dirty_days_mark(org=org, days=[first + timedelta(days=i) for i in range((today - first).days + 1)])
+    return [first + timedelta(days=i) for i in range((today - first).days + 1)]
+
+
+def _plan_days_mark(org, subscription) -> None:
+    """The days a changed subscription may relabel are recomputed."""
+    dirty_days_mark(org=org, days=plan_days([subscription]))
 
 
 def _sum_amounts(values, currency: str) -> Decimal | None:
@@ -280,9 +292,10 @@ def _invoice_fields(org, obj: dict) -> dict:
 
 
 @transaction.atomic
-def invoice_upsert(*, org, obj: dict, state_at: datetime, lines: list[dict] | None = None) -> Upserted:
+def invoice_upsert(*, org, obj: dict, state_at: datetime, lines: list[dict] | None = None, upload=None) -> Upserted:
     """Store an invoice and its lines (all of them in `lines` when the caller paged through more)."""
-    result = _upsert(StripeInvoice, org=org, stripe_id=obj["id"], state_at=state_at, fields=_invoice_fields(org, obj))
+    fields = _invoice_fields(org, obj)
+    result = _upsert(StripeInvoice, org=org, stripe_id=obj["id"], state_at=state_at, fields=fields, upload=upload)
     if not result.written:
         return result
     invoice = result.row
@@ -292,7 +305,7 @@ def invoice_upsert(*, org, obj: dict, state_at: datetime, lines: list[dict] | No
     kept = []
     for line in lines:
         currency = (line.get("currency") or invoice.currency).upper()
-        price, price_id = _price_ref(org, _line_price(line), state_at)
+        price, price_id = _price_ref(org, _line_price(line), state_at, upload)
         period = line.get("period") or {}
         parent = line.get("parent") or {}
         details = parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
@@ -311,7 +324,7 @@ def invoice_upsert(*, org, obj: dict, state_at: datetime, lines: list[dict] | No
             "period_end": epoch(period.get("end")),
             "proration": bool(line.get("proration") or details.get("proration")),
         }
-        _upsert(StripeInvoiceLine, org=org, stripe_id=line["id"], state_at=state_at, fields=fields)
+        _upsert(StripeInvoiceLine, org=org, stripe_id=line["id"], state_at=state_at, fields=fields, upload=upload)
         kept.append(line["id"])
     if complete:  # a webhook's first page of a long invoice must not delete the lines it leaves out
         StripeInvoiceLine.objects.for_org(org).filter(invoice=invoice).exclude(stripe_id__in=kept).delete()

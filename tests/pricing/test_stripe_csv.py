@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from ingest.models import Upload
+from ingest.models import DirtyDay, Upload
 from pricing.models import (
     StripeCustomer,
     StripeInvoice,
@@ -259,6 +259,67 @@ class IdempotencyAndOrderingTests(StripeCsvTestCase):
         subscription_upsert(org=self.org, obj=trialing, state_at=datetime(2026, 10, 2, tzinfo=UTC))
         self.upload("subscriptions.csv")  # the export shows the period renewed on 1 November: newer
         self.assertEqual(StripeSubscription.objects.for_org(self.org).get(stripe_id="sub_initech01").status, "active")
+
+
+class RevenueUploadDeleteTests(StripeCsvTestCase):
+    """Deleting a revenue upload deletes the Stripe objects whose last writer it was; a sync's or webhook's stay."""
+
+    def delete(self, body):
+        with self.captureOnCommitCallbacks(execute=True):
+            response = self.client.delete(f"/api/v1/uploads/{body['id']}/",
+                                          HTTP_AUTHORIZATION=f"Bearer {self.write_key}")  # fmt: skip
+        self.assertEqual(response.status_code, 200, response.content)
+        return response.json()
+
+    def november(self):
+        revenue = {}
+        for row in recognised_revenue(org=self.org, start=date(2026, 11, 1), end=date(2026, 12, 1)):
+            revenue[row.customer] = revenue.get(row.customer, D(0)) + row.revenue
+        return revenue
+
+    def test_deleting_the_uploads_takes_their_stripe_objects_and_revenue(self):
+        bodies = [self.upload(name) for name in ORDER]
+        self.assertEqual(self.november(), {"acme": D("110.34"), "initech": D("19.00")})
+        upload = Upload.objects.get(code=bodies[2]["id"])
+        self.assertEqual(StripeInvoiceLine.objects.for_org(self.org).filter(upload=upload).count(), 5)
+        held = sum(model.objects.for_org(self.org).filter(upload__code=bodies[2]["id"]).count() for model in MIRRORS)
+        deleted = self.delete(bodies[2])  # the invoices: revenue goes, the plans stay
+        self.assertEqual((deleted["kind"], deleted["stripe_objects"]), ("revenue", held))
+        self.assertEqual(self.november(), {})
+        self.assertEqual(StripeInvoiceLine.objects.for_org(self.org).count(), 0)
+        self.assertTrue(StripeSubscription.objects.for_org(self.org).exists())
+        subscriptions = self.delete(bodies[1])
+        self.assertGreater(subscriptions["stripe_objects"], 0)
+        self.assertTrue(subscriptions["days"])  # the plans the subscriptions gave recompute
+        self.assertTrue(set(DirtyDay.objects.filter(org=self.org).values_list("day", flat=True))
+                        >= {date.fromisoformat(d) for d in subscriptions["days"]})  # fmt: skip
+        self.delete(bodies[0])
+        self.assertEqual({model.__name__: model.objects.for_org(self.org).count() for model in MIRRORS},
+                         {model.__name__: 0 for model in MIRRORS})  # fmt: skip
+
+    def test_an_object_a_webhook_wrote_since_stays(self):
+        bodies = [self.upload(name) for name in ORDER]
+        held = StripeSubscription.objects.for_org(self.org).get(stripe_id="sub_acme01")
+        self.assertEqual(str(held.upload.code), bodies[1]["id"])
+        canceled = {"id": "sub_acme01", "object": "subscription", "customer": "cus_acme01", "status": "canceled",
+                    "created": int(held.stripe_created.timestamp()), "ended_at": 1_795_000_000,
+                    "items": {"object": "list", "data": []}}  # fmt: skip
+        subscription_upsert(org=self.org, obj=canceled, state_at=datetime(2026, 11, 20, tzinfo=UTC))
+        self.assertIsNone(StripeSubscription.objects.for_org(self.org).get(stripe_id="sub_acme01").upload)
+        for body in bodies:
+            self.delete(body)
+        self.assertEqual(list(StripeSubscription.objects.for_org(self.org).values_list("stripe_id", "status")),
+                         [("sub_acme01", "canceled")])  # fmt: skip
+        self.assertEqual(StripeInvoice.objects.for_org(self.org).count(), 0)
+        self.assertEqual(self.november(), {})
+
+    def test_importing_again_makes_the_new_upload_the_writer(self):
+        first = self.upload("customers.csv")
+        second = self.upload("customers.csv")
+        self.assertEqual(self.delete(first)["stripe_objects"], 0)
+        self.assertEqual(StripeCustomer.objects.for_org(self.org).count(), 4)
+        self.assertEqual(self.delete(second)["stripe_objects"], 4)
+        self.assertFalse(StripeCustomer.objects.for_org(self.org).exists())
 
 
 class RevenueUploadAccessTests(StripeCsvTestCase):
