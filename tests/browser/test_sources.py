@@ -27,6 +27,16 @@ def test_it_uploads_a_bill_and_shows_where_it_went(page, screenshot):
     assert page.get_by_text("Ledger lines", exact=True).is_visible()
     assert page.get_by_text("$20.52", exact=True).is_visible()
     screenshot("upload-done")
+    uploaded = page.url
+
+    page.get_by_role("link", name="Delete…").click()  # a wrong file: take it out again
+    assert page.get_by_role("heading", name="Delete this upload?").is_visible()
+    screenshot("upload-delete")
+    page.get_by_role("button", name="Delete the upload and its rows").click()
+    page.wait_for_url(re.compile(r"/sources/$"))
+    assert page.get_by_role("link", name=sample.name).count() == 0  # gone from the uploads, named in the message
+    screenshot("upload-deleted")
+    assert page.goto(uploaded).status == 404
 
     page.goto(page.url.split("/sources/")[0] + "/sources/")
     page.locator("input[type=file]").set_input_files(
