@@ -100,13 +100,14 @@ def _uncommitted_changes() -> bool:
     return bool(connection.in_atomic_block and connection.run_on_commit)
 
 
-def cached_read(*families):
+def cached_read(*families, shape: str = ""):
     """Decorate a read `fn(*, org, **simple keyword arguments)`: its result is kept under the organisation, the
     arguments and the versions of `families`. Arguments are plain values, tuples of them or saved model instances
-    (standing for their row); a call with anything else (a precomputed object) is not cached."""
+    (standing for their row); a call with anything else (a precomputed object) is not cached. A new `shape` (when
+    what `fn` returns changes form) keeps values pickled by older code from being read back."""
 
     def decorate(fn):
-        name = f"{fn.__module__}.{fn.__qualname__}"
+        name = f"{fn.__module__}.{fn.__qualname__}" + (f"@{shape}" if shape else "")
 
         @wraps(fn)
         def read(*, org, **kwargs):

@@ -15,19 +15,21 @@ def plot_text(value) -> str:
 
 
 def host_figures(series: dict) -> dict:
-    """Utilisation, memory and power over time, one line per GPU."""
+    """Utilisation, memory and power over time, one line per GPU (`ingest.selectors.host_timeline`'s points)."""
 
-    def figure(title, unit, index, scale=1):
-        traces = [
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": plot_text(gpu["label"]),
-                "x": [point[0].isoformat() for point in gpu["points"]],
-                "y": [None if point[index] is None else point[index] / scale for point in gpu["points"]],
-            }
-            for gpu in series.values()
-        ]
+    def figure(title, unit, field, scale=1):
+        traces = []
+        for gpu in series.values():
+            values = [getattr(point, field) for point in gpu["points"]]
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": plot_text(gpu["label"]),
+                    "x": [point.at.isoformat() for point in gpu["points"]],
+                    "y": [None if value is None else value / scale for value in values],
+                }
+            )
         layout = {
             "title": {"text": title, "font": {"size": 14}},
             "yaxis": {"title": {"text": unit}, "rangemode": "tozero"},
@@ -39,9 +41,9 @@ def host_figures(series: dict) -> dict:
         return {"data": traces, "layout": layout}
 
     return {
-        "utilization": figure("GPU utilisation", "%", 1),
-        "memory": figure("Memory used", "GiB", 2, scale=2**30),
-        "power": figure("Power", "W", 3),
+        "utilization": figure("GPU utilisation", "%", "utilization_pct"),
+        "memory": figure("Memory used", "GiB", "memory_used_bytes", scale=2**30),
+        "power": figure("Power", "W", "power_watts"),
     }
 
 

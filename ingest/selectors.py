@@ -1,5 +1,6 @@
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import Count, F, Max, Q, Sum, Window
 from django.db.models.functions import RowNumber, TruncDate, TruncDay, TruncHour
@@ -326,10 +327,19 @@ TIMELINE_SUMS = {"n": Sum("samples"), "util": Sum("utilization_gpu_sum"), "memor
                  "power": Sum("power_mw_sum"), "power_n": Sum("power_samples")}  # fmt: skip
 
 
-@cached_read(LEDGER, ECONOMICS)
+class TimelinePoint(NamedTuple):
+    """One point of a GPU's line on the host page (None where nothing was measured)."""
+
+    at: datetime
+    utilization_pct: float | None  # mean
+    memory_used_bytes: int | None  # peak
+    power_watts: float | None  # mean
+
+
+@cached_read(LEDGER, ECONOMICS, shape="TimelinePoint")
 def host_timeline(*, org, host, start: datetime, end: datetime) -> dict:
-    """Per GPU of `host`: points (time, mean utilisation %, peak memory, mean power in W) in [start, end), one per
-    minute for up to a day, per hour (UTC) up to a year, per day (UTC) beyond."""
+    """Per GPU of `host`: its label and `TimelinePoint`s in [start, end), one per minute for up to a day, per hour
+    (UTC) up to a year, per day (UTC) beyond."""
     if end - start <= TIMELINE_PER_MINUTE:
         at = F("minute")
     else:
@@ -345,10 +355,14 @@ def host_timeline(*, org, host, start: datetime, end: datetime) -> dict:
     series = {}
     for row in rows:
         gpu = series.setdefault(row["gpu_id"], {"label": f"#{row['gpu__index']} {row['gpu__name']}", "points": []})
-        utilization = int(row["util"]) / int(row["n"]) if row["n"] else None
-        power = int(row["power"]) / int(row["power_n"]) / 1000 if row["power_n"] else None
-        memory = None if row["memory"] is None else int(row["memory"])
-        gpu["points"].append((row["at"], utilization, memory, power))
+        gpu["points"].append(
+            TimelinePoint(
+                at=row["at"],
+                utilization_pct=int(row["util"]) / int(row["n"]) if row["n"] else None,
+                memory_used_bytes=None if row["memory"] is None else int(row["memory"]),
+                power_watts=int(row["power"]) / int(row["power_n"]) / 1000 if row["power_n"] else None,
+            )
+        )
     return series
 
 

@@ -14,6 +14,7 @@ from finops.charts import (
     plot_text,
 )
 from finops.economics.guided_check import GuidedCheck, Step
+from ingest.selectors import TimelinePoint
 from pricing.build_rent import BuyCosts, RentRates, Scenario, build_rent_compare
 
 HOSTILE = '<a href="https://evil.example/login">Session expired</a> & <b>'
@@ -32,10 +33,29 @@ def test_it_escapes_ampersands_and_angle_brackets_once():
 
 
 def test_it_escapes_gpu_names_on_the_host_charts():
-    point = (datetime(2026, 1, 5, tzinfo=UTC), 50.0, 2**30, 300.0)
+    point = TimelinePoint(datetime(2026, 1, 5, tzinfo=UTC), 50.0, 2**30, 300.0)
     figures = host_figures({1: {"label": HOSTILE, "points": [point]}})
     assert_literal(figures)
     assert [figure["data"][0]["name"] for figure in figures.values()] == [SHOWN] * 3
+
+
+def test_it_draws_each_host_chart_from_its_named_field():
+    at = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    points = [
+        TimelinePoint(at=at, utilization_pct=50.0, memory_used_bytes=3 * 2**29, power_watts=300.5),
+        TimelinePoint(at=at.replace(hour=10), utilization_pct=None, memory_used_bytes=None, power_watts=None),
+    ]
+    figures = host_figures({7: {"label": "#0 A100", "points": points}})
+    x = ["2026-01-05T09:00:00+00:00", "2026-01-05T10:00:00+00:00"]
+    assert {key: figure["data"] for key, figure in figures.items()} == {
+        key: [{"type": "scatter", "mode": "lines", "name": "#0 A100", "x": x, "y": y}]
+        for key, y in (("utilization", [50.0, None]), ("memory", [1.5, None]), ("power", [300.5, None]))
+    }
+    assert [(f["layout"]["title"]["text"], f["layout"]["yaxis"]["title"]["text"]) for f in figures.values()] == [
+        ("GPU utilisation", "%"),
+        ("Memory used", "GiB"),
+        ("Power", "W"),
+    ]
 
 
 def test_it_escapes_plan_names_on_the_plans_histogram():
