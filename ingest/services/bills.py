@@ -105,7 +105,7 @@ def bill_import(upload) -> None:
                 1, column.split("|")[0], f"The header has no {column.replace('|', ' or ')} column; it is required."
             )
         errors.raise_if_any()
-        if getattr(source, "dataset", "cost_and_usage") == "contract_commitment":
+        if source.dataset == "contract_commitment":
             commitments_import(upload, table, source)
             return
         with transaction.atomic():
@@ -174,7 +174,7 @@ def _stream(upload, table, source, errors, tally) -> None:
 
 def _currency_ok(currency, number, source, errors, tally) -> bool:
     """Accept the file's first currency; a malformed or second currency is an error at this row."""
-    column = getattr(source, "currency_column", "currency")
+    column = source.currency_column
     if len(currency) != 3 or not currency.isalpha():
         errors.add(number, column, f"{currency!r} is not a three-letter currency code")
         return False

@@ -38,3 +38,9 @@ SOURCES_BY_NAME = {source.name: source for source in (*BILL_SOURCES, *USAGE_SOUR
 def detect_source(columns, kind: str = "bill"):
     """The first source class of `kind` whose detect() accepts the header, or None."""
     return next((s for s in BILL_SOURCES if s.kind == kind and s.detect(columns)), None)
+
+
+def shown_formats(kind: str) -> list[str]:
+    """The short labels of the formats of `kind` for the lists pages show: FOCUS first, then detection order."""
+    sources = sorted(BILL_SOURCES if kind == "bill" else USAGE_SOURCES, key=lambda s: not s.name.startswith("focus"))
+    return [s.short_label for s in sources if s.short_label]

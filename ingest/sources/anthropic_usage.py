@@ -62,6 +62,7 @@ def _nested_counts(record, field: str, keys) -> dict | None:
 class AnthropicUsageSource(UsageSource):
     name = "anthropic_usage"
     label = "Anthropic usage report (JSON)"
+    short_label = "Anthropic usage reports"
     document = True
 
     @classmethod
@@ -118,6 +119,7 @@ class AnthropicUsageSource(UsageSource):
 class AnthropicCostSource(BillSource):
     name = "anthropic_costs"
     label = "Anthropic cost report (JSON)"
+    short_label = "Anthropic cost reports"
     document = True
 
     @classmethod

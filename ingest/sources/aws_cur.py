@@ -128,6 +128,8 @@ def _tag_map_text(raw: str) -> tuple:
 class AwsCurSource(BillSource):
     name = "aws_cur"
     label = "AWS Cost and Usage Report (legacy CUR and CUR 2.0)"
+    short_label = "AWS CUR"
+    _width: int | None = None  # the record width the column lookups were learnt for
     required_columns = (
         "lineItem/UnblendedCost|line_item_unblended_cost",
         "lineItem/UsageStartDate|line_item_usage_start_date|identity/TimeInterval|identity_time_interval",
@@ -164,7 +166,7 @@ class AwsCurSource(BillSource):
 
     def parse(self, record):
         """One normalised cost row from one CUR line item."""
-        if getattr(self, "_width", None) != len(record):
+        if self._width != len(record):
             self._learn(list(record))
         c = self._col
         kind = v.text(record, c["type"]) or "Usage"

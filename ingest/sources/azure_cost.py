@@ -130,6 +130,7 @@ class AzureCostSource(BillSource):
 
     name = "azure_cost"
     label = "Azure cost details (actual or amortised; EA and MCA)"
+    short_label = "Azure cost exports"
     required_columns = tuple("|".join(COLUMNS[key]) for key in REQUIRED)
     currency_column = "BillingCurrency"
 

@@ -54,18 +54,30 @@ COST_ROW_FIELDS = (
 class BillSource:
     """Base class of bill sources; subclasses set the class attributes and implement detect/parse."""
 
-    name: ClassVar[str]  # the format name users pass and uploads record, e.g. "focus"
-    label: ClassVar[str]  # shown in the UI, e.g. "FOCUS 1.0–1.3"
+    name: ClassVar[str] = ""
+    """The format name users pass and uploads record, e.g. "focus"; unique across sources."""
+    label: ClassVar[str] = ""
+    """The format as users read it (format choices, help text, errors), e.g. "FOCUS 1.0–1.3"."""
+    short_label: ClassVar[str] = ""
+    """The format in the lists of formats pages show ("AWS CUR"); "" leaves it out (listed under a sibling)."""
     kind: ClassVar[str] = "bill"
-    required_columns: ClassVar[tuple[str, ...]] = ()  # a file missing one is rejected naming it
-    # Formats that are one JSON document (provider report pages) rather than a table.
+    """"bill" (cost lines into the ledger) or "usage" (LLM calls); an upload's kind picks the sources tried."""
+    required_columns: ClassVar[tuple[str, ...]] = ()
+    """Columns a file must have, "A|B" for either; a file missing one is rejected naming it."""
     document: ClassVar[bool] = False
+    """True for formats that are one JSON document (provider report pages) rather than a table."""
+    dataset: ClassVar[str] = "cost_and_usage"
+    """What the rows are: "cost_and_usage" (ledger lines) or "contract_commitment" (FOCUS 1.3 commitments)."""
+    currency_column: str = "currency"
+    """The column the importer names in a currency error; a source that finds it in the header sets it per file."""
 
     def __init__(self, *, org_currency: str, options: Mapping[str, Any] | None = None):
         self.org_currency = org_currency
+        """The organisation's currency: the default for a file or row that names none."""
         self.options = dict(options or {})
-        # "actual" or "amortised" where the source can tell (Azure exports); "" otherwise.
+        """Per-upload settings (a saved mapping's columns, provider, account and currency)."""
         self.cost_basis = ""
+        """"actual" or "amortised" where the source can tell (Azure exports); "" otherwise."""
 
     @classmethod
     def detect(cls, columns: Sequence[str]) -> bool:

@@ -74,15 +74,17 @@ def next_month(moment: datetime) -> datetime:
 class FocusSource(BillSource):
     name = "focus"
     label = "FOCUS 1.0–1.3 (CSV or Parquet)"
+    short_label = "FOCUS 1.0–1.3 (AWS, Azure, Google Cloud, OCI)"
     required_columns = ("BilledCost", "ChargePeriodStart|BillingPeriodStart")
     currency_column = "BillingCurrency"
+    _width: int | None = None  # the record width the column lookups were learnt for
 
     @classmethod
     def detect(cls, columns):
         return len(SIGNATURE.intersection(columns)) >= 2
 
     def parse(self, record):
-        if getattr(self, "_width", None) != len(record):
+        if self._width != len(record):
             self._width = len(record)
             self._gpu_columns, self._gpu_texts = gpu_columns(list(record))
         charge_start = v.timestamp(record, "ChargePeriodStart")

@@ -14,6 +14,7 @@ CATEGORIES = {"spend": "spend", "usage": "usage"}
 class FocusContractCommitmentSource(BillSource):
     name = "focus_contract_commitment"
     label = "FOCUS 1.3 contract commitments"
+    short_label = ""  # listed under its sibling
     dataset = "contract_commitment"
     required_columns = ("ContractCommitmentId", "ContractCommitmentPeriodStart", "ContractCommitmentCategory")
     currency_column = "BillingCurrency"

@@ -118,6 +118,7 @@ class GcpBillingSource(BillSource):
 
     name = "gcp_billing"
     label = "Google Cloud billing export (CSV or JSON lines)"
+    short_label = "Google Cloud billing exports"
     required_columns = ("cost", "usage_start_time")
     currency_column = "currency"
 

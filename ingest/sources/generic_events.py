@@ -123,6 +123,7 @@ def parse_event(record, org_currency: str) -> dict:
 class GenericEventsSource(UsageSource):
     name = "generic_events"
     label = "Generic usage events (CSV or JSON lines)"
+    short_label = "a generic CSV/JSONL"
     required_columns = REQUIRED
 
     @classmethod

@@ -122,6 +122,7 @@ def _cost(record, cache_hit: bool, failed: bool) -> tuple:
 class LiteLLMSpendSource(UsageSource):
     name = "litellm_spend"
     label = "LiteLLM spend logs (CSV or JSON lines)"
+    short_label = "LiteLLM spend logs"
     required_columns = REQUIRED
 
     @classmethod
@@ -211,6 +212,7 @@ class LiteLLMSpendDocumentSource(LiteLLMSpendSource):
 
     name = "litellm_spend_json"
     label = "LiteLLM spend logs (JSON list from /spend/logs)"
+    short_label = ""  # listed under its sibling
     document = True
 
     @classmethod

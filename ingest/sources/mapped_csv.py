@@ -31,6 +31,7 @@ REQUIRED_FIELDS = ("date", "amount")
 class MappedCsvSource(BillSource):
     name = "mapped_csv"
     label = "GPU cloud CSV with a saved column mapping"
+    short_label = "GPU cloud invoices"
 
     @classmethod
     def detect(cls, columns):

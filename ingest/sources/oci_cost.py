@@ -26,8 +26,10 @@ def _tag_keys(column: str) -> tuple[str, str]:
 class OciCostSource(BillSource):
     name = "oci_cost"
     label = "Oracle Cloud cost report"
+    short_label = "OCI cost reports"
     required_columns = ("cost/myCost", "lineItem/intervalUsageStart")
     currency_column = "cost/currencyCode"
+    _width: int | None = None  # the record width the column lookups were learnt for
 
     @classmethod
     def detect(cls, columns):
@@ -47,7 +49,7 @@ class OciCostSource(BillSource):
 
     def parse(self, record):
         """One normalised cost row from one OCI cost report line."""
-        if getattr(self, "_width", None) != len(record):
+        if self._width != len(record):
             self._learn(list(record))
         start = v.timestamp(record, "lineItem/intervalUsageStart", required=True)
         billed = v.decimal(record, "cost/myCost", required=True)

@@ -173,6 +173,7 @@ def usage_kind(result: dict) -> str:
 class OpenAIUsageSource(UsageSource):
     name = "openai_usage"
     label = "OpenAI Usage API export (JSON)"
+    short_label = "OpenAI usage reports"
     document = True
 
     @classmethod
@@ -247,6 +248,7 @@ class OpenAIUsageSource(UsageSource):
 class OpenAICostsSource(BillSource):
     name = "openai_costs"
     label = "OpenAI Costs API export (JSON)"
+    short_label = "OpenAI cost reports"
     document = True
     currency_column = "amount.currency"
 
