@@ -3,6 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from finops.economics.budgets import target_error
+from ingest.gpu_facts import STALE_AFTER, minutes_text
 from ingest.serializers import HostOutput, PeriodOutput
 
 MONEY = {"allow_null": True, "help_text": "Decimal string; null when unknown"}
@@ -204,7 +205,9 @@ class GpuHostOutput(HostOutput):
     code = serializers.UUIDField(allow_null=True, help_text="The agent host's code; null for a host only a bill names")
     resource_id = serializers.CharField(allow_null=True, help_text="The bill resource, or null")
     source = serializers.ChoiceField(choices=("agent", "bill", "both"), help_text="Who knows this host")
-    stale = serializers.BooleanField(allow_null=True, help_text="No samples for five minutes; null without an agent")
+    stale = serializers.BooleanField(
+        allow_null=True, help_text=f"No samples for {minutes_text(STALE_AFTER)}; null without an agent"
+    )
     reported_hostname = serializers.CharField(help_text="The hostname its agent's machine reported")
     currency = serializers.CharField()
     cost = serializers.CharField(**money("GPU cost of the host in the period"))

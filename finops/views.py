@@ -76,6 +76,7 @@ from finops.services.settings import (
 )
 from finops.templatetags.money_tags import humanize_key, measure
 from ingest.forms import GpuHostForm, GpuResourceMarkForm
+from ingest.gpu_facts import gpu_limits_text
 from ingest.periods import local_today, period_for_page
 from ingest.selectors import (
     gpu_resource_mark_list,
@@ -225,7 +226,7 @@ def gpus(request, org_code):
         models = Counter(gpu.name or gpu.uuid for gpu in host["gpus"])
         host["gpu_summary"] = [f"{count} × {name}" if count > 1 else name for name, count in models.items()]
     context = {"org": org, "page": "gpus", "hosts": shown, "period": period,
-               "unmeasured": unmeasured,
+               "unmeasured": unmeasured, "limits": gpu_limits_text(),
                "agent_url": request.build_absolute_uri("/"),
                "period_query": "" if period_error else urlencode(period.query())}  # fmt: skip
     return _period_page(request, "finops/gpus.html", context, period_error)
@@ -296,6 +297,7 @@ def gpu_host(request, org_code, code):
         "hours": {kind: listed[f"gpu_seconds_{kind}"] / 3600 for kind in ("busy", "idle", "zombie", "unowned")},
         "energy_kwh": host_hour_totals(org=org, host=host, start=since, end=until)["energy_kwh"],
         "link_candidates": candidates,
+        "limits": gpu_limits_text(),
     }
     return _period_page(request, "finops/gpu_host.html", context, period_error)
 

@@ -1,8 +1,8 @@
 """Derived GPU facts per GPU and hour, from per-minute samples: pure arithmetic, no ORM.
 
-- busy / idle: seconds sampled at or above / below the idle threshold (5% utilisation);
+- busy / idle: seconds sampled at or above / below the idle threshold (`IDLE_UTILIZATION_PCT`);
 - zombie: idle seconds while a process holds GPU memory at ~0% SM utilisation, once that has lasted
-  longer than a limit (30 minutes by default): the forgotten notebook;
+  longer than a limit (`ZOMBIE_AFTER` by default): the forgotten notebook;
 - unowned: seconds in which no process on the GPU carried a label and the host has no owner;
 - GPU-seconds per label set, and energy in kWh (Decimal);
 - energy per sample: the delta of the GPU's total energy counter since its previous reading, or
@@ -23,6 +23,21 @@ MJ_PER_KWH = Decimal(3_600_000_000)
 # climbs faster than any GPU draws is a glitch: both fall back to power x interval.
 MAX_COUNTER_GAP_INTERVALS = 3
 MAX_GPU_POWER_MW = 3_000_000
+
+
+def minutes_text(limit: timedelta) -> str:
+    """A limit in whole minutes as pages word it: '1 minute', '30 minutes'."""
+    minutes = int(limit.total_seconds() // 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+def gpu_limits_text() -> dict:
+    """The idle, zombie and stale limits as the GPU pages quote them, read from the constants at each call."""
+    return {
+        "idle_below": f"{IDLE_UTILIZATION_PCT}%",
+        "zombie_after": minutes_text(ZOMBIE_AFTER),
+        "stale_after": minutes_text(STALE_AFTER),
+    }
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from unittest import mock
 
 from django.urls import reverse
 from django.utils import timezone
@@ -45,6 +46,24 @@ class GpuHostFactsTests(BaseTestCase):
         self.assertContains(page, "<dt>Idle GPU-hours</dt><dd>1.7</dd>", html=True)
         self.assertContains(page, "<dt>Unowned GPU-hours</dt><dd>1.7</dd>", html=True)
         self.assertContains(page, "0.64 kWh")
+
+    def test_it_quotes_the_idle_and_zombie_limits_from_their_constants(self):
+        self.client.force_login(self.bob)
+        gpus = reverse("finops-gpus", kwargs={"org_code": self.org.code}) + RECENT
+        self.assertContains(self.client.get(gpus), "below 5% utilisation")
+        self.assertContains(self.client.get(gpus), "at about 0% for more than 30 minutes.")
+        self.assertContains(self.client.get(self.url), "~0% for over 30 minutes")
+        with (
+            mock.patch("ingest.gpu_facts.IDLE_UTILIZATION_PCT", 10),
+            mock.patch("ingest.gpu_facts.ZOMBIE_AFTER", timedelta(minutes=45)),
+        ):
+            page, host_page = self.client.get(gpus), self.client.get(self.url)
+        self.assertContains(page, "below 10% utilisation")
+        self.assertContains(page, "at about 0% for more than 45 minutes.")
+        self.assertContains(page, 'title="Idle while a process held GPU memory at ~0% for over 45 minutes"')
+        self.assertNotContains(page, "30 minutes")
+        self.assertContains(host_page, "~0% for over 45 minutes")
+        self.assertNotContains(host_page, "30 minutes")
 
     def test_it_counts_no_unowned_hours_on_an_owned_host(self):
         GpuHost.objects.all().delete()
