@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import wraps
+from pathlib import Path
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -43,6 +44,19 @@ QUIET_MODELS = {
     "accounts.apikey", "accounts.agenttoken", "accounts.invitation", "pricing.stripeevent", "sessions.session",
 }  # fmt: skip
 _quiet = threading.local()
+
+
+def _code_version() -> str:
+    """A hash of the project's Python code: a deploy that changes any of it starts from an empty read cache."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha1(usedforsecurity=False)
+    for app in ("accounts", "finops", "ingest", "pricing"):
+        for path in sorted((root / app).rglob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE_VERSION = _code_version()
 SIMPLE_VALUES = (str, int, bool, date, datetime, Decimal, type(None))
 
 
@@ -100,14 +114,14 @@ def _uncommitted_changes() -> bool:
     return bool(connection.in_atomic_block and connection.run_on_commit)
 
 
-def cached_read(*families, shape: str = ""):
+def cached_read(*families):
     """Decorate a read `fn(*, org, **simple keyword arguments)`: its result is kept under the organisation, the
     arguments and the versions of `families`. Arguments are plain values, tuples of them or saved model instances
-    (standing for their row); a call with anything else (a precomputed object) is not cached. A new `shape` (when
-    what `fn` returns changes form) keeps values pickled by older code from being read back."""
+    (standing for their row); a call with anything else (a precomputed object) is not cached. Keys carry
+    `CODE_VERSION`, so what older code kept (another form of result) is never read back after a deploy."""
 
     def decorate(fn):
-        name = f"{fn.__module__}.{fn.__qualname__}" + (f"@{shape}" if shape else "")
+        name = f"{fn.__module__}.{fn.__qualname__}"
 
         @wraps(fn)
         def read(*, org, **kwargs):
@@ -116,7 +130,7 @@ def cached_read(*families, shape: str = ""):
             versions = org_versions(org.pk, families)  # before the data: never keep older data under newer versions
             arguments = ",".join(f"{k}={_key_part(v)}" for k, v in sorted(kwargs.items()))
             digest = hashlib.sha1(f"{name}|{arguments}".encode(), usedforsecurity=False).hexdigest()
-            key = f"read:{org.code}:{'.'.join(versions)}:{digest}"
+            key = f"read:{CODE_VERSION}:{org.code}:{'.'.join(versions)}:{digest}"
             found = cache.get(key)
             if found is None:
                 found = fn(org=org, **kwargs)

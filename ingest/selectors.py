@@ -336,7 +336,7 @@ class TimelinePoint(NamedTuple):
     power_watts: float | None  # mean
 
 
-@cached_read(LEDGER, ECONOMICS, shape="TimelinePoint")
+@cached_read(LEDGER, ECONOMICS)
 def host_timeline(*, org, host, start: datetime, end: datetime) -> dict:
     """Per GPU of `host`: its label and `TimelinePoint`s in [start, end), one per minute for up to a day, per hour
     (UTC) up to a year, per day (UTC) beyond."""

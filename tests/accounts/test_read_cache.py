@@ -158,3 +158,19 @@ def test_a_kept_host_list_still_judges_staleness_now(tenant):
     with mock.patch("django.utils.timezone.now", return_value=later):
         [host], queries = get(client, read, "/api/v1/hosts/")
         assert host["stale"] is True and queries < 5  # from the cache, and stale all the same
+
+
+def test_new_code_never_reads_what_older_code_kept(tenant, monkeypatch):
+    from accounts import read_cache
+
+    org, _, _ = tenant
+    calls = []
+
+    @cached_read(ECONOMICS)
+    def answer(*, org):
+        calls.append(1)
+        return len(calls)
+
+    assert answer(org=org) == 1 and answer(org=org) == 1
+    monkeypatch.setattr(read_cache, "CODE_VERSION", "another-deploy")
+    assert answer(org=org) == 2  # a deploy starts from an empty cache
