@@ -12,7 +12,7 @@ spend, so it can be below the invoice.
 """
 
 from ingest.sources import values as v
-from ingest.sources.base import BillSource
+from ingest.sources.base import BillSource, cost_row
 from ingest.sources.focus import month_start, next_month
 from ingest.sources.openai_usage import UNGROUPED_MODEL, bucket_records, count, exact_amount, result_kinds, stable_id
 from ingest.sources.usage_base import UsageSource
@@ -141,38 +141,21 @@ class AnthropicCostSource(BillSource):
         tags = {key: v.text(record, key) for key in COST_TAGS if v.text(record, key)}
         if workspace:
             tags["workspace"] = workspace
-        return {
-            "provider": "Anthropic",
-            "billing_account_id": "anthropic",
-            "billing_account_name": "",
-            "sub_account_id": workspace,  # empty: the default workspace
-            "sub_account_name": "",
-            "billing_period_start": month_start(start),
-            "billing_period_end": next_month(start),
-            "charge_period_start": start,
-            "charge_period_end": end,
-            "charge_category": "usage",
-            "charge_class": "",
-            "charge_frequency": "usage-based",
-            "charge_description": v.text(record, "description"),
-            "region": "",
-            "service_name": "Claude API",
-            "service_category": "AI and Machine Learning",
-            "resource_id": "",
-            "resource_name": "",
-            "resource_type": "",
-            "sku_id": "",
-            "gpu_type": "",
-            "pricing_quantity": None,
-            "pricing_unit": "",
-            "consumed_quantity": None,
-            "consumed_unit": "",
-            "billed_cost_amount": amount,
-            "effective_cost_amount": amount,
-            "list_cost_amount": None,
-            "currency": (v.text(record, "currency") or self.org_currency).upper(),
-            "commitment_discount_id": "",
-            "commitment_discount_status": "",
-            "commitment_discount_type": "",
-            "tags": tags,
-        }
+        return cost_row(
+            provider="Anthropic",
+            billing_account_id="anthropic",
+            sub_account_id=workspace,  # empty: the default workspace
+            billing_period_start=month_start(start),
+            billing_period_end=next_month(start),
+            charge_period_start=start,
+            charge_period_end=end,
+            charge_category="usage",
+            charge_frequency="usage-based",
+            charge_description=v.text(record, "description"),
+            service_name="Claude API",
+            service_category="AI and Machine Learning",
+            billed_cost_amount=amount,
+            effective_cost_amount=amount,
+            currency=(v.text(record, "currency") or self.org_currency).upper(),
+            tags=tags,
+        )

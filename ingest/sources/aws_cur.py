@@ -14,7 +14,7 @@ from functools import lru_cache
 from ingest import limits
 from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
-from ingest.sources.base import BillSource
+from ingest.sources.base import BillSource, cost_row
 from ingest.sources.focus import month_start, next_month
 
 ZERO = Decimal(0)
@@ -185,30 +185,26 @@ class AwsCurSource(BillSource):
         description = v.text(record, c["description"])
         usage = v.decimal(record, c["usage"], limit=limits.MAX_QUANTITY)
         unit = v.text(record, c["unit"])
-        return {
-            "provider": "AWS",
-            "billing_account_id": v.text(record, c["payer"]),
-            "billing_account_name": v.text(record, c["payer_name"]),
-            "sub_account_id": v.text(record, c["account"]),
-            "sub_account_name": v.text(record, c["account_name"]),
-            "billing_period_start": billing_start,
-            "billing_period_end": v.timestamp(record, c["period_end"], end=True) or next_month(billing_start),
-            "charge_period_start": charge_start,
-            "charge_period_end": charge_end,
-            "charge_category": category,
-            "charge_class": "",
-            "charge_frequency": frequency,
-            "charge_description": description,
-            "region": self._region(record, product),
-            "service_name": v.text(record, c["product_name"])
+        return cost_row(
+            provider="AWS",
+            billing_account_id=v.text(record, c["payer"]),
+            billing_account_name=v.text(record, c["payer_name"]),
+            sub_account_id=v.text(record, c["account"]),
+            sub_account_name=v.text(record, c["account_name"]),
+            billing_period_start=billing_start,
+            billing_period_end=v.timestamp(record, c["period_end"], end=True) or next_month(billing_start),
+            charge_period_start=charge_start,
+            charge_period_end=charge_end,
+            charge_category=category,
+            charge_frequency=frequency,
+            charge_description=description,
+            region=self._region(record, product),
+            service_name=v.text(record, c["product_name"])
             or product.get("product_name", "")
             or v.text(record, c["product_code"]),
-            "service_category": "",
-            "resource_id": v.text(record, c["resource"]),
-            "resource_name": "",
-            "resource_type": "",
-            "sku_id": v.text(record, c["sku"]),
-            "gpu_type": line_gpu_type(
+            resource_id=v.text(record, c["resource"]),
+            sku_id=v.text(record, c["sku"]),
+            gpu_type=line_gpu_type(
                 instance_type=instance_type,
                 charge_description=description,
                 provider_columns=(
@@ -216,20 +212,20 @@ class AwsCurSource(BillSource):
                     v.text(record, c["instance_family"]) or product.get("instance_family", ""),
                 ),
             ),
-            "pricing_quantity": usage,
-            "pricing_unit": unit,
-            "consumed_quantity": usage,
-            "consumed_unit": unit,
-            "billed_cost_amount": billed,
-            "effective_cost_amount": effective,
-            "list_cost_amount": v.decimal(record, c["list_cost"]),
-            "currency": (v.text(record, c["currency"]) or self.org_currency).upper(),
-            "commitment_discount_id": commitment_id,
+            pricing_quantity=usage,
+            pricing_unit=unit,
+            consumed_quantity=usage,
+            consumed_unit=unit,
+            billed_cost_amount=billed,
+            effective_cost_amount=effective,
+            list_cost_amount=v.decimal(record, c["list_cost"]),
+            currency=(v.text(record, c["currency"]) or self.org_currency).upper(),
+            commitment_discount_id=commitment_id,
             # Unused only where the unused part is known and non-zero (RIFee, SavingsPlanRecurringFee).
-            "commitment_discount_status": "used" if kind in USED_TYPES else ("unused" if unused else ""),
-            "commitment_discount_type": commitment_type,
-            "tags": self._tags(record),
-        }
+            commitment_discount_status="used" if kind in USED_TYPES else ("unused" if unused else ""),
+            commitment_discount_type=commitment_type,
+            tags=self._tags(record),
+        )
 
     def _charge_period(self, record):
         c = self._col

@@ -27,7 +27,7 @@ from functools import lru_cache
 from ingest import limits
 from ingest.gpu_names import gpu_detect, line_gpu_type
 from ingest.sources import values as v
-from ingest.sources.base import BillSource
+from ingest.sources.base import BillSource, cost_row
 from ingest.sources.focus import month_start, next_month
 
 PROVIDER = "Microsoft"
@@ -202,30 +202,27 @@ class AzureCostSource(BillSource):
         meter_name = v.text(record, c["meter_name"])
         resource_type = v.text(record, c["resource_type"], 200)
         resource_name = v.text(record, c["resource_name"])
-        return {
-            "provider": PROVIDER,
-            "billing_account_id": v.first_text(record, c["account"], c["profile"])[:200],
-            "billing_account_name": v.first_text(record, c["account_name"], c["profile_name"])[:200],
-            "sub_account_id": v.text(record, c["subscription"], 200),
-            "sub_account_name": v.text(record, c["subscription_name"], 200),
-            "billing_period_start": billing_start,
-            "billing_period_end": _billing_end(billing_start, billing_end)
-            if billing_end
-            else next_month(billing_start),
-            "charge_period_start": start,
-            "charge_period_end": start + ONE_DAY,
-            "charge_category": category,
-            "charge_class": "",
-            "charge_frequency": FREQUENCIES.get(v.text(record, c["frequency"]).lower(), ""),
-            "charge_description": meter_name or product,
-            "region": v.first_text(record, c["location"], c["meter_region"])[:100],
-            "service_name": (meter_category or v.text(record, c["consumed_service"]))[:200],
-            "service_category": v.text(record, c["service_family"], 100),
-            "resource_id": v.text(record, c["resource_id"]),
-            "resource_name": resource_name,
-            "resource_type": resource_type,
-            "sku_id": v.first_text(record, c["part_number"], c["meter_id"])[:200],
-            "gpu_type": line_gpu_type(
+        return cost_row(
+            provider=PROVIDER,
+            billing_account_id=v.first_text(record, c["account"], c["profile"])[:200],
+            billing_account_name=v.first_text(record, c["account_name"], c["profile_name"])[:200],
+            sub_account_id=v.text(record, c["subscription"], 200),
+            sub_account_name=v.text(record, c["subscription_name"], 200),
+            billing_period_start=billing_start,
+            billing_period_end=_billing_end(billing_start, billing_end) if billing_end else next_month(billing_start),
+            charge_period_start=start,
+            charge_period_end=start + ONE_DAY,
+            charge_category=category,
+            charge_frequency=FREQUENCIES.get(v.text(record, c["frequency"]).lower(), ""),
+            charge_description=meter_name or product,
+            region=v.first_text(record, c["location"], c["meter_region"])[:100],
+            service_name=(meter_category or v.text(record, c["consumed_service"]))[:200],
+            service_category=v.text(record, c["service_family"], 100),
+            resource_id=v.text(record, c["resource_id"]),
+            resource_name=resource_name,
+            resource_type=resource_type,
+            sku_id=v.first_text(record, c["part_number"], c["meter_id"])[:200],
+            gpu_type=line_gpu_type(
                 instance_type=_vm_size(v.text(record, c["additional_info"])),
                 charge_description=meter_name,
                 resource_type=resource_type,
@@ -237,19 +234,19 @@ class AzureCostSource(BillSource):
                 ),
                 resource_name=resource_name,
             ),
-            "pricing_quantity": quantity,
-            "pricing_unit": unit,
-            "consumed_quantity": quantity if consumed else None,
-            "consumed_unit": unit if consumed else "",
-            "billed_cost_amount": billed,
-            "effective_cost_amount": effective,
-            "list_cost_amount": self._list_cost(record, billed, quantity, commitment_type),
-            "currency": self._currency(record),
-            "commitment_discount_id": v.first_text(record, c["reservation_id"], c["benefit_id"]),
-            "commitment_discount_status": status if commitment_type else "",
-            "commitment_discount_type": commitment_type,
-            "tags": v.tags(record, c["tags"]),
-        }
+            pricing_quantity=quantity,
+            pricing_unit=unit,
+            consumed_quantity=quantity if consumed else None,
+            consumed_unit=unit if consumed else "",
+            billed_cost_amount=billed,
+            effective_cost_amount=effective,
+            list_cost_amount=self._list_cost(record, billed, quantity, commitment_type),
+            currency=self._currency(record),
+            commitment_discount_id=v.first_text(record, c["reservation_id"], c["benefit_id"]),
+            commitment_discount_status=status if commitment_type else "",
+            commitment_discount_type=commitment_type,
+            tags=v.tags(record, c["tags"]),
+        )
 
     def _observe(self, record, charge_type: str, billed) -> None:
         """Settle cost_basis from the first commitment row that tells (see the module docstring)."""

@@ -51,6 +51,82 @@ COST_ROW_FIELDS = (
 )
 
 
+def cost_row(
+    *,
+    provider="",
+    billing_account_id="",
+    billing_account_name="",
+    sub_account_id="",
+    sub_account_name="",
+    billing_period_start,
+    billing_period_end=None,
+    charge_period_start,
+    charge_period_end=None,
+    charge_category,
+    charge_class="",
+    charge_frequency="",
+    charge_description="",
+    region="",
+    service_name="",
+    service_category="",
+    resource_id="",
+    resource_name="",
+    resource_type="",
+    sku_id="",
+    gpu_type="",
+    pricing_quantity=None,
+    pricing_unit="",
+    consumed_quantity=None,
+    consumed_unit="",
+    billed_cost_amount,
+    effective_cost_amount,
+    list_cost_amount=None,
+    currency,
+    commitment_discount_id="",
+    commitment_discount_status="",
+    commitment_discount_type="",
+    tags=None,
+) -> dict:
+    """One normalised cost row (keys COST_ROW_FIELDS, in order): a parser names the fields its format has and
+    the rest take their blank defaults ('' for text, None for optional times and quantities, no tags). The
+    required ones have no default; a misspelt field is a TypeError."""
+    return {
+        "provider": provider,
+        "billing_account_id": billing_account_id,
+        "billing_account_name": billing_account_name,
+        "sub_account_id": sub_account_id,
+        "sub_account_name": sub_account_name,
+        "billing_period_start": billing_period_start,
+        "billing_period_end": billing_period_end,
+        "charge_period_start": charge_period_start,
+        "charge_period_end": charge_period_end,
+        "charge_category": charge_category,
+        "charge_class": charge_class,
+        "charge_frequency": charge_frequency,
+        "charge_description": charge_description,
+        "region": region,
+        "service_name": service_name,
+        "service_category": service_category,
+        "resource_id": resource_id,
+        "resource_name": resource_name,
+        "resource_type": resource_type,
+        "sku_id": sku_id,
+        "gpu_type": gpu_type,
+        "pricing_quantity": pricing_quantity,
+        "pricing_unit": pricing_unit,
+        "consumed_quantity": consumed_quantity,
+        "consumed_unit": consumed_unit,
+        "billed_cost_amount": billed_cost_amount,
+        "effective_cost_amount": effective_cost_amount,
+        "list_cost_amount": list_cost_amount,
+        "currency": currency,
+        "commitment_discount_id": commitment_discount_id,
+        "commitment_discount_status": commitment_discount_status,
+        "commitment_discount_type": commitment_discount_type,
+        "tags": {} if tags is None else tags,
+    }
+
+
 class BillSource:
     """Base class of bill sources; subclasses set the class attributes and implement detect/parse."""
 

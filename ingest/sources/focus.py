@@ -12,7 +12,7 @@ from functools import lru_cache
 from ingest import limits
 from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
-from ingest.sources.base import BillSource
+from ingest.sources.base import BillSource, cost_row
 
 SIGNATURE = frozenset(
     {
@@ -96,40 +96,38 @@ class FocusSource(BillSource):
         billed = v.decimal(record, "BilledCost", required=True)
         effective = v.decimal(record, "EffectiveCost")
         status = v.text(record, "CommitmentDiscountStatus").lower()
-        return {
-            "provider": v.first_text(
-                record, "ServiceProviderName", "ProviderName", "InvoiceIssuerName", "PublisherName"
-            ),
-            "billing_account_id": v.text(record, "BillingAccountId"),
-            "billing_account_name": v.text(record, "BillingAccountName"),
-            "sub_account_id": v.text(record, "SubAccountId"),
-            "sub_account_name": v.text(record, "SubAccountName"),
-            "billing_period_start": billing_start,
-            "billing_period_end": v.timestamp(record, "BillingPeriodEnd", end=True) or next_month(billing_start),
-            "charge_period_start": charge_start,
-            "charge_period_end": v.timestamp(record, "ChargePeriodEnd", end=True),
-            "charge_category": v.charge_category(v.text(record, "ChargeCategory")),
-            "charge_class": v.text(record, "ChargeClass").lower(),
-            "charge_frequency": v.text(record, "ChargeFrequency").lower(),
-            "charge_description": v.text(record, "ChargeDescription"),
-            "region": v.first_text(record, "RegionId", "RegionName", "Region"),
-            "service_name": v.text(record, "ServiceName"),
-            "service_category": v.text(record, "ServiceCategory"),
-            "resource_id": v.first_text(record, "ResourceId", "ResourceID"),
-            "resource_name": v.text(record, "ResourceName"),
-            "resource_type": v.text(record, "ResourceType"),
-            "sku_id": v.text(record, "SkuId"),
-            "gpu_type": gpu_type_of(GPU_SEPARATOR.join(v.text(record, c) for c in self._gpu_columns), self._gpu_texts),
-            "pricing_quantity": v.decimal(record, "PricingQuantity", limit=limits.MAX_QUANTITY),
-            "pricing_unit": v.text(record, "PricingUnit"),
-            "consumed_quantity": v.decimal(record, "ConsumedQuantity", limit=limits.MAX_QUANTITY),
-            "consumed_unit": v.text(record, "ConsumedUnit"),
-            "billed_cost_amount": billed,
-            "effective_cost_amount": billed if effective is None else effective,
-            "list_cost_amount": v.decimal(record, "ListCost"),
-            "currency": (v.text(record, "BillingCurrency") or self.org_currency).upper(),
-            "commitment_discount_id": v.text(record, "CommitmentDiscountId"),
-            "commitment_discount_status": COMMITMENT_STATUS.get(status, ""),
-            "commitment_discount_type": v.text(record, "CommitmentDiscountType"),
-            "tags": v.tags(record, "Tags"),
-        }
+        return cost_row(
+            provider=v.first_text(record, "ServiceProviderName", "ProviderName", "InvoiceIssuerName", "PublisherName"),
+            billing_account_id=v.text(record, "BillingAccountId"),
+            billing_account_name=v.text(record, "BillingAccountName"),
+            sub_account_id=v.text(record, "SubAccountId"),
+            sub_account_name=v.text(record, "SubAccountName"),
+            billing_period_start=billing_start,
+            billing_period_end=v.timestamp(record, "BillingPeriodEnd", end=True) or next_month(billing_start),
+            charge_period_start=charge_start,
+            charge_period_end=v.timestamp(record, "ChargePeriodEnd", end=True),
+            charge_category=v.charge_category(v.text(record, "ChargeCategory")),
+            charge_class=v.text(record, "ChargeClass").lower(),
+            charge_frequency=v.text(record, "ChargeFrequency").lower(),
+            charge_description=v.text(record, "ChargeDescription"),
+            region=v.first_text(record, "RegionId", "RegionName", "Region"),
+            service_name=v.text(record, "ServiceName"),
+            service_category=v.text(record, "ServiceCategory"),
+            resource_id=v.first_text(record, "ResourceId", "ResourceID"),
+            resource_name=v.text(record, "ResourceName"),
+            resource_type=v.text(record, "ResourceType"),
+            sku_id=v.text(record, "SkuId"),
+            gpu_type=gpu_type_of(GPU_SEPARATOR.join(v.text(record, c) for c in self._gpu_columns), self._gpu_texts),
+            pricing_quantity=v.decimal(record, "PricingQuantity", limit=limits.MAX_QUANTITY),
+            pricing_unit=v.text(record, "PricingUnit"),
+            consumed_quantity=v.decimal(record, "ConsumedQuantity", limit=limits.MAX_QUANTITY),
+            consumed_unit=v.text(record, "ConsumedUnit"),
+            billed_cost_amount=billed,
+            effective_cost_amount=billed if effective is None else effective,
+            list_cost_amount=v.decimal(record, "ListCost"),
+            currency=(v.text(record, "BillingCurrency") or self.org_currency).upper(),
+            commitment_discount_id=v.text(record, "CommitmentDiscountId"),
+            commitment_discount_status=COMMITMENT_STATUS.get(status, ""),
+            commitment_discount_type=v.text(record, "CommitmentDiscountType"),
+            tags=v.tags(record, "Tags"),
+        )

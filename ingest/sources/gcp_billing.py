@@ -16,7 +16,7 @@ from functools import lru_cache
 from ingest import limits
 from ingest.gpu_names import gpu_detect, line_gpu_type
 from ingest.sources import values as v
-from ingest.sources.base import BillSource
+from ingest.sources.base import BillSource, cost_row
 from ingest.sources.focus import month_start, next_month
 
 PROVIDER = "Google Cloud"
@@ -150,49 +150,44 @@ class GcpBillingSource(BillSource):
             tags.update(resource_labels)  # a resource's own label overrides its project's
         else:
             tags = resource_labels
-        return {
-            "provider": PROVIDER,
-            "billing_account_id": v.text(record, "billing_account_id", 200),
-            "billing_account_name": "",
-            "sub_account_id": v.text(record, "project.id", 200),
-            "sub_account_name": v.text(record, "project.name", 200),
-            "billing_period_start": period[0],
-            "billing_period_end": period[1],
-            "charge_period_start": start,
-            "charge_period_end": v.timestamp(record, "usage_end_time", end=True),
-            "charge_category": category,
-            "charge_class": "",
-            "charge_frequency": "",
-            "charge_description": description,
-            "region": (v.text(record, "location.region") or v.text(record, "location.location"))[:100],
-            "service_name": v.text(record, "service.description", 200),
-            "service_category": "",
-            "resource_id": v.first_text(record, "resource.global_name", "resource.name"),
-            "resource_name": v.text(record, "resource.name"),
-            "resource_type": "",
-            "sku_id": v.text(record, "sku.id", 200),
+        return cost_row(
+            provider=PROVIDER,
+            billing_account_id=v.text(record, "billing_account_id", 200),
+            sub_account_id=v.text(record, "project.id", 200),
+            sub_account_name=v.text(record, "project.name", 200),
+            billing_period_start=period[0],
+            billing_period_end=period[1],
+            charge_period_start=start,
+            charge_period_end=v.timestamp(record, "usage_end_time", end=True),
+            charge_category=category,
+            charge_description=description,
+            region=(v.text(record, "location.region") or v.text(record, "location.location"))[:100],
+            service_name=v.text(record, "service.description", 200),
+            resource_id=v.first_text(record, "resource.global_name", "resource.name"),
+            resource_name=v.text(record, "resource.name"),
+            sku_id=v.text(record, "sku.id", 200),
             # system_labels carry the machine type (compute.googleapis.com/machine_spec: a2-highgpu-1g).
-            "gpu_type": line_gpu_type(
+            gpu_type=line_gpu_type(
                 charge_description=description,
                 service_name=v.text(record, "service.description"),
                 provider_columns=(_label_text(record.get("system_labels")),),
                 resource_name=v.text(record, "resource.name"),
             ),
-            "pricing_quantity": v.decimal(record, "usage.amount_in_pricing_units", limit=limits.MAX_QUANTITY),
-            "pricing_unit": v.text(record, "usage.pricing_unit", 100),
-            "consumed_quantity": v.decimal(record, "usage.amount", limit=limits.MAX_QUANTITY),
-            "consumed_unit": v.text(record, "usage.unit", 100),
-            "billed_cost_amount": billed,
-            "effective_cost_amount": billed,
+            pricing_quantity=v.decimal(record, "usage.amount_in_pricing_units", limit=limits.MAX_QUANTITY),
+            pricing_unit=v.text(record, "usage.pricing_unit", 100),
+            consumed_quantity=v.decimal(record, "usage.amount", limit=limits.MAX_QUANTITY),
+            consumed_unit=v.text(record, "usage.unit", 100),
+            billed_cost_amount=billed,
+            effective_cost_amount=billed,
             # `cost` is at the account's contract price, not the public list price: only the
             # detailed export's cost_at_list is a list cost.
-            "list_cost_amount": v.decimal(record, "cost_at_list"),
-            "currency": self._currency(record),
-            "commitment_discount_id": commitment_id,
-            "commitment_discount_status": "used" if commitment_id else "",
-            "commitment_discount_type": "Committed Use Discount" if commitment_id else "",
-            "tags": tags,
-        }
+            list_cost_amount=v.decimal(record, "cost_at_list"),
+            currency=self._currency(record),
+            commitment_discount_id=commitment_id,
+            commitment_discount_status="used" if commitment_id else "",
+            commitment_discount_type="Committed Use Discount" if commitment_id else "",
+            tags=tags,
+        )
 
     def _billing_period(self, record, start: datetime) -> tuple[datetime, datetime]:
         raw = record.get("invoice.month")

@@ -10,7 +10,7 @@ from datetime import time, timedelta
 from ingest import limits
 from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
-from ingest.sources.base import BillSource
+from ingest.sources.base import BillSource, cost_row
 from ingest.sources.focus import month_start, next_month
 
 # Our field -> what the user is asked to pick in the mapping form.
@@ -81,38 +81,28 @@ class MappedCsvSource(BillSource):
         if end is None:  # a date covers its day; a time stamp, its hour
             end = start + (timedelta(days=1) if start.time() == time.min else timedelta(hours=1))
         billing_start = month_start(start)
-        return {
-            "provider": self.provider,
-            "billing_account_id": self.account,
-            "billing_account_name": self.provider,
-            "sub_account_id": "",
-            "sub_account_name": "",
-            "billing_period_start": billing_start,
-            "billing_period_end": next_month(billing_start),
-            "charge_period_start": start,
-            "charge_period_end": end,
-            "charge_category": "credit" if amount < 0 else "usage",
-            "charge_class": "",
-            "charge_frequency": "usage-based",
-            "charge_description": description,
-            "region": "",
-            "service_name": "GPU compute" if gpu else "GPU cloud",
-            "service_category": "Compute",
-            "resource_id": resource,
-            "resource_name": "",
-            "resource_type": "GPU instance" if gpu else "",
-            "sku_id": "",
-            "gpu_type": gpu,
-            "pricing_quantity": quantity,
-            "pricing_unit": v.text(record, c["unit"]) if c.get("unit") else "",
-            "consumed_quantity": quantity,
-            "consumed_unit": v.text(record, c["unit"]) if c.get("unit") else "",
-            "billed_cost_amount": amount,
-            "effective_cost_amount": amount,
-            "list_cost_amount": None,
-            "currency": currency.upper(),
-            "commitment_discount_id": "",
-            "commitment_discount_status": "",
-            "commitment_discount_type": "",
-            "tags": tags,
-        }
+        return cost_row(
+            provider=self.provider,
+            billing_account_id=self.account,
+            billing_account_name=self.provider,
+            billing_period_start=billing_start,
+            billing_period_end=next_month(billing_start),
+            charge_period_start=start,
+            charge_period_end=end,
+            charge_category="credit" if amount < 0 else "usage",
+            charge_frequency="usage-based",
+            charge_description=description,
+            service_name="GPU compute" if gpu else "GPU cloud",
+            service_category="Compute",
+            resource_id=resource,
+            resource_type="GPU instance" if gpu else "",
+            gpu_type=gpu,
+            pricing_quantity=quantity,
+            pricing_unit=v.text(record, c["unit"]) if c.get("unit") else "",
+            consumed_quantity=quantity,
+            consumed_unit=v.text(record, c["unit"]) if c.get("unit") else "",
+            billed_cost_amount=amount,
+            effective_cost_amount=amount,
+            currency=currency.upper(),
+            tags=tags,
+        )

@@ -10,7 +10,7 @@ month of the usage interval. Tags are defined tags (`tags/Namespace.Key`) or fre
 from ingest import limits
 from ingest.gpu_names import line_gpu_type
 from ingest.sources import values as v
-from ingest.sources.base import BillSource
+from ingest.sources.base import BillSource, cost_row
 from ingest.sources.focus import month_start, next_month
 
 PROVIDER = "Oracle"  # as in FOCUS exports of the same cloud
@@ -60,46 +60,38 @@ class OciCostSource(BillSource):
         quantity = v.decimal(record, "usage/billedQuantity", limit=limits.MAX_QUANTITY)
         consumed = v.decimal(record, "usage/consumedQuantity", limit=limits.MAX_QUANTITY)
         description = v.text(record, "product/Description")
-        return {
-            "provider": PROVIDER,
-            "billing_account_id": v.text(record, "lineItem/tenantId"),
-            "billing_account_name": "",
-            "sub_account_id": v.text(record, "product/compartmentId"),
-            "sub_account_name": v.text(record, "product/compartmentName"),
-            "billing_period_start": period_start,
-            "billing_period_end": next_month(period_start),
-            "charge_period_start": start,
-            "charge_period_end": v.timestamp(record, "lineItem/intervalUsageEnd", end=True),
-            "charge_category": "usage",
-            "charge_class": "correction" if v.text(record, "lineItem/isCorrection").lower() in TRUE_TEXT else "",
-            "charge_frequency": "usage-based",
-            "charge_description": description,
-            "region": v.text(record, "product/region"),
-            "service_name": v.text(record, "product/service"),
-            "service_category": "",
-            "resource_id": v.text(record, "product/resourceId"),
-            "resource_name": "",
-            "resource_type": "",
-            "sku_id": v.text(record, "cost/productSku"),
+        return cost_row(
+            provider=PROVIDER,
+            billing_account_id=v.text(record, "lineItem/tenantId"),
+            sub_account_id=v.text(record, "product/compartmentId"),
+            sub_account_name=v.text(record, "product/compartmentName"),
+            billing_period_start=period_start,
+            billing_period_end=next_month(period_start),
+            charge_period_start=start,
+            charge_period_end=v.timestamp(record, "lineItem/intervalUsageEnd", end=True),
+            charge_category="usage",
+            charge_class="correction" if v.text(record, "lineItem/isCorrection").lower() in TRUE_TEXT else "",
+            charge_frequency="usage-based",
+            charge_description=description,
+            region=v.text(record, "product/region"),
+            service_name=v.text(record, "product/service"),
+            resource_id=v.text(record, "product/resourceId"),
+            sku_id=v.text(record, "cost/productSku"),
             # product/resource names the shape's SKU ("PIC_COMPUTE_GPU_A10"); the description its GPU.
-            "gpu_type": line_gpu_type(
+            gpu_type=line_gpu_type(
                 charge_description=description,
                 service_name=v.text(record, "product/service"),
                 provider_columns=(v.text(record, "product/resource"),),
             ),
-            "pricing_quantity": quantity,
-            "pricing_unit": v.text(record, "cost/billingUnitReadable"),
-            "consumed_quantity": quantity if consumed is None else consumed,
-            "consumed_unit": v.first_text(record, "usage/consumedQuantityUnits", "cost/skuUnitDescription"),
-            "billed_cost_amount": billed,
-            "effective_cost_amount": billed,
-            "list_cost_amount": None,
-            "currency": (v.text(record, "cost/currencyCode") or self.org_currency).upper(),
-            "commitment_discount_id": "",
-            "commitment_discount_status": "",
-            "commitment_discount_type": "",
-            "tags": self._tags(record),
-        }
+            pricing_quantity=quantity,
+            pricing_unit=v.text(record, "cost/billingUnitReadable"),
+            consumed_quantity=quantity if consumed is None else consumed,
+            consumed_unit=v.first_text(record, "usage/consumedQuantityUnits", "cost/skuUnitDescription"),
+            billed_cost_amount=billed,
+            effective_cost_amount=billed,
+            currency=(v.text(record, "cost/currencyCode") or self.org_currency).upper(),
+            tags=self._tags(record),
+        )
 
     def _tags(self, record) -> dict:
         found, bare = {}, {}

@@ -20,7 +20,7 @@ from decimal import Decimal
 from ingest import limits
 from ingest.readers import is_array
 from ingest.sources import values as v
-from ingest.sources.base import BillSource
+from ingest.sources.base import BillSource, cost_row
 from ingest.sources.focus import month_start, next_month
 from ingest.sources.usage_base import UsageSource
 
@@ -277,38 +277,21 @@ class OpenAICostsSource(BillSource):
         tags = {"project": project} if project else {}
         if v.text(record, "api_key_id"):
             tags["api_key_id"] = v.text(record, "api_key_id")
-        return {
-            "provider": "OpenAI",
-            "billing_account_id": v.text(record, "organization_id", 200) or "openai",
-            "billing_account_name": "",
-            "sub_account_id": project,
-            "sub_account_name": "",
-            "billing_period_start": month_start(start),
-            "billing_period_end": next_month(start),
-            "charge_period_start": start,
-            "charge_period_end": end,
-            "charge_category": "usage",
-            "charge_class": "",
-            "charge_frequency": "usage-based",
-            "charge_description": v.text(record, "line_item"),
-            "region": "",
-            "service_name": "OpenAI API",
-            "service_category": "AI and Machine Learning",
-            "resource_id": "",
-            "resource_name": "",
-            "resource_type": "",
-            "sku_id": "",
-            "gpu_type": "",
-            "pricing_quantity": None,
-            "pricing_unit": "",
-            "consumed_quantity": None,
-            "consumed_unit": "",
-            "billed_cost_amount": value,
-            "effective_cost_amount": value,
-            "list_cost_amount": None,
-            "currency": (v.text(amount, "currency") or self.org_currency).upper(),
-            "commitment_discount_id": "",
-            "commitment_discount_status": "",
-            "commitment_discount_type": "",
-            "tags": tags,
-        }
+        return cost_row(
+            provider="OpenAI",
+            billing_account_id=v.text(record, "organization_id", 200) or "openai",
+            sub_account_id=project,
+            billing_period_start=month_start(start),
+            billing_period_end=next_month(start),
+            charge_period_start=start,
+            charge_period_end=end,
+            charge_category="usage",
+            charge_frequency="usage-based",
+            charge_description=v.text(record, "line_item"),
+            service_name="OpenAI API",
+            service_category="AI and Machine Learning",
+            billed_cost_amount=value,
+            effective_cost_amount=value,
+            currency=(v.text(amount, "currency") or self.org_currency).upper(),
+            tags=tags,
+        )

@@ -9,6 +9,7 @@ import pytest
 
 from ingest.readers import open_json_document, open_table, sniff_json_document
 from ingest.sources import BILL_SOURCES, SOURCES_BY_NAME, detect_source
+from ingest.sources.base import COST_ROW_FIELDS, cost_row
 from tests.base import SAMPLES, sample_path
 
 FOCUS_SPEC_SAMPLES = [
@@ -103,3 +104,20 @@ def test_every_sample_has_an_expectation():
         pytest.skip(message)
     present = {str(p.relative_to(SAMPLES)) for p in SAMPLES.rglob("*") if p.is_file() and p.name != "SOURCES.md"}
     assert present == set(EXPECTED)
+
+
+def test_cost_row_names_every_field_in_order_and_refuses_unknown_ones():
+    required = {
+        "billing_period_start": 1,
+        "charge_period_start": 2,
+        "charge_category": "usage",
+        "billed_cost_amount": 3,
+        "effective_cost_amount": 4,
+        "currency": "USD",
+    }
+    row = cost_row(**required)
+    assert tuple(row) == COST_ROW_FIELDS
+    assert (row["region"], row["pricing_quantity"], row["tags"]) == ("", None, {})
+    assert cost_row(**required)["tags"] is not row["tags"]
+    with pytest.raises(TypeError):
+        cost_row(**required, regoin="eu")
