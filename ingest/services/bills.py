@@ -16,6 +16,7 @@ import psycopg
 from django.core.cache import cache
 from django.db import DataError, transaction
 from django.db.models import Max, Min, Q
+from django.db.models.functions import Left
 from django.utils import timezone
 
 from finops.money import as_json
@@ -27,7 +28,7 @@ from ingest.services.days import dirty_days_mark
 from ingest.services.focus_columnar import NotColumnarError, columnar_possible, focus_stream_columnar
 from ingest.services.ledger_writer import LedgerWriter
 from ingest.services.problems import ErrorList, ImportRejectedError, ParsedRows, progress_key
-from ingest.services.tally import Tally, days_covered, tags_columns
+from ingest.services.tally import PERIOD_ACCOUNT_LENGTH, PERIOD_PROVIDER_LENGTH, Tally, days_covered, tags_columns
 from ingest.sources import BILL_SOURCES, SOURCES_BY_NAME, detect_source
 from ingest.sources.base import COST_ROW_FIELDS
 from ingest.sources.mapped_csv import MappedCsvSource
@@ -151,7 +152,8 @@ def _stream(upload, table, source, errors, tally) -> None:
             currency = row["currency"]
             if currency != tally.currency and not _currency_ok(currency, number, source, errors, tally):
                 continue
-            period_key = (row["provider"][:100], row["billing_account_id"][:200], row["billing_period_start"])
+            period_key = (row["provider"][:PERIOD_PROVIDER_LENGTH], row["billing_account_id"][:PERIOD_ACCOUNT_LENGTH],
+                          row["billing_period_start"])  # fmt: skip
             if period_key not in tally.periods:
                 tally.periods[period_key] = row["billing_period_end"]
             tags_json, *attributed = tags_columns(tuple(row["tags"].items()))
@@ -214,11 +216,18 @@ def _replace_periods(upload, source, tally) -> None:
         if period.upload_id and period.upload_id != upload.pk:
             replaced |= Q(
                 upload_id=period.upload_id,
-                provider=period.provider,
-                billing_account_id=period.billing_account_id,
+                period_provider=period.provider,
+                period_account=period.billing_account_id,
                 billing_period_start=period.billing_period_start,
             )
-    older = CostLine.objects.for_org(upload.org).filter(replaced)
+    older = (
+        CostLine.objects.for_org(upload.org)
+        .alias(  # a period's key is cut to its columns; the ledger keeps the whole value
+            period_provider=Left("provider", PERIOD_PROVIDER_LENGTH),
+            period_account=Left("billing_account_id", PERIOD_ACCOUNT_LENGTH),
+        )
+        .filter(replaced)
+    )
     span = older.aggregate(first=Min("charge_period_start"), last=Max("charge_period_start"))
     if span["first"] is not None:
         day, last = span["first"].date(), span["last"].date()

@@ -27,7 +27,7 @@ from ingest import limits
 from ingest.models import CostLine
 from ingest.readers import open_csv_stream, rows_within_limit
 from ingest.services.ledger_writer import LEDGER_COLUMNS
-from ingest.services.tally import days_covered
+from ingest.services.tally import PERIOD_ACCOUNT_LENGTH, PERIOD_PROVIDER_LENGTH, days_covered
 from ingest.sources import values as v
 from ingest.sources.focus import COMMITMENT_STATUS, GPU_SEPARATOR, gpu_columns, gpu_type_of
 
@@ -236,8 +236,8 @@ def _tally_batch(columns, tally) -> None:
     keys = (
         pa.table(
             {
-                "provider": pc.utf8_slice_codeunits(columns["provider"], 0, 100),
-                "account": pc.utf8_slice_codeunits(columns["billing_account_id"], 0, 200),
+                "provider": pc.utf8_slice_codeunits(columns["provider"], 0, PERIOD_PROVIDER_LENGTH),
+                "account": pc.utf8_slice_codeunits(columns["billing_account_id"], 0, PERIOD_ACCOUNT_LENGTH),
                 "start": columns["billing_period_start"],
                 "end": columns["billing_period_end"],
             }

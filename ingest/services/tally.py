@@ -4,9 +4,14 @@ import json
 from datetime import timedelta
 from functools import lru_cache
 
+from ingest.models import BillPeriod
 from ingest.sources.values import ATTRIBUTION_KEYS, attribution
 
 MAX_DAYS_PER_LINE = 62
+# A billing period's key as BillPeriod holds it: provider and account cut to its columns (the ledger keeps the
+# whole values, so lines are matched to their period by the same cut).
+PERIOD_PROVIDER_LENGTH = BillPeriod._meta.get_field("provider").max_length
+PERIOD_ACCOUNT_LENGTH = BillPeriod._meta.get_field("billing_account_id").max_length
 
 
 class Tally:

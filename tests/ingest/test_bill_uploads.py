@@ -132,6 +132,13 @@ class IdempotencyTests(UploadTestCase):
         october = CostLine.objects.filter(org=self.org, billing_period_start__month=10)
         self.assertEqual([line.billed_cost_amount for line in october], [Decimal("12.50")])
 
+    def test_a_restated_period_is_replaced_even_when_its_provider_and_account_are_longer_than_their_keys(self):
+        provider, account = "Neo GPU Cloud " + "x" * 120, "billing-account-" + "7" * 250  # past 100 and 200
+        self.upload("oct.csv", focus_rows(["10.00", "5.00"], provider=provider, account=account))
+        restated = self.upload("oct-restated.csv", focus_rows(["12.50"], provider=provider, account=account))
+        self.assertEqual(restated["rows_replaced"], 2)
+        self.assertEqual(self.ledger_totals(), {"USD": Decimal("12.50")})  # never the old lines beside the new
+
     def test_it_keeps_another_account_of_the_same_period(self):
         self.upload("a.csv", focus_rows(["10.00"], account="acct-a"))
         self.upload("b.csv", focus_rows(["3.00"], account="acct-b"))
