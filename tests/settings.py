@@ -22,3 +22,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = REDIS_URL or "memory://"  # noqa: F405
 STATIC_ROOT = None  # tests serve static files from the finders; nothing is collected
 WHITENOISE_USE_FINDERS = True
+# Each run of the suite counts in keys of its own (a worker process the tests start inherits the prefix), so
+# rate-limit counters left in Redis by an earlier run within the hour cannot refuse this run's sign-ups or calls.
+os.environ.setdefault("TEST_CACHE_KEY_PREFIX", f"test-{os.getpid()}-{os.urandom(4).hex()}")
+CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": os.environ["TEST_CACHE_KEY_PREFIX"]}}  # noqa: F405
