@@ -18,6 +18,9 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
     ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
 )
 THREE_DECIMAL_CURRENCIES = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
+# The average month: 12 months a 365-day year. Monthly prices, commitments and support costs are pro-rated by it.
+MONTH_DAYS = Decimal(365) / 12
+
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "CHF": "CHF "}
 
 
@@ -36,6 +39,11 @@ def to_decimal(value) -> Decimal:
         return Decimal(str(value).strip())
     except InvalidOperation as exc:
         raise ValueError(f"not a decimal amount: {value!r}") from exc
+
+
+def prorate_monthly(monthly: Decimal, days) -> Decimal:
+    """A monthly amount over `days` days (12 months a 365-day year): the one pro-rating of monthly figures."""
+    return monthly * 12 * Decimal(days) / 365
 
 
 def minor_unit_exponent(currency: str) -> int:

@@ -8,6 +8,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.read_cache import ECONOMICS, LEDGER, cached_read
+from finops.money import MONTH_DAYS
 from ingest.models import UsageEvent
 from pricing.models import (
     PriceOverride,
@@ -73,7 +74,6 @@ def stripe_mirror_counts(org) -> dict:
     return {name: model.objects.for_org(org).count() for name, model in models.items()}
 
 
-MONTH_DAYS = Decimal(365) / 12
 PER_MONTH = {"day": MONTH_DAYS, "week": MONTH_DAYS / 7, "month": Decimal(1), "year": Decimal(1) / 12}
 PAID_LOOKBACK = timedelta(days=400)
 

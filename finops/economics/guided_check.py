@@ -12,11 +12,10 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from finops.money import format_money, minor_unit_exponent, round_to_minor
+from finops.money import MONTH_DAYS, format_money, minor_unit_exponent, round_to_minor
 from pricing.revenue import DEFAULT_FEE_FIXED, DEFAULT_FEE_RATE
 
 ZERO = Decimal(0)
-MONTH_DAYS = Decimal(365) / 12  # the average month, as pricing.selectors pro-rates plan prices
 
 LOG_SERVICES = re.compile(r"log|monitor|cloudwatch|observab|trac(e|ing)", re.IGNORECASE)
 STORAGE_SERVICES = re.compile(r"storage|s3|blob|bucket|egress|transfer|bandwidth|network|cdn", re.IGNORECASE)

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from finops.economics.rules import ZERO, PeriodFacts
+from finops.economics.facts import ZERO, PeriodFacts
 
 METRIC_KEYS = (
     "gpu_spend_by_customer",

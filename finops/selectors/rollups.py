@@ -11,13 +11,10 @@ from django.db.models.functions import TruncDate
 from accounts.read_cache import ECONOMICS, cached_read
 from finops.economics.anomalies import detect_anomalies, month_end_forecast
 from finops.economics.customer_cost import CustomerCosts, customer_costs
+from finops.economics.facts import HostFacts, PeriodFacts, RouteFacts, RunFacts
 from finops.economics.metrics import weekly_metrics
 from finops.economics.plans import PlanInputs, plan_check
 from finops.economics.rules import (
-    HostFacts,
-    PeriodFacts,
-    RouteFacts,
-    RunFacts,
     commitment_split,
     founder_table,
     premium_audit,
@@ -36,10 +33,10 @@ from finops.models import (
     RollupDay,
     WorkRollup,
 )
+from finops.money import prorate_monthly
 from finops.selectors.inputs import economics_settings_for, fee_model
 from ingest.models import CostLine, Gpu, GpuHost, GpuHour
 from pricing.selectors import (
-    MONTH_DAYS,
     customer_plans_on,
     plan_monthly_prices,
     recognised_revenue,
@@ -297,7 +294,7 @@ def plan_prices_for(*, org, start: date, end: date) -> dict | None:
     if not monthly:
         return None
     days = Decimal((end - start).days)
-    return {plan: price * days / MONTH_DAYS for plan, price in monthly.items()}
+    return {plan: prorate_monthly(price, days) for plan, price in monthly.items()}
 
 
 def _revenue_plans(org, end: date, revenue: dict | None, slices, settings) -> dict | None:
@@ -509,7 +506,7 @@ def _manual_commitments(org, end):
         if commitment.kind == Commitment.Kind.API_SPEND:
             provider = commitment.provider.lower()
             used = sum((t for (p, d), t in spend.items() if p == provider and since <= d < until), ZERO)
-            committed = commitment.monthly_amount * 12 * days / 365
+            committed = prorate_monthly(commitment.monthly_amount, days)
             share = used / committed if committed else ZERO
         else:
             names = set(commitment.host_names)
@@ -559,8 +556,11 @@ def _promised(org, start, end):
         .filter(currency=org.currency, starts_on__lt=end)
         .exclude(promised_revenue_amount=None)
     ):
-        yield (commitment.name, commitment.monthly_amount * 12 * days / 365,
-               commitment.promised_revenue_amount * 12 * days / 365)  # fmt: skip
+        yield (
+            commitment.name,
+            prorate_monthly(commitment.monthly_amount, days),
+            prorate_monthly(commitment.promised_revenue_amount, days),
+        )
 
 
 def _commitments(org, end):

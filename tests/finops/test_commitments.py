@@ -7,7 +7,8 @@ from decimal import Decimal as D
 from django.test import SimpleTestCase
 
 from accounts.services import agent_token_create
-from finops.economics.rules import PeriodFacts, commitment_split, founder_table
+from finops.economics.facts import PeriodFacts
+from finops.economics.rules import commitment_split, founder_table
 from finops.models import Commitment
 from finops.selectors.rollups import commitment_list
 from tests.base import BaseTestCase

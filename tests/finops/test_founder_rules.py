@@ -6,16 +6,9 @@ from decimal import Decimal as D
 
 from django.test import SimpleTestCase
 
+from finops.economics.facts import HostFacts, PeriodFacts, RouteFacts, RunFacts
 from finops.economics.metrics import METRIC_KEYS, weekly_metrics
-from finops.economics.rules import (
-    DEFAULT_THRESHOLDS,
-    HostFacts,
-    PeriodFacts,
-    RouteFacts,
-    RunFacts,
-    founder_table,
-    thresholds_with_defaults,
-)
+from finops.economics.rules import DEFAULT_THRESHOLDS, founder_table, thresholds_with_defaults
 
 
 def facts(**fields) -> PeriodFacts:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 
 from accounts.services import api_key_create, org_create
-from finops.economics.rules import PeriodFacts, founder_table
+from finops.economics.facts import PeriodFacts
+from finops.economics.rules import founder_table
 from pricing.models import (
     StripeCustomer,
     StripeInvoice,

@@ -14,15 +14,8 @@ from decimal import Decimal as D
 from django.db import transaction
 from django.test import SimpleTestCase
 
-from finops.economics.rules import (
-    DEFAULT_THRESHOLDS,
-    THRESHOLD_HELP,
-    HostFacts,
-    PeriodFacts,
-    RouteFacts,
-    RunFacts,
-    founder_table,
-)
+from finops.economics.facts import HostFacts, PeriodFacts, RouteFacts, RunFacts
+from finops.economics.rules import DEFAULT_THRESHOLDS, THRESHOLD_HELP, founder_table
 from finops.forms import EconomicsSettingsForm
 from finops.founder_table import FOUNDER_ROWS
 from finops.models import EconomicsSettings
