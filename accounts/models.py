@@ -70,6 +70,34 @@ class Organization(models.Model):
         return self.name
 
 
+def org_foreign_key(**options):
+    """The `org` column of a tenant-owned model; `options` are what a model's own `org` changes (a reverse name,
+    no index of its own, no database constraint)."""
+    return models.ForeignKey(Organization, on_delete=models.CASCADE, **{"related_name": "+", **options})
+
+
+class OrgOwned(models.Model):
+    """The base of every tenant-owned model: the required `org` and the one org-scoped manager, so every read can
+    start with `Model.objects.for_org(org)`. A model whose `org` differs redeclares only the field (with
+    `org_foreign_key(...)`, or a OneToOneField for one row per organisation) and keeps the manager."""
+
+    org = org_foreign_key()
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class OrgOwnedWithCode(OrgOwned):
+    """A tenant-owned model that appears in URLs: adds the public UUID `code` (URLs never carry integer pks)."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"
     MEMBER = "member", "Member"
@@ -79,17 +107,14 @@ class Role(models.TextChoices):
 WRITE_ROLES = frozenset({Role.OWNER, Role.MEMBER})
 
 
-class Membership(models.Model):
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+class Membership(OrgOwnedWithCode):
+    org = org_foreign_key(related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     weekly_digest = models.BooleanField(
         default=True, help_text="E-mail this member the organisation's weekly digest every Monday"
     )
     created_at = models.DateTimeField(default=dj_timezone.now)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "user"], name="membership_unique_org_user")]
@@ -107,11 +132,10 @@ class Membership(models.Model):
         return self.role == Role.OWNER
 
 
-class Invitation(models.Model):
+class Invitation(OrgOwnedWithCode):
     """An e-mailed, single-use, expiring link that turns into a membership."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    org = org_foreign_key(related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     token_hash = models.CharField(max_length=64, unique=True)
@@ -122,8 +146,6 @@ class Invitation(models.Model):
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -146,11 +168,9 @@ class Scope(models.TextChoices):
     WRITE = "write", "Read and write"
 
 
-class SecretTokenBase(models.Model):
+class SecretTokenBase(OrgOwnedWithCode):
     """Shared shape of API keys and agent tokens: shown once, stored as a SHA-256 hash."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     prefix = models.CharField(max_length=16, help_text="The first characters, kept in clear to recognise it")
     token_hash = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey(
@@ -159,8 +179,6 @@ class SecretTokenBase(models.Model):
     created_at = models.DateTimeField(default=dj_timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -196,7 +214,7 @@ class AgentToken(SecretTokenBase):
         return f"{self.host_name} ({self.prefix}…)"
 
 
-class OnboardingState(models.Model):
+class OnboardingState(OrgOwned):
     """An organisation's onboarding checklist beyond what its data shows: the one fix it chose.
 
     The fix is a Founder Table row key kept as text (`idle_gpu`, `free_trial`, ...): the rows are defined in
@@ -208,8 +226,6 @@ class OnboardingState(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     chosen_at = models.DateTimeField(null=True, blank=True)
-
-    objects = OrgQuerySet.as_manager()
 
     def __str__(self):
         return f"onboarding of {self.org_id}: {self.chosen_fix or 'no fix chosen'}"

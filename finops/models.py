@@ -1,11 +1,9 @@
-import uuid
 from decimal import Decimal
 
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Organization
-from accounts.tenancy import OrgQuerySet
+from accounts.models import Organization, OrgOwned, OrgOwnedWithCode, org_foreign_key
 from finops.money import MoneyField
 
 
@@ -40,16 +38,14 @@ class Label(models.TextChoices):
     UNLABELLED = "unlabelled", "Unlabelled"
 
 
-class DaySums(models.Model):
+class DaySums(OrgOwned):
     """What every rollup table has: an organisation's day, the identity term, and the sums in one currency.
 
     Like the ledgers, the rollup tables are written in bulk by the rollup only, so they have no per-row foreign-key
     triggers (a day's COPY of thousands of rows would queue one deferred check each, about as long as the COPY
     itself); Django cascades an organisation's deletion."""
 
-    org = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+    org = org_foreign_key(db_index=False, db_constraint=False)
     day = models.DateField()
     kind = models.CharField(max_length=12, choices=Kind.choices)
     currency = models.CharField(max_length=3)
@@ -59,8 +55,6 @@ class DaySums(models.Model):
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     gpu_seconds = models.DecimalField(max_digits=20, decimal_places=3, default=0)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -135,12 +129,10 @@ class CustomerRollup(DaySums):
         return f"{self.day} {self.customer or '(no customer)'} {self.cost_amount} {self.currency}"
 
 
-class JobRollup(models.Model):
+class JobRollup(OrgOwned):
     """One day's jobs of one slice: a real job (`job_id`) per row, single calls grouped with job_id ''."""
 
-    org = models.ForeignKey(  # no database constraint, as DaySums
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+    org = org_foreign_key(db_index=False, db_constraint=False)  # no database constraint, as DaySums
     day = models.DateField()
     job_id = models.CharField(max_length=200, blank=True)
     customer = models.CharField(max_length=200, blank=True)
@@ -157,8 +149,6 @@ class JobRollup(models.Model):
     gpu_seconds = models.DecimalField(max_digits=20, decimal_places=3, default=0)
     unpriced_calls = models.IntegerField(default=0)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         indexes = [models.Index(fields=["org", "day"], name="jobrollup_org_day")]
 
@@ -166,15 +156,12 @@ class JobRollup(models.Model):
         return f"{self.day} {self.job_id or 'calls'}"
 
 
-class RollupDay(models.Model):
+class RollupDay(OrgOwned):
     """When an (org, day) was last recomputed, and how many rows it produced: the rollup's own record."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     computed_at = models.DateTimeField(default=timezone.now)
     rows = models.IntegerField(default=0)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "day"], name="rollupday_unique_org_day")]
@@ -183,7 +170,7 @@ class RollupDay(models.Model):
         return f"{self.org_id} {self.day}"
 
 
-class EconomicsSettings(models.Model):
+class EconomicsSettings(OrgOwned):
     """An organisation's choices for the economics: stop-sign thresholds, allocation key, energy price."""
 
     class Key(models.TextChoices):
@@ -212,13 +199,11 @@ class EconomicsSettings(models.Model):
     deferrable_features = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
-    objects = OrgQuerySet.as_manager()
-
     def __str__(self):
         return f"economics settings of {self.org_id}"
 
 
-class BucketRule(models.Model):
+class BucketRule(OrgOwnedWithCode):
     """`tag purpose=eval -> evaluation`: where a cost with no purpose of its own lands."""
 
     class Field(models.TextChoices):
@@ -229,15 +214,11 @@ class BucketRule(models.Model):
         SERVICE = "service", "Bill service name"
         MODEL = "model", "Model"
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     field = models.CharField(max_length=12, choices=Field.choices)
     pattern = models.CharField(max_length=200, help_text="Matched case-insensitively; * matches anything")
     bucket = models.CharField(max_length=12, choices=Bucket.choices)
     position = models.IntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "created_at"]
@@ -246,15 +227,11 @@ class BucketRule(models.Model):
         return f"{self.field}={self.pattern} -> {self.bucket}"
 
 
-class Release(models.Model):
+class Release(OrgOwnedWithCode):
     """A release of the product: evaluation spend is judged against these."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
     released_at = models.DateTimeField()
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         ordering = ["-released_at"]
@@ -264,17 +241,13 @@ class Release(models.Model):
         return self.name
 
 
-class LearningQuestion(models.Model):
+class LearningQuestion(OrgOwnedWithCode):
     """The question (and later the decision) a training or research run answers: it makes the run approved."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     run = models.CharField(max_length=200, help_text="The run's job id")
     question = models.TextField()
     decision = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "run"], name="learningquestion_unique_org_run")]
@@ -283,7 +256,7 @@ class LearningQuestion(models.Model):
         return f"{self.run}: {self.question[:40]}"
 
 
-class Commitment(models.Model):
+class Commitment(OrgOwnedWithCode):
     """Capacity committed outside the bill's own commitment lines: reserved GPUs at a GPU cloud, committed API
     spend, and capacity promised to customers with the revenue it serves."""
 
@@ -291,8 +264,6 @@ class Commitment(models.Model):
         GPU_RESERVATION = "gpu_reservation", "Reserved GPU hosts"
         API_SPEND = "api_spend", "Committed API spend"
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     provider = models.CharField(max_length=100, help_text="For API spend: openai, anthropic, ...")
@@ -308,8 +279,6 @@ class Commitment(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         ordering = ["name"]
 
@@ -321,15 +290,12 @@ class Commitment(models.Model):
         return [h.strip() for h in self.hosts.split(",") if h.strip()]
 
 
-class ExchangeRate(models.Model):
+class ExchangeRate(OrgOwned):
     """How many units of the org's currency one unit of `currency` is worth, from a date on."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     currency = models.CharField(max_length=3)
     rate = models.DecimalField(max_digits=20, decimal_places=10)
     effective_from = models.DateField()
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         ordering = ["currency", "effective_from"]
@@ -341,14 +307,12 @@ class ExchangeRate(models.Model):
         return f"{self.currency} {self.rate} from {self.effective_from}"
 
 
-class GpuRate(models.Model):
+class GpuRate(OrgOwnedWithCode):
     """One GPU type on the organisation's rate card: what renting costs per GPU-hour and buying per GPU.
 
     Types the organisation has not saved show the bundled public list prices (pricing/gpu_prices.py).
     """
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     gpu_type = models.CharField(max_length=100, help_text="H100 SXM, A100 80GB, L40S, L4, ...")
     match_name = models.CharField(max_length=50, help_text="Agent GPU names containing this word are this type")
     on_demand_hourly_amount = MoneyField(null=True, blank=True, help_text="Per GPU-hour")
@@ -362,8 +326,6 @@ class GpuRate(models.Model):
     as_of = models.DateField(null=True, blank=True, help_text="The date of the prices")
     updated_at = models.DateTimeField(default=timezone.now)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         ordering = ["gpu_type"]
         constraints = [models.UniqueConstraint(fields=["org", "gpu_type"], name="gpurate_unique_org_type")]
@@ -372,7 +334,7 @@ class GpuRate(models.Model):
         return self.gpu_type
 
 
-class Budget(models.Model):
+class Budget(OrgOwnedWithCode):
     """A spending limit for a scope and a period (UTC day, ISO week, calendar month), in the org's currency.
 
     What counts as spent comes from the rollups; the budget check adds what it has reserved for jobs it allowed
@@ -390,8 +352,6 @@ class Budget(models.Model):
         WEEK = "week", "Week"
         MONTH = "month", "Month"
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     scope = models.CharField(max_length=10, choices=Scope.choices)
     target = models.CharField(max_length=200, blank=True, help_text="The customer id, plan or feature")
     period = models.CharField(max_length=5, choices=Period.choices)
@@ -403,8 +363,6 @@ class Budget(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         ordering = ["scope", "target", "period"]
         constraints = [
@@ -415,11 +373,10 @@ class Budget(models.Model):
         return f"{self.scope} {self.target} per {self.period}".replace("  ", " ")
 
 
-class BudgetReservation(models.Model):
+class BudgetReservation(OrgOwned):
     """What an allowed budget check holds against one budget until the job's cost lands or the hold expires: kept
     per check so it can be released; the sums that checks read are in BudgetHold."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="reservations")
     check_code = models.UUIDField(help_text="The budget check that made it; one check reserves on every budget")
     customer = models.CharField(max_length=200, blank=True)
@@ -428,8 +385,6 @@ class BudgetReservation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         indexes = [models.Index(fields=["budget", "expires_at"], name="budgetreservation_live")]
 
@@ -437,16 +392,13 @@ class BudgetReservation(models.Model):
         return f"{self.amount} on {self.budget_id} until {self.expires_at}"
 
 
-class BudgetHold(models.Model):
+class BudgetHold(OrgOwned):
     """What checks hold on one budget, summed per minute at which the holds expire: however many checks there were,
     reading a budget's live holds reads at most one row per minute of `BUDGET_RESERVATION_MINUTES`."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="holds")
     expires_at = models.DateTimeField(help_text="A whole minute")
     amount = MoneyField()
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["budget", "expires_at"], name="budgethold_unique_minute")]
@@ -455,17 +407,14 @@ class BudgetHold(models.Model):
         return f"{self.amount} on {self.budget_id} until {self.expires_at}"
 
 
-class BudgetAlert(models.Model):
+class BudgetAlert(OrgOwned):
     """One alert e-mail per budget and period: claimed before it is sent, so it goes out once."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
     period_start = models.DateField()
     spent_amount = MoneyField()
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -476,17 +425,14 @@ class BudgetAlert(models.Model):
         return f"alert for {self.budget_id} from {self.period_start}"
 
 
-class Digest(models.Model):
+class Digest(OrgOwned):
     """One weekly digest e-mail for one member: claimed (`sent_at`) before it is sent, so it goes out once per
     organisation, user and week."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
     week = models.DateField(help_text="The Monday of the ISO week it reports")
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "user", "week"], name="digest_unique_org_user_week")]

@@ -1,11 +1,8 @@
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Organization
-from accounts.tenancy import OrgQuerySet
+from accounts.models import OrgOwned, OrgOwnedWithCode, org_foreign_key
 from finops.money import MoneyField
 
 QUANTITY = {"max_digits": 30, "decimal_places": 10, "null": True, "blank": True}
@@ -15,7 +12,7 @@ def upload_path(instance, filename):
     return f"uploads/{instance.org.code}/{instance.code}/{filename[-120:]}"
 
 
-class Upload(models.Model):
+class Upload(OrgOwnedWithCode):
     """One file handed to us (page, API or command) and what became of it."""
 
     class Kind(models.TextChoices):
@@ -29,8 +26,6 @@ class Upload(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     format = models.CharField(max_length=40, blank=True, help_text="Detected or given source format")
     requested_format = models.CharField(max_length=40, blank=True)
@@ -55,8 +50,6 @@ class Upload(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["org", "-created_at"])]
@@ -65,18 +58,14 @@ class Upload(models.Model):
         return f"{self.original_name} ({self.status})"
 
 
-class ColumnMapping(models.Model):
+class ColumnMapping(OrgOwnedWithCode):
     """How to read one GPU cloud's CSV invoices: which column holds the date, amount, and so on."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, help_text="e.g. 'Lambda invoices'")
     provider = models.CharField(max_length=100, help_text="Shown as the provider of every line, e.g. 'Lambda'")
     columns = models.JSONField(default=dict, help_text="Our field -> the file's column name")
     currency = models.CharField(max_length=3, blank=True, help_text="Used when the file has no currency column")
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -86,22 +75,19 @@ class ColumnMapping(models.Model):
         return self.name
 
 
-class BillPeriod(models.Model):
+class BillPeriod(OrgOwned):
     """One provider account's billing period: the unit a restated bill replaces.
 
     `upload` is the upload whose lines stand for the period now; a later upload of the same
     period deletes that upload's lines of the period and takes its place.
     """
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     provider = models.CharField(max_length=100)
     billing_account_id = models.CharField(max_length=200)
     billing_period_start = models.DateTimeField()
     billing_period_end = models.DateTimeField(null=True, blank=True)
     cost_basis = models.CharField(max_length=10, blank=True, help_text="actual or amortised where the source says")
     upload = models.ForeignKey(Upload, null=True, on_delete=models.SET_NULL, related_name="+")
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -114,16 +100,14 @@ class BillPeriod(models.Model):
         return f"{self.provider} {self.billing_account_id} {self.billing_period_start:%Y-%m}"
 
 
-class CostLine(models.Model):
+class CostLine(OrgOwned):
     """The cost ledger: one normalised bill line, FOCUS-shaped, traceable to its upload and row."""
 
     # The importer is the only writer and sets both from rows of the same transaction, so the per-row
     # foreign-key triggers (a large share of COPY time) are left out; Django still cascades deletes.
     # No index of its own on org: (org, charge_period_start) leads with it. The billing period a line
     # belongs to is (provider, billing_account_id, billing_period_start): see BillPeriod.
-    org = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+    org = org_foreign_key(db_index=False, db_constraint=False)
     # No index of its own on upload: (upload, source_row) leads with it (deletes by upload, an upload's first lines).
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     source_row = models.IntegerField(help_text="Row of the uploaded file (header = 1)")
@@ -167,8 +151,6 @@ class CostLine(models.Model):
     purpose = models.TextField(blank=True)
     shutoff = models.TextField(blank=True)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         indexes = [
             models.Index(fields=["org", "charge_period_start"], name="costline_org_day"),
@@ -187,14 +169,11 @@ class CostLine(models.Model):
         return f"{self.provider} {self.service_name} {self.billed_cost_amount} {self.currency}"
 
 
-class DirtyDay(models.Model):
+class DirtyDay(OrgOwned):
     """An (org, day) whose rollups must be recomputed because ingest touched it."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     marked_at = models.DateTimeField(default=timezone.now)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "day"], name="dirtyday_unique_org_day")]
@@ -203,20 +182,17 @@ class DirtyDay(models.Model):
         return f"{self.org_id} {self.day}"
 
 
-class QuarantinedDay(models.Model):
+class QuarantinedDay(OrgOwned):
     """An (org, day) whose rollup failed: kept apart so every other day recomputes and every read answers from
     the rollup rows the day had before. Retried when the day is marked dirty again (the data changed, e.g. the
     upload that brought the bad rows was deleted) or after `retry_after`; removed when a recompute succeeds."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     error = models.TextField(help_text="The last failure, truncated")
     attempts = models.IntegerField(default=1)
     first_failed_at = models.DateTimeField(default=timezone.now)
     last_failed_at = models.DateTimeField(default=timezone.now)
     retry_after = models.DateTimeField(help_text="Not recomputed before then unless its data changes")
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         ordering = ["day"]
@@ -226,10 +202,9 @@ class QuarantinedDay(models.Model):
         return f"{self.org_id} {self.day}"
 
 
-class ContractCommitment(models.Model):
+class ContractCommitment(OrgOwned):
     """A FOCUS 1.3 contract commitment: what was committed to a provider, for commitment utilisation."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="+")
     source_row = models.IntegerField()
     provider = models.CharField(max_length=100, blank=True)
@@ -247,8 +222,6 @@ class ContractCommitment(models.Model):
     unit = models.CharField(max_length=100, blank=True)
     currency = models.CharField(max_length=3)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         indexes = [models.Index(fields=["org", "commitment_id"])]
 
@@ -256,7 +229,7 @@ class ContractCommitment(models.Model):
         return f"{self.provider} {self.commitment_id} {self.period_start:%Y-%m-%d}"
 
 
-class UsageEvent(models.Model):
+class UsageEvent(OrgOwned):
     """The usage ledger: one model call, or one provider aggregate of `request_count` calls.
 
     Token counts follow one meaning whatever the source: `input_tokens` excludes cached input
@@ -270,9 +243,7 @@ class UsageEvent(models.Model):
         UNPRICED = "unpriced", "Unpriced"
 
     # Like the cost ledger: written in bulk by ingest only, so no per-row foreign-key triggers.
-    org = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+    org = org_foreign_key(db_index=False, db_constraint=False)
     upload = models.ForeignKey(
         Upload, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
@@ -304,8 +275,6 @@ class UsageEvent(models.Model):
     cost_source = models.CharField(max_length=10, choices=CostSource.choices)
     metadata = models.JSONField(default=dict, blank=True)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "event_id"], name="usageevent_unique_org_event")]
         indexes = [models.Index(fields=["org", "occurred_at"], name="usageevent_org_time")]
@@ -314,11 +283,9 @@ class UsageEvent(models.Model):
         return f"{self.provider}/{self.model} {self.event_id}"
 
 
-class GpuHost(models.Model):
+class GpuHost(OrgOwnedWithCode):
     """A machine running the agent; its token (accounts.AgentToken) names it."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=255)
     provider = models.CharField(max_length=100, blank=True)
     instance_type = models.CharField(max_length=100, blank=True)
@@ -336,8 +303,6 @@ class GpuHost(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Newest sample received")
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["org", "name"], name="gpuhost_unique_org_name")]
@@ -346,8 +311,7 @@ class GpuHost(models.Model):
         return self.name
 
 
-class Gpu(models.Model):
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+class Gpu(OrgOwned):
     host = models.ForeignKey(GpuHost, on_delete=models.CASCADE, related_name="gpus")
     uuid = models.CharField(max_length=100)
     index = models.IntegerField(default=0)
@@ -358,8 +322,6 @@ class Gpu(models.Model):
     energy_counter_mj = models.BigIntegerField(null=True, blank=True, help_text="Last total energy counter reading")
     energy_counter_at = models.DateTimeField(null=True, blank=True, help_text="When that reading was sampled")
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         ordering = ["host", "index"]
         constraints = [models.UniqueConstraint(fields=["org", "uuid"], name="gpu_unique_org_uuid")]
@@ -368,10 +330,9 @@ class Gpu(models.Model):
         return f"{self.host} #{self.index} {self.name}"
 
 
-class AgentBatch(models.Model):
+class AgentBatch(OrgOwned):
     """One batch received from an agent: makes a retried or replayed batch harmless."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     host = models.ForeignKey(GpuHost, on_delete=models.CASCADE, related_name="+")
     batch_id = models.CharField(max_length=200)
     received_at = models.DateTimeField(default=timezone.now)
@@ -380,8 +341,6 @@ class AgentBatch(models.Model):
     first_at = models.DateTimeField(null=True, blank=True)
     last_at = models.DateTimeField(null=True, blank=True)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         constraints = [models.UniqueConstraint(fields=["host", "batch_id"], name="agentbatch_unique_host_batch")]
 
@@ -389,10 +348,10 @@ class AgentBatch(models.Model):
         return self.batch_id
 
 
-class GpuMinute(models.Model):
+class GpuMinute(OrgOwned):
     """One GPU over one minute: sums of what the agent sampled, so batches that split a minute add up."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    org = org_foreign_key(db_index=False)
     gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, related_name="+")
     minute = models.DateTimeField()
     samples = models.IntegerField(default=0)
@@ -408,8 +367,6 @@ class GpuMinute(models.Model):
         null=True, blank=True, help_text="Energy counter deltas of its samples; power x interval where none"
     )
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         constraints = [models.UniqueConstraint(fields=["gpu", "minute"], name="gpuminute_unique_gpu_minute")]
         indexes = [models.Index(fields=["org", "minute"], name="gpuminute_org_minute")]
@@ -418,10 +375,10 @@ class GpuMinute(models.Model):
         return f"{self.gpu_id} {self.minute:%Y-%m-%d %H:%M}"
 
 
-class ProcessMinute(models.Model):
+class ProcessMinute(OrgOwned):
     """One process on one GPU over one minute, with its attribution labels and its share of GPU time."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    org = org_foreign_key(db_index=False)
     gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, related_name="+")
     minute = models.DateTimeField()
     pid = models.IntegerField()
@@ -441,8 +398,6 @@ class ProcessMinute(models.Model):
     sm_util_sum = models.IntegerField(default=0)
     sm_util_samples = models.IntegerField(default=0)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         constraints = [models.UniqueConstraint(fields=["gpu", "minute", "pid"], name="processminute_unique")]
         indexes = [models.Index(fields=["org", "minute"], name="processminute_org_minute")]
@@ -451,10 +406,10 @@ class ProcessMinute(models.Model):
         return f"{self.gpu_id} {self.minute:%H:%M} pid {self.pid}"
 
 
-class GpuHour(models.Model):
+class GpuHour(OrgOwned):
     """Derived facts of one GPU over one hour (ingest/gpu_facts.py), recomputed when its minutes change."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    org = org_foreign_key(db_index=False)
     gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, related_name="+")
     hour = models.DateTimeField()
     covered_seconds = models.IntegerField(default=0)
@@ -465,8 +420,6 @@ class GpuHour(models.Model):
     energy_mj = models.BigIntegerField(null=True, blank=True)
     gpu_seconds_by_label = models.JSONField(default=dict, blank=True, help_text="label key -> GPU-seconds (text)")
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         constraints = [models.UniqueConstraint(fields=["gpu", "hour"], name="gpuhour_unique_gpu_hour")]
         indexes = [models.Index(fields=["org", "hour"], name="gpuhour_org_hour")]
@@ -475,16 +428,13 @@ class GpuHour(models.Model):
         return f"{self.gpu_id} {self.hour:%Y-%m-%d %H}h"
 
 
-class GpuResourceMark(models.Model):
+class GpuResourceMark(OrgOwned):
     """A person's answer to "is this bill resource a GPU host?": it wins over detection from the bill's names."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     resource_id = models.CharField(max_length=500, help_text="The bill lines' resource id (or name when no id)")
     is_gpu = models.BooleanField()
     marked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     marked_at = models.DateTimeField(default=timezone.now)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "resource_id"], name="gpuresourcemark_unique")]

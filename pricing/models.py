@@ -1,15 +1,12 @@
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Organization
-from accounts.tenancy import OrgQuerySet
+from accounts.models import Organization, OrgOwned, OrgOwnedWithCode
 from finops.money import MoneyField
 
 
-class PriceOverride(models.Model):
+class PriceOverride(OrgOwnedWithCode):
     """The organisation's own price for one provider's model from a date on.
 
     A negotiated rate, a fine-tune or a model the public catalogue does not know. It replaces the
@@ -19,8 +16,6 @@ class PriceOverride(models.Model):
     `gpu_seconds` (cost = gpu_seconds / 3600 x gpu_hour_amount); other calls stay unpriced.
     """
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     provider = models.CharField(max_length=100, help_text="Lower case, as the calls name it: openai, self-hosted")
     model = models.CharField(max_length=200, help_text="Exactly as the calls name it")
     effective_from = models.DateField(help_text="Calls on or after this UTC date use this price")
@@ -35,8 +30,6 @@ class PriceOverride(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         ordering = ["provider", "model", "-effective_from"]
@@ -59,13 +52,12 @@ class PriceOverride(models.Model):
 # a sync read it), so an older event arriving late never overwrites newer state.
 
 
-class StripeConnection(models.Model):
+class StripeConnection(OrgOwnedWithCode):
     """An organisation's Stripe account: its restricted read-only key and webhook signing secret, both
     encrypted with a key derived from SECRET_KEY (`pricing/vault.py`) and never shown again but for their
     last four characters, and the sync's `created` cursors per object type."""
 
     org = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     api_key_encrypted = models.TextField(blank=True)
     api_key_last4 = models.CharField(max_length=4, blank=True)
     webhook_secret_encrypted = models.TextField(blank=True)
@@ -76,8 +68,6 @@ class StripeConnection(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-
-    objects = OrgQuerySet.as_manager()
 
     def __str__(self):
         return f"Stripe for {self.org_id}"
@@ -91,8 +81,7 @@ class StripeConnection(models.Model):
         return bool(self.webhook_secret_encrypted)
 
 
-class StripeObject(models.Model):
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+class StripeObject(OrgOwned):
     stripe_id = models.CharField(max_length=255)
     livemode = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
@@ -105,8 +94,6 @@ class StripeObject(models.Model):
         "ingest.Upload", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=True
     )
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         abstract = True
 
@@ -118,10 +105,9 @@ def _unique(name: str):
     return [models.UniqueConstraint(fields=["org", "stripe_id"], name=f"{name}_unique_stripe_id")]
 
 
-class StripeCustomer(StripeObject):
+class StripeCustomer(StripeObject, OrgOwnedWithCode):
     """A Stripe customer and our customer id: the user's mapping, else metadata `customer_id`/`finops_customer`."""
 
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.CharField(max_length=255, blank=True)
     name = models.CharField(max_length=255, blank=True)
     metadata_customer_id = models.CharField(max_length=200, blank=True)
@@ -170,8 +156,7 @@ class StripePrice(StripeObject):
         return self.nickname or (self.product.name if self.product else "") or self.stripe_id
 
 
-class StripeSubscription(StripeObject):
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+class StripeSubscription(StripeObject, OrgOwnedWithCode):
     customer = models.ForeignKey(StripeCustomer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     customer_stripe_id = models.CharField(max_length=255)
     status = models.CharField(max_length=30)
@@ -201,10 +186,9 @@ class StripeSubscriptionItem(StripeObject):
         constraints = _unique("stripesubscriptionitem")
 
 
-class StripeInvoice(StripeObject):
+class StripeInvoice(StripeObject, OrgOwnedWithCode):
     """An invoice and what was actually paid. Amounts are Stripe's, from minor units; unknown stays null."""
 
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     customer = models.ForeignKey(StripeCustomer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     customer_stripe_id = models.CharField(max_length=255, blank=True)
     subscription = models.ForeignKey(
@@ -250,18 +234,15 @@ class StripeInvoiceLine(StripeObject):
         constraints = _unique("stripeinvoiceline")
 
 
-class StripeEvent(models.Model):
+class StripeEvent(OrgOwned):
     """A webhook event received: its id makes a replay harmless; `applied` is false when it was older than
     the state already held (or of a type we do not apply)."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     stripe_id = models.CharField(max_length=255)
     type = models.CharField(max_length=100)
     stripe_created = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
     applied = models.BooleanField(default=False)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at"]
