@@ -3,9 +3,9 @@ from decimal import Decimal
 
 from django import forms
 
+from finops.economics import rows
 from finops.economics.budgets import target_error
 from finops.economics.guided_check import FounderInputs
-from finops.economics.rules import DEFAULT_THRESHOLDS, THRESHOLD_HELP
 from finops.models import (
     RULE_BUCKETS,
     Bucket,
@@ -98,18 +98,22 @@ class EconomicsSettingsForm(forms.ModelForm):
     def __init__(self, *args, current_rates=(), **kwargs):
         super().__init__(*args, **kwargs)
         saved = self.instance.thresholds or {}
-        for key, default in DEFAULT_THRESHOLDS.items():
-            self.fields[f"t_{key}"] = forms.DecimalField(
-                label=THRESHOLD_HELP[key], min_value=Decimal(0), max_digits=14, decimal_places=4,
-                initial=Decimal(str(saved.get(key, default))),
+        declared = rows.thresholds()  # the registry's, in the table's order
+        self.declared_thresholds = [threshold for _, threshold in declared]
+        for row, threshold in declared:
+            field = forms.DecimalField(
+                label=rows.threshold_help(row, threshold), min_value=Decimal(0), max_digits=14, decimal_places=4,
+                initial=Decimal(str(saved.get(threshold.key, threshold.default))),
             )  # fmt: skip
+            field.unit = threshold.unit  # what the number is (money, share, hours, days), for showing it
+            self.fields[f"t_{threshold.key}"] = field
         self.fields["deferrable_features_text"].initial = ", ".join(self.instance.deferrable_features or [])
         self.fields["blend_text"].initial = _pairs_text(self.instance.blend_weights)
         self.fields["group_keys_text"].initial = _pairs_text(self.instance.group_keys)
         self.fields["rates_text"].initial = _pairs_text(dict(current_rates or ()))
 
     def threshold_fields(self):
-        return [self[f"t_{key}"] for key in DEFAULT_THRESHOLDS]
+        return [self[f"t_{threshold.key}"] for threshold in self.declared_thresholds]
 
     def setting_fields(self):
         return [
@@ -153,9 +157,9 @@ class EconomicsSettingsForm(forms.ModelForm):
     def thresholds(self) -> dict:
         """Only the thresholds that differ from the defaults, as decimal text."""
         return {
-            key: str(self.cleaned_data[f"t_{key}"])
-            for key, default in DEFAULT_THRESHOLDS.items()
-            if self.cleaned_data[f"t_{key}"] != default
+            threshold.key: str(self.cleaned_data[f"t_{threshold.key}"])
+            for threshold in self.declared_thresholds
+            if self.cleaned_data[f"t_{threshold.key}"] != threshold.default
         }
 
     def deferrable_features(self) -> list[str]:

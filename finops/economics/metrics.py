@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from finops.economics.facts import ZERO, PeriodFacts
+from finops.economics.units import Unit
 
 METRIC_KEYS = (
     "gpu_spend_by_customer",
@@ -31,6 +32,22 @@ METRIC_TITLES = {
     "training_spend_before_paid_proof": "Training spend before paid proof",
     "evaluation_spend_per_release": "Evaluation spend per release",
     "gross_margin_after_ai_compute": "Gross margin after AI compute",
+}
+# Each metric's unit, for showing it (finops.founder_table.metric_display): a metric without one cannot be shown.
+# A {name: amount} breakdown is money by name.
+METRIC_UNITS = {
+    "gpu_spend_by_customer": Unit.MONEY,
+    "gpu_spend_by_feature": Unit.MONEY,
+    "gpu_spend_by_environment": Unit.MONEY,
+    "cost_per_completed_job": Unit.MONEY,
+    "inference_calls_per_user": Unit.COUNT,
+    "retries_per_completed_job": Unit.COUNT,
+    "idle_gpu_hours": Unit.HOURS,
+    "failed_job_cost": Unit.MONEY,
+    "free_trial_compute_spend": Unit.MONEY,
+    "training_spend_before_paid_proof": Unit.MONEY,
+    "evaluation_spend_per_release": Unit.MONEY,
+    "gross_margin_after_ai_compute": Unit.SHARE,
 }
 TOP = 10
 

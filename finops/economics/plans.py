@@ -4,7 +4,8 @@ usage cap that keeps a target margin. Pure Decimal functions."""
 from dataclasses import dataclass
 from decimal import Decimal
 
-from finops.economics.rules import ZERO, percentile
+from finops.economics.facts import ZERO
+from finops.economics.rows.base import percentile
 
 
 @dataclass(frozen=True)

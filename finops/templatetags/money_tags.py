@@ -2,6 +2,8 @@ from decimal import Decimal
 
 from django import template
 
+from finops.economics.rows import figure_unit
+from finops.economics.units import Unit
 from finops.money import format_money
 
 register = template.Library()
@@ -15,25 +17,44 @@ def money(amount, currency):
     return format_money(amount if isinstance(amount, Decimal) else Decimal(str(amount)), currency or "USD")
 
 
-MONEY_WORDS = ("cost", "spend", "saving", "used", "unused", "unattributed", "mystery", "at_stake")
-
-
 @register.filter
-def measure(value, key_and_currency):
-    """{{ value|measure:"key,USD" }}: a measured figure shown by what its name says it is (money, share,
-    hours, count); unknown is a dash."""
-    key, _, currency = key_and_currency.partition(",")
+def measure(value, unit_and_currency):
+    """{{ value|measure:"share" }}, {{ value|measure:"money,EUR" }}: a figure shown in its unit (finops.economics.units:
+    money, share, hours, days, count, number); unknown is a dash. In place of the unit, a Founder Table figure's key
+    names the unit its row declares; a key no row declares is an error, never a guess."""
+    name, _, currency = unit_and_currency.partition(",")
+    unit = Unit(name) if name in {u.value for u in Unit} else figure_unit(name)
+    return figure_text(value, unit, currency or "USD")
+
+
+def figure_text(value, unit: Unit, currency: str) -> str:
+    """A figure as text in its unit: money rounded in the currency, a share as a whole percentage, hours to a
+    tenth; counts and plain numbers with thousands separators (a decimal to two places)."""
     if value is None:
         return "—"
-    if key.endswith("share") or key.endswith("share_of_bill") or key == "utilisation":
+    if unit == Unit.SHARE:
         return f"{Decimal(value) * 100:.0f}%"
-    if any(word in key for word in MONEY_WORDS):
-        return format_money(Decimal(value), currency or "USD")
-    if key.endswith("hours"):
+    if unit == Unit.MONEY:
+        return format_money(Decimal(value), currency)
+    if unit == Unit.HOURS:
         return f"{Decimal(value):,.1f} h"
+    if unit == Unit.DAYS:
+        return f"{Decimal(value):,.0f} d"
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
     return f"{value:,}" if isinstance(value, int) else value
+
+
+@register.filter
+def figures(row, currency):
+    """{% for label, text in row|figures:currency %}: a Founder Table row's measured figures (not its breakdowns
+    by plan nor its audit) as text, each in the unit its row declares (the engine's `units`)."""
+    units = row["units"]
+    return [
+        (humanize_key(key), figure_text(value, units[key], currency or "USD"))
+        for key, value in row["measured"].items()
+        if not isinstance(value, dict | list)
+    ]
 
 
 @register.filter

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from accounts.services import org_create, user_get_or_create
+from finops.economics.rows import ROWS
 from finops.services.demo import demo_org_recreate
 from tests.browser.conftest import SCREENSHOTS, log_in
 
@@ -21,7 +22,7 @@ def test_it_walks_a_founder_through_the_shell(page, screenshot):
     log_in(page, demo["login"], demo["password"])
     page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
     assert page.get_by_role("heading", name="Founder Table").is_visible()
-    assert page.locator("tr[id^=row-]").count() == 10
+    assert page.locator("tr[id^=row-]").count() == len(ROWS)
     screenshot("founder-table")
 
     page.locator(".switcher summary").click()

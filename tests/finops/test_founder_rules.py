@@ -1,6 +1,6 @@
-"""The ten Founder Table rules (finops/economics/rules.py) over hand-built PeriodFacts: each one made to fire,
-with its offenders and their dollar impact largest first, and each one kept quiet; plus the thresholds and the
-twelve weekly metrics (finops/economics/metrics.py)."""
+"""The Founder Table rules (finops/economics/rows, judged by finops/economics/rules.py) over hand-built
+PeriodFacts: each one made to fire, with its offenders and their dollar impact largest first, and each one kept
+quiet; plus the thresholds and the twelve weekly metrics (finops/economics/metrics.py)."""
 
 from decimal import Decimal as D
 
@@ -32,7 +32,7 @@ def host(name="gpu-1", paid="100", idle="10", unowned="0", zombie=0, agent=True,
 
 
 class FounderTableTests(SimpleTestCase):
-    def test_it_returns_the_ten_rows_in_order(self):
+    def test_it_returns_every_row_in_order(self):
         keys = [r.key for r in founder_table(facts())]
         self.assertEqual(
             keys,

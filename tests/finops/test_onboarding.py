@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import OnboardingState
 from accounts.services import agent_token_create
+from finops.economics.rows import ROWS
 from finops.models import Budget
 from finops.selectors.onboarding import onboarding_banner, onboarding_day, onboarding_progress
 from finops.services.rollups import rollups_refresh
@@ -185,13 +186,13 @@ class OnboardingWizardTests(OnboardingTestCase):
         self.assertEqual(OnboardingState.objects.get(org=self.org).chosen_fix, "model_route")
         response = self.choose("rewrite_everything")
         self.assertRedirects(response, self.wizard_url() + "#step-choose_fix", fetch_redirect_response=False)
-        self.assertContains(self.client.get(self.wizard_url()), "Choose one of the ten Founder Table rows.")
+        self.assertContains(self.client.get(self.wizard_url()), "Choose one of the Founder Table rows.")
         self.assertEqual(OnboardingState.objects.get(org=self.org).chosen_fix, "model_route")
         self.assertEqual(OnboardingState.objects.count(), 1)
 
     def test_it_offers_every_founder_table_row_as_the_fix(self):
         html = self.wizard()
-        self.assertEqual(html.count("<option value="), 10)
+        self.assertEqual(html.count("<option value="), len(ROWS))
         self.assertIn("Idle GPU: shut-off rules and owner alerts", html)
 
     def test_it_requires_write(self):

@@ -15,15 +15,15 @@ from django.db import transaction
 from django.test import SimpleTestCase
 
 from finops.economics.facts import HostFacts, PeriodFacts, RouteFacts, RunFacts
+from finops.economics.rows import ROWS
 from finops.economics.rules import DEFAULT_THRESHOLDS, THRESHOLD_HELP, founder_table
 from finops.forms import EconomicsSettingsForm
-from finops.founder_table import FOUNDER_ROWS
 from finops.models import EconomicsSettings
 from finops.selectors.inputs import economics_settings_for
 from tests.base import BaseTestCase
 from tests.ingest.helpers import ApiClientMixin
 
-ROW_TITLES = {row.key: row.title for row in FOUNDER_ROWS}
+ROW_TITLES = {row.key: row.title for row in ROWS}
 
 
 @dataclass(frozen=True)
