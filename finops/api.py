@@ -15,18 +15,13 @@ from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from accounts.tenancy import OrgAPIView
 from finops import serializers
 from finops.money import as_json
+from finops.selectors.anomalies import anomalies_for_week, forecast_for_month
 from finops.selectors.budgets import budget_list, budget_states
+from finops.selectors.economics import customer_economics, plan_economics
+from finops.selectors.founder_week import founder_table_rows, metrics_for_week
 from finops.selectors.health import health_status
 from finops.selectors.hosts import gpu_host_list
-from finops.selectors.rollups import (
-    anomalies_for_week,
-    customer_economics,
-    forecast_for_month,
-    founder_table_rows,
-    ledger_summary,
-    metrics_for_week,
-    plan_economics,
-)
+from finops.selectors.ledger import ledger_summary
 from finops.services.budgets import budget_check, budget_delete, budget_reservation_release, budget_save
 from finops.services.rollups import rollups_refresh_when_embedded
 from ingest.api import PERIOD_DESCRIPTION, PERIOD_HEADERS_DESCRIPTION, PERIOD_PARAMETERS, period_for_request

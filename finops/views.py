@@ -39,27 +39,19 @@ from finops.forms import (
 )
 from finops.founder_table import metric_display
 from finops.models import BucketRule, Commitment
+from finops.selectors.anomalies import anomalies_for_week, forecast_for_month
 from finops.selectors.budgets import budget_list, budget_name, budget_states, budget_targets
 from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
+from finops.selectors.costs import cost_breakdown
+from finops.selectors.economics import customer_economics, plan_economics
+from finops.selectors.founder_facts import commitment_list
+from finops.selectors.founder_week import founder_table_rows, metrics_for_week, period_totals
 from finops.selectors.guided_check import workflow_choices, workflow_costs
 from finops.selectors.hosts import gpu_host_listing, gpu_host_page
 from finops.selectors.inputs import economics_settings_for, fee_model, rates_on
+from finops.selectors.ledger import ledger_summary
 from finops.selectors.onboarding import onboarding_banner, onboarding_fix_choices, onboarding_progress
-from finops.selectors.rollups import (
-    anomalies_for_week,
-    bucket_rule_list,
-    commitment_list,
-    cost_breakdown,
-    customer_economics,
-    forecast_for_month,
-    founder_table_rows,
-    learning_question_list,
-    ledger_summary,
-    metrics_for_week,
-    period_totals,
-    plan_economics,
-    release_list,
-)
+from finops.selectors.settings_lists import bucket_rule_list, learning_question_list, release_list
 from finops.services.budgets import budget_delete, budget_save
 from finops.services.build_rent import gpu_rate_save
 from finops.services.onboarding import onboarding_fix_choose

@@ -10,7 +10,7 @@ from accounts.read_cache import ECONOMICS, cached_read
 from finops.economics.budgets import BudgetState, period_bounds
 from finops.models import Budget, BudgetHold
 from finops.selectors.inputs import economics_settings_for
-from finops.selectors.rollups import customers_between, work_between
+from finops.selectors.ledger import customers_between, work_between
 from pricing.selectors import customer_plans_on
 
 ZERO = Decimal(0)

@@ -12,7 +12,8 @@ from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from finops.economics.guided_check import WorkflowCosts, service_kind
 from finops.models import JobRollup
 from finops.selectors.inputs import economics_settings_for
-from finops.selectors.rollups import GPU_SOURCES, plan_prices_for, rollups_between
+from finops.selectors.ledger import GPU_SOURCES, rollups_between
+from finops.selectors.revenue import plan_prices_for
 from ingest.models import CostLine
 
 ZERO = Decimal(0)

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import Min
 from django.utils import timezone
 
-from finops.selectors.rollups import last_rollup_at
+from finops.selectors.ledger import last_rollup_at
 from ingest.models import DirtyDay, QuarantinedDay
 
 # Kombu's Redis transport keeps a queue as one list per priority step: `name`, then `name\x06\x163`, `...6`, `...9`.

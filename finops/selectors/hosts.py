@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from finops.models import Kind
-from finops.selectors.rollups import GPU_SOURCES, work_between
+from finops.selectors.ledger import GPU_SOURCES, work_between
 from ingest.gpu_facts import seen_is_stale
 from ingest.periods import as_utc_bounds
 from ingest.selectors import gpu_resource_marks, host_list

@@ -22,7 +22,7 @@ from finops.founder_table import FOUNDER_ROWS, row_impact
 from finops.models import Budget, CustomerRollup, Kind, WorkRollup
 from finops.money import format_money
 from finops.onboarding import BANNER_DAYS, FIRST_WEEK_DAYS, ONBOARDING_STEPS, SHARE_NEEDED, WINDOW_DAYS
-from finops.selectors.rollups import founder_table_rows
+from finops.selectors.founder_week import founder_table_rows
 from ingest.models import BillPeriod, CostLine, GpuHost, UsageEvent
 from pricing.models import StripeInvoice, StripePrice
 

@@ -19,7 +19,7 @@ from finops.demo_bills import Resource, demo_resources, write_focus_bill, write_
 from finops.demo_gpus import demo_gpu_batches, demo_start
 from finops.demo_revenue import demo_stripe_events
 from finops.demo_usage import RELEASE, demo_usage_events, write_usage_jsonl
-from finops.selectors.rollups import work_between
+from finops.selectors.ledger import work_between
 from finops.services.budgets import budget_save
 from finops.services.rollups import rollups_refresh
 from finops.services.settings import (

@@ -21,7 +21,8 @@ from accounts.services import digest_unsubscribe_url
 from finops.founder_table import metric_display, row_impact
 from finops.models import Digest
 from finops.money import format_money
-from finops.selectors.rollups import founder_table_rows, metrics_for_week, period_facts
+from finops.selectors.founder_facts import period_facts
+from finops.selectors.founder_week import founder_table_rows, metrics_for_week
 from finops.services.rollups import rollups_refresh_when_embedded
 from ingest.periods import PeriodError, period_resolve, week_label
 

@@ -9,9 +9,9 @@ from django.db.models import Sum
 
 from accounts.services import agent_token_create
 from finops.models import Budget, Commitment, WorkRollup
+from finops.selectors.founder_facts import _manual_commitments, _releases
 from finops.selectors.inputs import economics_settings_for
 from finops.selectors.onboarding import onboarding_progress
-from finops.selectors.rollups import _manual_commitments, _releases
 from finops.services.settings import commitment_create, release_create
 from ingest.models import Gpu, GpuHost, GpuHour, GpuMinute
 from ingest.selectors import host_timeline
@@ -110,7 +110,7 @@ class ManualCommitmentsTests(BaseTestCase):
     def one_by_one(self, end):
         """The reads as they were: two or three queries per commitment."""
         from finops.economics.rules import commitment_split
-        from finops.selectors.rollups import _window
+        from finops.selectors.founder_facts import _window
 
         for commitment in Commitment.objects.filter(org=self.org, currency="USD", starts_on__lt=end):
             since, until = _window(commitment, end)

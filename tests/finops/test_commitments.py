@@ -10,7 +10,7 @@ from accounts.services import agent_token_create
 from finops.economics.facts import PeriodFacts
 from finops.economics.rules import commitment_split, founder_table
 from finops.models import Commitment
-from finops.selectors.rollups import commitment_list
+from finops.selectors.founder_facts import commitment_list
 from tests.base import BaseTestCase
 from tests.ingest.test_agent_api import batch
 
