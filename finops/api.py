@@ -18,7 +18,7 @@ from finops.money import as_json
 from finops.selectors.anomalies import anomalies_for_week, forecast_for_month
 from finops.selectors.budgets import budget_list, budget_states
 from finops.selectors.economics import customer_economics, plan_economics
-from finops.selectors.founder_week import founder_table_rows, metrics_for_week
+from finops.selectors.founder_week import founder_table_for
 from finops.selectors.health import health_status
 from finops.selectors.hosts import gpu_host_list
 from finops.selectors.ledger import ledger_summary
@@ -120,7 +120,7 @@ class FounderTableApi(EconomicsApi):
 @cached_read(ECONOMICS)
 def _founder_table_json(*, org, start, end, partial: bool) -> bytes:
     """GET founder-table/ rendered once: its offenders can list thousands of GPU resources."""
-    rows = founder_table_rows(org=org, start=start, end=end)
+    rows = founder_table_for(org=org, start=start, end=end).rows
     body = {"start": start, "end": end, "partial": partial, "currency": org.currency, "rows": json_value(rows)}
     return JSONRenderer().render(serializers.FounderTableOutput(body).data)
 
@@ -132,7 +132,7 @@ class WeeklyMetricsApi(EconomicsApi):
                    description=PERIOD_DESCRIPTION + " The period must be one ISO week.")  # fmt: skip
     def get(self, request):
         period = week_for_request(request, self.org)
-        metrics = metrics_for_week(org=self.org, monday=period.start)
+        metrics = founder_table_for(org=self.org, start=period.start, end=period.end).metrics
         body = {"week": period.label, **period.as_dict(), "currency": self.org.currency,
                 "metrics": json_value(metrics)}  # fmt: skip
         return Response(serializers.WeeklyMetricsOutput(body).data, headers=period.headers())

@@ -45,7 +45,7 @@ from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
 from finops.selectors.costs import cost_breakdown
 from finops.selectors.economics import customer_economics, plan_economics
 from finops.selectors.founder_facts import commitment_list
-from finops.selectors.founder_week import founder_table_rows, metrics_for_week, period_totals
+from finops.selectors.founder_week import founder_table_for
 from finops.selectors.guided_check import workflow_choices, workflow_costs
 from finops.selectors.hosts import gpu_host_listing, gpu_host_page
 from finops.selectors.inputs import economics_settings_for, fee_model, rates_on
@@ -115,9 +115,8 @@ def founder_table(request, org_code):
     org = get_org_for_user(request, org_code)
     rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
-    weekly = period.kind == "week"
-    rows = founder_table_rows(org=org, start=period.start, end=period.end)
-    weekly_metrics = metrics_for_week(org=org, monday=period.start) if weekly else []
+    table = founder_table_for(org=org, start=period.start, end=period.end)
+    rows = table.rows
     for row in rows:
         row["figures"] = [
             (humanize_key(key), measure(value, f"{key},{org.currency}"))
@@ -128,17 +127,17 @@ def founder_table(request, org_code):
         "org": org,
         "page": "founder-table",
         "rows": rows,
-        "metrics": [metric_display(m, org.currency) for m in weekly_metrics] if weekly else [],
-        "summary": period_totals(org=org, start=period.start, end=period.end),
+        "metrics": [metric_display(m, org.currency) for m in table.metrics],
+        "summary": table.totals,
         "period": period,
         "period_query": urlencode(period.query()),
         "period_noun": PERIOD_NOUNS[period.kind],
-        "weekly": weekly,
-        "audit": next((r["measured"].get("audit", []) for r in rows if r["key"] == "model_route"), []),
-        "anomalies": anomalies_for_week(org=org, week_start=period.start) if weekly else [],
+        "weekly": table.weekly,
+        "audit": table.audit,
+        "anomalies": anomalies_for_week(org=org, week_start=period.start) if table.weekly else [],
         "forecast": forecast_for_month(org=org, today=local_today(org.timezone)),
-        "red": sum(1 for r in rows if r["stop_sign"]),
-        "green": sum(1 for r in rows if r["stop_sign"] is False),
+        "red": table.stop_sign_count,
+        "green": table.ok_count,
         "onboarding": onboarding_banner(org=org),  # nothing to read after the first 14 days
     }
     return _period_page(request, "finops/founder_table.html", context, period_error)

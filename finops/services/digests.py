@@ -1,8 +1,8 @@
 """The weekly digest: one ISO week of the Founder Table by e-mail to every member who wants it, once per
 organisation, user and week.
 
-The figures are the Founder Table page's (`period_facts` read once, `founder_table_rows`, `metrics_for_week`),
-shown with the same helpers, so the e-mail and the page never disagree.
+The figures are the Founder Table page's (`founder_table_for`: its rows, totals and metrics), shown with the same
+helpers, so the e-mail and the page never disagree.
 """
 
 import logging
@@ -21,8 +21,7 @@ from accounts.services import digest_unsubscribe_url
 from finops.founder_table import metric_display, row_impact
 from finops.models import Digest
 from finops.money import format_money
-from finops.selectors.founder_facts import period_facts
-from finops.selectors.founder_week import founder_table_rows, metrics_for_week
+from finops.selectors.founder_week import founder_table_for
 from finops.services.rollups import rollups_refresh_when_embedded
 from ingest.periods import PeriodError, period_resolve, week_label
 
@@ -73,8 +72,8 @@ def digest_content(*, org: Organization, week: date) -> dict:
         raise ValueError(f"a digest week starts on a Monday, not {week:%A}")
     rollups_refresh_when_embedded(org=org)
     end = week + WEEK
-    facts = period_facts(org=org, start=week, end=end)  # read once: the rows, the metrics and the totals
-    rows = founder_table_rows(org=org, start=week, end=end, facts=facts)
+    table = founder_table_for(org=org, start=week, end=end)
+    rows, totals = table.rows, table.totals
     label = week_label(week)
     table_url = f"{settings.SITE_URL}{reverse('finops-founder-table', kwargs={'org_code': org.code})}?week={label}"
     stop_signs = []
@@ -104,18 +103,18 @@ def digest_content(*, org: Organization, week: date) -> dict:
         "last_day": end - timedelta(days=1),
         "currency": org.currency,
         "totals": [
-            ("Billed", format_money(facts.billed_total, org.currency)),
-            ("Allocated to work", format_money(facts.allocated, org.currency)),
-            ("Idle", format_money(facts.idle, org.currency)),
-            ("Unmeasured GPU time", format_money(facts.unmeasured, org.currency)),
-            ("Unattributed", format_money(facts.unattributed, org.currency)),
+            ("Billed", format_money(totals["billed_total"], org.currency)),
+            ("Allocated to work", format_money(totals["allocated"], org.currency)),
+            ("Idle", format_money(totals["idle"], org.currency)),
+            ("Unmeasured GPU time", format_money(totals["unmeasured"], org.currency)),
+            ("Unattributed", format_money(totals["unattributed"], org.currency)),
         ],
-        "has_costs": bool(facts.billed_total),
+        "has_costs": bool(totals["billed_total"]),
         "stop_signs": stop_signs,
-        "ok_count": sum(1 for r in rows if r["stop_sign"] is False),
-        "no_data_count": sum(1 for r in rows if r["stop_sign"] is None),
+        "ok_count": table.ok_count,
+        "no_data_count": table.no_data_count,
         "leak": biggest_leak(stop_signs),
-        "metrics": [metric_display(m, org.currency) for m in metrics_for_week(org=org, monday=week, facts=facts)],
+        "metrics": [metric_display(m, org.currency) for m in table.metrics],
         "founder_table_url": table_url,
         "sources_url": settings.SITE_URL + reverse("ingest-sources", kwargs={"org_code": org.code}),
     }
