@@ -1,4 +1,3 @@
-from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -23,7 +22,6 @@ from finops.charts import (
     host_figures,
     plan_cost_histogram,
 )
-from finops.economics.guided_check import guided_check
 from finops.forms import (
     BucketRuleForm,
     BudgetForm,
@@ -43,12 +41,12 @@ from finops.selectors.anomalies import anomalies_for_week, forecast_for_month
 from finops.selectors.budgets import budget_list, budget_name, budget_states, budget_targets
 from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
 from finops.selectors.costs import cost_breakdown
-from finops.selectors.economics import customer_economics, plan_economics
+from finops.selectors.economics import customer_economics, plan_overview
 from finops.selectors.founder_facts import commitment_list
 from finops.selectors.founder_week import founder_table_for
-from finops.selectors.guided_check import workflow_choices, workflow_costs
-from finops.selectors.hosts import gpu_host_listing, gpu_host_page
-from finops.selectors.inputs import economics_settings_for, fee_model, rates_on
+from finops.selectors.guided_check import guided_check_for, workflow_choices
+from finops.selectors.hosts import gpu_host_listing, gpu_host_page, gpu_hours, host_workload_hours
+from finops.selectors.inputs import economics_settings_for, rates_on
 from finops.selectors.ledger import ledger_summary
 from finops.selectors.onboarding import onboarding_banner, onboarding_fix_choices, onboarding_progress
 from finops.selectors.settings_lists import bucket_rule_list, learning_question_list, release_list
@@ -75,7 +73,6 @@ from ingest.selectors import (
     host_for_code,
     host_hour_totals,
     host_timeline,
-    host_workloads,
 )
 from ingest.services.agent import HOST_FIELDS, gpu_host_update
 from ingest.services.gpu_marks import gpu_resource_mark
@@ -174,26 +171,16 @@ def plans(request, org_code):
     org = get_org_for_user(request, org_code)
     rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
-    customer_rows = customer_economics(org=org, start=period.start, end=period.end)
-    rows = plan_economics(org=org, start=period.start, end=period.end)  # from the same customer rows, cached
-    econ = economics_settings_for(org=org)
-    trial_plan = econ.trial_plan
-    trial = [r for r in customer_rows if r["plan"] == trial_plan]
-    paid_caps = [p["suggested_usage_cap"]["cost"] for p in rows
-                 if p["suggested_usage_cap"] and p["plan"] != trial_plan]  # fmt: skip
-    for p in rows:  # the plan's whole budget: the suggested cap for each of its customers
-        cap = (p["suggested_usage_cap"] or {}).get("cost")
-        p["plan_budget"] = cap * p["customers"] if cap and p["plan"] else None
+    overview = plan_overview(org=org, start=period.start, end=period.end)
     context = {
         "org": org,
         "page": "plans",
-        "plans": [p for p in rows if p["plan"] != trial_plan],
-        "trial": trial,
-        "trial_spend": sum((r["ai_cost"] for r in trial), Decimal(0)),
-        # A trial account may use what a customer of the cheapest plan may use and keep the target margin.
-        "trial_cap": min(paid_caps) if paid_caps else None,
-        "target_margin": econ.target_margin_pct,
-        "figures": plan_cost_histogram(rows, customer_rows, econ.target_margin_pct),
+        "plans": overview["plans"],
+        "trial": overview["trial"],
+        "trial_spend": overview["trial_spend"],
+        "trial_cap": overview["trial_cap"],
+        "target_margin": overview["target_margin_pct"],
+        "figures": plan_cost_histogram(overview["plan_rows"], overview["customer_rows"], overview["target_margin_pct"]),
         "period": period,
     }
     return _period_page(request, "finops/plans.html", context, period_error)
@@ -209,13 +196,6 @@ def gpus(request, org_code):
                                                      page=request.GET.get("page"), per_page=HOSTS_PER_PAGE)  # fmt: skip
     shown = Paginator(range(count), HOSTS_PER_PAGE).get_page(number)  # the page's numbers; its hosts:
     shown.object_list = rows
-    for host in rows:
-        for kind in ("busy", "idle", "zombie", "unowned"):
-            host[f"{kind}_hours"] = host[f"gpu_seconds_{kind}"] / 3600
-        if host["source"] == "bill" and host["cost"] is not None:  # allocated by its lines' tags, not measured
-            host["placed_by_tags"] = host["cost"] - host["idle_cost"] - host["unmeasured_cost"]
-        models = Counter(gpu.name or gpu.uuid for gpu in host["gpus"])
-        host["gpu_summary"] = [f"{count} × {name}" if count > 1 else name for name, count in models.items()]
     context = {"org": org, "page": "gpus", "hosts": shown, "period": period,
                "unmeasured": unmeasured, "limits": gpu_limits_text(),
                "agent_url": request.build_absolute_uri("/"),
@@ -281,11 +261,8 @@ def gpu_host(request, org_code, code):
         "listed": listed,
         "period": period,
         "figures": host_figures(host_timeline(org=org, host=host, start=since, end=until)),
-        "workloads": [
-            {**w, "gpu_hours": (w["gpu_seconds"] / 3600).quantize(Decimal("0.01"))}
-            for w in host_workloads(org=org, host=host, start=since, end=until)
-        ],
-        "hours": {kind: listed[f"gpu_seconds_{kind}"] / 3600 for kind in ("busy", "idle", "zombie", "unowned")},
+        "workloads": host_workload_hours(org=org, host=host, start=since, end=until),
+        "hours": gpu_hours(listed),
         "energy_kwh": host_hour_totals(org=org, host=host, start=since, end=until)["energy_kwh"],
         "link_candidates": candidates,
         "limits": gpu_limits_text(),
@@ -460,12 +437,9 @@ def pricing_check(request, org_code):
     form = GuidedCheckForm(data, features=features, plans=plans, start=start, end=end, currency=org.currency)
     check = None
     if features and form.is_valid():
-        settings = economics_settings_for(org=org)
-        target = Decimal(str(settings.target_margin_pct)) / 100
-        costs = workflow_costs(org=org, feature=form.cleaned_data["feature"], plan=form.cleaned_data["plan"],
-                               start=form.cleaned_data["start"], end=form.cleaned_data["end"])  # fmt: skip
-        fee_rate, fee_fixed = fee_model(settings)
-        check = guided_check(costs, form.founder_inputs(target, fee_rate, fee_fixed))
+        asked = form.cleaned_data
+        check = guided_check_for(org=org, feature=asked["feature"], plan=asked["plan"], start=asked["start"],
+                                 end=asked["end"], founder_inputs=form.founder_inputs)  # fmt: skip
     context = {
         "org": org,
         "page": "plans",

@@ -1,5 +1,5 @@
 """Per customer and per plan economics of a period: revenue, direct and fully loaded AI cost, margins, jobs, the
-pricing check of each plan."""
+pricing check of each plan, and the Plans page's trial accounts, caps and plan budgets."""
 
 from collections import defaultdict
 from datetime import date
@@ -11,7 +11,7 @@ from accounts.read_cache import ECONOMICS, cached_read
 from finops.economics.customer_cost import customer_costs
 from finops.economics.plans import PlanInputs, plan_check
 from finops.models import JobRollup
-from finops.selectors.inputs import economics_settings_for
+from finops.selectors.inputs import economics_settings_for, target_margin
 from finops.selectors.ledger import customers_between, work_between
 from finops.selectors.revenue import plan_prices_for, revenue_and_fees, subscribed_plans
 
@@ -95,7 +95,7 @@ def plan_economics(*, org, start: date, end: date, customers: list[dict] | None 
     prices = plan_prices_for(org=org, start=start, end=end) or {}
     known = any(row["revenue"] is not None for row in customers)
     revenue = {row["customer"]: row["revenue"] for row in customers} if known else None
-    target = Decimal(str(economics_settings_for(org=org).target_margin_pct)) / 100
+    target = target_margin(economics_settings_for(org=org))
     allocated = work_between(org=org, start=start, end=end).filter(currency=org.currency, kind="allocated")
     tokens = {
         r["plan"]: (r["tin"] or 0) + (r["tout"] or 0)
@@ -129,3 +129,29 @@ def plan_economics(*, org, start: date, end: date, customers: list[dict] | None 
         )
         result.append({**plan_check(inputs, target), "currency": org.currency})
     return result
+
+
+def plan_overview(*, org, start: date, end: date) -> dict:
+    """The Plans page of [start, end): the paid plans' checks with each plan's whole budget (its suggested cap for
+    each of its customers), the trial accounts, their spend and the cap a trial account may use, the target margin
+    (a percentage), and every plan and customer row (for the chart)."""
+    customers = customer_economics(org=org, start=start, end=end)
+    rows = plan_economics(org=org, start=start, end=end)  # from the same customer rows, cached
+    settings = economics_settings_for(org=org)
+    trial_plan = settings.trial_plan
+    trial = [r for r in customers if r["plan"] == trial_plan]
+    paid_caps = [p["suggested_usage_cap"]["cost"] for p in rows
+                 if p["suggested_usage_cap"] and p["plan"] != trial_plan]  # fmt: skip
+    for p in rows:  # the plan's whole budget: the suggested cap for each of its customers
+        cap = (p["suggested_usage_cap"] or {}).get("cost")
+        p["plan_budget"] = cap * p["customers"] if cap and p["plan"] else None
+    return {
+        "plans": [p for p in rows if p["plan"] != trial_plan],
+        "trial": trial,
+        "trial_spend": sum((r["ai_cost"] for r in trial), ZERO),
+        # A trial account may use what a customer of the cheapest plan may use and keep the target margin.
+        "trial_cap": min(paid_caps) if paid_caps else None,
+        "target_margin_pct": settings.target_margin_pct,
+        "plan_rows": rows,
+        "customer_rows": customers,
+    }

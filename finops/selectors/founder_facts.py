@@ -15,7 +15,7 @@ from finops.economics.rules import commitment_split, premium_audit, thresholds_w
 from finops.models import Commitment, JobRollup, LearningQuestion, Release
 from finops.money import prorate_monthly
 from finops.selectors.grouping import cost_by, cost_of, slice_sets
-from finops.selectors.inputs import economics_settings_for
+from finops.selectors.inputs import economics_settings_for, target_margin
 from finops.selectors.ledger import GPU_SOURCES, work_between
 from finops.selectors.revenue import plan_prices_for, revenue_by_customer, subscribed_plans
 from ingest.models import CostLine, Gpu, GpuHost, GpuHour
@@ -91,7 +91,7 @@ def period_facts(*, org, start: date, end: date, with_rules: bool = True) -> Per
         releases=tuple(_releases(org, start, end, settings)),
         evaluation_cost=cost_of(s for s in allocated["work"] if s["bucket"] == "evaluation"),
         trial_plan=settings.trial_plan,
-        target_margin=Decimal(str(settings.target_margin_pct)) / 100,
+        target_margin=target_margin(settings),
         feature_cost=tuple(sorted(cost_by(allocated["work"], "feature").items())),
         environment_cost=tuple(sorted(cost_by(allocated["work"], "environment").items())),
         inference_calls=sum(s["calls"] or 0 for s in allocated["work"] if s["bucket"] == "inference"),

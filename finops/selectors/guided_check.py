@@ -9,9 +9,9 @@ from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
 
 from accounts.read_cache import ECONOMICS, LEDGER, cached_read
-from finops.economics.guided_check import WorkflowCosts, service_kind
+from finops.economics.guided_check import GuidedCheck, WorkflowCosts, guided_check, service_kind
 from finops.models import JobRollup
-from finops.selectors.inputs import economics_settings_for
+from finops.selectors.inputs import economics_settings_for, fee_model, target_margin
 from finops.selectors.ledger import GPU_SOURCES, rollups_between
 from finops.selectors.revenue import plan_prices_for
 from ingest.models import CostLine
@@ -157,3 +157,12 @@ def _cloud_services(*, org, feature: str, start: date, end: date) -> dict:
         result[f"{kind}_tagged"] = totals[f"{kind}_tagged"] if known else None
         result[f"{kind}_shared"] = totals[f"{kind}_shared"] if known else None
     return result
+
+
+def guided_check_for(*, org, feature: str, plan: str, start: date, end: date, founder_inputs) -> GuidedCheck:
+    """The guided pricing check of one workflow in [start, end): its measured costs (`workflow_costs`) against the
+    founder's figures, `founder_inputs(target margin, payment fee rate, fixed fee)` with the organisation's own."""
+    settings = economics_settings_for(org=org)
+    costs = workflow_costs(org=org, feature=feature, plan=plan, start=start, end=end)
+    fee_rate, fee_fixed = fee_model(settings)
+    return guided_check(costs, founder_inputs(target_margin(settings), fee_rate, fee_fixed))

@@ -1,8 +1,8 @@
 """GPU hosts as the GPUs page and `GET hosts/` show them: agent hosts and the GPU resources bills name, with the
 period's cost, idle cost (an agent saw it idle) and unmeasured cost (no agent reported on it)."""
 
-from collections import defaultdict
-from datetime import date
+from collections import Counter, defaultdict
+from datetime import date, datetime
 from decimal import Decimal
 from difflib import SequenceMatcher
 
@@ -15,9 +15,11 @@ from finops.models import Kind
 from finops.selectors.ledger import GPU_SOURCES, work_between
 from ingest.gpu_facts import seen_is_stale
 from ingest.periods import as_utc_bounds
-from ingest.selectors import gpu_resource_marks, host_list
+from ingest.selectors import gpu_resource_marks, host_list, host_workloads
 
 ZERO = Decimal(0)
+SECONDS_PER_HOUR = 3600
+HOUR_KINDS = ("busy", "idle", "zombie", "unowned")
 
 
 def gpu_host_list(*, org, start: date, end: date) -> list[dict]:
@@ -30,12 +32,38 @@ def gpu_host_list(*, org, start: date, end: date) -> list[dict]:
 
 
 def gpu_host_page(*, org, start: date, end: date, page, per_page: int) -> tuple[list[dict], int, int, Decimal]:
-    """One page of `gpu_host_list` (a big bill names thousands of GPU resources): (its hosts, the page's number,
-    how many hosts there are, the unmeasured cost of them all). Staleness judged now."""
+    """One page of `gpu_host_list` (a big bill names thousands of GPU resources): (its hosts with the figures the
+    GPUs page shows, the page's number, how many hosts there are, the unmeasured cost of them all). Staleness
+    judged now."""
     hosts, number, count, unmeasured = _host_page(org=org, start=start, end=end, page=str(page or ""),
                                                   per_page=per_page)  # fmt: skip
     _judge_staleness(hosts)
+    for host in hosts:
+        _add_shown_figures(host)
     return hosts, number, count, unmeasured
+
+
+def gpu_hours(host: dict) -> dict:
+    """{busy, idle, zombie, unowned: GPU-hours} of a listed host, from its GPU-seconds."""
+    return {kind: host[f"gpu_seconds_{kind}"] / SECONDS_PER_HOUR for kind in HOUR_KINDS}
+
+
+def _add_shown_figures(host: dict) -> None:
+    """A listed host's GPU-hours, what its bill's tags placed and its GPUs by model, as the GPUs page shows them."""
+    for kind, hours in gpu_hours(host).items():
+        host[f"{kind}_hours"] = hours
+    if host["source"] == "bill" and host["cost"] is not None:  # allocated by its lines' tags, not measured
+        host["placed_by_tags"] = host["cost"] - host["idle_cost"] - host["unmeasured_cost"]
+    models = Counter(gpu.name or gpu.uuid for gpu in host["gpus"])
+    host["gpu_summary"] = [f"{count} × {name}" if count > 1 else name for name, count in models.items()]
+
+
+def host_workload_hours(*, org, host, start: datetime, end: datetime) -> list[dict]:
+    """The workloads on `host` in [start, end) (`host_workloads`), each with its GPU-hours to the hundredth."""
+    return [
+        {**w, "gpu_hours": (w["gpu_seconds"] / SECONDS_PER_HOUR).quantize(Decimal("0.01"))}
+        for w in host_workloads(org=org, host=host, start=start, end=end)
+    ]
 
 
 @cached_read(ECONOMICS, LEDGER)

@@ -30,6 +30,11 @@ def fee_model(settings) -> tuple[Decimal, Decimal]:
     return Decimal(str(settings.payment_fee_pct)) / 100, Decimal(str(settings.payment_fee_fixed_amount))
 
 
+def target_margin(settings) -> Decimal:
+    """The gross margin the organisation aims for, as a fraction (its setting is a percentage)."""
+    return Decimal(str(settings.target_margin_pct)) / 100
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)
