@@ -23,7 +23,7 @@ from finops.selectors.health import health_status
 from finops.selectors.hosts import gpu_host_list
 from finops.selectors.ledger import ledger_summary
 from finops.services.budgets import budget_check, budget_delete, budget_reservation_release, budget_save
-from finops.services.rollups import rollups_refresh_when_embedded
+from finops.services.rollups import fresh_rollups
 from ingest.api import PERIOD_DESCRIPTION, PERIOD_HEADERS_DESCRIPTION, PERIOD_PARAMETERS, period_for_request
 from ingest.gpu_facts import seen_is_stale
 from ingest.periods import PERIOD_PARAMETER_NAMES, Period, local_today, month_period
@@ -84,12 +84,9 @@ def month_for_request(request, org) -> Period:
     return period
 
 
+@fresh_rollups
 class EconomicsApi(OrgAPIView):
     """Reads of the rollups; in the embedded mode (no worker) dirty days are recomputed first."""
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        rollups_refresh_when_embedded(org=self.org)
 
 
 class LedgerSummaryApi(EconomicsApi):

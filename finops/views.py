@@ -53,7 +53,7 @@ from finops.selectors.settings_lists import bucket_rule_list, learning_question_
 from finops.services.budgets import budget_delete, budget_save
 from finops.services.build_rent import gpu_rate_save
 from finops.services.onboarding import onboarding_fix_choose
-from finops.services.rollups import rollups_refresh_when_embedded
+from finops.services.rollups import fresh_rollups
 from finops.services.settings import (
     bucket_rule_create,
     bucket_rule_delete,
@@ -106,11 +106,11 @@ def _period_page(request, template, context, period_error):
 
 
 @login_required
+@fresh_rollups
 def founder_table(request, org_code):
     """The Founder Table of a period (the last complete ISO week by default); for one week, also the twelve
     metrics against the week before and the week's anomalies."""
     org = get_org_for_user(request, org_code)
-    rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     table = founder_table_for(org=org, start=period.start, end=period.end)
     rows = table.rows
@@ -141,10 +141,10 @@ def founder_table(request, org_code):
 
 
 @login_required
+@fresh_rollups
 def costs(request, org_code):
     """Cost in a period: the identity, day by day, and by bucket, label, source, provider, feature and team."""
     org = get_org_for_user(request, org_code)
-    rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     breakdown = cost_breakdown(org=org, start=period.start, end=period.end)
     context = {"org": org, "page": "costs", "summary": ledger_summary(org=org, start=period.start, end=period.end),
@@ -154,10 +154,10 @@ def costs(request, org_code):
 
 
 @login_required
+@fresh_rollups
 def customers(request, org_code):
     """Per customer in a period: plan, revenue, AI cost, margins, completed jobs and the cost of one."""
     org = get_org_for_user(request, org_code)
-    rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     rows = customer_economics(org=org, start=period.start, end=period.end)
     context = {"org": org, "page": "customers", "rows": rows, "period": period,
@@ -166,10 +166,10 @@ def customers(request, org_code):
 
 
 @login_required
+@fresh_rollups
 def plans(request, org_code):
     """Pricing checks per plan in a period: price, cost per customer, margin, losers, suggested caps."""
     org = get_org_for_user(request, org_code)
-    rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     overview = plan_overview(org=org, start=period.start, end=period.end)
     context = {
@@ -187,10 +187,10 @@ def plans(request, org_code):
 
 
 @login_required
+@fresh_rollups
 def gpus(request, org_code):
     """Every GPU host of a period, from its agent, its bill or both: cost, idle and unmeasured cost, GPU-hours."""
     org = get_org_for_user(request, org_code)
-    rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     rows, number, count, unmeasured = gpu_host_page(org=org, start=period.start, end=period.end,
                                                      page=request.GET.get("page"), per_page=HOSTS_PER_PAGE)  # fmt: skip
@@ -219,10 +219,10 @@ def gpu_resources(request, org_code):
 
 
 @login_required
+@fresh_rollups
 def onboarding(request, org_code):
     """The seven-day checklist: the day it is, each step ticked from the data, and the one fix to choose."""
     org = get_org_for_user(request, org_code)
-    rollups_refresh_when_embedded(org=org)
     context = {"org": org, "page": "onboarding", "progress": onboarding_progress(org=org),
                "fixes": onboarding_fix_choices(org=org)}  # fmt: skip
     return render(request, "finops/onboarding.html", context)
@@ -243,6 +243,7 @@ def onboarding_fix(request, org_code):
 
 
 @login_required
+@fresh_rollups
 def gpu_host(request, org_code, code):
     """One agent host in a period: its cost, GPU-hours, charts per GPU, the workloads by label, and the bill
     resources whose names look like it (to link its bill lines)."""
@@ -250,7 +251,6 @@ def gpu_host(request, org_code, code):
     host = host_for_code(org=org, code=code)
     if host is None:
         raise Http404
-    rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     since, until = period.bounds()
     listed, candidates = gpu_host_listing(org=org, host=host, start=period.start, end=period.end)  # as GPUs lists it
@@ -422,12 +422,12 @@ def build_vs_rent(request, org_code):
 
 
 @login_required
+@fresh_rollups
 def pricing_check(request, org_code):
     """The guided pricing check: one paid workflow's cost per completed job, step by step, against the price
     paid per job, ending in a verdict. A GET form: viewers can try any numbers."""
 
     org = get_org_for_user(request, org_code)
-    rollups_refresh_when_embedded(org=org)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     start, end = period.start, period.end
     features, plans = workflow_choices(org=org, start=start, end=end)
@@ -453,11 +453,11 @@ def pricing_check(request, org_code):
 
 
 @login_required
+@fresh_rollups
 def budgets(request, org_code):
     """Budgets with what is spent, held and left in the current period; writers add, change and remove them.
     `?scope=&target=&period=&amount=` prefills the form (the Plans page links its suggested caps here)."""
     org = get_org_for_user(request, org_code, write=request.method == "POST")
-    rollups_refresh_when_embedded(org=org)
     prefill = {k: request.GET[k] for k in ("scope", "target", "period", "amount") if request.GET.get(k)}
     form = BudgetForm(request.POST or None, initial=prefill)
     if request.method == "POST" and form.is_valid():

@@ -5,11 +5,13 @@ import logging
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
+from functools import wraps
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.tenancy import get_org_for_user
 from finops.economics.allocation import allocate_day
 from finops.economics.rollup import (
     CUSTOMER_DIMS,
@@ -229,3 +231,28 @@ def rollups_refresh_when_embedded(*, org) -> list[date]:
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         return []
     return rollups_refresh(org=org)
+
+
+def fresh_rollups(view):
+    """Decorate a page view or an API view class that reads the rollups: in the embedded mode each request first
+    brings its organisation's rollups up to date (`rollups_refresh_when_embedded`); with workers nothing happens,
+    the periodic task does it. A page's organisation is the `org_code` it is called with, for a member only (anyone
+    else gets the 404 the view would give); an API view's is `self.org`, once the view has resolved it."""
+    if isinstance(view, type):
+        resolve = view.initial
+
+        @wraps(resolve)
+        def initial(self, request, *args, **kwargs):
+            resolve(self, request, *args, **kwargs)
+            rollups_refresh_when_embedded(org=self.org)
+
+        view.initial = initial
+        return view
+
+    @wraps(view)
+    def fresh(request, org_code, *args, **kwargs):
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            rollups_refresh(org=get_org_for_user(request, org_code))
+        return view(request, org_code, *args, **kwargs)
+
+    return fresh
