@@ -6,14 +6,14 @@ import pytest
 
 from accounts.services import org_create, user_get_or_create
 from finops.economics.rows import ROWS
-from finops.services.demo import demo_org_recreate
 from tests.browser.conftest import SCREENSHOTS, log_in
+from tests.demo import demo_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_it_walks_a_founder_through_the_shell(page, screenshot):
-    demo = demo_org_recreate()
+    demo = demo_org()
     owner, _ = user_get_or_create(email=demo["login"])
     second = org_create(name="Side Project Labs", owner=owner)
 
@@ -49,7 +49,7 @@ def test_it_walks_a_founder_through_the_shell(page, screenshot):
 
 
 def test_it_fits_a_phone_screen(browser, live_server):
-    demo = demo_org_recreate()
+    demo = demo_org()
     context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
     page = context.new_page()
     log_in(page, demo["login"], demo["password"])

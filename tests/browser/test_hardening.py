@@ -9,9 +9,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.services import agent_token_create, org_create, user_get_or_create
-from finops.services.demo import demo_org_recreate
 from ingest.models import GpuHost
 from tests.browser.conftest import log_in
+from tests.demo import demo_org
 from tests.ingest.test_agent_api import batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,7 +59,7 @@ def listen(page) -> list[str]:
 
 
 def test_it_shows_every_page_of_the_demo_without_a_csp_violation(page):
-    demo = demo_org_recreate()
+    demo = demo_org()
     problems = listen(page)
     page.goto("/")
     response = page.request.get("/accounts/login/")

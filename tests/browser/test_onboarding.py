@@ -5,14 +5,14 @@ import re
 import pytest
 
 from accounts.models import OnboardingState
-from finops.services.demo import demo_org_recreate
 from tests.browser.conftest import log_in
+from tests.demo import demo_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_it_walks_the_first_week_on_the_demo(page, screenshot):
-    demo = demo_org_recreate()
+    demo = demo_org()
     errors = []
     log_in(page, demo["login"], demo["password"], errors=errors)
 

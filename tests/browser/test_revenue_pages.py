@@ -2,14 +2,14 @@
 
 import pytest
 
-from finops.services.demo import demo_org_recreate
 from tests.browser.conftest import log_in
+from tests.demo import demo_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_it_shows_plan_checks_with_a_histogram_and_customer_margins(page, screenshot):
-    demo = demo_org_recreate()
+    demo = demo_org()
     errors = []
     log_in(page, demo["login"], demo["password"], errors=errors)
 

@@ -4,15 +4,15 @@ import re
 
 import pytest
 
-from finops.services.demo import demo_org_recreate
 from tests.base import sample_path
 from tests.browser.test_dashboard import log_in
+from tests.demo import demo_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_it_uploads_a_bill_and_shows_where_it_went(page, screenshot):
-    demo = demo_org_recreate()
+    demo = demo_org()
     sample = sample_path("focus/focus-sample-data_focus_sample_1000.csv")
     log_in(page, demo["login"], demo["password"])
     page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
@@ -52,7 +52,7 @@ def test_it_uploads_a_bill_and_shows_where_it_went(page, screenshot):
 
 
 def test_it_uploads_a_usage_log_and_reads_the_token_spend(page, screenshot):
-    demo = demo_org_recreate()
+    demo = demo_org()
     log_in(page, demo["login"], demo["password"])
     page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Sources").click()

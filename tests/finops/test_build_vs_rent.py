@@ -184,9 +184,9 @@ class DemoBuildVsRentTests(BaseTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
-        from finops.services.demo import demo_org_recreate
+        from tests.demo import demo_org
 
-        cls.demo = demo_org_recreate()
+        cls.demo = demo_org()
 
     def test_it_measures_the_demo_hosts_per_gpu_type(self):
         self.client.login(email=self.demo["login"], password=self.demo["password"])

@@ -3,8 +3,8 @@
 from datetime import date, timedelta
 
 from finops.models import EconomicsSettings
-from finops.services.demo import demo_org_recreate
 from tests.base import BaseTestCase
+from tests.demo import demo_org
 
 
 class FounderTablePageTests(BaseTestCase):
@@ -32,7 +32,7 @@ class DemoFounderTablePageTests(BaseTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
-        cls.demo = demo_org_recreate()
+        cls.demo = demo_org()
 
     def test_it_shows_the_demo_weeks_figures_and_stop_signs(self):
         self.client.login(email=self.demo["login"], password=self.demo["password"])

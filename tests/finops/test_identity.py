@@ -23,10 +23,10 @@ from finops.economics.allocation import (
 from finops.economics.customer_cost import customer_costs
 from finops.economics.rollup import CUSTOMER_DIMS, KEY_SOURCES, WORK_DIMS
 from finops.models import CustomerRollup, Rollup, WorkRollup
-from finops.services.demo import demo_org_recreate
 from finops.services.rollups import rollups_refresh
 from ingest.models import BillPeriod, CostLine, DirtyDay
 from tests.base import BaseTestCase, sample_path
+from tests.demo import demo_org
 from tests.ingest.test_bill_uploads import FOCUS_SAMPLES, UploadTestCase
 from tests.ingest.test_native_samples import NATIVE_SAMPLES
 
@@ -280,7 +280,7 @@ class DemoIdentityTests(IdentityAssertions, BaseTestCase):
         super().setUpTestData()
         from accounts.models import Organization
 
-        demo = demo_org_recreate()
+        demo = demo_org()
         cls.demo = Organization.objects.get(code=demo["org"])
         rollups_refresh(org=cls.demo)
 
