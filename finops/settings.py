@@ -340,9 +340,9 @@ if not 1900 <= INGEST_EARLIEST.year <= 2100 or not 0 <= INGEST_FUTURE_DAYS <= 36
     raise ImproperlyConfigured("INGEST_EARLIEST must be a date from 1900 to 2100, INGEST_FUTURE_DAYS 0 to 3660.")
 # Prices usage events without a reported cost. It lives in the pricing app, above ingest, so ingest
 # reaches it through this setting instead of an import.
-USAGE_PRICER = "pricing.catalogue.usage_price"
+USAGE_PRICER = "pricing.services.repricing.usage_price"
 # Prices the columnar usage path's Arrow tables before the COPY, so the ledger receives final rows.
-USAGE_TABLE_PRICER = "pricing.catalogue.usage_table_pricer"
+USAGE_TABLE_PRICER = "pricing.arrow_pricing.usage_table_pricer"
 # Imports kind=revenue uploads (Stripe dashboard exports) into the pricing app's Stripe mirrors.
 REVENUE_IMPORTER = "pricing.services.stripe_csv.revenue_file_import"
 # Deletes the Stripe objects a revenue upload last wrote when the upload is deleted (ingest.services.deletions).

@@ -11,8 +11,8 @@ from django.db.models import Q
 from finops.money import MAX_DIGITS, quantize_storage, to_decimal
 from ingest.models import UsageEvent
 from ingest.services.days import dirty_days_mark
-from pricing.catalogue import usage_rows_price
 from pricing.models import PriceOverride
+from pricing.services.repricing import usage_rows_price
 
 CURRENCY_SHAPE = re.compile(r"[A-Z]{3}")
 TOKEN_PRICE_FIELDS = ("input_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok", "output_per_mtok")

@@ -8,6 +8,12 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = ("accounts", "ingest", "pricing", "finops")
 # Project-level modules every app may use (the money column and rounding), like settings.
 SHARED_PROJECT_MODULES = ("from finops.money import", "from finops import money")
+# Lookups and computations that never write: their app's writes (raw SQL on the ledger included) are services.
+READ_ONLY_MODULES = ("pricing/catalogue.py", "pricing/formula.py", "pricing/arrow_pricing.py")
+WRITES = ("connection", "transaction", "execute(", ".save(", ".delete(", ".create(", ".update(", "bulk_")
+# Pure code: no Django, no ORM, no database (tested without one).
+PURE_MODULES = ("pricing/formula.py",)
+IMPURE = ("import django", "from django", ".objects", "from accounts", "from ingest", "models import")
 
 
 class HouseRulesTests(SimpleTestCase):
@@ -41,3 +47,19 @@ class HouseRulesTests(SimpleTestCase):
                     if any(stripped.startswith((f"from {f}", f"import {f}")) for f in forbidden):
                         offenders.append(f"{path.relative_to(ROOT)}: {stripped}")
         self.assertEqual(offenders, [])
+
+    def test_it_keeps_writes_in_services(self):
+        offenders = []
+        for name in READ_ONLY_MODULES:
+            for number, line in enumerate((ROOT / name).read_text().splitlines(), 1):
+                if any(word in line for word in WRITES):
+                    offenders.append(f"{name}:{number}: {line.strip()}")
+        self.assertEqual(offenders, [], "writes belong in the app's services")
+
+    def test_it_keeps_pure_modules_pure(self):
+        offenders = []
+        for name in PURE_MODULES:
+            for number, line in enumerate((ROOT / name).read_text().splitlines(), 1):
+                if any(word in line for word in IMPURE):
+                    offenders.append(f"{name}:{number}: {line.strip()}")
+        self.assertEqual(offenders, [], "pure modules compute from their arguments only")

@@ -1,4 +1,5 @@
-"""The price catalogue: call arithmetic, genai-prices lookups, overrides, and pricing the usage ledger."""
+"""The price catalogue and the cost formula: call arithmetic, genai-prices lookups, overrides, and pricing the
+usage ledger."""
 
 import warnings
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,9 +14,11 @@ from genai_prices.data_snapshot import DataSnapshot
 from finops.money import quantize_storage
 from ingest.models import DirtyDay, UsageEvent
 from pricing import catalogue
-from pricing.catalogue import UnitPrices, call_cost, catalogue_day, catalogue_unit_prices, unit_prices, usage_price
+from pricing.catalogue import catalogue_day, catalogue_unit_prices, unit_prices
+from pricing.formula import UnitPrices, call_cost
 from pricing.models import PriceOverride
 from pricing.services.prices import price_override_create
+from pricing.services.repricing import usage_price
 from tests.base import BaseTestCase
 from tests.pricing.helpers import NOON, usage_event, usage_upload
 

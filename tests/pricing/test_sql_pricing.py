@@ -12,9 +12,11 @@ from django.db import connection
 
 from ingest.models import UsageEvent
 from ingest.services import usage
-from pricing import catalogue
-from pricing.catalogue import UsageTablePricer, call_cost, unit_prices
+from pricing.arrow_pricing import UsageTablePricer
+from pricing.catalogue import unit_prices
+from pricing.formula import call_cost
 from pricing.models import PriceOverride
+from pricing.services import repricing
 from tests.ingest.test_bill_uploads import UploadTestCase
 
 MODELS = [("openai", "gpt-4o-mini"), ("openai", "gpt-4o"), ("anthropic", "claude-haiku-4-5"),
@@ -63,7 +65,7 @@ class BulkPricingTests(UploadTestCase):
         return [(r.provider, r.model, r.cost_amount, r.currency, r.cost_source) for r in rows]
 
     def test_the_three_pricers_agree(self):
-        in_sql, in_arrow, real_sql = [], [], catalogue._price_plain_groups_in_sql
+        in_sql, in_arrow, real_sql = [], [], repricing._price_plain_groups_in_sql
 
         def spy(calls, real):
             def spying(*args, **kwargs):
@@ -76,12 +78,12 @@ class BulkPricingTests(UploadTestCase):
             self.upload("a.jsonl", usage_file("a"), kind="usage")
         with (
             mock.patch.object(usage, "usage_columnar_possible", return_value=False),
-            mock.patch.object(catalogue, "_price_plain_groups_in_sql", spy(in_sql, real_sql)),
+            mock.patch.object(repricing, "_price_plain_groups_in_sql", spy(in_sql, real_sql)),
         ):
             self.upload("b.jsonl", usage_file("b"), kind="usage")
         with (
             mock.patch.object(usage, "usage_columnar_possible", return_value=False),
-            mock.patch.object(catalogue, "_price_plain_groups_in_sql", return_value=0),
+            mock.patch.object(repricing, "_price_plain_groups_in_sql", return_value=0),
         ):
             self.upload("c.jsonl", usage_file("c"), kind="usage")
         self.assertEqual(len(in_arrow), 1)  # the columnar path took the whole file
