@@ -288,12 +288,14 @@ def host_is_stale(host, now=None) -> bool:
 
 
 def gpu_hours_recompute(*, org, host, gpus, moments) -> None:
-    """Recompute the derived hourly facts of `gpus` for the hours `moments` fall in (with enough of the
-    hours before to see a zombie run that started earlier)."""
+    """Recompute the derived hourly facts of `gpus` for the hours `moments` fall in, with enough of the time before
+    to see a zombie run that started earlier: the limit plus one sampling interval, so a sample at or before the
+    limit is always read, however the agent cut its batches."""
     if not moments:
         return
     hours = {m.replace(minute=0, second=0, microsecond=0) for m in moments}
-    since, until = min(hours) - ZOMBIE_AFTER, max(hours) + timedelta(hours=1)
+    lookback = ZOMBIE_AFTER + timedelta(seconds=max(60, host.interval_seconds or 60))
+    since, until = min(hours) - lookback, max(hours) + timedelta(hours=1)
     window = {"gpu__in": gpus, "minute__gte": since, "minute__lt": until}
     minutes, processes = defaultdict(list), defaultdict(list)
     for m in GpuMinute.objects.for_org(org).filter(**window):

@@ -221,6 +221,43 @@ class GpuHourTests(AgentTestCase):
         self.assertEqual(hour.energy_mj, 350_000 * 10 * 12)
 
 
+def notebook_batches(host: str, *, hours: int, per_batch: int, interval: int = 1200) -> list[dict]:
+    """A forgotten notebook holding memory at 0% on one GPU for `hours`, sampled every `interval` seconds, sent in
+    batches of `per_batch` hours."""
+    uuid = f"GPU-{host}"
+    batches = []
+    for first in range(0, hours, per_batch):
+        samples, processes = [], []
+        for tick in range(first * 3600 // interval, (first + per_batch) * 3600 // interval):
+            ts = iso(T0 + timedelta(seconds=tick * interval))
+            samples.append({"ts": ts, "gpu_uuid": uuid, "utilization_gpu_pct": 0, "memory_used_bytes": 10**10})
+            processes.append({"ts": ts, "gpu_uuid": uuid, "pid": 777, "used_memory_bytes": 10**10, "sm_util_pct": 0})
+        batches.append({
+            "batch_id": f"{host}-{first}", "agent_version": "1.0.0", "interval_seconds": interval,
+            "host": {"name": host},
+            "gpus": [{"uuid": uuid, "index": 0, "name": "NVIDIA L4", "memory_total_bytes": 24 * 10**9}],
+            "samples": samples, "processes": processes,
+        })  # fmt: skip
+    return batches
+
+
+class ZombieAcrossBatchesTests(AgentTestCase):
+    def test_a_zombie_run_counts_the_same_however_the_agent_batched_it(self):
+        """An hour's zombie time must not depend on where a batch ended: the recompute of a later batch's hours looks
+        back far enough (the limit plus one sampling interval) to see a run that began in an earlier batch."""
+        from ingest.models import GpuHour
+
+        zombie = {}
+        for host, per_batch in (("one-batch", 4), ("hourly", 1)):
+            _, raw = agent_token_create(org=self.org, host_name=host, created_by=self.alice)
+            for body in notebook_batches(host, hours=4, per_batch=per_batch):
+                self.assertEqual(self.post(body, raw=raw).status_code, 201)
+            hours = GpuHour.objects.filter(gpu__uuid=f"GPU-{host}").order_by("hour")
+            zombie[host] = [(h.hour, h.zombie_seconds) for h in hours]
+        self.assertEqual(zombie["hourly"], zombie["one-batch"])
+        self.assertEqual([seconds for _, seconds in zombie["one-batch"]][1:], [3600, 3600, 3600])
+
+
 def with_counter(body, gpu_uuid, counters):
     """`body` with GPU `gpu_uuid`'s energy counter readings replaced, one per tick in order."""
     mine = [sample for sample in body["samples"] if sample["gpu_uuid"] == gpu_uuid]
