@@ -10,7 +10,7 @@ HOSTS = {
     "dev-l4-01": {"gpus": ("NVIDIA L4",), "memory": 24_146_608_128, "power": 72_000},
 }
 INTERVAL = 1200  # one sample every twenty minutes keeps the demo quick; the agent's default is 10 s
-HOURS_PER_BATCH = 6  # as an agent sends its spool after an outage: fewer, larger batches keep the demo quick
+HOURS_PER_BATCH = 24  # as an agent sends its spool after an outage: fewer, larger batches keep the demo quick
 
 
 def _iso(moment: datetime) -> str:
@@ -44,7 +44,7 @@ def _workload(host: str, moment: datetime, rng) -> tuple[int, dict | None, int]:
 
 
 def demo_gpu_batches(*, start: datetime, days: int, seed: int = 9, hosts: dict | None = None, interval: int = INTERVAL):
-    """Yield (host name, batch dict) for every six hours of `days` days from `start`, as the agent sends them.
+    """Yield (host name, batch dict) for every day (HOURS_PER_BATCH hours) of `days` days from `start`, as the agent sends them.
 
     `hosts` (default HOSTS) may name more machines: a name starting with train- or infer- works like those two,
     any other like the dev box; the benchmarks sample every minute (`interval` 60)."""
