@@ -44,7 +44,7 @@ def _workload(host: str, moment: datetime, rng) -> tuple[int, dict | None, int]:
 
 
 def demo_gpu_batches(*, start: datetime, days: int, seed: int = 9, hosts: dict | None = None, interval: int = INTERVAL):
-    """Yield (host name, batch dict) for every day (HOURS_PER_BATCH hours) of `days` days from `start`, as the agent sends them.
+    """Yield (host name, batch dict) for every HOURS_PER_BATCH hours of `days` days from `start`, as an agent sends.
 
     `hosts` (default HOSTS) may name more machines: a name starting with train- or infer- works like those two,
     any other like the dev box; the benchmarks sample every minute (`interval` 60)."""
