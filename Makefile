@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(STAMP) lint
-	$(PY) -m pytest; rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests: a broken suite, not a pass"; exit $$rc
+	$(PY) -m pytest -n auto --dist loadscope; rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests: a broken suite, not a pass"; exit $$rc
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

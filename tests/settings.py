@@ -5,8 +5,14 @@ tasks still run eagerly so a test sees their effect.
 """
 
 import os
+import re
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
+# Under pytest-xdist each worker process (gw0, gw1, ...) has a database of its own (pytest-django) and takes a Redis
+# database of its own, so a Celery worker one of them starts cannot take another's tasks.
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("REDIS_URL"):
+    _index = int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw")) % 15 + 1
+    os.environ["REDIS_URL"] = re.sub(r"(/\d*)?$", f"/{_index}", os.environ["REDIS_URL"].rstrip("/"), count=1)
 
 from finops.settings import *  # noqa: F403
 

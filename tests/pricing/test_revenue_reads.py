@@ -171,7 +171,7 @@ class RevenueReadTests(BaseTestCase):
         seen = 0
         for start, end in windows(rng):
             for fee_rate, fee_fixed in ((DEFAULT_FEE_RATE, DEFAULT_FEE_FIXED), (D("0.014"), D("0.25"))):
-                with self.subTest(start=start, end=end, fee=fee_rate):
+                with self.subTest(start=str(start), end=str(end), fee=str(fee_rate)):
                     expected = old_recognise(old_paid_invoices(org=self.org, start=start, end=end), start, end,
                                              fee_rate=fee_rate, fee_fixed=fee_fixed)  # fmt: skip
                     got = recognised_revenue(org=self.org, start=start, end=end, fee_rate=fee_rate,
@@ -184,7 +184,7 @@ class RevenueReadTests(BaseTestCase):
         invoices = old_paid_invoices(org=self.org, start=date(2026, 6, 1), end=date(2027, 6, 1))
         self.assertGreater(len(invoices), 200)
         for start, end in windows(random.Random(3)):
-            with self.subTest(start=start, end=end):
+            with self.subTest(start=str(start), end=str(end)):
                 self.assertEqual(recognise(invoices, start, end), old_recognise(invoices, start, end))
 
     def test_only_invoices_that_can_reach_the_period_are_read_each_as_before(self):
