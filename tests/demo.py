@@ -24,12 +24,7 @@ def demo_org() -> dict:
     if connection.vendor != "postgresql":
         return demo_org_recreate()
     if not _snapshot:
-        before = _max_ids()
-        demo = demo_org_recreate()
-        rows = _rows_after(before, _max_ids())
-        if _owner_added(rows, demo):  # a demo owner that already existed would be missing from the copy
-            _snapshot.update(demo=demo, rows=rows)
-        return demo
+        return demo_org_built(demo_org_recreate)
     with transaction.atomic(), connection.cursor() as cursor:  # foreign keys are checked at the end (deferred)
         for table, data in _snapshot["rows"]:
             with cursor.cursor.copy(
@@ -40,6 +35,19 @@ def demo_org() -> dict:
         org_id = cursor.fetchone()[0]
     org_versions_forget(org_id)
     return dict(_snapshot["demo"])
+
+
+def demo_org_built(build) -> dict:
+    """Run `build` (the real `demo_org_recreate`, or the `demo` command that calls it) and, when this session has no
+    snapshot yet, keep the rows it added as the snapshot later `demo_org()` calls copy back in."""
+    if _snapshot or connection.vendor != "postgresql":
+        return build()
+    before = _max_ids()
+    demo = build()
+    rows = _rows_after(before, _max_ids())
+    if _owner_added(rows, demo):  # a demo owner that already existed would be missing from the copy
+        _snapshot.update(demo=demo, rows=rows)
+    return demo
 
 
 def _tables() -> list[str]:
