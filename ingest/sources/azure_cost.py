@@ -192,7 +192,7 @@ class AzureCostSource(BillSource):
         if category in ("purchase", "credit") and commitment_type and self.cost_basis == "actual":
             effective = ZERO
         quantity = v.decimal(record, c["quantity"], limit=limits.MAX_QUANTITY)
-        unit = v.text(record, c["unit"], 100)
+        unit = v.text(record, c["unit"])
         consumed = category == "usage" and status != "unused"
         billing_start = v.timestamp(record, c["period_start"])
         billing_start = billing_start or month_start(start)
@@ -200,14 +200,14 @@ class AzureCostSource(BillSource):
         meter_category = v.text(record, c["meter_category"])
         product = v.text(record, c["product"])
         meter_name = v.text(record, c["meter_name"])
-        resource_type = v.text(record, c["resource_type"], 200)
+        resource_type = v.text(record, c["resource_type"])
         resource_name = v.text(record, c["resource_name"])
         return cost_row(
             provider=PROVIDER,
-            billing_account_id=v.first_text(record, c["account"], c["profile"])[:200],
-            billing_account_name=v.first_text(record, c["account_name"], c["profile_name"])[:200],
-            sub_account_id=v.text(record, c["subscription"], 200),
-            sub_account_name=v.text(record, c["subscription_name"], 200),
+            billing_account_id=v.first_text(record, c["account"], c["profile"]),
+            billing_account_name=v.first_text(record, c["account_name"], c["profile_name"]),
+            sub_account_id=v.text(record, c["subscription"]),
+            sub_account_name=v.text(record, c["subscription_name"]),
             billing_period_start=billing_start,
             billing_period_end=_billing_end(billing_start, billing_end) if billing_end else next_month(billing_start),
             charge_period_start=start,
@@ -215,13 +215,13 @@ class AzureCostSource(BillSource):
             charge_category=category,
             charge_frequency=FREQUENCIES.get(v.text(record, c["frequency"]).lower(), ""),
             charge_description=meter_name or product,
-            region=v.first_text(record, c["location"], c["meter_region"])[:100],
-            service_name=(meter_category or v.text(record, c["consumed_service"]))[:200],
-            service_category=v.text(record, c["service_family"], 100),
+            region=v.first_text(record, c["location"], c["meter_region"]),
+            service_name=(meter_category or v.text(record, c["consumed_service"])),
+            service_category=v.text(record, c["service_family"]),
             resource_id=v.text(record, c["resource_id"]),
             resource_name=resource_name,
             resource_type=resource_type,
-            sku_id=v.first_text(record, c["part_number"], c["meter_id"])[:200],
+            sku_id=v.first_text(record, c["part_number"], c["meter_id"]),
             gpu_type=line_gpu_type(
                 instance_type=_vm_size(v.text(record, c["additional_info"])),
                 charge_description=meter_name,

@@ -152,20 +152,20 @@ class GcpBillingSource(BillSource):
             tags = resource_labels
         return cost_row(
             provider=PROVIDER,
-            billing_account_id=v.text(record, "billing_account_id", 200),
-            sub_account_id=v.text(record, "project.id", 200),
-            sub_account_name=v.text(record, "project.name", 200),
+            billing_account_id=v.text(record, "billing_account_id"),
+            sub_account_id=v.text(record, "project.id"),
+            sub_account_name=v.text(record, "project.name"),
             billing_period_start=period[0],
             billing_period_end=period[1],
             charge_period_start=start,
             charge_period_end=v.timestamp(record, "usage_end_time", end=True),
             charge_category=category,
             charge_description=description,
-            region=(v.text(record, "location.region") or v.text(record, "location.location"))[:100],
-            service_name=v.text(record, "service.description", 200),
+            region=(v.text(record, "location.region") or v.text(record, "location.location")),
+            service_name=v.text(record, "service.description"),
             resource_id=v.first_text(record, "resource.global_name", "resource.name"),
             resource_name=v.text(record, "resource.name"),
-            sku_id=v.text(record, "sku.id", 200),
+            sku_id=v.text(record, "sku.id"),
             # system_labels carry the machine type (compute.googleapis.com/machine_spec: a2-highgpu-1g).
             gpu_type=line_gpu_type(
                 charge_description=description,
@@ -174,9 +174,9 @@ class GcpBillingSource(BillSource):
                 resource_name=v.text(record, "resource.name"),
             ),
             pricing_quantity=v.decimal(record, "usage.amount_in_pricing_units", limit=limits.MAX_QUANTITY),
-            pricing_unit=v.text(record, "usage.pricing_unit", 100),
+            pricing_unit=v.text(record, "usage.pricing_unit"),
             consumed_quantity=v.decimal(record, "usage.amount", limit=limits.MAX_QUANTITY),
-            consumed_unit=v.text(record, "usage.unit", 100),
+            consumed_unit=v.text(record, "usage.unit"),
             billed_cost_amount=billed,
             effective_cost_amount=billed,
             # `cost` is at the account's contract price, not the public list price: only the
