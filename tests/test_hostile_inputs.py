@@ -7,6 +7,7 @@ Limits live in ingest/limits.py; the cases name the boundary they probe.
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import stripe
 from django.urls import reverse
@@ -242,6 +243,20 @@ class UploadTests(ApiClientMixin, BaseTestCase):
 
     def test_a_clean_file_loads(self):
         self.assertEqual(self.upload("clean.csv", focus_file())["status"], "done")
+
+    def test_text_longer_than_any_column_loads_whole_and_rolls_up(self):
+        """The ledger keeps a bill's text as written (no length); the rollups, whose dimensions have lengths, cut
+        it where they are written, so the day still rolls up and the identity holds."""
+        long = {"ProviderName": "P" * 150, "ResourceId": "r" * 600, "BillingAccountId": "a" * 300,
+                "Tags": '{"customer": "' + "c" * 400 + '", "feature": "' + "f" * 400 + '"}'}  # fmt: skip
+        for fmt in ("", "focus"):  # the columnar path and the row path
+            with self.subTest(fmt=fmt or "detected"):
+                upload = self.upload("long.csv", focus_file(**long), **({"format": fmt} if fmt else {}))
+                self.assertEqual(upload["status"], "done", upload)
+                line = CostLine.objects.for_org(self.org).get(upload__code=upload["id"], source_row=3)
+                self.assertEqual((line.provider, line.resource_id), ("P" * 150, "r" * 600))
+                summary = self.api_get(f"/api/v1/ledger/summary/?month={MONTH}").json()  # the same period, restated
+                self.assertEqual(Decimal(summary["billed_total"]), Decimal("4.50"))
 
     def test_each_bill_cell_that_cannot_be_stored_rejects_the_file_with_its_row_and_column(self):
         before = CostLine.objects.count()

@@ -44,6 +44,11 @@ QUARANTINE_RETRY_FIRST = timedelta(hours=1)
 QUARANTINE_RETRY_MAX = timedelta(days=1)
 QUARANTINE_ERROR_CHARS = 1000
 SUMMED = ((WorkRollup, WORK_DIMS, WORK_COLUMNS), (CustomerRollup, CUSTOMER_DIMS, CUSTOMER_COLUMNS))
+# A bill's text has no length in the ledger; the rollups' dimensions have: values are cut to them in one place,
+# where the day's rows are made, so a provider, resource or tag longer than its column still rolls up.
+DIM_LENGTHS = {d: Rollup._meta.get_field(d).max_length for d in ROW_DIMS}
+JOB_TEXT = ("job_id", "customer", "plan", "feature", "purpose")
+JOB_LENGTHS = tuple(JobRollup._meta.get_field(name).max_length for name in JOB_TEXT)
 
 
 @transaction.atomic
@@ -71,7 +76,7 @@ def rollup_day_recompute(*, org, day: date, in_sql: bool = True) -> int:
     else:
         inputs = day_inputs(org=org, day=day)
     items = allocate_day(inputs, calls.totals if calls else None)
-    rows = rollup_rows(items)
+    rows = [_fitted(row) for row in rollup_rows(items)]
     _write(Rollup, ROLLUP_COLUMNS, ((org.pk, day, *_rollup_values(row)) for row in rows))
     jobs = job_rows([*items, *calls.jobs] if calls else items)
     _write(JobRollup, JOB_COLUMNS, ((org.pk, day, *_job_values(job)) for job in jobs))
@@ -127,8 +132,17 @@ def _rollup_values(row) -> tuple:
             json.dumps(row["cost_line_ids"]) if row["cost_line_ids"] else "[]")  # fmt: skip
 
 
+def _fitted(row: dict) -> dict:
+    """A rollup row with each dimension cut to its column's length."""
+    for name, length in DIM_LENGTHS.items():
+        if len(row[name]) > length:
+            row[name] = row[name][:length]
+    return row
+
+
 def _job_values(job) -> tuple:
-    return (job.job_id, job.customer, job.plan, job.feature, job.purpose, job.jobs_completed, job.jobs_failed,
+    texts = (getattr(job, name)[:length] for name, length in zip(JOB_TEXT, JOB_LENGTHS, strict=True))
+    return (*texts, job.jobs_completed, job.jobs_failed,
             job.attempts, job.cost_completed, job.cost_failed, job.retry_cost, job.currency, job.gpu_seconds,
             job.unpriced_calls)  # fmt: skip
 
