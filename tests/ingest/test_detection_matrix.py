@@ -5,6 +5,7 @@ kind (LLM usage, Stripe, DCGM, prices, export schemas) is picked by no bill sour
 import functools
 import os
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +126,10 @@ def test_cost_row_names_every_field_in_order_and_refuses_unknown_ones():
     assert cost_row(**required)["tags"] is not row["tags"]
     with pytest.raises(TypeError):
         cost_row(**required, regoin="eu")
+
+
+def test_the_readme_names_every_format():
+    """The README's format lists are prose: each registered source must be named there by its `format` value."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [name for name in SOURCES_BY_NAME if f"`{name}`" not in readme]
+    assert not missing, f"README.md does not name the formats {missing}"
