@@ -217,3 +217,52 @@ def guided_check_waterfall(check) -> dict:
         "bargap": 0.35,
     }
     return {"waterfall": {"data": traces, "layout": layout}}
+
+
+TREND_PANELS = (  # (title, [(key, name, kind)]) from the top; money in the first panel
+    ("Cost and revenue", [("ai_cost", "Direct cost", "bar"), ("fully_loaded_cost", "Fully loaded cost", "line"),
+                          ("revenue", "Revenue", "line")]),
+    ("Margin (%)", [("gross_margin", "Margin", "line")]),
+    ("Completed jobs", [("completed_jobs", "Completed jobs", "bar")]),
+    ("Cost per completed job", [("cost_per_completed_job", "Cost per completed job", "line")]),
+    ("GPU hours", [("gpu_hours", "GPU hours", "bar")]),
+)  # fmt: skip
+
+
+def customer_trend_figure(weeks: list[dict], currency: str) -> dict:
+    """One customer's twelve weeks as one chart of stacked panels sharing the weeks: cost and revenue, margin,
+    completed jobs, cost per completed job, GPU hours. Undefined values (no revenue, no completed job) are gaps."""
+    x = [w["week"].isoformat() for w in weeks]
+    gap = 0.04
+    height = (1 - gap * (len(TREND_PANELS) - 1)) / len(TREND_PANELS)
+    traces = []
+    layout = {
+        "height": 640,
+        "margin": {"l": 55, "r": 10, "t": 30, "b": 40},
+        "showlegend": True,
+        "legend": {"orientation": "h", "y": 1.06},
+        "barmode": "overlay",
+        "annotations": [],
+    }
+    for n, (title, series) in enumerate(TREND_PANELS):
+        axis = "" if n == 0 else str(n + 1)
+        top = 1 - n * (height + gap)
+        layout[f"yaxis{axis}"] = {"domain": [top - height, top], "rangemode": "tozero", "automargin": True,
+                                  **({"ticksuffix": "%"} if title.startswith("Margin") else {})}  # fmt: skip
+        layout[f"xaxis{axis}"] = {"anchor": f"y{axis}", "matches": "x" if axis else None,
+                                  "showticklabels": n == len(TREND_PANELS) - 1, "type": "date"}  # fmt: skip
+        unit = f" ({plot_text(currency)})" if n in (0, 3) else ""
+        layout["annotations"].append({"text": f"{title}{unit}", "xref": "paper", "yref": "paper", "x": 0, "y": top,
+                                      "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                                      "font": {"size": 11}})  # fmt: skip
+        for key, name, kind in series:
+            scale = 100 if key == "gross_margin" else 1
+            y = [None if w[key] is None else float(w[key]) * scale for w in weeks]
+            trace = {"type": "bar" if kind == "bar" else "scatter", "name": name, "x": x, "y": y,
+                     "xaxis": f"x{axis}", "yaxis": f"y{axis}",
+                     "hovertemplate": "%{x}: %{y:,.2f}<extra>" + name + "</extra>"}  # fmt: skip
+            if kind == "line":
+                trace["mode"] = "lines+markers"
+            traces.append(trace)
+    layout["xaxis"].pop("matches")
+    return {"trend": {"data": traces, "layout": layout}}

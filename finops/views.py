@@ -17,6 +17,7 @@ from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
 from finops.charts import (
     build_rent_figure,
+    customer_trend_figure,
     daily_cost_figure,
     guided_check_waterfall,
     host_figures,
@@ -41,7 +42,8 @@ from finops.selectors.anomalies import anomalies_for_week, forecast_for_month
 from finops.selectors.budgets import budget_list, budget_name, budget_states, budget_targets
 from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
 from finops.selectors.costs import cost_breakdown
-from finops.selectors.economics import customer_economics, plan_overview
+from finops.selectors.customers import customer_summary, customer_table, customer_trend, customer_usage
+from finops.selectors.economics import plan_overview
 from finops.selectors.founder_facts import commitment_list
 from finops.selectors.founder_week import founder_table_for
 from finops.selectors.guided_check import guided_check_for, workflow_choices
@@ -159,10 +161,29 @@ def customers(request, org_code):
     """Per customer in a period: plan, revenue, AI cost, margins, completed jobs and the cost of one."""
     org = get_org_for_user(request, org_code)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
-    rows = customer_economics(org=org, start=period.start, end=period.end)
-    context = {"org": org, "page": "customers", "rows": rows, "period": period,
-               "revenue_known": any(r["revenue"] is not None for r in rows)}  # fmt: skip
+    table = customer_table(org=org, start=period.start, end=period.end, params=request.GET)
+    context = {"org": org, "page": "customers", "rows": table["rows"], "columns": table["columns"], "q": table["q"],
+               "sort": table["sort"], "period": period, "period_query": urlencode(period.query()),
+               "revenue_known": table["revenue_known"], "customers": table["customers"]}  # fmt: skip
     return _period_page(request, "finops/customers.html", context, period_error)
+
+
+@login_required
+@fresh_rollups
+def customer(request, org_code, customer):
+    """One customer in a period: cost, revenue, margin, jobs, models and features, and twelve weeks of trend."""
+    org = get_org_for_user(request, org_code)
+    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    row = customer_summary(org=org, customer=customer, start=period.start, end=period.end)
+    if row is None:
+        raise Http404("No such customer")
+    trend = customer_trend(org=org, customer=customer, last_day=period.last_day)
+    context = {"org": org, "page": "customers", "customer": customer, "row": row, "period": period,
+               "usage": customer_usage(org=org, customer=customer, start=period.start, end=period.end),
+               "trend": trend, "figures": customer_trend_figure(trend, org.currency),
+               "period_query": urlencode(period.query()),
+               "explore_query": urlencode({"start": period.start, "end": period.end})}  # fmt: skip
+    return _period_page(request, "finops/customer.html", context, period_error)
 
 
 @login_required

@@ -1,9 +1,13 @@
 """Every org-scoped page: the owner sees it, another tenant gets 404, a viewer cannot write."""
 
+from datetime import date
+from decimal import Decimal
+
 from django.urls import reverse
 
 from accounts.models import AgentToken, ApiKey, Invitation, Membership
 from accounts.services import agent_token_create, api_key_create, invitation_create
+from finops.models import CustomerRollup
 from tests.base import BaseTestCase
 
 
@@ -56,6 +60,30 @@ class CostsPageTests(OrgPageTestsMixin, BaseTestCase):
 class CustomersPageTests(OrgPageTestsMixin, BaseTestCase):
     url_name = "finops-customers"
     heading = "No customers yet"
+
+
+class CustomerPageTests(OrgPageTestsMixin, BaseTestCase):
+    url_name = "finops-customer"
+    heading = "acme/eu"  # a customer id with a slash: the URL keeps it
+
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        CustomerRollup.objects.create(org=cls.org, day=date(2026, 11, 2), kind="allocated", currency="USD",
+                                      cost_amount=Decimal(1), customer="acme/eu")  # fmt: skip
+
+    def url(self, org=None):
+        return reverse(self.url_name, kwargs={"org_code": (org or self.org).code, "customer": "acme/eu"})
+
+    def test_it_returns_404_for_an_unknown_org(self):
+        self.client.force_login(self.alice)
+        url = reverse(self.url_name, kwargs={"org_code": "00000000-0000-0000-0000-000000000000", "customer": "a"})
+        self.assertEqual(self.client.get(url).status_code, 404)
+
+    def test_it_returns_404_for_an_unknown_customer(self):
+        self.client.force_login(self.alice)
+        url = reverse(self.url_name, kwargs={"org_code": self.org.code, "customer": "acme"})
+        self.assertEqual(self.client.get(url).status_code, 404)
 
 
 class PlansPageTests(OrgPageTestsMixin, BaseTestCase):

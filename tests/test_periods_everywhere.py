@@ -4,6 +4,7 @@ ISO week in the organisation's time zone), the same 400 for a bad period, and ea
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from io import StringIO
 from unittest import mock
 
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import org_create, org_update
-from finops.models import Digest
+from finops.models import CustomerRollup, Digest
 from finops.services.digests import digest_week
 from finops.tasks import send_digest_org
 from ingest.periods import PeriodError, week_label
@@ -36,11 +37,13 @@ PAGES = [
     "finops-founder-table",
     "finops-costs",
     "finops-customers",
+    "finops-customer",
     "finops-plans",
     "finops-pricing-check",
     "ingest-reconciliation",
     "pricing-prices",
 ]
+PAGE_KWARGS = {"finops-customer": {"customer": "acme"}}  # pages of one thing: the one PeriodPageTests makes
 BAD_PERIODS = [
     ("start=2026-11-09&end=2026-11-02", "end must be after start"),
     ("week=2026-W45&month=2026-11", "Give one period: week or month, not both."),
@@ -163,8 +166,15 @@ class PeriodApiTests(ApiClientMixin, BaseTestCase):
 
 
 class PeriodPageTests(BaseTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        CustomerRollup.objects.create(org=cls.org, day=date(2026, 11, 2), kind="allocated", currency="USD",
+                                      cost_amount=Decimal(1), customer="acme")  # fmt: skip
+
     def url(self, name, query=""):
-        return reverse(name, kwargs={"org_code": self.org.code}) + (f"?{query}" if query else "")
+        kwargs = {"org_code": self.org.code, **PAGE_KWARGS.get(name, {})}
+        return reverse(name, kwargs=kwargs) + (f"?{query}" if query else "")
 
     def test_the_default_is_the_last_complete_iso_week(self):
         start, end = last_week()

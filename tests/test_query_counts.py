@@ -65,6 +65,7 @@ ONLY_PERIODS = {
 KWARGS = {
     "finops-gpu-host": lambda tenant: {"code": tenant.host_code},
     "finops-gpu-host-edit": lambda tenant: {"code": tenant.host_code},
+    "finops-customer": lambda tenant: {"customer": tenant.customers[0]},
     "ingest-upload": lambda tenant: {"code": tenant.upload_code},
     "ingest-mapping-create": lambda tenant: {"code": tenant.upload_code},
     "ingest-upload-delete": lambda tenant: {"code": tenant.upload_code},
