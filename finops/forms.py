@@ -53,6 +53,58 @@ def _parse_pairs(text: str) -> dict:
     return pairs
 
 
+def _plain(number: Decimal) -> str:
+    """A Decimal as plain text without trailing zeros or an exponent: 25.00 -> '25', 0.2500 -> '0.25'."""
+    text = format(number.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+THRESHOLD_HELP_BY_UNIT = {
+    rows.Unit.SHARE: "In %, 0 to 100 (type 25 for 25%)",
+    rows.Unit.HOURS: "In hours, 0 or more",
+    rows.Unit.DAYS: "In days, 0 or more",
+    rows.Unit.COUNT: "A count, 0 or more",
+    rows.Unit.NUMBER: "0 or more",
+}
+
+
+def threshold_field(row, threshold, currency: str) -> forms.DecimalField:
+    """The thresholds page's field for a threshold, in the unit a person types: a share as a percentage from 0 to
+    100, money in the organisation's currency, hours, days and counts as they are; never negative."""
+    share = threshold.unit == rows.Unit.SHARE
+    refusal = "Enter a percentage from 0 to 100 (25 means 25%%)." if share else "Enter a number of 0 or more."
+    money = threshold.unit == rows.Unit.MONEY
+    field = forms.DecimalField(
+        label=rows.threshold_help(row, threshold) + (" (%)" if share else ""),
+        help_text=f"In {currency}, 0 or more" if money else THRESHOLD_HELP_BY_UNIT[threshold.unit],
+        min_value=Decimal(0), max_value=Decimal(100) if share else None, max_digits=14, decimal_places=4,
+        error_messages={"min_value": refusal, "max_value": refusal},  # %% : Django formats these with the limit
+    )  # fmt: skip
+    field.unit = threshold.unit  # what the number is (money, share, hours, days), for showing it
+    return field
+
+
+def threshold_as_typed(threshold, value: Decimal) -> Decimal:
+    """A stored threshold as the page shows it: a share as a percentage (0.1 -> 10), others unchanged."""
+    if threshold.unit == rows.Unit.SHARE:
+        return Decimal(_plain(value * 100))
+    return value
+
+
+def threshold_from_typed(threshold, typed: Decimal) -> Decimal:
+    """What a person typed as the threshold stored: a percentage as a share, exactly (25 -> 0.25)."""
+    if threshold.unit == rows.Unit.SHARE:
+        return Decimal(_plain(typed / 100))
+    return typed
+
+
+def threshold_form_data(values: dict) -> dict:
+    """{'t_<key>': text} for the thresholds form from stored thresholds ({key: value}), as a person would type them:
+    for tests and anything that posts the form."""
+    declared = {threshold.key: threshold for _, threshold in rows.thresholds()}
+    return {f"t_{key}": _plain(threshold_as_typed(declared[key], Decimal(str(value)))) for key, value in values.items()}
+
+
 class EconomicsSettingsForm(forms.ModelForm):
     """The stop-sign thresholds (defaults prefilled) and the allocation choices of an organisation."""
 
@@ -100,12 +152,10 @@ class EconomicsSettingsForm(forms.ModelForm):
         saved = self.instance.thresholds or {}
         declared = rows.thresholds()  # the registry's, in the table's order
         self.declared_thresholds = [threshold for _, threshold in declared]
+        currency = self.instance.org.currency if self.instance.org_id else "USD"
         for row, threshold in declared:
-            field = forms.DecimalField(
-                label=rows.threshold_help(row, threshold), min_value=Decimal(0), max_digits=14, decimal_places=4,
-                initial=Decimal(str(saved.get(threshold.key, threshold.default))),
-            )  # fmt: skip
-            field.unit = threshold.unit  # what the number is (money, share, hours, days), for showing it
+            field = threshold_field(row, threshold, currency)
+            field.initial = threshold_as_typed(threshold, Decimal(str(saved.get(threshold.key, threshold.default))))
             self.fields[f"t_{threshold.key}"] = field
         self.fields["deferrable_features_text"].initial = ", ".join(self.instance.deferrable_features or [])
         self.fields["blend_text"].initial = _pairs_text(self.instance.blend_weights)
@@ -155,11 +205,16 @@ class EconomicsSettingsForm(forms.ModelForm):
         return pairs
 
     def thresholds(self) -> dict:
-        """Only the thresholds that differ from the defaults, as decimal text."""
-        return {
-            threshold.key: str(self.cleaned_data[f"t_{threshold.key}"])
+        """Only the thresholds that differ from the defaults, as decimal text in the stored unit (a share typed as
+        25 is '0.25')."""
+        stored = {
+            threshold.key: threshold_from_typed(threshold, self.cleaned_data[f"t_{threshold.key}"])
             for threshold in self.declared_thresholds
-            if self.cleaned_data[f"t_{threshold.key}"] != threshold.default
+        }
+        return {
+            threshold.key: _plain(stored[threshold.key])
+            for threshold in self.declared_thresholds
+            if stored[threshold.key] != threshold.default
         }
 
     def deferrable_features(self) -> list[str]:

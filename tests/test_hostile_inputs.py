@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import agent_token_create
+from finops.forms import threshold_form_data
 from finops.models import EconomicsSettings
 from ingest.models import AgentBatch, CostLine, GpuMinute, ProcessMinute, Upload, UsageEvent
 from pricing.services.stripe_sync import stripe_connection_save
@@ -331,7 +332,7 @@ class ThresholdFormTests(BaseTestCase):
         data = {"shared_cost_key": "requests", "api_gap_key": "none", "electricity_price_amount": "0.2",
                 "pue": "1.4", "target_margin_pct": "55", "trial_plan": "trial", "payment_fee_pct": "2.9",
                 "payment_fee_fixed_amount": "0.30", "deferrable_features_text": "batch"}  # fmt: skip
-        data.update({f"t_{k}": str(v) for k, v in DEFAULT_THRESHOLDS.items()})
+        data.update(threshold_form_data(DEFAULT_THRESHOLDS))
         data.update(overrides)
         return data
 

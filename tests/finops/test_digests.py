@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.services import org_create, org_update
 from finops.economics.rules import DEFAULT_THRESHOLDS
+from finops.forms import threshold_form_data
 from finops.founder_table import row_impact
 from finops.models import Digest
 from finops.services.digests import digest_orgs_due
@@ -58,7 +59,7 @@ class DigestTests(ApiClientMixin, BaseTestCase):
         form = {"shared_cost_key": "requests", "api_gap_key": "none", "electricity_price_amount": "0.2", "pue": "1.4",
                 "target_margin_pct": "55", "trial_plan": "trial", "payment_fee_pct": "2.9",
                 "payment_fee_fixed_amount": "0.30", "deferrable_features_text": "nightly",
-                **{f"t_{k}": str(v) for k, v in DEFAULT_THRESHOLDS.items()}}  # fmt: skip
+                **threshold_form_data(DEFAULT_THRESHOLDS)}  # fmt: skip
         self.assertEqual(self.client.post(f"/o/{self.org.code}/thresholds/", form).status_code, 302)
         self.client.logout()
         self.post_calls(MONDAY - timedelta(days=5), "chat", "gpt-4o", 10, "5.00")

@@ -57,8 +57,9 @@ class ThresholdsPageTests(BaseTestCase):
                 "payment_fee_fixed_amount": "0.30",
                 "deferrable_features_text": "batch, nightly"}  # fmt: skip
         from finops.economics.rules import DEFAULT_THRESHOLDS
+        from finops.forms import threshold_form_data
 
-        data.update({f"t_{k}": str(v) for k, v in DEFAULT_THRESHOLDS.items()})
+        data.update(threshold_form_data(DEFAULT_THRESHOLDS))
         data.update(overrides)
         return data
 
