@@ -40,21 +40,7 @@ def customer_economics(*, org, start: date, end: date) -> list[dict]:
     planless = {c for c in set(costs) | set(revenue or {}) if not plans.get(c)}
     if revenue is not None:  # no rollup row names their plan (no cost, or bill lines): Stripe does
         plans.update(subscribed_plans(org, end, planless, economics_settings_for(org=org).trial_plan))
-    jobs = {
-        r["customer"]: r
-        for r in JobRollup.objects.for_org(org)
-        .filter(day__gte=start, day__lt=end, currency=org.currency)
-        .exclude(customer="")
-        .values("customer")
-        .annotate(
-            completed=Sum("jobs_completed"),
-            failed=Sum("jobs_failed"),
-            attempts=Sum("attempts"),
-            cost=Sum("cost_completed_amount"),
-            failed_cost=Sum("cost_failed_amount"),
-        )
-        .order_by()
-    }
+    jobs = _customer_job_sums(org, start, end, "customer")
     customers = set(costs) | set(revenue or {})
     result = []
     for customer in sorted(customers, key=lambda c: (-loaded.get(c, ZERO), c)):
@@ -101,15 +87,7 @@ def plan_economics(*, org, start: date, end: date, customers: list[dict] | None 
         r["plan"]: (r["tin"] or 0) + (r["tout"] or 0)
         for r in allocated.values("plan").annotate(tin=Sum("input_tokens"), tout=Sum("output_tokens")).order_by()
     }
-    jobs = {
-        r["plan"]: r
-        for r in JobRollup.objects.for_org(org)
-        .filter(day__gte=start, day__lt=end, currency=org.currency)
-        .exclude(customer="")
-        .values("plan")
-        .annotate(done=Sum("jobs_completed"), cost=Sum("cost_completed_amount"), failed=Sum("cost_failed_amount"))
-        .order_by()
-    }
+    jobs = _customer_job_sums(org, start, end, "plan")
     by_plan, loaded = defaultdict(dict), defaultdict(dict)
     for row in customers:
         by_plan[row["plan"] or ""][row["customer"]] = row["ai_cost"]
@@ -123,12 +101,32 @@ def plan_economics(*, org, start: date, end: date, customers: list[dict] | None 
             costs=by_plan.get(plan, {}),
             revenue=revenue,
             tokens=tokens.get(plan, 0),
-            completed_jobs=j.get("done") or 0,
-            job_cost=(j.get("cost") or ZERO) + (j.get("failed") or ZERO),
+            completed_jobs=j.get("completed") or 0,
+            job_cost=(j.get("cost") or ZERO) + (j.get("failed_cost") or ZERO),
             loaded_costs=loaded.get(plan, {}),
         )
         result.append({**plan_check(inputs, target), "currency": org.currency})
     return result
+
+
+def _customer_job_sums(org, start: date, end: date, by: str) -> dict:
+    """{customer or plan (`by`): its customers' jobs of [start, end) summed: completed, failed, attempts, cost
+    (completed jobs'), failed_cost}, in the org's currency, from the job rollups."""
+    return {
+        r[by]: r
+        for r in JobRollup.objects.for_org(org)
+        .filter(day__gte=start, day__lt=end, currency=org.currency)
+        .exclude(customer="")
+        .values(by)
+        .annotate(
+            completed=Sum("jobs_completed"),
+            failed=Sum("jobs_failed"),
+            attempts=Sum("attempts"),
+            cost=Sum("cost_completed_amount"),
+            failed_cost=Sum("cost_failed_amount"),
+        )
+        .order_by()
+    }
 
 
 def plan_overview(*, org, start: date, end: date) -> dict:
