@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -94,7 +94,8 @@ def main():
     text = json.dumps(result, sort_keys=True, indent=1)
     if args.out:
         Path(args.out).write_text(text)
-    print(f"{len(result)} responses from {connection.settings_dict['NAME']}; sha256 {hashlib.sha256(text.encode()).hexdigest()}")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    print(f"{len(result)} responses from {connection.settings_dict['NAME']}; sha256 {digest}")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ class LedgerSummaryApi(EconomicsApi):
 
 
 class FounderTableApi(EconomicsApi):
-    """The ten Founder Table rows for a period: measured figures, founder move, stop sign, offenders."""
+    """The Founder Table rows for a period: measured figures, founder move, stop sign, offenders."""
 
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=serializers.FounderTableOutput,
                    description=PERIOD_DESCRIPTION)  # fmt: skip

@@ -8,12 +8,9 @@ from collections import defaultdict
 from decimal import Decimal
 
 from finops.economics.metrics import METRIC_UNITS
-from finops.economics.rows import ROWS
 from finops.economics.units import Unit
 from finops.money import format_money
 
-# finops/selectors/onboarding.py still reads the rows under this name; the registry is `economics.rows.ROWS`.
-FOUNDER_ROWS = ROWS
 BREAKDOWN_SHOWN = 3
 
 

@@ -66,7 +66,6 @@ from finops.services.settings import (
     learning_question_record,
     release_create,
 )
-from finops.templatetags.money_tags import humanize_key, measure
 from ingest.forms import GpuHostForm, GpuResourceMarkForm
 from ingest.gpu_facts import gpu_limits_text
 from ingest.periods import local_today, period_for_page
@@ -115,17 +114,10 @@ def founder_table(request, org_code):
     org = get_org_for_user(request, org_code)
     period, period_error = period_for_page(request.GET, tz=org.timezone)
     table = founder_table_for(org=org, start=period.start, end=period.end)
-    rows = table.rows
-    for row in rows:
-        row["figures"] = [
-            (humanize_key(key), measure(value, f"{key},{org.currency}"))
-            for key, value in row["measured"].items()
-            if not isinstance(value, dict | list)
-        ]
     context = {
         "org": org,
         "page": "founder-table",
-        "rows": rows,
+        "rows": table.rows,
         "metrics": [metric_display(m, org.currency) for m in table.metrics],
         "summary": table.totals,
         "period": period,

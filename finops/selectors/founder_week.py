@@ -77,7 +77,7 @@ def period_totals(*, org, start: date, end: date) -> dict:
 
 @cached_read(ECONOMICS)
 def founder_table_rows(*, org, start: date, end: date, facts: PeriodFacts | None = None) -> list[dict]:
-    """The ten Founder Table rows of [start, end) as dicts, with the org's thresholds (from `facts` when the
+    """The Founder Table rows of [start, end) as dicts, with the org's thresholds (from `facts` when the
     caller already read the period's)."""
     facts = facts or period_facts(org=org, start=start, end=end)
     thresholds = economics_settings_for(org=org).thresholds

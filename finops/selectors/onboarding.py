@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from accounts.models import OnboardingState, Organization
 from accounts.read_cache import ECONOMICS, LEDGER, cached_read
-from finops.founder_table import FOUNDER_ROWS, row_impact
+from finops.economics.rows import ROWS
+from finops.founder_table import row_impact
 from finops.models import Budget, CustomerRollup, Kind, WorkRollup
 from finops.money import format_money
 from finops.onboarding import BANNER_DAYS, FIRST_WEEK_DAYS, ONBOARDING_STEPS, SHARE_NEEDED, WINDOW_DAYS
@@ -27,7 +28,7 @@ from ingest.models import BillPeriod, CostLine, GpuHost, UsageEvent
 from pricing.models import StripeInvoice, StripePrice
 
 ZERO = Decimal(0)
-FIXES = {row.key: row for row in FOUNDER_ROWS}
+FIXES = {row.key: row for row in ROWS}
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def _banner(*, org, today: date) -> dict | None:
 
 
 def onboarding_fix_choices(*, org, today: date | None = None) -> list[dict]:
-    """The ten Founder Table rows to choose the one fix from, judged on the last complete ISO week as the Founder
+    """The Founder Table rows to choose the one fix from, judged on the last complete ISO week as the Founder
     Table shows it by default: rows with a red stop sign first, the most money at stake first."""
     return _fix_choices(org=org, today=today or _local_today(org))
 

@@ -2,7 +2,6 @@ from decimal import Decimal
 
 from django import template
 
-from finops.economics.rows import figure_unit
 from finops.economics.units import Unit
 from finops.money import format_money
 
@@ -20,11 +19,10 @@ def money(amount, currency):
 @register.filter
 def measure(value, unit_and_currency):
     """{{ value|measure:"share" }}, {{ value|measure:"money,EUR" }}: a figure shown in its unit (finops.economics.units:
-    money, share, hours, days, count, number); unknown is a dash. In place of the unit, a Founder Table figure's key
-    names the unit its row declares; a key no row declares is an error, never a guess."""
+    money, share, hours, days, count, number); unknown is a dash. A name that is not a unit is an error, never a
+    guess."""
     name, _, currency = unit_and_currency.partition(",")
-    unit = Unit(name) if name in {u.value for u in Unit} else figure_unit(name)
-    return figure_text(value, unit, currency or "USD")
+    return figure_text(value, Unit(name), currency or "USD")
 
 
 def figure_text(value, unit: Unit, currency: str) -> str:

@@ -126,11 +126,11 @@ class RegistryTests(SimpleTestCase):
         for result in founder_table(varied_facts()[2]):
             self.assertEqual(result.units, rows.row_by_key(result.key).units)
 
-    def test_a_figure_no_row_declares_is_an_error_not_a_guess(self):
-        with self.assertRaises(KeyError):
+    def test_a_name_that_is_not_a_unit_is_an_error_not_a_guess(self):
+        with self.assertRaises(ValueError):
             measure(D("1"), "mystery_cost,USD")
         self.assertEqual(measure(D("0.25"), "share"), "25%")
-        self.assertEqual(measure(D("1234.5"), "idle_cost,EUR"), measure(D("1234.5"), "money,EUR"))
+        self.assertEqual(measure(D("1234.5"), "money,EUR"), "€1,234.50")
 
     def test_every_weekly_metric_declares_its_unit(self):
         self.assertEqual(set(METRIC_UNITS), set(METRIC_KEYS))

@@ -63,3 +63,24 @@ class ApiClientMixin:
 
     def api_get(self, url, key=None):
         return self.client.get(url, HTTP_AUTHORIZATION=f"Bearer {key or self.read_key}")
+
+
+# The FOCUS specification's example files in ../shared/samples/focus (spec-v1.2_<name>.csv).
+FOCUS_SPEC_SAMPLES = [
+    "commitment_discount_purchase_scenario_1",
+    "commitment_discount_purchase_scenario_2",
+    "commitment_discount_purchase_scenario_3",
+    "commitment_discount_usage_scenario_1",
+    "commitment_discount_usage_scenario_2",
+    "commitment_discount_usage_scenario_3",
+    "commitment_discount_usage_scenario_4",
+    "one_hundred_percent_utilization_with_commitment_discount_flexibility_with_1_resource",
+    "one_hundred_percent_utilization_with_commitment_discount_flexibility_with_2_resources",
+    "one_hundred_percent_utilization_without_commitment_discount_flexibility",
+    "simple_saas_agreements_a1",
+    "simple_saas_agreements_a2",
+    "simple_saas_agreements_a3",
+    "simple_saas_agreements_b",
+    "simple_saas_agreements_c",
+    "zero_percent_utilization_without_commitment_discount_flexibility",
+]

@@ -13,25 +13,7 @@ from ingest.readers import open_json_document, open_table, sniff_json_document
 from ingest.sources import BILL_SOURCES, SOURCES_BY_NAME, detect_source
 from ingest.sources.base import COST_ROW_FIELDS, cost_row
 from tests.base import SAMPLES, sample_path
-
-FOCUS_SPEC_SAMPLES = [
-    "commitment_discount_purchase_scenario_1",
-    "commitment_discount_purchase_scenario_2",
-    "commitment_discount_purchase_scenario_3",
-    "commitment_discount_usage_scenario_1",
-    "commitment_discount_usage_scenario_2",
-    "commitment_discount_usage_scenario_3",
-    "commitment_discount_usage_scenario_4",
-    "one_hundred_percent_utilization_with_commitment_discount_flexibility_with_1_resource",
-    "one_hundred_percent_utilization_with_commitment_discount_flexibility_with_2_resources",
-    "one_hundred_percent_utilization_without_commitment_discount_flexibility",
-    "simple_saas_agreements_a1",
-    "simple_saas_agreements_a2",
-    "simple_saas_agreements_a3",
-    "simple_saas_agreements_b",
-    "simple_saas_agreements_c",
-    "zero_percent_utilization_without_commitment_discount_flexibility",
-]
+from tests.ingest.helpers import FOCUS_SPEC_SAMPLES
 
 # sample -> (the bill source the importer picks, or None; every source whose detection accepts it)
 EXPECTED = {

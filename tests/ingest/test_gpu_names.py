@@ -22,6 +22,7 @@ from tests.ingest import test_source_aws_cur as cur
 from tests.ingest import test_source_azure_cost as azure
 from tests.ingest import test_source_gcp_billing as gcp
 from tests.ingest import test_source_oci_cost as oci
+from tests.ingest.helpers import FOCUS_SPEC_SAMPLES
 from tests.ingest.test_bill_uploads import UploadTestCase
 
 # (provider, the field the name comes from, name, model, GPU count the name gives). From the providers' public
@@ -362,27 +363,7 @@ SAMPLE_BILLS = {
     "azure/finops-toolkit_EA_AmortizedCost_Small.csv": ("azure_cost", {}),  # P4/P10/P30 disks
     "oci/focus_converters_oci-cost-report_2023-11.csv": ("oci_cost", {}),  # Standard - E4
     "focus/focus-sample-data_focus_sample_1000.csv": ("focus", {G5: 8, G3: 2}),
-    **{
-        f"focus/spec-v1.2_{name}.csv": ("focus", {})
-        for name in (
-            "commitment_discount_purchase_scenario_1",
-            "commitment_discount_purchase_scenario_2",
-            "commitment_discount_purchase_scenario_3",
-            "commitment_discount_usage_scenario_1",
-            "commitment_discount_usage_scenario_2",
-            "commitment_discount_usage_scenario_3",
-            "commitment_discount_usage_scenario_4",
-            "one_hundred_percent_utilization_with_commitment_discount_flexibility_with_1_resource",
-            "one_hundred_percent_utilization_with_commitment_discount_flexibility_with_2_resources",
-            "one_hundred_percent_utilization_without_commitment_discount_flexibility",
-            "simple_saas_agreements_a1",
-            "simple_saas_agreements_a2",
-            "simple_saas_agreements_a3",
-            "simple_saas_agreements_b",
-            "simple_saas_agreements_c",
-            "zero_percent_utilization_without_commitment_discount_flexibility",
-        )
-    },
+    **{f"focus/spec-v1.2_{name}.csv": ("focus", {}) for name in FOCUS_SPEC_SAMPLES},
 }
 
 

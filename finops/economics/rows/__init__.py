@@ -20,7 +20,7 @@ from finops.economics.rows import (
 )
 from finops.economics.rows.base import Figure, Row, Threshold, Unit
 
-__all__ = ["ROWS", "Figure", "Row", "Threshold", "Unit", "default_thresholds", "figure_unit", "row_by_key",
+__all__ = ["ROWS", "Figure", "Row", "Threshold", "Unit", "default_thresholds", "row_by_key",
            "threshold_help", "thresholds"]  # fmt: skip
 
 ROWS: tuple[Row, ...] = (
@@ -58,13 +58,3 @@ def default_thresholds() -> dict:
 def threshold_help(row: Row, threshold: Threshold) -> str:
     """What a threshold decides, as the thresholds page labels it: 'Free trial: one trial account spending ...'."""
     return f"{row.title}: {threshold.help}"
-
-
-def figure_unit(key: str) -> Unit:
-    """The unit a measured figure is declared in, by its key (a key means the same in every row that measures it);
-    KeyError for a figure no row declares."""
-    for row in ROWS:
-        for figure in row.figures:
-            if figure.key == key:
-                return figure.unit
-    raise KeyError(f"no Founder Table row declares the figure {key!r}")
