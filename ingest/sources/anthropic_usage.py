@@ -12,9 +12,16 @@ spend, so it can be below the invoice.
 """
 
 from ingest.sources import values as v
-from ingest.sources.base import BillSource, cost_row
-from ingest.sources.focus import month_start, next_month
-from ingest.sources.openai_usage import UNGROUPED_MODEL, bucket_records, count, exact_amount, result_kinds, stable_id
+from ingest.sources.base import BillSource
+from ingest.sources.openai_usage import (
+    UNGROUPED_MODEL,
+    api_cost_row,
+    bucket_records,
+    count,
+    exact_amount,
+    result_kinds,
+    stable_id,
+)
 from ingest.sources.usage_base import UsageSource
 
 # What a usage bucket can be grouped by: each is part of the result's identity.
@@ -137,25 +144,19 @@ class AnthropicCostSource(BillSource):
         if cents is None:
             raise v.CellError("amount", "amount is empty; a cost is required")
         amount = cents.scaleb(-2)  # cents to currency units, exactly: "1234.5" is 12.345
-        workspace = v.text(record, "workspace_id", 200)
+        workspace = v.text(record, "workspace_id")
         tags = {key: v.text(record, key) for key in COST_TAGS if v.text(record, key)}
         if workspace:
             tags["workspace"] = workspace
-        return cost_row(
+        return api_cost_row(
             provider="Anthropic",
-            billing_account_id="anthropic",
-            sub_account_id=workspace,  # empty: the default workspace
-            billing_period_start=month_start(start),
-            billing_period_end=next_month(start),
-            charge_period_start=start,
-            charge_period_end=end,
-            charge_category="usage",
-            charge_frequency="usage-based",
-            charge_description=v.text(record, "description"),
-            service_name="Claude API",
-            service_category="AI and Machine Learning",
-            billed_cost_amount=amount,
-            effective_cost_amount=amount,
-            currency=(v.text(record, "currency") or self.org_currency).upper(),
+            account="anthropic",
+            workspace=workspace,
+            start=start,
+            end=end,
+            description=v.text(record, "description"),
+            service="Claude API",
+            amount=amount,
+            currency=v.text(record, "currency") or self.org_currency,
             tags=tags,
         )

@@ -104,6 +104,29 @@ def result_kinds(document, start_key: str, kind_of) -> set | None:
     return kinds
 
 
+def api_cost_row(*, provider, account, workspace, start, end, description, service, amount, currency, tags) -> dict:
+    """A cost row of an LLM provider's cost report (OpenAI's Costs API, Anthropic's cost report): one bucket's
+    usage-based amount, in the provider's own account and project or workspace."""
+    return cost_row(
+        provider=provider,
+        billing_account_id=account,
+        sub_account_id=workspace,  # empty: the default project or workspace
+        billing_period_start=month_start(start),
+        billing_period_end=next_month(start),
+        charge_period_start=start,
+        charge_period_end=end,
+        charge_category="usage",
+        charge_frequency="usage-based",
+        charge_description=description,
+        service_name=service,
+        service_category="AI and Machine Learning",
+        billed_cost_amount=amount,
+        effective_cost_amount=amount,
+        currency=currency.upper(),
+        tags=tags,
+    )
+
+
 def bucket_records(document, start_key: str, end_key: str):
     """(item number, result with its bucket's start and end merged in), numbering results from 1."""
     number = 0
@@ -273,25 +296,19 @@ class OpenAICostsSource(BillSource):
         value = exact_amount(amount.get("value"), "amount.value")
         if value is None:
             raise v.CellError("amount.value", "amount.value is empty; a cost is required")
-        project = v.text(record, "project_id", 200)
+        project = v.text(record, "project_id")
         tags = {"project": project} if project else {}
         if v.text(record, "api_key_id"):
             tags["api_key_id"] = v.text(record, "api_key_id")
-        return cost_row(
+        return api_cost_row(
             provider="OpenAI",
-            billing_account_id=v.text(record, "organization_id", 200) or "openai",
-            sub_account_id=project,
-            billing_period_start=month_start(start),
-            billing_period_end=next_month(start),
-            charge_period_start=start,
-            charge_period_end=end,
-            charge_category="usage",
-            charge_frequency="usage-based",
-            charge_description=v.text(record, "line_item"),
-            service_name="OpenAI API",
-            service_category="AI and Machine Learning",
-            billed_cost_amount=value,
-            effective_cost_amount=value,
-            currency=(v.text(amount, "currency") or self.org_currency).upper(),
+            account=v.text(record, "organization_id") or "openai",
+            workspace=project,
+            start=start,
+            end=end,
+            description=v.text(record, "line_item"),
+            service="OpenAI API",
+            amount=value,
+            currency=v.text(amount, "currency") or self.org_currency,
             tags=tags,
         )
