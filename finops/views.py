@@ -112,7 +112,7 @@ def founder_table(request, org_code):
     """The Founder Table of a period (the last complete ISO week by default); for one week, also the twelve
     metrics against the week before and the week's anomalies."""
     org = get_org_for_user(request, org_code)
-    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    period, period_error = period_for_page(request, tz=org.timezone)
     table = founder_table_for(org=org, start=period.start, end=period.end)
     context = {
         "org": org,
@@ -139,7 +139,7 @@ def founder_table(request, org_code):
 def costs(request, org_code):
     """Cost in a period: the identity, day by day, and by bucket, label, source, provider, feature and team."""
     org = get_org_for_user(request, org_code)
-    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    period, period_error = period_for_page(request, tz=org.timezone)
     breakdown = cost_breakdown(org=org, start=period.start, end=period.end)
     context = {"org": org, "page": "costs", "summary": ledger_summary(org=org, start=period.start, end=period.end),
                "breakdown": breakdown, "figures": daily_cost_figure(breakdown["daily"], org.currency),
@@ -152,7 +152,7 @@ def costs(request, org_code):
 def customers(request, org_code):
     """Per customer in a period: plan, revenue, AI cost, margins, completed jobs and the cost of one."""
     org = get_org_for_user(request, org_code)
-    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    period, period_error = period_for_page(request, tz=org.timezone)
     table = customer_table(org=org, start=period.start, end=period.end, params=request.GET)
     context = {"org": org, "page": "customers", "rows": table["rows"], "columns": table["columns"], "q": table["q"],
                "sort": table["sort"], "period": period, "period_query": urlencode(period.query()),
@@ -165,7 +165,7 @@ def customers(request, org_code):
 def customer(request, org_code, customer):
     """One customer in a period: cost, revenue, margin, jobs, models and features, and twelve weeks of trend."""
     org = get_org_for_user(request, org_code)
-    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    period, period_error = period_for_page(request, tz=org.timezone)
     row = customer_summary(org=org, customer=customer, start=period.start, end=period.end)
     if row is None:
         raise Http404("No such customer")
@@ -183,7 +183,7 @@ def customer(request, org_code, customer):
 def plans(request, org_code):
     """Pricing checks per plan in a period: price, cost per customer, margin, losers, suggested caps."""
     org = get_org_for_user(request, org_code)
-    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    period, period_error = period_for_page(request, tz=org.timezone)
     overview = plan_overview(org=org, start=period.start, end=period.end)
     context = {
         "org": org,
@@ -204,7 +204,7 @@ def plans(request, org_code):
 def gpus(request, org_code):
     """Every GPU host of a period, from its agent, its bill or both: cost, idle and unmeasured cost, GPU-hours."""
     org = get_org_for_user(request, org_code)
-    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    period, period_error = period_for_page(request, tz=org.timezone)
     rows, number, count, unmeasured = gpu_host_page(org=org, start=period.start, end=period.end,
                                                      page=request.GET.get("page"), per_page=HOSTS_PER_PAGE)  # fmt: skip
     shown = Paginator(range(count), HOSTS_PER_PAGE).get_page(number)  # the page's numbers; its hosts:
@@ -264,7 +264,7 @@ def gpu_host(request, org_code, code):
     host = host_for_code(org=org, code=code)
     if host is None:
         raise Http404
-    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    period, period_error = period_for_page(request, tz=org.timezone)
     since, until = period.bounds()
     listed, candidates = gpu_host_listing(org=org, host=host, start=period.start, end=period.end)  # as GPUs lists it
     context = {
@@ -441,7 +441,7 @@ def pricing_check(request, org_code):
     paid per job, ending in a verdict. A GET form: viewers can try any numbers."""
 
     org = get_org_for_user(request, org_code)
-    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    period, period_error = period_for_page(request, tz=org.timezone)
     start, end = period.start, period.end
     features, plans = workflow_choices(org=org, start=start, end=end)
     data = request.GET.copy()

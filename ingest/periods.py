@@ -257,13 +257,51 @@ def period_resolve(params, *, tz: str | None = "UTC", now: datetime | None = Non
     return period
 
 
-def period_for_page(params, *, tz: str | None, now: datetime | None = None) -> tuple[Period, str | None]:
-    """The period a page shows: the one `params` asks for, or the default one and the message saying why the
-    asked one was refused (the page then answers 400)."""
+# Where a page keeps the period last chosen, so that it follows the user from page to page; `?period=default`
+# forgets it. The API never reads it: its default stays the last complete week.
+SESSION_KEY = "period"
+CLEAR_PARAMETER = "period"
+PAGE_PARAMETER_NAMES = (*PERIOD_PARAMETER_NAMES, CLEAR_PARAMETER)
+
+
+def period_for_page(request, *, tz: str | None, now: datetime | None = None) -> tuple[Period, str | None]:
+    """The period a page shows: the one the query asks for, or the default one and the message saying why the
+    asked one was refused (the page then answers 400). Given the request (not only its query), the chosen period
+    follows the user: a valid asked period is kept in the session, a page asked for none shows the kept one, and
+    `?period=default` forgets it."""
+    session = getattr(request, "session", None)
+    params = request.GET if session is not None else request
+    today = local_today(tz, now)
+    asked = any((params.get(name) or "").strip() for name in PERIOD_PARAMETER_NAMES)
+    if session is not None and not asked:
+        if params.get(CLEAR_PARAMETER) == "default":
+            session.pop(SESSION_KEY, None)
+        elif session.get(SESSION_KEY):
+            try:
+                return period_resolve(session[SESSION_KEY], tz=tz, today=today), None
+            except PeriodError:  # kept before the window moved: forget it quietly
+                session.pop(SESSION_KEY, None)
     try:
-        return period_resolve(params, tz=tz, now=now), None
+        period = period_resolve(params, tz=tz, today=today)
     except PeriodError as exc:
-        return default_period(today=local_today(tz, now)), str(exc)
+        return default_period(today=today), str(exc)
+    if session is not None and asked and session.get(SESSION_KEY) != period.query():
+        session[SESSION_KEY] = period.query()
+    return period, None
+
+
+def period_presets(today: date) -> list[tuple[str, Period]]:
+    """The shortcuts every period control offers, on `today`'s calendar (the organisation's): last week, this
+    week so far, the last four complete weeks, last month, and this month so far."""
+    last_week = default_period(today=today)
+    this_month = month_period(today)
+    return [
+        ("Last week", last_week),
+        ("This week so far", Period(start=last_week.end, end=last_week.end + WEEK, kind="week", today=today)),
+        ("Last 4 weeks", period_for_days(last_week.end - 4 * WEEK, last_week.end, today=today)),
+        ("Last month", this_month.previous()),
+        ("Month to date", this_month),
+    ]
 
 
 def period_title(period: Period) -> str:

@@ -150,7 +150,7 @@ def reconciliation(request, org_code):
     """Token spend: logged calls against each provider's bill for a period (a month, usually), and the
     unattributed gap."""
     org = get_org_for_user(request, org_code)
-    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    period, period_error = period_for_page(request, tz=org.timezone)
     since, until = period.bounds()
     context = {
         "org": org,

@@ -39,7 +39,7 @@ def prices(request, org_code):
                 "its calls are priced with it.",
             )
             return redirect("pricing-prices", org_code=org.code)
-    period, period_error = period_for_page(request.GET, tz=org.timezone)
+    period, period_error = period_for_page(request, tz=org.timezone)
     since, until = period.bounds()
     unpriced = selectors.unpriced_model_list(org=org, start=since, end=until)
     context = {
