@@ -8,16 +8,44 @@ drawn literally and never becomes a link or markup."""
 
 from html import escape
 
+from finops.money import CURRENCY_SYMBOLS, minor_unit_exponent
+
+DAY_TICKS = "%-d %b"  # dates as the pages write them (`j M Y`): 5 Nov, and 5 Nov 2026 on hover
+DAY_HOVER = "%{x|%-d %b %Y}"
+
 
 def plot_text(value) -> str:
     """`value` as text Plotly shows literally: `&`, `<` and `>` as entities, which Plotly turns back into characters."""
     return escape(str(value), quote=False)
 
 
+def money_hover(currency: str, value: str = "y") -> str:
+    """A hover template's amount as `finops.money.format_money` writes it: `$1,234.50`, `1,234.50 SEK`."""
+    code = currency.upper()
+    symbol = CURRENCY_SYMBOLS.get(code)
+    number = f"%{{{value}:,.{minor_unit_exponent(code)}f}}"
+    return f"{plot_text(symbol)}{number}" if symbol else f"{number} {plot_text(code)}"
+
+
+def money_axis(currency: str, title: str) -> dict:
+    """A Plotly axis of amounts in `currency`: titled with the currency, ticks with its symbol (or code) and
+    thousands separators, cents only where the ticks need them ($1,200, $0.05)."""
+    code = currency.upper()
+    symbol = CURRENCY_SYMBOLS.get(code)
+    return {
+        "title": {"text": f"{title} ({plot_text(code)})"},
+        "tickprefix": plot_text(symbol) if symbol else "",
+        "ticksuffix": "" if symbol else f" {plot_text(code)}",
+        "tickformat": f",.{minor_unit_exponent(code)}~f",
+        "rangemode": "tozero",
+        "automargin": True,
+    }
+
+
 def host_figures(series: dict) -> dict:
     """Utilisation, memory and power over time, one line per GPU (`ingest.selectors.host_timeline`'s points)."""
 
-    def figure(title, unit, field, scale=1):
+    def figure(title, unit, field, scale=1, digits=0):
         traces = []
         for gpu in series.values():
             values = [getattr(point, field) for point in gpu["points"]]
@@ -28,11 +56,14 @@ def host_figures(series: dict) -> dict:
                     "name": plot_text(gpu["label"]),
                     "x": [point.at.isoformat() for point in gpu["points"]],
                     "y": [None if value is None else value / scale for value in values],
+                    "hovertemplate": f"%{{x|%-d %b %Y %H:%M}}: "
+                    f"%{{y:,.{digits}f}}{unit if unit == '%' else ' ' + unit}<extra>%{{fullData.name}}</extra>",
                 }
             )
         layout = {
-            "title": {"text": title, "font": {"size": 14}},
-            "yaxis": {"title": {"text": unit}, "rangemode": "tozero"},
+            "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+            "xaxis": {"title": {"text": "Time (UTC)"}, "tickformat": "%-d %b\n%H:%M"},
+            "yaxis": {"title": {"text": f"{title} ({unit})"}, "rangemode": "tozero", "tickformat": ",~f"},
             "margin": {"l": 50, "r": 10, "t": 40, "b": 70},
             "height": 260,
             "showlegend": len(traces) <= 8,
@@ -42,7 +73,7 @@ def host_figures(series: dict) -> dict:
 
     return {
         "utilization": figure("GPU utilisation", "%", "utilization_pct"),
-        "memory": figure("Memory used", "GiB", "memory_used_bytes", scale=2**30),
+        "memory": figure("Memory used", "GiB", "memory_used_bytes", scale=2**30, digits=1),
         "power": figure("Power", "W", "power_watts"),
     }
 
@@ -53,7 +84,7 @@ BUILD_RENT_COLOURS = {"on_demand": "#2f5bea", "reserved_1y": "#8e5cd9", "reserve
 
 def build_rent_figure(result, currency: str) -> dict:
     """Cumulative cost of each rent option and of buying, month by month, with buying's break-even points."""
-    currency = plot_text(currency)
+    amount = money_hover(currency)
     traces = []
     for option in result.options:
         label = plot_text(option.label)
@@ -65,7 +96,7 @@ def build_rent_figure(result, currency: str) -> dict:
                 "x": list(range(len(option.cumulative))),
                 "y": [float(amount) for amount in option.cumulative],
                 "line": {"color": BUILD_RENT_COLOURS[option.key], "width": 3.5 if option.key == "buy" else 2},
-                "hovertemplate": f"%{{y:,.0f}} {currency}<extra>{label}</extra>",
+                "hovertemplate": f"month %{{x}}: {amount}<extra>{label}</extra>",
             }
         )
     crossings = [option for option in result.rent if option.break_even_month is not None]
@@ -79,13 +110,13 @@ def build_rent_figure(result, currency: str) -> dict:
                 "y": [float(result.buy.cumulative[option.break_even_month]) for option in crossings],
                 "marker": {"size": 11, "symbol": "circle-open", "color": "#1f2937", "line": {"width": 2.5}},
                 "text": [f"against {plot_text(option.label.lower())}" for option in crossings],
-                "hovertemplate": f"month %{{x}}: breaks even %{{text}}<extra>%{{y:,.0f}} {currency}</extra>",
+                "hovertemplate": f"month %{{x}}: breaks even %{{text}}<extra>{amount}</extra>",
             }
         )
     layout = {
-        "title": {"text": "Cumulative cost", "font": {"size": 14}},
-        "xaxis": {"title": {"text": "month"}, "rangemode": "tozero", "dtick": 6},
-        "yaxis": {"title": {"text": currency}, "rangemode": "tozero", "tickformat": ",.0f"},
+        "title": {"text": "Cumulative cost", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+        "xaxis": {"title": {"text": "Months from today"}, "rangemode": "tozero", "dtick": 6},
+        "yaxis": money_axis(currency, "Cumulative cost"),
         "margin": {"l": 70, "r": 10, "t": 40, "b": 80},
         "height": 380,
         "hovermode": "closest",
@@ -104,7 +135,14 @@ def plan_cost_histogram(plans: list[dict], customers: list[dict], target_margin_
         if price:
             by_plan.setdefault(row["plan"], []).append(float(row["ai_cost"] / price * 100))
     traces = [
-        {"type": "histogram", "name": plot_text(plan), "x": shares, "opacity": 0.7, "xbins": {"size": 5}}
+        {
+            "type": "histogram",
+            "name": plot_text(plan),
+            "x": shares,
+            "opacity": 0.7,
+            "xbins": {"size": 5},
+            "hovertemplate": "%{x}% of the price: %{y} customers<extra>%{fullData.name}</extra>",
+        }
         for plan, shares in sorted(by_plan.items())
     ]
     target = 100 - float(target_margin_pct)
@@ -121,9 +159,18 @@ def plan_cost_histogram(plans: list[dict], customers: list[dict], target_margin_
     ]  # fmt: skip
     layout = {
         "barmode": "overlay",
-        "title": {"text": "AI cost per customer as a share of the plan's price", "font": {"size": 14}},
-        "xaxis": {"title": {"text": "% of the price"}, "rangemode": "tozero", "ticksuffix": "%"},
-        "yaxis": {"title": {"text": "customers"}},
+        "title": {
+            "text": "AI cost per customer as a share of the plan's price",
+            "font": {"size": 14},
+            "x": 0.01,
+            "xanchor": "left",
+        },
+        "xaxis": {
+            "title": {"text": "AI cost as a share of the plan's price (%)"},
+            "rangemode": "tozero",
+            "ticksuffix": "%",
+        },
+        "yaxis": {"title": {"text": "Customers"}, "tickformat": ",d"},
         "shapes": shapes,
         "annotations": notes,
         "margin": {"l": 50, "r": 10, "t": 50, "b": 50},
@@ -137,9 +184,11 @@ def daily_cost_figure(daily: dict, currency: str) -> dict:
     """Stacked bars per day: allocated, idle, unmeasured, unattributed (the identity, day by day)."""
     days = [day.isoformat() for day in daily]
     colours = {"allocated": "#2f6fdb", "idle": "#a15c00", "unmeasured": "#8a8f98", "unattributed": "#b42318"}
+    amount = money_hover(currency)
     traces = [
-        {"type": "bar", "name": kind, "x": days, "y": [float(v[kind]) for v in daily.values()],
-         "marker": {"color": colours[kind]}}
+        {"type": "bar", "name": kind.capitalize(), "x": days, "y": [float(v[kind]) for v in daily.values()],
+         "marker": {"color": colours[kind]},
+         "hovertemplate": f"{DAY_HOVER}: {amount}<extra>{kind.capitalize()}</extra>"}
         for kind in ("allocated", "idle", "unmeasured", "unattributed")
     ]  # fmt: skip
     layout = {
@@ -147,8 +196,11 @@ def daily_cost_figure(daily: dict, currency: str) -> dict:
         "title": {
             "text": f"Cost per day ({plot_text(currency)}): allocated, idle, unmeasured, unattributed",
             "font": {"size": 14},
+            "x": 0.01,
+            "xanchor": "left",
         },
-        "yaxis": {"rangemode": "tozero"},
+        "xaxis": {"title": {"text": "Day"}, "type": "date", "tickformat": DAY_TICKS},
+        "yaxis": money_axis(currency, "Cost per day"),
         "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
         "height": 300,
         "legend": {"orientation": "h", "y": -0.2},
@@ -204,13 +256,14 @@ def guided_check_waterfall(check) -> dict:
         shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": price, "y1": price,
                        "line": {"dash": "dash", "width": 1.5, "color": "#2f5bea"}})  # fmt: skip
     layout = {
-        "title": {"text": f"One completed {plot_text(check.feature)} job, step by step", "font": {"size": 14}},
-        "yaxis": {
-            "title": {"text": f"{plot_text(currency)} per completed job"},
-            "rangemode": "tozero",
-            "tickformat": ",.2f",
+        "title": {
+            "text": f"One completed {plot_text(check.feature)} job, step by step",
+            "font": {"size": 14},
+            "x": 0.01,
+            "xanchor": "left",
         },
-        "xaxis": {"type": "category"},
+        "yaxis": money_axis(currency, "Cost per completed job"),
+        "xaxis": {"type": "category", "title": {"text": "Step"}, "automargin": True},
         "shapes": shapes,
         "margin": {"l": 70, "r": 10, "t": 40, "b": 50},
         "height": 400,
@@ -227,6 +280,15 @@ TREND_PANELS = (  # (title, [(key, name, kind)]) from the top; money in the firs
     ("Cost per completed job", [("cost_per_completed_job", "Cost per completed job", "line")]),
     ("GPU hours", [("gpu_hours", "GPU hours", "bar")]),
 )  # fmt: skip
+
+
+TREND_HOVER = (  # each panel's value on hover, in its unit
+    money_hover,
+    lambda currency: "%{y:.1f}%",
+    lambda currency: "%{y:,d} jobs",
+    money_hover,
+    lambda currency: "%{y:,.1f} h",
+)
 
 
 def customer_trend_figure(weeks: list[dict], currency: str) -> dict:
@@ -249,8 +311,13 @@ def customer_trend_figure(weeks: list[dict], currency: str) -> dict:
         top = 1 - n * (height + gap)
         layout[f"yaxis{axis}"] = {"domain": [top - height, top], "rangemode": "tozero", "automargin": True,
                                   **({"ticksuffix": "%"} if title.startswith("Margin") else {})}  # fmt: skip
+        if n in (0, 3):
+            layout[f"yaxis{axis}"].update({k: v for k, v in money_axis(currency, "").items() if k.startswith("tick")})
         layout[f"xaxis{axis}"] = {"anchor": f"y{axis}", "matches": "x" if axis else None,
-                                  "showticklabels": n == len(TREND_PANELS) - 1, "type": "date"}  # fmt: skip
+                                  "showticklabels": n == len(TREND_PANELS) - 1, "type": "date",
+                                  "tickformat": DAY_TICKS}  # fmt: skip
+        if n == len(TREND_PANELS) - 1:
+            layout[f"xaxis{axis}"]["title"] = {"text": "Week starting"}
         unit = f" ({plot_text(currency)})" if n in (0, 3) else ""
         layout["annotations"].append({"text": f"{title}{unit}", "xref": "paper", "yref": "paper", "x": 0, "y": top,
                                       "xanchor": "left", "yanchor": "bottom", "showarrow": False,
@@ -260,7 +327,8 @@ def customer_trend_figure(weeks: list[dict], currency: str) -> dict:
             y = [None if w[key] is None else float(w[key]) * scale for w in weeks]
             trace = {"type": "bar" if kind == "bar" else "scatter", "name": name, "x": x, "y": y,
                      "xaxis": f"x{axis}", "yaxis": f"y{axis}",
-                     "hovertemplate": "%{x}: %{y:,.2f}<extra>" + name + "</extra>"}  # fmt: skip
+                     "hovertemplate": f"week of {DAY_HOVER}: {TREND_HOVER[n](currency)}<extra>{name}</extra>",
+                     }  # fmt: skip
             if kind == "line":
                 trace["mode"] = "lines+markers"
             traces.append(trace)

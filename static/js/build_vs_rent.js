@@ -5,7 +5,7 @@
   const figures = data ? JSON.parse(data.textContent) : null;
   for (const [name, figure] of Object.entries(figures || {})) {
     const element = document.getElementById("chart-" + name);
-    if (element) Plotly.newPlot(element, figure.data, figure.layout, { responsive: true, displaylogo: false });
+    if (element) Plotly.newPlot(element, figure.data, figure.layout, { responsive: true, displaylogo: false, displayModeBar: window.matchMedia("(min-width: 700px)").matches ? "hover" : false });
   }
   const form = document.getElementById("build-rent-form");
   const type = form && form.elements["gpu_type"];

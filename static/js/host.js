@@ -3,6 +3,6 @@
   const figures = JSON.parse(document.getElementById("host-figures").textContent);
   for (const [name, figure] of Object.entries(figures)) {
     const element = document.getElementById("chart-" + name);
-    if (element) Plotly.newPlot(element, figure.data, figure.layout, { responsive: true, displaylogo: false });
+    if (element) Plotly.newPlot(element, figure.data, figure.layout, { responsive: true, displaylogo: false, displayModeBar: window.matchMedia("(min-width: 700px)").matches ? "hover" : false });
   }
 })();

@@ -99,7 +99,7 @@ class BuildVsRentPageTests(BaseTestCase):
         page = self.client.get(self.url)
         self.assertContains(page, "public list prices")
         self.assertContains(page, "Overwrite them with your own quotes")
-        self.assertContains(page, "as of 2025-06-01")
+        self.assertContains(page, "as of 1 Jun 2025")
 
     def test_it_saves_the_rate_card_for_writers(self):
         self.client.force_login(self.alice)

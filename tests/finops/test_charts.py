@@ -47,14 +47,16 @@ def test_it_draws_each_host_chart_from_its_named_field():
     ]
     figures = host_figures({7: {"label": "#0 A100", "points": points}})
     x = ["2026-01-05T09:00:00+00:00", "2026-01-05T10:00:00+00:00"]
-    assert {key: figure["data"] for key, figure in figures.items()} == {
+    drawn = {key: [{k: v for k, v in trace.items() if k != "hovertemplate"} for trace in figure["data"]]
+             for key, figure in figures.items()}  # fmt: skip
+    assert drawn == {
         key: [{"type": "scatter", "mode": "lines", "name": "#0 A100", "x": x, "y": y}]
         for key, y in (("utilization", [50.0, None]), ("memory", [1.5, None]), ("power", [300.5, None]))
     }
     assert [(f["layout"]["title"]["text"], f["layout"]["yaxis"]["title"]["text"]) for f in figures.values()] == [
-        ("GPU utilisation", "%"),
-        ("Memory used", "GiB"),
-        ("Power", "W"),
+        ("GPU utilisation", "GPU utilisation (%)"),
+        ("Memory used", "Memory used (GiB)"),
+        ("Power", "Power (W)"),
     ]
 
 
