@@ -334,3 +334,43 @@ def customer_trend_figure(weeks: list[dict], currency: str) -> dict:
             traces.append(trace)
     layout["xaxis"].pop("matches")
     return {"trend": {"data": traces, "layout": layout}}
+
+
+def usage_trend_figure(daily: list[dict], currency: str) -> dict:
+    """Model calls day by day as one chart of two panels sharing the days: priced cost (bars), and calls, errors,
+    retry attempts and unpriced calls (lines). A day with no priced call has no bar: unpriced is never drawn as 0."""
+    x = [d["day"].isoformat() for d in daily]
+    traces = [
+        {
+            "type": "bar",
+            "name": f"Priced cost ({plot_text(currency)})",
+            "x": x,
+            "y": [None if d["cost"] is None else float(d["cost"]) for d in daily],
+            "marker": {"color": "#2f6fdb"},
+        }
+    ]
+    colours = {"calls": "#1f7a4d", "errors": "#b42318", "retries": "#a15c00", "unpriced_calls": "#8a8f98"}
+    names = {"calls": "Calls", "errors": "Errors", "retries": "Retry attempts", "unpriced_calls": "Unpriced calls"}
+    traces += [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": names[key],
+            "x": x,
+            "y": [d[key] for d in daily],
+            "xaxis": "x2",
+            "yaxis": "y2",
+            "line": {"color": colour},
+        }
+        for key, colour in colours.items()
+    ]
+    layout = {
+        "height": 420,
+        "margin": {"l": 55, "r": 10, "t": 30, "b": 40},
+        "legend": {"orientation": "h", "y": 1.12},
+        "yaxis": {"domain": [0.55, 1], "rangemode": "tozero", "automargin": True},
+        "xaxis": {"anchor": "y", "showticklabels": False, "type": "date"},
+        "yaxis2": {"domain": [0, 0.45], "rangemode": "tozero", "automargin": True},
+        "xaxis2": {"anchor": "y2", "matches": "x", "type": "date"},
+    }
+    return {"daily": {"data": traces, "layout": layout}}

@@ -25,6 +25,7 @@ org_pages = [
     path("costs/", views.costs, name="finops-costs"),
     path("customers/", views.customers, name="finops-customers"),
     path("customers/<path:customer>/", views.customer, name="finops-customer"),
+    path("usage/", views.usage, name="finops-usage"),
     path("plans/", views.plans, name="finops-plans"),
     path("plans/check/", views.pricing_check, name="finops-pricing-check"),
     path("build-vs-rent/", views.build_vs_rent, name="finops-build-vs-rent"),

@@ -22,6 +22,7 @@ from finops.charts import (
     guided_check_waterfall,
     host_figures,
     plan_cost_histogram,
+    usage_trend_figure,
 )
 from finops.forms import (
     BucketRuleForm,
@@ -52,6 +53,7 @@ from finops.selectors.inputs import economics_settings_for, rates_on
 from finops.selectors.ledger import ledger_summary
 from finops.selectors.onboarding import onboarding_banner, onboarding_fix_choices, onboarding_progress
 from finops.selectors.settings_lists import bucket_rule_list, learning_question_list, release_list
+from finops.selectors.usage import usage_page
 from finops.services.budgets import budget_delete, budget_save
 from finops.services.build_rent import gpu_rate_save
 from finops.services.onboarding import onboarding_fix_choose
@@ -176,6 +178,20 @@ def customer(request, org_code, customer):
                "period_query": urlencode(period.query()),
                "explore_query": urlencode({"start": period.start, "end": period.end})}  # fmt: skip
     return _period_page(request, "finops/customer.html", context, period_error)
+
+
+@login_required
+@fresh_rollups
+def usage(request, org_code):
+    """LLM usage in a period: calls, tokens, cost, unpriced calls, errors and retries by model, provider, feature
+    and customer, and day by day."""
+    org = get_org_for_user(request, org_code)
+    period, period_error = period_for_page(request, tz=org.timezone)
+    read = usage_page(org=org, start=period.start, end=period.end)
+    context = {"org": org, "page": "usage", "usage": read, "summary": read["summary"], "period": period,
+               "figures": usage_trend_figure(read["daily"], org.currency), "period_query": urlencode(period.query()),
+               "explore_query": urlencode({"start": period.start, "end": period.end})}  # fmt: skip
+    return _period_page(request, "finops/usage.html", context, period_error)
 
 
 @login_required

@@ -86,6 +86,11 @@ class CustomerPageTests(OrgPageTestsMixin, BaseTestCase):
         self.assertEqual(self.client.get(url).status_code, 404)
 
 
+class UsagePageTests(OrgPageTestsMixin, BaseTestCase):
+    url_name = "finops-usage"
+    heading = "No model calls in this period"
+
+
 class PlansPageTests(OrgPageTestsMixin, BaseTestCase):
     url_name = "finops-plans"
     heading = "No plans yet"

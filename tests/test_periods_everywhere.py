@@ -38,6 +38,7 @@ PAGES = [
     "finops-costs",
     "finops-customers",
     "finops-customer",
+    "finops-usage",
     "finops-plans",
     "finops-pricing-check",
     "ingest-reconciliation",
@@ -315,7 +316,7 @@ OUT_OF_RANGE = [
 ]
 DATE_PAGES = [  # every organisation page without a code in its URL; those with a period answer 400
     "finops-founder-table", "finops-thresholds", "finops-rules", "finops-decisions", "finops-commitments",
-    "finops-budgets", "finops-costs", "finops-customers", "finops-plans", "finops-pricing-check",
+    "finops-budgets", "finops-costs", "finops-customers", "finops-usage", "finops-plans", "finops-pricing-check",
     "finops-build-vs-rent", "finops-gpus", "finops-gpu-resources", "finops-onboarding", "ingest-sources",
     "ingest-reconciliation", "pricing-prices",
 ]  # fmt: skip
