@@ -8,6 +8,7 @@ drawn literally and never becomes a link or markup."""
 
 from html import escape
 
+from finops.models import Bucket
 from finops.money import CURRENCY_SYMBOLS, minor_unit_exponent
 
 DAY_TICKS = "%-d %b"  # dates as the pages write them (`j M Y`): 5 Nov, and 5 Nov 2026 on hover
@@ -374,3 +375,38 @@ def usage_trend_figure(daily: list[dict], currency: str) -> dict:
         "xaxis2": {"anchor": "y2", "matches": "x", "type": "date"},
     }
     return {"daily": {"data": traces, "layout": layout}}
+
+
+BUCKET_COLOURS = {"research": "#8e5cd9", "training": "#2f5bea", "evaluation": "#0f9fb5", "inference": "#137a3d",
+                  "retries": "#e08a1e", "waste": "#b42318", "idle": "#a15c00", "unmeasured": "#8a8f98"}  # fmt: skip
+APART_BUCKETS = ("idle", "unmeasured")  # on top of the work, hatched: paid for, no work seen
+
+
+def bucket_trend_figure(trend: dict, currency: str) -> dict:
+    """The Founder Table's eight weeks (`selectors.trends.weekly_bucket_spend`): spend per ISO week stacked by
+    bucket, the work buckets first, idle and unmeasured GPU time on top and hatched."""
+    x = [monday.isoformat() for monday in trend["weeks"]]
+    names = dict(Bucket.choices)
+    apart = [b for b in APART_BUCKETS if b in trend["buckets"]]
+    order = [b for b in trend["buckets"] if b not in APART_BUCKETS] + apart
+    amount = money_hover(currency)
+    traces = []
+    for bucket in order:
+        amounts = trend["buckets"][bucket]
+        if not any(amounts) and bucket not in APART_BUCKETS:
+            continue  # a bucket never used in the eight weeks is left out of the legend
+        name = plot_text(names.get(bucket, bucket or "Other"))
+        marker = {"color": BUCKET_COLOURS.get(bucket, "#5c6777")}
+        if bucket in APART_BUCKETS:
+            marker["pattern"] = {"shape": "/", "fgcolor": "#ffffff", "size": 6, "solidity": 0.3}
+        traces.append({"type": "bar", "name": name, "x": x, "y": [float(a) for a in amounts], "marker": marker,
+                       "hovertemplate": f"week of {DAY_HOVER}: {amount}<extra>{name}</extra>"})  # fmt: skip
+    layout = {
+        "barmode": "stack",
+        "xaxis": {"type": "date", "tickformat": DAY_TICKS, "title": {"text": "Week starting"}, "tickvals": x},
+        "yaxis": money_axis(currency, "Spend per week"),
+        "margin": {"l": 60, "r": 10, "t": 10, "b": 90},
+        "height": 360,
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},  # below the axis title
+    }
+    return {"trend": {"data": traces, "layout": layout}}

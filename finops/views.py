@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import membership_list_for_user
 from accounts.tenancy import get_org_for_user
 from finops.charts import (
+    bucket_trend_figure,
     build_rent_figure,
     customer_trend_figure,
     daily_cost_figure,
@@ -53,6 +54,7 @@ from finops.selectors.inputs import economics_settings_for, rates_on
 from finops.selectors.ledger import ledger_summary
 from finops.selectors.onboarding import onboarding_banner, onboarding_fix_choices, onboarding_progress
 from finops.selectors.settings_lists import bucket_rule_list, learning_question_list, release_list
+from finops.selectors.trends import weekly_bucket_spend
 from finops.selectors.usage import usage_page
 from finops.services.budgets import budget_delete, budget_save
 from finops.services.build_rent import gpu_rate_save
@@ -116,9 +118,13 @@ def founder_table(request, org_code):
     org = get_org_for_user(request, org_code)
     period, period_error = period_for_page(request, tz=org.timezone)
     table = founder_table_for(org=org, start=period.start, end=period.end)
+    trend = weekly_bucket_spend(org=org, last_day=min(period.last_day, period.today))
     context = {
         "org": org,
         "page": "founder-table",
+        "trend_figures": bucket_trend_figure(trend, org.currency),
+        "trend_weeks": (trend["weeks"][0], trend["weeks"][-1] + timedelta(days=6)),
+        "trend_total": any(trend["totals"]),
         "rows": table.rows,
         "metrics": [metric_display(m, org.currency) for m in table.metrics],
         "summary": table.totals,
