@@ -54,7 +54,7 @@ from finops.selectors.inputs import economics_settings_for, rates_on
 from finops.selectors.ledger import ledger_summary
 from finops.selectors.onboarding import onboarding_banner, onboarding_fix_choices, onboarding_progress
 from finops.selectors.settings_lists import bucket_rule_list, learning_question_list, release_list
-from finops.selectors.trends import weekly_bucket_spend
+from finops.selectors.trends import weekly_bucket_spend, weekly_metric_series
 from finops.selectors.usage import usage_page
 from finops.services.budgets import budget_delete, budget_save
 from finops.services.build_rent import gpu_rate_save
@@ -119,6 +119,7 @@ def founder_table(request, org_code):
     period, period_error = period_for_page(request, tz=org.timezone)
     table = founder_table_for(org=org, start=period.start, end=period.end)
     trend = weekly_bucket_spend(org=org, last_day=min(period.last_day, period.today))
+    sparklines = weekly_metric_series(org=org, last_day=period.start) if table.weekly else {}
     context = {
         "org": org,
         "page": "founder-table",
@@ -126,7 +127,7 @@ def founder_table(request, org_code):
         "trend_weeks": (trend["weeks"][0], trend["weeks"][-1] + timedelta(days=6)),
         "trend_total": any(trend["totals"]),
         "rows": table.rows,
-        "metrics": [metric_display(m, org.currency) for m in table.metrics],
+        "metrics": [{**metric_display(m, org.currency), "trend": sparklines.get(m["key"], [])} for m in table.metrics],
         "summary": table.totals,
         "period": period,
         "period_query": urlencode(period.query()),

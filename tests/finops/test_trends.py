@@ -1,6 +1,7 @@
 """The Founder Table's last eight weeks (issue 18): spend by ISO week and bucket in one read, each week's total the
 ledger's billed total; and a sparkline per weekly metric."""
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from accounts.models import Organization
 from finops.selectors.ledger import ledger_summary
 from finops.selectors.trends import trend_mondays, weekly_bucket_spend
 from finops.services.rollups import rollups_refresh
+from finops.templatetags.trend_tags import sparkline, sparkline_points
 from ingest.periods import local_today
 from tests.base import BaseTestCase
 from tests.demo import demo_org
@@ -75,3 +77,38 @@ class DemoTrendTests(BaseTestCase):
                 self.assertEqual(cents(trend["totals"][n]), cents(summary["billed_total"]))
                 for bucket, amount in summary["by_bucket"].items():
                     self.assertEqual(cents(trend["buckets"][bucket][n]), cents(amount), bucket)
+
+
+class SparklineTests(BaseTestCase):
+    def test_it_draws_one_point_per_week_with_gaps_for_undefined(self):
+        svg = sparkline([1.0, 2.0, None, 4.0, 4.0, 0.0, 3.0, 2.5])
+        self.assertIn('data-points="8"', svg)
+        self.assertEqual(svg.count("<polyline"), 2)  # split at the undefined week
+        points = re.findall(r'<polyline points="([^"]*)"', svg)
+        self.assertEqual(sum(len(p.split()) for p in points), 7)
+        self.assertEqual(sparkline_points([5, 5])[0][1], sparkline_points([5, 5])[1][1])  # flat in the middle
+        self.assertEqual(sparkline([None] * 8).count("<polyline"), 0)
+
+    def test_the_founder_table_shows_a_sparkline_of_8_points_per_metric(self):
+        for week in range(8):
+            work(self.org, date(2026, 9, 14) + timedelta(weeks=week), f"{week + 1}", bucket="inference")
+        self.client.force_login(self.bob)
+        page = self.client.get(reverse("finops-founder-table", kwargs={"org_code": self.org.code}) + "?week=2026-W45")
+        body = page.content.decode()
+        rows = re.findall(r'<tr id="metric-([a-z_]+)">(.*?)</tr>', body, re.S)
+        self.assertEqual(len(rows), 12)
+        for key, row in rows:
+            with self.subTest(metric=key):
+                self.assertIn('data-points="8"', row)
+        metrics = {m["key"]: m for m in page.context["metrics"]}
+        for m in metrics.values():
+            self.assertEqual(len(m["trend"]), 8)
+        spend = metrics["gpu_spend_by_feature"]
+        self.assertEqual(spend["trend"], [float(n) for n in range(1, 9)])  # W38 to W45, the last the table's value
+        points = re.findall(r'<polyline points="([^"]*)"', dict(rows)["gpu_spend_by_feature"])
+        self.assertEqual(len(points[0].split()), 8)
+
+    def test_a_month_has_no_sparklines(self):
+        self.client.force_login(self.bob)
+        page = self.client.get(reverse("finops-founder-table", kwargs={"org_code": self.org.code}) + "?month=2026-10")
+        self.assertNotContains(page, 'class="sparkline"')
