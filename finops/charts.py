@@ -13,6 +13,8 @@ from finops.money import CURRENCY_SYMBOLS, minor_unit_exponent
 
 DAY_TICKS = "%-d %b"  # dates as the pages write them (`j M Y`): 5 Nov, and 5 Nov 2026 on hover
 DAY_HOVER = "%{x|%-d %b %Y}"
+# The legend at the foot of the figure (the container, not the plot area), so it never sits on the x axis's title.
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"}
 
 
 def plot_text(value) -> str:
@@ -34,7 +36,7 @@ def money_axis(currency: str, title: str) -> dict:
     code = currency.upper()
     symbol = CURRENCY_SYMBOLS.get(code)
     return {
-        "title": {"text": f"{title} ({plot_text(code)})"},
+        "title": {"text": f"{title} ({plot_text(currency)})"},
         "tickprefix": plot_text(symbol) if symbol else "",
         "ticksuffix": "" if symbol else f" {plot_text(code)}",
         "tickformat": f",.{minor_unit_exponent(code)}~f",
@@ -63,12 +65,12 @@ def host_figures(series: dict) -> dict:
             )
         layout = {
             "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-            "xaxis": {"title": {"text": "Time (UTC)"}, "tickformat": "%-d %b\n%H:%M"},
+            "xaxis": {"title": {"text": "Time (UTC)"}, "automargin": True},
             "yaxis": {"title": {"text": f"{title} ({unit})"}, "rangemode": "tozero", "tickformat": ",~f"},
             "margin": {"l": 50, "r": 10, "t": 40, "b": 70},
             "height": 260,
             "showlegend": len(traces) <= 8,
-            "legend": {"orientation": "h", "y": -0.35},
+            "legend": LEGEND_BELOW,
         }
         return {"data": traces, "layout": layout}
 
@@ -116,12 +118,12 @@ def build_rent_figure(result, currency: str) -> dict:
         )
     layout = {
         "title": {"text": "Cumulative cost", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-        "xaxis": {"title": {"text": "Months from today"}, "rangemode": "tozero", "dtick": 6},
+        "xaxis": {"title": {"text": "Months from today"}, "rangemode": "tozero", "dtick": 6, "automargin": True},
         "yaxis": money_axis(currency, "Cumulative cost"),
         "margin": {"l": 70, "r": 10, "t": 40, "b": 80},
         "height": 380,
         "hovermode": "closest",
-        "legend": {"orientation": "h", "y": -0.22},
+        "legend": LEGEND_BELOW,
     }
     return {"cumulative": {"data": traces, "layout": layout}}
 
@@ -170,13 +172,14 @@ def plan_cost_histogram(plans: list[dict], customers: list[dict], target_margin_
             "title": {"text": "AI cost as a share of the plan's price (%)"},
             "rangemode": "tozero",
             "ticksuffix": "%",
+            "automargin": True,
         },
         "yaxis": {"title": {"text": "Customers"}, "tickformat": ",d"},
         "shapes": shapes,
         "annotations": notes,
         "margin": {"l": 50, "r": 10, "t": 50, "b": 50},
         "height": 320,
-        "legend": {"orientation": "h", "y": -0.25},
+        "legend": LEGEND_BELOW,
     }
     return {"costs": {"data": traces, "layout": layout}}
 
@@ -195,16 +198,16 @@ def daily_cost_figure(daily: dict, currency: str) -> dict:
     layout = {
         "barmode": "stack",
         "title": {
-            "text": f"Cost per day ({plot_text(currency)}): allocated, idle, unmeasured, unattributed",
+            "text": "Cost per day",
             "font": {"size": 14},
             "x": 0.01,
             "xanchor": "left",
         },
-        "xaxis": {"title": {"text": "Day"}, "type": "date", "tickformat": DAY_TICKS},
+        "xaxis": {"title": {"text": "Day"}, "type": "date", "tickformat": DAY_TICKS, "automargin": True},
         "yaxis": money_axis(currency, "Cost per day"),
         "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
         "height": 300,
-        "legend": {"orientation": "h", "y": -0.2},
+        "legend": LEGEND_BELOW,
     }
     return {"daily": {"data": traces, "layout": layout}}
 
