@@ -304,9 +304,9 @@ def customer_trend_figure(weeks: list[dict], currency: str) -> dict:
     traces = []
     layout = {
         "height": 640,
-        "margin": {"l": 55, "r": 10, "t": 30, "b": 40},
+        "margin": {"l": 55, "r": 10, "t": 70, "b": 40},
         "showlegend": True,
-        "legend": {"orientation": "h", "y": 1.06},
+        "legend": {"orientation": "h", "y": 1.05, "yanchor": "bottom"},
         "barmode": "overlay",
         "annotations": [],
     }
@@ -335,6 +335,7 @@ def customer_trend_figure(weeks: list[dict], currency: str) -> dict:
                      }  # fmt: skip
             if kind == "line":
                 trace["mode"] = "lines+markers"
+            trace["showlegend"] = n == 0  # the other panels' titles name their one series
             traces.append(trace)
     layout["xaxis"].pop("matches")
     return {"trend": {"data": traces, "layout": layout}}
@@ -371,7 +372,7 @@ def usage_trend_figure(daily: list[dict], currency: str) -> dict:
     layout = {
         "height": 420,
         "margin": {"l": 55, "r": 10, "t": 30, "b": 40},
-        "legend": {"orientation": "h", "y": 1.12},
+        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom"},
         "yaxis": {"domain": [0.55, 1], "rangemode": "tozero", "automargin": True},
         "xaxis": {"anchor": "y", "showticklabels": False, "type": "date"},
         "yaxis2": {"domain": [0, 0.45], "rangemode": "tozero", "automargin": True},

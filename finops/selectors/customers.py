@@ -61,7 +61,8 @@ def customer_usage(*, org, customer: str, start: date, end: date) -> dict:
     gpu_seconds = ZERO
     for r in rows:
         gpu_seconds += r["gpu"] or ZERO
-        for key, table in (((r["provider"], r["model"]), by_model), (r["feature"], by_feature)):
+        model = (r["provider"], r["model"]) if r["model"] else ("", "")  # GPU time and bill lines: one row
+        for key, table in ((model, by_model), (r["feature"], by_feature)):
             t = table[key]
             t["cost"] += r["cost"] or ZERO
             t["calls"] += r["calls"] or 0

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from django.urls import reverse
 
 from accounts.models import Membership, Organization, Role
+from finops.models import CustomerRollup, Rollup
 from tests.base import BaseTestCase
 from tests.demo import demo_org
 
@@ -183,3 +184,19 @@ class CustomersTableTests(BaseTestCase):
 
     def test_an_unknown_sort_is_the_default_order(self):
         self.assertEqual(self.get(sort="<script>").context["rows"], self.get().context["rows"])
+
+
+class UnpricedModelTests(BaseTestCase):
+    def test_a_model_whose_calls_are_all_unpriced_shows_unpriced_not_zero(self):
+        CustomerRollup.objects.create(org=self.org, day=date(2026, 11, 2), kind="allocated", currency="USD",
+                                      cost_amount=Decimal(0), customer="acme", calls=2, unpriced_calls=2)  # fmt: skip
+        Rollup.objects.create(org=self.org, day=date(2026, 11, 2), kind="allocated", currency="USD",
+                              cost_amount=Decimal(0), customer="acme", calls=2, unpriced_calls=2, source="api_calls",
+                              bucket="inference", label="customer_value", provider="x", model="mystery-1")  # fmt: skip
+        self.client.force_login(self.bob)
+        url = reverse("finops-customer", kwargs={"org_code": self.org.code, "customer": "acme"})
+        page = self.client.get(url, {"week": "2026-W45"})
+        html = page.content.decode()
+        row = html[html.index(">mystery-1</a>") :].split("</tr>")[0]
+        self.assertIn(">unpriced<", row)
+        self.assertNotIn("$0.00", row)
