@@ -6,7 +6,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -14,10 +15,22 @@ from rest_framework.response import Response
 from accounts.read_cache import ECONOMICS, LEDGER, cached_read
 from accounts.tenancy import OrgAPIView
 from finops import serializers
+from finops.exports import explore_groups_csv, explore_lines_csv
 from finops.money import as_json
 from finops.selectors.anomalies import anomalies_for_week, forecast_for_month
 from finops.selectors.budgets import budget_list, budget_states
 from finops.selectors.economics import customer_economics, plan_economics
+from finops.selectors.explore import (
+    DIMENSIONS,
+    LINES_PAGE,
+    LINES_PAGE_MAX,
+    Cursor,
+    ExploreError,
+    explore_groups,
+    explore_lines,
+    explore_lines_all,
+    explore_query,
+)
 from finops.selectors.founder_week import founder_table_for
 from finops.selectors.health import health_status
 from finops.selectors.hosts import gpu_host_list
@@ -329,3 +342,90 @@ class HostListApi(EconomicsApi):
         except ValidationError as exc:
             raise exceptions.ValidationError(exc.message_dict) from exc
         return Response(serializers.GpuResourceMarkOutput({"resource_id": resource.strip(), "is_gpu": is_gpu}).data)
+
+
+EXPLORE_PARAMETERS = [
+    *PERIOD_PARAMETERS,
+    OpenApiParameter("group_by", str, description=f"One or two dimensions, comma-separated: {', '.join(DIMENSIONS)}"),
+    *[
+        OpenApiParameter(name, str, description=f"Only these {name} values, comma-separated; `(none)` is empty")
+        for name in DIMENSIONS
+    ],
+    OpenApiParameter("format", str, enum=["json", "csv"], description="`csv` downloads the same rows as CSV"),
+]
+EXPLORE_DESCRIPTION = (
+    "Filters: `<dimension>=v1,v2` keeps cost whose dimension is one of the values, `(none)` the cost where it is "
+    "empty (untagged). `source` is one of bill_line, api_call, gpu_time, idle, unmeasured, unattributed. "
+    "An unknown dimension, or more than two in `group_by`, is a 400 naming it. " + PERIOD_DESCRIPTION
+)
+
+
+class ExploreBaseApi(EconomicsApi):
+    """The explorer's reads: `?format=csv` answers a streamed CSV; errors stay JSON."""
+
+    def perform_content_negotiation(self, request, force=False):
+        if request.query_params.get("format") == "csv":
+            renderer = self.get_renderers()[0]
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    def explore_request(self, request):
+        """The period and the explorer query of the request, or 400."""
+        period = period_for_request(request, self.org)
+        try:
+            return period, explore_query(request.query_params)
+        except ExploreError as exc:
+            raise exceptions.ValidationError({exc.field: [str(exc)]}) from exc
+
+    def wants_csv(self, request) -> bool:
+        return request.query_params.get("format") == "csv"
+
+
+class ExploreApi(ExploreBaseApi):
+    """A period's cost grouped by one or two dimensions and filtered by any, each group with the period of the same
+    length before it and the change."""
+
+    @extend_schema(parameters=EXPLORE_PARAMETERS, description=EXPLORE_DESCRIPTION,
+                   responses={(200, "application/json"): serializers.ExploreOutput,
+                              (200, "text/csv"): OpenApiTypes.STR})  # fmt: skip
+    def get(self, request):
+        period, query = self.explore_request(request)
+        result = explore_groups(org=self.org, start=period.start, end=period.end, query=query)
+        if self.wants_csv(request):
+            name = f"explore-{period.start}-{period.end}.csv"
+            return explore_groups_csv(result, query.group_by, name)
+        body = {**json_value(result), **period.as_dict(), "group_by": list(query.group_by),
+                "filters": {k: [v or "(none)" for v in vs] for k, vs in query.filters.items()}}  # fmt: skip
+        return Response(serializers.ExploreOutput(body).data, headers=period.headers())
+
+
+class ExploreLinesApi(ExploreBaseApi):
+    """The source rows behind the filtered cost: bill lines (with their upload and row), model calls and GPU-hours,
+    ordered by time, kind and id; cursor-paginated, or every one of them as CSV."""
+
+    @extend_schema(
+        parameters=[
+            *EXPLORE_PARAMETERS,
+            OpenApiParameter("cursor", str, description="The `next` of the previous page"),
+            OpenApiParameter("limit", int, description=f"Rows per page, 1 to {LINES_PAGE_MAX} ({LINES_PAGE})"),
+        ],
+        description=EXPLORE_DESCRIPTION,
+        responses={(200, "application/json"): serializers.ExploreLinesOutput, (200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request):
+        period, query = self.explore_request(request)
+        if self.wants_csv(request):
+            lines = explore_lines_all(org=self.org, start=period.start, end=period.end, query=query)
+            return explore_lines_csv(lines, f"explore-lines-{period.start}-{period.end}.csv")
+        try:
+            text = request.query_params.get("cursor")
+            cursor = Cursor.decode(text) if text else None
+        except ExploreError as exc:
+            raise exceptions.ValidationError({exc.field: [str(exc)]}) from exc
+        limit = request.query_params.get("limit", str(LINES_PAGE))
+        if not limit.isdigit() or not 1 <= int(limit) <= LINES_PAGE_MAX:
+            raise exceptions.ValidationError({"limit": [f"Give a whole number from 1 to {LINES_PAGE_MAX}."]})
+        page = explore_lines(org=self.org, start=period.start, end=period.end, query=query, cursor=cursor,
+                             limit=int(limit))  # fmt: skip
+        body = {**period.as_dict(), "lines": json_value(page["lines"]), "next": page["next"]}
+        return Response(serializers.ExploreLinesOutput(body).data, headers=period.headers())

@@ -223,3 +223,65 @@ class GpuResourceMarkInput(serializers.Serializer):
 class GpuResourceMarkOutput(serializers.Serializer):
     resource_id = serializers.CharField()
     is_gpu = serializers.BooleanField(allow_null=True)
+
+
+class ExploreGroupOutput(serializers.Serializer):
+    """One group: the value of each dimension grouped by ("(none)" when empty), then its cost."""
+
+    provider = serializers.CharField(required=False)
+    host = serializers.CharField(required=False)
+    customer = serializers.CharField(required=False)
+    plan = serializers.CharField(required=False)
+    feature = serializers.CharField(required=False)
+    model = serializers.CharField(required=False)
+    route = serializers.CharField(required=False)
+    environment = serializers.CharField(required=False)
+    owner = serializers.CharField(required=False)
+    bucket = serializers.CharField(required=False)
+    label = serializers.CharField(required=False)
+    source = serializers.CharField(
+        required=False, help_text="bill_line, api_call, gpu_time, idle, unmeasured or unattributed"
+    )
+    amount = serializers.CharField(**money("The group's cost in the period"))
+    previous = serializers.CharField(**money("Its cost in the period of the same length before"))
+    change = serializers.CharField(**money("(amount - previous) / previous; null when previous is 0 or unknown"))
+    unpriced_calls = serializers.IntegerField(help_text="Model calls of the group with no known price")
+
+
+class ExploreOutput(PeriodOutput):
+    currency = serializers.CharField()
+    group_by = serializers.ListField(child=serializers.CharField())
+    filters = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                    help_text='{dimension: [values]}; "(none)" is "is empty"')  # fmt: skip
+    total = serializers.CharField(**money("The cost of every group in the period"))
+    previous_total = serializers.CharField(**money("The same filters' cost in the period before"))
+    change = serializers.CharField(**money("The total's relative change"))
+    previous_start = serializers.DateField()
+    previous_end = serializers.DateField()
+    groups = ExploreGroupOutput(many=True)
+
+
+class ExploreLineOutput(serializers.Serializer):
+    kind = serializers.CharField(help_text="bill_line, usage_event or gpu_hour")
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField(help_text="Charge period start, call time, or the GPU-hour")
+    day = serializers.DateField()
+    amount = serializers.CharField(**money("The row's own amount (a bill line's billed cost); null for GPU-hours"))
+    currency = serializers.CharField(allow_blank=True)
+    provider = serializers.CharField(allow_blank=True)
+    service = serializers.CharField(allow_blank=True)
+    resource = serializers.CharField(allow_blank=True)
+    model = serializers.CharField(allow_blank=True)
+    customer = serializers.CharField(allow_blank=True)
+    feature = serializers.CharField(allow_blank=True)
+    environment = serializers.CharField(allow_blank=True)
+    quantity = serializers.CharField(allow_null=True)
+    unit = serializers.CharField(allow_blank=True)
+    upload = serializers.UUIDField(allow_null=True, help_text="The upload's code: GET uploads/{code}/")
+    upload_name = serializers.CharField(allow_blank=True)
+    source_row = serializers.IntegerField(allow_null=True, help_text="Row of the uploaded file (header = 1)")
+
+
+class ExploreLinesOutput(PeriodOutput):
+    lines = ExploreLineOutput(many=True)
+    next = serializers.CharField(allow_null=True, help_text="Pass as ?cursor= for the next page; null on the last")

@@ -67,6 +67,8 @@ api_v1 = [
     path("reconciliation/", ingest_api.ReconciliationApi.as_view(), name="ingest-reconciliation-api"),
     path("agent/samples/", ingest_api.AgentSamplesApi.as_view(), name="ingest-agent-samples-api"),
     path("hosts/", api.HostListApi.as_view(), name="ingest-host-list-api"),
+    path("explore/", api.ExploreApi.as_view(), name="finops-explore-api"),
+    path("explore/lines/", api.ExploreLinesApi.as_view(), name="finops-explore-lines-api"),
 ]
 
 urlpatterns = [

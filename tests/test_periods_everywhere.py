@@ -29,6 +29,8 @@ BODY_ENDPOINTS = [
     "/api/v1/anomalies/",
     "/api/v1/usage/summary/",
     "/api/v1/reconciliation/",
+    "/api/v1/explore/",
+    "/api/v1/explore/lines/",
 ]
 LIST_ENDPOINTS = ["/api/v1/economics/customers/", "/api/v1/economics/plans/"]  # bare lists: the period in headers
 WEEKLY_ENDPOINTS = ["/api/v1/metrics/weekly/", "/api/v1/anomalies/"]

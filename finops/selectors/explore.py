@@ -1,0 +1,398 @@
+"""The cost explorer: a period's rollup cost grouped by one or two dimensions and filtered by any of them, with the
+previous period of the same length beside it; and the source rows behind a group (bill lines, model calls,
+GPU-hours), cursor-paginated.
+
+Groups are read from Rollup rows only (one GROUP BY per read); the source rows are found through the filtered rollup
+rows: bill lines by their `cost_line_ids`, calls by the dimensions they share with the rollup, GPU-hours by host."""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    DecimalField,
+    F,
+    Q,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.expressions import RawSQL
+
+from finops.models import Rollup
+from finops.selectors.grouping import as_day
+from ingest.models import CostLine, GpuHour, UsageEvent
+
+ZERO = Decimal(0)
+EMPTY = "(none)"  # how an empty dimension value is shown, and how a filter asks for it ("is empty")
+MAX_GROUP_BY = 2
+LINES_PAGE = 100
+LINES_PAGE_MAX = 1000
+
+# The explorer's dimension -> the Rollup column (or annotation) it reads.
+DIMENSIONS = {
+    "provider": "provider",
+    "host": "host",
+    "customer": "customer",
+    "plan": "plan",
+    "feature": "feature",
+    "model": "model",
+    "route": "route",
+    "environment": "environment",
+    "owner": "owner",
+    "bucket": "bucket",
+    "label": "label",
+    "source": "source_kind",
+}
+# Named in the product, not kept on rollup rows yet: a clear 400 rather than a guess.
+NOT_KEPT = {"service", "resource"}
+SOURCE_KINDS = ("bill_line", "api_call", "gpu_time", "idle", "unmeasured", "unattributed")
+# Rollup sources of allocated cost that are agent-measured GPU time, and model calls; the rest are bill lines.
+GPU_TIME_SOURCES = ("gpu_bill", "gpu_rate")
+CALL_SOURCES = ("api_calls",)
+# Dimensions a model call carries itself; the others are matched through its rollup row.
+CALL_FIELDS = ("provider", "model", "route", "customer", "feature", "environment")
+SEPARATOR = "\x1f"  # between the parts of a call's slice key (no dimension value holds it)
+LINE_KINDS = ("bill_line", "usage_event", "gpu_hour")
+
+
+class ExploreError(ValueError):
+    """A request the explorer cannot answer: `field` and the message say why."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to explore: the grouping (at most two dimensions) and filters {dimension: (values, '' = is empty)}."""
+
+    group_by: tuple = ()
+    filters: dict = field(default_factory=dict)
+
+
+def explore_query(params) -> Query:
+    """The grouping and filters of query parameters (`group_by=a,b`, `<dimension>=v1,v2`, `(none)` for empty), or
+    ExploreError."""
+    group_by = tuple(g.strip() for g in _values(params, "group_by") if g.strip())
+    for name in group_by:
+        _check_dimension(name, "group_by")
+    if len(group_by) > MAX_GROUP_BY:
+        raise ExploreError("group_by", f"Group by one or two dimensions, not {len(group_by)}.")
+    if len(set(group_by)) != len(group_by):
+        raise ExploreError("group_by", "Group by two different dimensions.")
+    filters = {}
+    for name in [*DIMENSIONS, *sorted(NOT_KEPT)]:
+        if name not in params:
+            continue
+        _check_dimension(name, name)
+        values = tuple(dict.fromkeys("" if v.strip() == EMPTY else v.strip() for v in _values(params, name)))
+        if name == "source":
+            unknown = [v for v in values if v not in SOURCE_KINDS]
+            if unknown:
+                raise ExploreError("source", f"Unknown source {unknown[0]!r}: one of {', '.join(SOURCE_KINDS)}.")
+        if values:
+            filters[name] = values
+    return Query(group_by=group_by, filters=filters)
+
+
+def _values(params, name) -> list[str]:
+    """A parameter's values, repeated or comma-separated."""
+    getlist = getattr(params, "getlist", None)
+    raw = getlist(name) if getlist else ([params[name]] if name in params else [])
+    return [v for text in raw for v in str(text).split(",")]
+
+
+def _check_dimension(name: str, field_name: str) -> None:
+    if name in NOT_KEPT:
+        raise ExploreError(field_name, f"{name} is not kept on the rollups yet: group or filter by host or provider.")
+    if name not in DIMENSIONS:
+        raise ExploreError(field_name, f"Unknown dimension {name!r}: one of {', '.join(DIMENSIONS)}.")
+
+
+def _source_kind():
+    """Which of SOURCE_KINDS a rollup row is, as an SQL expression."""
+    return Case(
+        When(~Q(kind="allocated"), then=F("kind")),
+        When(source__in=CALL_SOURCES, then=Value("api_call")),
+        When(source__in=GPU_TIME_SOURCES, then=Value("gpu_time")),
+        default=Value("bill_line"),
+        output_field=CharField(),
+    )
+
+
+def _rollups(*, org, start: date, end: date, query: Query):
+    """The org's rollup rows in its currency for [start, end), filtered by `query`."""
+    rows = Rollup.objects.for_org(org).filter(day__gte=start, day__lt=end, currency=org.currency)
+    rows = rows.annotate(source_kind=_source_kind())
+    for name, values in query.filters.items():
+        rows = rows.filter(**{f"{DIMENSIONS[name]}__in": values})
+    return rows
+
+
+def _previous_start(start: date, end: date) -> date:
+    return start - (end - start)
+
+
+def explore_groups(*, org, start: date, end: date, query: Query) -> dict:
+    """{currency, total, previous_total, change, groups: [{dimension values, amount, previous, change,
+    unpriced_calls}]} of [start, end) against the period of the same length before it: one GROUP BY on Rollup.
+    Groups are the ones with cost in the period, largest first; empty values are EMPTY."""
+    before = _previous_start(start, end)
+    columns = [DIMENSIONS[name] for name in query.group_by]
+    money = DecimalField(max_digits=30, decimal_places=10)
+    rows = (
+        _rollups(org=org, start=before, end=end, query=query)
+        .values(*columns)
+        .annotate(
+            amount=Sum(Case(When(day__gte=start, then=F("cost_amount")), output_field=money)),
+            previous=Sum(Case(When(day__lt=start, then=F("cost_amount")), output_field=money)),
+            unpriced=Sum(Case(When(day__gte=start, then=F("unpriced_calls")), default=0)),
+        )
+        .order_by()
+    )
+    groups, total, previous_total, has_previous = [], ZERO, ZERO, False
+    for row in rows:
+        previous = row["previous"]
+        if previous is not None:
+            previous_total += previous
+            has_previous = True
+        if row["amount"] is None:
+            continue  # only in the previous period
+        total += row["amount"]
+        group = {name: row[DIMENSIONS[name]] or EMPTY for name in query.group_by}
+        group.update(amount=row["amount"], previous=previous, change=_change(row["amount"], previous),
+                     unpriced_calls=int(row["unpriced"] or 0))  # fmt: skip
+        groups.append(group)
+    groups.sort(key=lambda g: (-g["amount"], *(g[n] for n in query.group_by)))
+    has_rows = bool(groups)
+    previous_total = previous_total if has_previous else None
+    return {
+        "currency": org.currency,
+        "total": total if has_rows else None,
+        "previous_total": previous_total,
+        "change": _change(total, previous_total) if has_rows else None,
+        "previous_start": before,
+        "previous_end": start,
+        "groups": groups,
+    }
+
+
+def _change(amount, previous):
+    """The relative change against `previous`; None where it is unknown or zero."""
+    if amount is None or not previous:
+        return None
+    return (amount - previous) / abs(previous)
+
+
+def explore_series(*, org, start: date, end: date, query: Query, by_week: bool) -> dict:
+    """{day or week start: {first dimension's value: amount}} of [start, end) for the stacked chart."""
+    columns = [DIMENSIONS[query.group_by[0]]] if query.group_by else []
+    rows = (
+        _rollups(org=org, start=start, end=end, query=query)
+        .values("day", *columns)
+        .annotate(amount=Sum("cost_amount"))
+        .order_by()
+    )
+    series = {}
+    for row in rows:
+        day = as_day(row["day"])
+        if by_week:
+            day -= timedelta(days=day.weekday())
+        name = (row[columns[0]] or EMPTY) if columns else "Total"
+        bucket = series.setdefault(day, {})
+        bucket[name] = bucket.get(name, ZERO) + row["amount"]
+    return dict(sorted(series.items()))
+
+
+# --- Source rows ---
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page of lines ends: the last row's moment, kind and id (rows are ordered by all three)."""
+
+    at: datetime
+    kind: str
+    id: int
+
+    def encode(self) -> str:
+        text = json.dumps([self.at.isoformat(), self.kind, self.id])
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> "Cursor":
+        try:
+            at, kind, pk = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            cursor = cls(datetime.fromisoformat(at), kind, int(pk))
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+            raise ExploreError("cursor", "Unknown cursor: pass the `next` of the previous page.") from exc
+        if cursor.kind not in LINE_KINDS or cursor.at.tzinfo is None:
+            raise ExploreError("cursor", "Unknown cursor: pass the `next` of the previous page.")
+        return cursor
+
+
+def _after(cursor: Cursor | None, kind: str, at_field: str) -> Q:
+    """The rows of one kind after `cursor` in (moment, kind, id) order."""
+    if cursor is None:
+        return Q()
+    rank, mine = LINE_KINDS.index(cursor.kind), LINE_KINDS.index(kind)
+    if mine > rank:
+        return Q(**{f"{at_field}__gte": cursor.at})
+    if mine < rank:
+        return Q(**{f"{at_field}__gt": cursor.at})
+    return Q(**{f"{at_field}__gt": cursor.at}) | Q(**{at_field: cursor.at, "id__gt": cursor.id})
+
+
+def _wants(query: Query, *kinds) -> bool:
+    sources = query.filters.get("source")
+    return sources is None or any(k in sources for k in kinds)
+
+
+def _bill_lines(*, org, start, end, query: Query):
+    """The bill lines behind the filtered rollup rows (each once), through their `cost_line_ids`."""
+    rollups = _rollups(org=org, start=start, end=end, query=query).exclude(cost_line_ids=[]).values("cost_line_ids")
+    sql, params = rollups.query.sql_with_params()
+    if connection.vendor == "postgresql":
+        ids = f"SELECT (jsonb_array_elements_text(r.cost_line_ids))::bigint FROM ({sql}) r"  # noqa: S608 - ORM SQL
+    else:
+        ids = f"SELECT CAST(j.value AS INTEGER) FROM ({sql}) r, json_each(r.cost_line_ids) j"  # noqa: S608 - ORM SQL
+    return CostLine.objects.for_org(org).filter(id__in=RawSQL(ids, params))  # noqa: S611 - params bound
+
+
+def _call_filters(query: Query) -> tuple[Q, bool]:
+    """Filters on a model call's own fields, and whether others (plan, bucket, label, owner, host) need its rollup."""
+    own = Q()
+    for name, values in query.filters.items():
+        if name in CALL_FIELDS:
+            own &= Q(**{f"{name}__in": values})
+    return own, any(name not in CALL_FIELDS and name != "source" for name in query.filters)
+
+
+def _usage_events(*, org, start, end, query: Query):
+    """The model calls behind the filtered rollup rows: by their own fields, and through a rollup row of their day
+    where the filters name dimensions a call does not carry."""
+    if not _wants(query, "api_call"):
+        return UsageEvent.objects.none()
+    since, until = datetime.combine(start, datetime.min.time(), UTC), datetime.combine(end, datetime.min.time(), UTC)
+    own, through_rollup = _call_filters(query)
+    events = UsageEvent.objects.for_org(org).filter(own, occurred_at__gte=since, occurred_at__lt=until)
+    if through_rollup:
+        events = events.filter(_call_slices(org=org, start=start, end=end, query=query))
+    return events
+
+
+def _call_slices(*, org, start, end, query: Query) -> Q:
+    """Calls whose (day, provider, model, route, customer, feature, environment) is one of the filtered rollup rows':
+    the rows are read first (a few thousand slices at most), then matched as one array (a hashed lookup)."""
+    rollups = _rollups(org=org, start=start, end=end, query=query).filter(source__in=CALL_SOURCES)
+    if connection.vendor != "postgresql":
+        sql, params = rollups.values("day", *CALL_FIELDS).query.sql_with_params()
+        match = f"(date(occurred_at), {', '.join(CALL_FIELDS)}) IN (SELECT * FROM ({sql}) r)"  # noqa: S608 - ORM SQL
+        return Q(RawSQL(match, params, output_field=BooleanField()))  # noqa: S611 - params bound
+    slices = rollups.values_list("day", *CALL_FIELDS).distinct().order_by()
+    keys = sorted({SEPARATOR.join([as_day(day).isoformat(), *rest]) for day, *rest in slices})
+    if not keys:
+        return Q(pk__in=[])
+    columns = ", ".join(CALL_FIELDS)
+    match = f"concat_ws(chr(31), ((occurred_at AT TIME ZONE 'UTC')::date)::text, {columns}) = ANY(%s)"
+    return Q(RawSQL(match, [keys], output_field=BooleanField()))  # noqa: S611 - params bound
+
+
+def _gpu_hours(*, org, start, end, query: Query):
+    """The GPU-hours of the period on the filtered hosts (only where the filters are about hosts: a GPU-hour is not
+    split by customer, feature or model)."""
+    about_hosts = {"host", "owner", "provider", "source"}
+    if not _wants(query, "gpu_time", "idle") or any(n not in about_hosts for n in query.filters):
+        return GpuHour.objects.none()
+    since, until = datetime.combine(start, datetime.min.time(), UTC), datetime.combine(end, datetime.min.time(), UTC)
+    hours = GpuHour.objects.for_org(org).filter(hour__gte=since, hour__lt=until)
+    for name, column in (
+        ("host", "gpu__host__name"),
+        ("owner", "gpu__host__owner"),
+        ("provider", "gpu__host__provider"),
+    ):
+        if name in query.filters:
+            hours = hours.filter(**{f"{column}__in": query.filters[name]})
+    return hours
+
+
+BILL_LINE_COLUMNS = ("id", "charge_period_start", "billed_cost_amount", "currency", "provider", "service_name",
+                     "resource_id", "resource_name", "customer", "feature", "environment", "consumed_quantity",
+                     "consumed_unit", "source_row", "upload__code", "upload__original_name")  # fmt: skip
+CALL_COLUMNS = ("id", "occurred_at", "cost_amount", "currency", "provider", "model", "customer", "feature",
+                "environment", "input_tokens", "output_tokens", "source_row", "upload__code",
+                "upload__original_name")  # fmt: skip
+HOUR_COLUMNS = ("id", "hour", "busy_seconds", "idle_seconds", "gpu__name", "gpu__host__name", "gpu__host__provider")
+
+
+def _line_sources(*, org, start, end, query: Query) -> list:
+    """(kind, queryset, moment field, row -> line dict) for each kind of source row."""
+    bills = _bill_lines(org=org, start=start, end=end, query=query).select_related("upload")
+    events = _usage_events(org=org, start=start, end=end, query=query).select_related("upload")
+    hours = _gpu_hours(org=org, start=start, end=end, query=query).select_related("gpu__host")
+    return [
+        ("bill_line", bills.only(*BILL_LINE_COLUMNS), "charge_period_start", _bill_line),
+        ("usage_event", events.only(*CALL_COLUMNS), "occurred_at", _usage_event),
+        ("gpu_hour", hours.only(*HOUR_COLUMNS), "hour", _gpu_hour),
+    ]
+
+
+def _bill_line(line) -> dict:
+    return {"kind": "bill_line", "id": line.id, "at": line.charge_period_start,
+            "day": line.charge_period_start.date(), "amount": line.billed_cost_amount, "currency": line.currency,
+            "provider": line.provider, "service": line.service_name, "resource": line.resource_id or line.resource_name,
+            "model": "", "customer": line.customer, "feature": line.feature, "environment": line.environment,
+            "quantity": line.consumed_quantity, "unit": line.consumed_unit, "upload": line.upload.code,
+            "upload_name": line.upload.original_name, "source_row": line.source_row}  # fmt: skip
+
+
+def _usage_event(event) -> dict:
+    upload = event.upload
+    return {"kind": "usage_event", "id": event.id, "at": event.occurred_at, "day": event.occurred_at.date(),
+            "amount": event.cost_amount, "currency": event.currency, "provider": event.provider, "service": "",
+            "resource": "", "model": event.model, "customer": event.customer, "feature": event.feature,
+            "environment": event.environment,
+            "quantity": (event.input_tokens or 0) + (event.output_tokens or 0)
+            if event.input_tokens is not None or event.output_tokens is not None else None,
+            "unit": "tokens", "upload": upload.code if upload else None,
+            "upload_name": upload.original_name if upload else "", "source_row": event.source_row}  # fmt: skip
+
+
+def _gpu_hour(hour) -> dict:
+    host, busy_hours = hour.gpu.host, (Decimal(hour.busy_seconds) / 3600).quantize(Decimal("0.001"))
+    return {"kind": "gpu_hour", "id": hour.id, "at": hour.hour, "day": hour.hour.date(), "amount": None,
+            "currency": "", "provider": host.provider, "service": "", "model": "", "customer": "", "feature": "",
+            "resource": f"{host.name} {hour.gpu.name}".strip(), "environment": "", "quantity": busy_hours,
+            "unit": "busy GPU-hours", "upload": None,
+            "upload_name": "", "source_row": None}  # fmt: skip
+
+
+def explore_lines(*, org, start: date, end: date, query: Query, cursor: Cursor | None = None,
+                  limit: int = LINES_PAGE) -> dict:  # fmt: skip
+    """{lines, next}: up to `limit` source rows behind the filtered rollup rows, after `cursor`, ordered by
+    (moment, kind, id); `next` is the cursor of the following page or None. One query per kind of row."""
+    found = []
+    for kind, rows, at_field, as_line in _line_sources(org=org, start=start, end=end, query=query):
+        page = rows.filter(_after(cursor, kind, at_field)).order_by(at_field, "id")[: limit + 1]
+        found += [as_line(r) for r in page]
+    found.sort(key=lambda line: (line["at"], LINE_KINDS.index(line["kind"]), line["id"]))
+    lines = found[:limit]
+    more = len(found) > limit
+    last = lines[-1] if lines else None
+    return {"lines": lines, "next": Cursor(last["at"], last["kind"], last["id"]).encode() if more else None}
+
+
+def explore_lines_all(*, org, start: date, end: date, query: Query, chunk: int = 2000):
+    """Every source row behind the filtered rollup rows, kind after kind, read in chunks (for a streamed export)."""
+    for _, rows, at_field, as_line in _line_sources(org=org, start=start, end=end, query=query):
+        for row in rows.order_by(at_field, "id").iterator(chunk_size=chunk):
+            yield as_line(row)

@@ -1,0 +1,241 @@
+"""The cost explorer, as a user drives it through GET explore/ and explore/lines/ on the demo organisation: totals
+that match the ledger, groups, filters (several values, "is empty"), two dimensions, the previous period, the bill
+lines behind a group, CSV exports and cursor pages; and the tenancy every endpoint has."""
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.test import SimpleTestCase
+from django.utils import timezone
+
+from accounts.models import Membership, Organization, Role
+from finops.exports import csv_cell
+from finops.selectors.explore import ExploreError, explore_query
+from finops.selectors.ledger import ledger_summary
+from finops.services.rollups import rollups_refresh
+from tests.base import BaseTestCase
+from tests.demo import demo_org
+from tests.ingest.helpers import ApiClientMixin
+
+EXPLORE, LINES = "/api/v1/explore/", "/api/v1/explore/lines/"
+
+
+class ExploreApiTests(ApiClientMixin, BaseTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.demo = demo_org()
+        cls.demo_org = Organization.objects.get(code=cls.demo["org"])
+        Membership.objects.create(org=cls.demo_org, user=cls.bob, role=Role.VIEWER)
+        today = timezone.now().date()
+        cls.start, cls.end = today - timedelta(days=28), today + timedelta(days=1)
+        cls.period = {"start": cls.start.isoformat(), "end": cls.end.isoformat()}
+
+    def setUp(self):
+        self.make_keys()
+
+    def get(self, path, status=200, **params):
+        response = self.client.get(path, {**self.period, **params}, HTTP_AUTHORIZATION=f"Bearer {self.demo['api_key']}")
+        self.assertEqual(response.status_code, status, getattr(response, "content", b"")[:400])
+        return response
+
+    def explore(self, **params) -> dict:
+        return self.get(EXPLORE, **params).json()
+
+    def test_it_totals_the_same_as_the_ledger_to_the_cent(self):
+        summary = ledger_summary(org=self.demo_org, start=self.start, end=self.end)
+        body = self.explore()
+        self.assertEqual(Decimal(body["total"]), summary["billed_total"])
+        self.assertGreater(summary["billed_total"], 1000)
+        self.assertEqual(
+            (body["start"], body["end"], body["currency"]), (self.period["start"], self.period["end"], "USD")
+        )
+
+    def test_the_groups_by_provider_sum_to_the_total(self):
+        body = self.explore(group_by="provider")
+        providers = {g["provider"] for g in body["groups"]}
+        self.assertTrue({"AWS", "Lambda", "(none)"} <= providers, providers)
+        self.assertEqual(sum(Decimal(g["amount"]) for g in body["groups"]), Decimal(body["total"]))
+        self.assertEqual(body["total"], self.explore()["total"])
+        amounts = [Decimal(g["amount"]) for g in body["groups"]]
+        self.assertEqual(amounts, sorted(amounts, reverse=True))
+
+    def test_a_filter_of_two_values_keeps_only_their_cost(self):
+        by_provider = {g["provider"]: Decimal(g["amount"]) for g in self.explore(group_by="provider")["groups"]}
+        body = self.explore(provider="AWS,Lambda", group_by="provider")
+        self.assertEqual({g["provider"] for g in body["groups"]}, {"AWS", "Lambda"})
+        self.assertEqual(Decimal(body["total"]), by_provider["AWS"] + by_provider["Lambda"])
+        self.assertEqual(body["filters"], {"provider": ["AWS", "Lambda"]})
+        repeated = self.explore(provider=["AWS", "Lambda"])  # ?provider=AWS&provider=Lambda
+        self.assertEqual((repeated["filters"], repeated["total"]), (body["filters"], body["total"]))
+
+    def test_is_empty_finds_the_untagged_cost(self):
+        by_customer = {g["customer"]: Decimal(g["amount"]) for g in self.explore(group_by="customer")["groups"]}
+        untagged = self.explore(customer="(none)", group_by="customer")
+        self.assertEqual([g["customer"] for g in untagged["groups"]], ["(none)"])
+        self.assertEqual(Decimal(untagged["total"]), by_customer["(none)"])
+        tagged = sum((a for c, a in by_customer.items() if c != "(none)"), Decimal(0))
+        self.assertGreater(tagged, 0)
+        self.assertEqual(Decimal(untagged["total"]) + tagged, Decimal(self.explore()["total"]))
+
+    def test_it_groups_by_two_dimensions(self):
+        body = self.explore(group_by="host,source")
+        self.assertTrue(all(set(g) >= {"host", "source", "amount"} for g in body["groups"]))
+        sources = {g["source"] for g in body["groups"]}
+        self.assertTrue({"bill_line", "gpu_time", "idle", "unmeasured", "unattributed", "api_call"} >= sources)
+        self.assertIn("idle", sources)
+        self.assertEqual(sum(Decimal(g["amount"]) for g in body["groups"]), Decimal(body["total"]))
+        by_host = {g["host"]: Decimal(g["amount"]) for g in self.explore(group_by="host")["groups"]}
+        host = next(h for h in by_host if h != "(none)")
+        self.assertEqual(sum(Decimal(g["amount"]) for g in body["groups"] if g["host"] == host), by_host[host])
+
+    def test_it_compares_with_the_previous_period_of_the_same_length(self):
+        today = timezone.now().date()
+        monday = today - timedelta(days=today.weekday() + 7)
+        week = {"start": monday.isoformat(), "end": (monday + timedelta(days=7)).isoformat()}
+        before = {"start": (monday - timedelta(days=7)).isoformat(), "end": monday.isoformat()}
+        body = self.explore(**week, group_by="provider")
+        earlier = {g["provider"]: g["amount"] for g in self.explore(**before, group_by="provider")["groups"]}
+        self.assertEqual((body["previous_start"], body["previous_end"]), (before["start"], before["end"]))
+        self.assertEqual(body["previous_total"], self.explore(**before)["total"])
+        aws = next(g for g in body["groups"] if g["provider"] == "AWS")
+        self.assertEqual(aws["previous"], earlier["AWS"])
+        expected = (Decimal(aws["amount"]) - Decimal(aws["previous"])) / Decimal(aws["previous"])
+        self.assertAlmostEqual(Decimal(aws["change"]), expected, places=8)
+        first = self.explore(
+            start=(today - timedelta(days=400)).isoformat(), end=(today - timedelta(days=300)).isoformat()
+        )
+        self.assertEqual(
+            (first["total"], first["previous_total"], first["change"], first["groups"]), (None, None, None, [])
+        )
+
+    def lines(self, **params) -> list[dict]:
+        """Every line of the filters, page after page."""
+        found, cursor = [], None
+        for _ in range(200):
+            page = self.get(LINES, **params, **({"cursor": cursor} if cursor else {})).json()
+            found += page["lines"]
+            cursor = page["next"]
+            if cursor is None:
+                return found
+        self.fail("the cursor never ended")
+
+    def test_the_bill_lines_of_a_group_sum_to_its_amount(self):
+        group = self.explore(provider="AWS", source="bill_line")
+        lines = self.lines(provider="AWS", source="bill_line", limit=1000)
+        self.assertGreater(len(lines), 100)
+        self.assertEqual({line["kind"] for line in lines}, {"bill_line"})
+        self.assertEqual(sum(Decimal(line["amount"]) for line in lines), Decimal(group["total"]))
+        line = lines[0]
+        self.assertIsNotNone(line["upload"])
+        self.assertGreaterEqual(line["source_row"], 2)
+
+    def test_the_cursor_returns_every_row_once(self):
+        params = {"host": "infer-a100-01", "limit": 7}
+        small_pages = self.lines(**params)
+        one_page = self.get(LINES, **{**params, "limit": 1000}).json()
+        self.assertIsNone(one_page["next"])
+        self.assertGreater(len(small_pages), 7)
+        self.assertEqual([(r["kind"], r["id"]) for r in small_pages], [(r["kind"], r["id"]) for r in one_page["lines"]])
+        self.assertEqual(len({(r["kind"], r["id"]) for r in small_pages}), len(small_pages))
+        self.assertEqual({r["kind"] for r in small_pages}, {"bill_line", "gpu_hour"})
+
+    def test_the_calls_of_a_customer_are_listed(self):
+        lines = self.lines(source="api_call", customer="cust-003", limit=1000)
+        self.assertTrue(lines)
+        self.assertEqual({(r["kind"], r["customer"]) for r in lines}, {("usage_event", "cust-003")})
+        by_plan = self.explore(source="api_call", group_by="plan")["groups"]
+        plan = next(g["plan"] for g in by_plan if g["plan"] != "(none)")
+        self.assertTrue(self.lines(source="api_call", plan=plan, limit=1000))  # matched through the rollup rows
+
+    def read_csv(self, response) -> list[list[str]]:
+        self.assertTrue(response["Content-Type"].startswith("text/csv"))
+        return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    def test_the_csv_of_groups_sums_to_the_json_total(self):
+        body = self.explore(group_by="provider,source")
+        rows = self.read_csv(self.get(EXPLORE, group_by="provider,source", format="csv"))
+        self.assertEqual(rows[0], ["provider", "source", "amount", "previous", "change", "currency"])
+        *groups, total = rows[1:]
+        self.assertEqual(len(groups), len(body["groups"]))
+        self.assertEqual(sum(Decimal(r[2]) for r in groups), Decimal(body["total"]))
+        self.assertEqual((total[0], Decimal(total[2])), ("Total", Decimal(body["total"])))
+
+    def test_the_csv_of_lines_has_every_line_and_the_total(self):
+        lines = self.lines(provider="Lambda", source="bill_line", limit=1000)
+        rows = self.read_csv(self.get(LINES, provider="Lambda", source="bill_line", format="csv"))
+        *body, total = rows[1:]
+        self.assertEqual(len(body), len(lines))
+        self.assertEqual(Decimal(total[3]), sum(Decimal(r["amount"]) for r in lines))
+
+    def test_it_refuses_unknown_dimensions_and_more_than_two(self):
+        cases = [({"group_by": "colour"}, "group_by", "Unknown dimension 'colour'"),
+                 ({"group_by": "provider,host,customer"}, "group_by", "one or two dimensions, not 3"),
+                 ({"group_by": "service"}, "group_by", "not kept on the rollups"),
+                 ({"source": "magic"}, "source", "Unknown source 'magic'"),
+                 ({"cursor": "nope"}, "cursor", "Unknown cursor")]  # fmt: skip
+        for params, field, message in cases:
+            with self.subTest(params=params):
+                path = LINES if "cursor" in params else EXPLORE
+                body = self.get(path, status=400, **params).json()
+                self.assertIn(message, body[field][0])
+        self.assertIn("period", self.get(EXPLORE, status=400, start="2026-11-09", end="2026-11-02").json())
+
+    def test_it_hides_other_orgs(self):
+        for path in (EXPLORE, LINES):
+            with self.subTest(path=path):
+                other = self.client.get(
+                    path, {"org": self.demo_org.code}, HTTP_AUTHORIZATION=f"Bearer {self.charlie_key}"
+                )
+                self.assertEqual(other.status_code, 404)
+                mine = self.client.get(path, self.period, HTTP_AUTHORIZATION=f"Bearer {self.charlie_key}").json()
+                self.assertEqual(mine.get("groups", mine.get("lines")), [])
+                self.assertEqual(self.client.get(path).status_code, 401)
+
+    def test_a_viewer_reads_it_with_a_session(self):
+        self.client.force_login(self.bob)
+        response = self.client.get(EXPLORE, {**self.period, "org": self.demo_org.code})
+        self.assertEqual(response.status_code, 200, response.content[:300])
+        self.assertEqual(response.json()["total"], self.explore()["total"])
+
+
+class ExploreUnitTests(SimpleTestCase):
+    def test_a_formula_cell_is_escaped(self):
+        for text in ("=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"):
+            self.assertEqual(csv_cell(text), "'" + text)
+        self.assertEqual(csv_cell("acme"), "acme")
+        self.assertEqual(csv_cell(Decimal("-1.5")), "-1.5000000000")  # a number is not text
+        self.assertEqual(csv_cell(None), "")
+
+    def test_the_query_reads_lists_and_empty(self):
+        query = explore_query({"group_by": "host, provider", "customer": "acme,(none)"})
+        self.assertEqual(query.group_by, ("host", "provider"))
+        self.assertEqual(query.filters, {"customer": ("acme", "")})
+        with self.assertRaises(ExploreError):
+            explore_query({"group_by": "host,host"})
+
+
+class ExploreCsvEscapeTests(ApiClientMixin, BaseTestCase):
+    def setUp(self):
+        self.make_keys()
+
+    def test_a_cell_that_looks_like_a_formula_is_escaped(self):
+        at = (timezone.now() - timedelta(days=2)).replace(microsecond=0).isoformat()
+        events = [{"event_id": f"e{i}", "timestamp": at, "provider": "openai", "model": "gpt-4o-mini",
+                   "customer": "=HYPERLINK(\"http://x\")", "input_tokens": 1000, "output_tokens": 10,
+                   "cost": "0.50", "currency": "USD"} for i in range(2)]  # fmt: skip
+        self.post_events(events, key=self.write_key)
+        rollups_refresh(org=self.org)
+        params = {"start": (timezone.now() - timedelta(days=7)).date().isoformat(), "group_by": "customer"}
+        body = self.api_get(f"{EXPLORE}?{urlencode(params)}").json()
+        self.assertEqual([(g["customer"], g["amount"]) for g in body["groups"]],
+                         [('=HYPERLINK("http://x")', "1.0000000000")])  # fmt: skip
+        response = self.api_get(f"{EXPLORE}?{urlencode({**params, 'format': 'csv'})}")
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        self.assertEqual(rows[1][:2], ['\'=HYPERLINK("http://x")', "1.0000000000"])
+        response = self.api_get(f"{LINES}?{urlencode({**params, 'format': 'csv'})}")
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        self.assertEqual({r[9] for r in rows[1:-1]}, {'\'=HYPERLINK("http://x")'})
