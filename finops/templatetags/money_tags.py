@@ -55,7 +55,12 @@ def figures(row, currency):
     ]
 
 
+ACRONYMS = {"gpu": "GPU", "gpus": "GPUs", "api": "API", "ai": "AI", "llm": "LLM", "p90": "p90"}
+
+
 @register.filter
 def humanize_key(key):
-    """'cost_per_completed_job' -> 'Cost per completed job'."""
-    return str(key).replace("_", " ").capitalize()
+    """'cost_per_completed_job' -> 'Cost per completed job'; 'gpu_hours' -> 'GPU hours' (acronyms as people write
+    them)."""
+    words = str(key).replace("_", " ").capitalize().split(" ")
+    return " ".join(ACRONYMS.get(word.lower(), word) for word in words)
