@@ -35,7 +35,7 @@ def prices(request, org_code):
         else:
             messages.success(
                 request,
-                f"Price saved for {override.provider} / {override.model} from {override.effective_from:%Y-%m-%d}; "
+                f"Price saved for {override.provider} / {override.model} from {override.effective_from:%-d %b %Y}; "
                 "its calls are priced with it.",
             )
             return redirect("pricing-prices", org_code=org.code)

@@ -92,7 +92,7 @@ class PricesPageTests(BaseTestCase):
         self.assertIsNone(costs["old"])  # before the price's date: still unpriced
         self.assertIsNone(costs["llama"])
         response = self.client.get(self.url())
-        self.assertContains(response, "Price saved for openai / ft:gpt-4o:acme from 2026-03-01")
+        self.assertContains(response, "Price saved for openai / ft:gpt-4o:acme from 1 Mar 2026")
         self.assertContains(response, "$3.75")
         self.assertContains(response, "fine-tune, list price")
         self.assertEqual(UsageEvent.objects.get(org=self.charlies_org).cost_source, "unpriced")
