@@ -157,13 +157,14 @@ def plan_cost_histogram(plans: list[dict], customers: list[dict], target_margin_
     ]  # fmt: skip
     notes = [
         {"x": x, "y": 1, "xref": "x", "yref": "paper", "text": text, "showarrow": False, "yanchor": "bottom",
+         "xanchor": "left" if x == 100 else "right",  # the two labels lean apart, never on each other
          "font": {"size": 11}}
         for x, text in lines
     ]  # fmt: skip
     layout = {
         "barmode": "overlay",
         "title": {
-            "text": "AI cost per customer as a share of the plan's price",
+            "text": "AI cost per customer, by plan",
             "font": {"size": 14},
             "x": 0.01,
             "xanchor": "left",
