@@ -403,12 +403,14 @@ def bucket_trend_figure(trend: dict, currency: str) -> dict:
         name = plot_text(names.get(bucket, bucket or "Other"))
         marker = {"color": BUCKET_COLOURS.get(bucket, "#5c6777")}
         if bucket in APART_BUCKETS:
-            marker["pattern"] = {"shape": "/", "fgcolor": "#ffffff", "size": 6, "solidity": 0.3}
+            marker["pattern"] = {"shape": "/", "fillmode": "overlay", "fgcolor": "#ffffff", "size": 6, "solidity": 0.3}
         traces.append({"type": "bar", "name": name, "x": x, "y": [float(a) for a in amounts], "marker": marker,
                        "hovertemplate": f"week of {DAY_HOVER}: {amount}<extra>{name}</extra>"})  # fmt: skip
     layout = {
         "barmode": "stack",
-        "xaxis": {"type": "date", "tickformat": DAY_TICKS, "title": {"text": "Week starting"}, "tickvals": x},
+        # Each bar is a week, named by its Monday ("week of" on hover); every other Monday is written under its bar,
+        # the last week's included, so the dates fit a phone without turning.
+        "xaxis": {"type": "date", "tickformat": DAY_TICKS, "tickvals": x[-1::-2][::-1], "automargin": True},
         "yaxis": money_axis(currency, "Spend per week"),
         "margin": {"l": 60, "r": 10, "t": 10, "b": 90},
         "height": 360,
