@@ -23,6 +23,7 @@ org_pages = [
     path("budgets/<uuid:code>/delete/", views.budget_remove, name="finops-budget-delete"),
     path("commitments/<uuid:code>/delete/", views.commitment_remove, name="finops-commitment-delete"),
     path("costs/", views.costs, name="finops-costs"),
+    path("explore/", views.explore, name="finops-explore"),
     path("customers/", views.customers, name="finops-customers"),
     path("customers/<path:customer>/", views.customer, name="finops-customer"),
     path("usage/", views.usage, name="finops-usage"),

@@ -25,6 +25,18 @@ from finops.charts import (
     plan_cost_histogram,
     usage_trend_figure,
 )
+from finops.explore_page import (
+    by_week,
+    explore_figure,
+    filter_chips,
+    narrowed,
+    page_params,
+    sort_groups,
+    sort_links,
+    url_with,
+    with_group_by,
+)
+from finops.exports import explore_groups_csv, explore_lines_csv
 from finops.forms import (
     BucketRuleForm,
     BudgetForm,
@@ -46,6 +58,17 @@ from finops.selectors.build_rent import gpu_rate_card, gpu_type_utilisation
 from finops.selectors.costs import cost_breakdown
 from finops.selectors.customers import customer_summary, customer_table, customer_trend, customer_usage
 from finops.selectors.economics import plan_overview
+from finops.selectors.explore import (
+    LINES_PAGE,
+    Cursor,
+    ExploreError,
+    Query,
+    explore_groups,
+    explore_lines,
+    explore_lines_all,
+    explore_query,
+    explore_series,
+)
 from finops.selectors.founder_facts import commitment_list
 from finops.selectors.founder_week import founder_table_for
 from finops.selectors.guided_check import guided_check_for, workflow_choices
@@ -154,6 +177,70 @@ def costs(request, org_code):
                "breakdown": breakdown, "figures": daily_cost_figure(breakdown["daily"], org.currency),
                "period": period}  # fmt: skip
     return _period_page(request, "finops/costs.html", context, period_error)
+
+
+@login_required
+@fresh_rollups
+def explore(request, org_code):
+    """The cost explorer: a period's cost grouped by one or two dimensions and filtered by any, as stacked bars and
+    a sortable table against the period before; a row or a bar narrows the filter, down to the source rows. The URL
+    holds the whole state; `?format=csv` exports the table shown."""
+    org = get_org_for_user(request, org_code)
+    period, period_error = period_for_page(request, tz=org.timezone)
+    if request.GET.get("add_dimension") in DIMENSION_LABELS:  # the add-a-filter form, into the URL as `<name>=value`
+        params = page_params(request.GET)
+        name, value = request.GET["add_dimension"], request.GET.get("add_value", "").strip() or "(none)"
+        return redirect(request.path + url_with(params, **{name: [*params.get(name, []), value]}))
+    params = with_group_by(page_params(request.GET))
+    explore_error = None
+    try:
+        query = explore_query(params)
+    except ExploreError as exc:
+        query, explore_error = Query(), str(exc)
+    show_lines = params.get("show") == ["lines"] and not explore_error
+    start, end = period.start, period.end
+    if request.GET.get("format") == "csv" and not explore_error:
+        name = f"explore-{'lines-' if show_lines else ''}{start}-{end}.csv"
+        if show_lines:
+            return explore_lines_csv(explore_lines_all(org=org, start=start, end=end, query=query), name)
+        return explore_groups_csv(explore_groups(org=org, start=start, end=end, query=query), query.group_by, name)
+    result = explore_groups(org=org, start=start, end=end, query=query)
+    sort = (params.get("sort") or ["-amount"])[0]
+    groups = sort_groups(result["groups"], sort, query.group_by)
+    for group in groups:
+        group["drill_url"] = url_with(narrowed(params, group, query.group_by), show="lines")
+    context = {"org": org, "page": "explore", "period": period, "result": result, "groups": groups,
+               "query": query, "params": params, "explore_error": explore_error, "show_lines": show_lines,
+               "sort_links": sort_links(params, sort, query.group_by), "chips": filter_chips(params),
+               "csv_url": url_with(params, format="csv"), "groups_url": url_with(params, show=None),
+               "dimensions": list(DIMENSION_LABELS.items()), "group_by": [*query.group_by, "", ""][:2]}  # fmt: skip
+    context["previous_last"] = result["previous_end"] - timedelta(days=1)
+    if show_lines:
+        try:
+            cursor = Cursor.decode(request.GET["cursor"]) if request.GET.get("cursor") else None
+        except ExploreError:
+            cursor = None
+        context["lines"] = explore_lines(org=org, start=start, end=end, query=query, cursor=cursor, limit=LINES_PAGE)
+        next_cursor = context["lines"]["next"]
+        context["next_url"] = url_with(params, cursor=next_cursor) if next_cursor else None
+        context["first_url"] = url_with(params) if cursor else None
+    else:
+        weekly = by_week(period, (params.get("by") or [None])[0])
+        series = explore_series(org=org, start=start, end=end, query=query, by_week=weekly)
+        context["figure"] = explore_figure(series, params, group_by=query.group_by, currency=org.currency,
+                                           weekly=weekly)  # fmt: skip
+        context["weekly"] = weekly
+        context["by_url"] = url_with(params, by="day" if weekly else "week")
+    status = 400 if explore_error else None
+    response = _period_page(request, "finops/explore.html", context, period_error)
+    if status:
+        response.status_code = status
+    return response
+
+
+DIMENSION_LABELS = {"provider": "Provider", "host": "GPU host", "customer": "Customer", "plan": "Plan",
+                    "feature": "Feature", "model": "Model", "route": "Route", "environment": "Environment",
+                    "owner": "Owner (team)", "bucket": "Bucket", "label": "Label", "source": "Source kind"}  # fmt: skip
 
 
 @login_required

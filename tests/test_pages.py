@@ -57,6 +57,11 @@ class CostsPageTests(OrgPageTestsMixin, BaseTestCase):
     heading = "No bill lines yet"
 
 
+class ExplorePageTests(OrgPageTestsMixin, BaseTestCase):
+    url_name = "finops-explore"
+    heading = "No cost in this period for these filters"
+
+
 class CustomersPageTests(OrgPageTestsMixin, BaseTestCase):
     url_name = "finops-customers"
     heading = "No customers yet"

@@ -38,6 +38,7 @@ FORECAST = "/api/v1/forecast/"
 PAGES = [
     "finops-founder-table",
     "finops-costs",
+    "finops-explore",
     "finops-customers",
     "finops-customer",
     "finops-usage",
@@ -318,7 +319,8 @@ OUT_OF_RANGE = [
 ]
 DATE_PAGES = [  # every organisation page without a code in its URL; those with a period answer 400
     "finops-founder-table", "finops-thresholds", "finops-rules", "finops-decisions", "finops-commitments",
-    "finops-budgets", "finops-costs", "finops-customers", "finops-usage", "finops-plans", "finops-pricing-check",
+    "finops-budgets", "finops-costs", "finops-explore", "finops-customers", "finops-usage", "finops-plans",
+    "finops-pricing-check",
     "finops-build-vs-rent", "finops-gpus", "finops-gpu-resources", "finops-onboarding", "ingest-sources",
     "ingest-reconciliation", "pricing-prices",
 ]  # fmt: skip

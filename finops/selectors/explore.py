@@ -53,6 +53,7 @@ DIMENSIONS = {
 }
 # Named in the product, not kept on rollup rows yet: a clear 400 rather than a guess.
 NOT_KEPT = {"service", "resource"}
+SOURCE_ALIASES = {"api_calls": "api_call", "bill_lines": "bill_line"}  # the rollup's names, as other pages link
 SOURCE_KINDS = ("bill_line", "api_call", "gpu_time", "idle", "unmeasured", "unattributed")
 # Rollup sources of allocated cost that are agent-measured GPU time, and model calls; the rest are bill lines.
 GPU_TIME_SOURCES = ("gpu_bill", "gpu_rate")
@@ -96,6 +97,8 @@ def explore_query(params) -> Query:
         _check_dimension(name, name)
         values = tuple(dict.fromkeys("" if v.strip() == EMPTY else v.strip() for v in _values(params, name)))
         if name == "source":
+            values = tuple(dict.fromkeys(SOURCE_ALIASES.get(v, v) for v in values))
+        if name == "source":
             unknown = [v for v in values if v not in SOURCE_KINDS]
             if unknown:
                 raise ExploreError("source", f"Unknown source {unknown[0]!r}: one of {', '.join(SOURCE_KINDS)}.")
@@ -107,7 +110,8 @@ def explore_query(params) -> Query:
 def _values(params, name) -> list[str]:
     """A parameter's values, repeated or comma-separated."""
     getlist = getattr(params, "getlist", None)
-    raw = getlist(name) if getlist else ([params[name]] if name in params else [])
+    raw = getlist(name) if getlist else params.get(name, [])
+    raw = [raw] if isinstance(raw, str) else raw
     return [v for text in raw for v in str(text).split(",")]
 
 
@@ -149,16 +153,14 @@ def explore_groups(*, org, start: date, end: date, query: Query) -> dict:
     before = _previous_start(start, end)
     columns = [DIMENSIONS[name] for name in query.group_by]
     money = DecimalField(max_digits=30, decimal_places=10)
-    rows = (
-        _rollups(org=org, start=before, end=end, query=query)
-        .values(*columns)
-        .annotate(
-            amount=Sum(Case(When(day__gte=start, then=F("cost_amount")), output_field=money)),
-            previous=Sum(Case(When(day__lt=start, then=F("cost_amount")), output_field=money)),
-            unpriced=Sum(Case(When(day__gte=start, then=F("unpriced_calls")), default=0)),
-        )
-        .order_by()
-    )
+    sums = {
+        "amount": Sum(Case(When(day__gte=start, then=F("cost_amount")), output_field=money)),
+        "previous": Sum(Case(When(day__lt=start, then=F("cost_amount")), output_field=money)),
+        "unpriced": Sum(Case(When(day__gte=start, then=F("unpriced_calls")), default=0)),
+    }
+    rows = _rollups(org=org, start=before, end=end, query=query)
+    # The total only is one row: values() of no column would group by every column.
+    rows = rows.values(*columns).annotate(**sums).order_by() if columns else [rows.aggregate(**sums)]
     groups, total, previous_total, has_previous = [], ZERO, ZERO, False
     for row in rows:
         previous = row["previous"]

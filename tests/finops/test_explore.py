@@ -9,6 +9,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.test import SimpleTestCase
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, Role
@@ -49,6 +50,7 @@ class ExploreApiTests(ApiClientMixin, BaseTestCase):
         summary = ledger_summary(org=self.demo_org, start=self.start, end=self.end)
         body = self.explore()
         self.assertEqual(Decimal(body["total"]), summary["billed_total"])
+        self.assertEqual([Decimal(g["amount"]) for g in body["groups"]], [summary["billed_total"]])  # one group
         self.assertGreater(summary["billed_total"], 1000)
         self.assertEqual(
             (body["start"], body["end"], body["currency"]), (self.period["start"], self.period["end"], "USD")
@@ -239,3 +241,68 @@ class ExploreCsvEscapeTests(ApiClientMixin, BaseTestCase):
         response = self.api_get(f"{LINES}?{urlencode({**params, 'format': 'csv'})}")
         rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
         self.assertEqual({r[9] for r in rows[1:-1]}, {'\'=HYPERLINK("http://x")'})
+
+
+class ExplorePageTests(BaseTestCase):
+    """The page reads the same selectors as the API: its figures are the API's, and its URL holds its state."""
+
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.demo = demo_org()
+        cls.demo_org = Organization.objects.get(code=cls.demo["org"])
+        Membership.objects.create(org=cls.demo_org, user=cls.bob, role=Role.VIEWER)
+        today = timezone.now().date()
+        cls.period = {"start": (today - timedelta(days=14)).isoformat(), "end": today.isoformat()}
+
+    def setUp(self):
+        self.client.force_login(self.bob)
+
+    def page(self, status=200, **params):
+        response = self.client.get(reverse("finops-explore", kwargs={"org_code": self.demo_org.code}),
+                                   {**self.period, **params})  # fmt: skip
+        self.assertEqual(response.status_code, status)
+        return response
+
+    def api(self, path, **params):
+        auth = f"Bearer {self.demo['api_key']}"
+        return self.client.get(path, {**self.period, **params}, HTTP_AUTHORIZATION=auth).json()
+
+    def test_it_shows_the_apis_groups_and_total(self):
+        page = self.page(group_by="host")
+        body = self.api(EXPLORE, group_by="host")
+        self.assertEqual(page.context["result"]["total"], Decimal(body["total"]))
+        self.assertEqual([g["host"] for g in page.context["groups"]], [g["host"] for g in body["groups"]])
+        self.assertContains(page, 'id="chart-explore"')
+        self.assertContains(page, 'id="explore-figure"')
+
+    def test_a_row_drills_down_to_its_bill_lines(self):
+        page = self.page(group_by="host")
+        group = next(g for g in page.context["groups"] if g["host"] == "aws-gpu-0000")
+        self.assertIn("host=aws-gpu-0000", group["drill_url"])
+        self.assertIn("show=lines", group["drill_url"])
+        lines = self.client.get(reverse("finops-explore", kwargs={"org_code": self.demo_org.code}) + group["drill_url"])
+        self.assertContains(lines, 'id="explore-lines"')
+        upload = lines.context["lines"]["lines"][0]["upload"]
+        self.assertContains(lines, reverse("ingest-upload", kwargs={"org_code": self.demo_org.code, "code": upload}))
+
+    def test_it_sorts_by_a_column_and_keeps_it_in_the_url(self):
+        page = self.page(group_by="host", sort="host")
+        hosts = [g["host"] for g in page.context["groups"]]
+        self.assertEqual(hosts, sorted(hosts))
+        self.assertContains(page, "sort=-host")
+
+    def test_its_csv_is_the_table(self):
+        response = self.page(group_by="provider", format="csv")
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        body = self.api(EXPLORE, group_by="provider")
+        self.assertEqual(rows[-1][:2], ["Total", body["total"]])
+
+    def test_an_unknown_dimension_is_400_with_the_reason(self):
+        page = self.page(status=400, group_by="colour")
+        self.assertContains(page, "Unknown dimension", status_code=400)
+
+    def test_the_add_filter_form_puts_the_filter_in_the_url(self):
+        response = self.page(status=302, group_by="customer", add_dimension="customer", add_value="")
+        self.assertIn("customer=%28none%29", response["Location"])
+        self.assertNotIn("add_dimension", response["Location"])
