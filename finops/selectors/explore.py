@@ -96,6 +96,8 @@ def explore_query(params) -> Query:
             continue
         _check_dimension(name, name)
         values = tuple(dict.fromkeys("" if v.strip() == EMPTY else v.strip() for v in _values(params, name)))
+        if any("\x00" in v for v in values):
+            raise ExploreError(name, "A value cannot hold a NUL character.")
         if name == "source":
             values = tuple(dict.fromkeys(SOURCE_ALIASES.get(v, v) for v in values))
         if name == "source":

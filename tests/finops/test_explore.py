@@ -178,6 +178,7 @@ class ExploreApiTests(ApiClientMixin, BaseTestCase):
                  ({"group_by": "provider,host,customer"}, "group_by", "one or two dimensions, not 3"),
                  ({"group_by": "service"}, "group_by", "not kept on the rollups"),
                  ({"source": "magic"}, "source", "Unknown source 'magic'"),
+                 ({"customer": "a\x00b"}, "customer", "NUL"),
                  ({"cursor": "nope"}, "cursor", "Unknown cursor")]  # fmt: skip
         for params, field, message in cases:
             with self.subTest(params=params):
