@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
 # The elements wider than the screen, for a failure to name them.
 WIDEST = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)
-  .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+  .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + e.getBoundingClientRect().right)"""
 DESKTOP = {"width": 1440, "height": 900}
 
 
@@ -68,6 +68,12 @@ def test_a_founder_groups_by_host_and_reaches_the_bill_lines(page, screenshot):
     page.go_back()
     page.wait_for_url(groups_url)
     assert page.locator("#explore-groups tbody tr", has_text="aws-gpu-0000").count() == 1
+
+    page.locator("#chart-explore .main-svg").first.wait_for()
+    box = page.locator("#chart-explore .trace.bars .point path").first.bounding_box()  # the largest host, day one
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # Plotly's drag layer takes clicks
+    page.wait_for_url(re.compile(r"host=aws-gpu-0000"))
+    assert [c.inner_text() for c in page.locator("#explore-groups tbody tr td:first-child").all()] == ["aws-gpu-0000"]
     assert errors == []
 
 
