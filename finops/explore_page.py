@@ -2,6 +2,7 @@
 export, the next page of lines) is the current query with a change, so a link shared shows the same view and the
 back button works. The numbers come from finops/selectors/explore.py, as the API's."""
 
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from finops.charts import DAY_HOVER, DAY_TICKS, LEGEND_BELOW, money_axis, money_hover
@@ -39,6 +40,16 @@ def url_with(params: dict, **changes) -> str:
 def narrowed(params: dict, group: dict, group_by: tuple) -> dict:
     """The query filtered to one group's values."""
     return {**params, **{name: [group[name]] for name in group_by}}
+
+
+def change_text(change) -> str:
+    """A relative change as a person reads it: +12%, -3.4%, 0% for less than a twentieth of a percent, — unknown."""
+    if change is None:
+        return "—"
+    percent = change * 100
+    if abs(percent) < Decimal("0.05"):
+        return "0%"
+    return f"{percent:+.1f}%" if abs(percent) < 10 else f"{percent:+.0f}%"
 
 
 def sort_groups(groups: list, sort: str, group_by: tuple) -> list:

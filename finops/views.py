@@ -27,6 +27,7 @@ from finops.charts import (
 )
 from finops.explore_page import (
     by_week,
+    change_text,
     explore_figure,
     filter_chips,
     narrowed,
@@ -209,12 +210,14 @@ def explore(request, org_code):
     groups = sort_groups(result["groups"], sort, query.group_by)
     for group in groups:
         group["drill_url"] = url_with(narrowed(params, group, query.group_by), show="lines")
+        group["change_text"] = change_text(group["change"])
     context = {"org": org, "page": "explore", "period": period, "result": result, "groups": groups,
                "query": query, "params": params, "explore_error": explore_error, "show_lines": show_lines,
                "sort_links": sort_links(params, sort, query.group_by), "chips": filter_chips(params),
                "csv_url": url_with(params, format="csv"), "groups_url": url_with(params, show=None),
                "dimensions": list(DIMENSION_LABELS.items()), "group_by": [*query.group_by, "", ""][:2]}  # fmt: skip
     context["previous_last"] = result["previous_end"] - timedelta(days=1)
+    context["change_text"] = change_text(result["change"])
     if show_lines:
         try:
             cursor = Cursor.decode(request.GET["cursor"]) if request.GET.get("cursor") else None

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, Role
+from finops.explore_page import change_text
 from finops.exports import csv_cell
 from finops.selectors.explore import ExploreError, explore_query
 from finops.selectors.ledger import ledger_summary
@@ -206,6 +207,10 @@ class ExploreApiTests(ApiClientMixin, BaseTestCase):
 
 
 class ExploreUnitTests(SimpleTestCase):
+    def test_a_change_reads_as_a_percentage(self):
+        cases = [(None, "—"), (Decimal("0.0001"), "0%"), (Decimal("-0.034"), "-3.4%"), (Decimal("0.25"), "+25%")]
+        self.assertEqual([change_text(c) for c, _ in cases], [text for _, text in cases])
+
     def test_a_formula_cell_is_escaped(self):
         for text in ("=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"):
             self.assertEqual(csv_cell(text), "'" + text)
