@@ -38,8 +38,9 @@ def test_it_shows_the_hosts_hours_and_saves_its_settings(page, screenshot):
     page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="GPUs").click()
     # The agent reported in the last hours; the page shows the last complete week until asked for another period.
-    page.get_by_text("Change period").click()
+    page.get_by_text("Custom…").click()
     page.get_by_label("From").fill((timezone.now() - timedelta(days=1)).date().isoformat())
+    page.get_by_label("until (excluded)").fill("")  # from yesterday, through today
     page.get_by_label("From").locator("xpath=ancestor::form").get_by_role("button", name="Show").click()
     page.wait_for_url(re.compile(r"/gpus/\?start="))
     screenshot("gpus")
