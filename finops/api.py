@@ -355,7 +355,9 @@ EXPLORE_PARAMETERS = [
 ]
 EXPLORE_DESCRIPTION = (
     "Filters: `<dimension>=v1,v2` keeps cost whose dimension is one of the values, `(none)` the cost where it is "
-    "empty (untagged). `source` is one of bill_line, api_call, gpu_time, idle, unmeasured, unattributed. "
+    "empty (untagged). `source` is one of bill_line, api_call, gpu_time, idle, unmeasured, unattributed; `origin` "
+    "is the rollup's own, finer source (gpu_bill, gpu_rate, gpu_tagged, gpu_no_agent, api_calls, api_gap, "
+    "cloud_tagged, cloud_shared, no_rate). "
     "An unknown dimension, or more than two in `group_by`, is a 400 naming it. " + PERIOD_DESCRIPTION
 )
 

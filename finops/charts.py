@@ -387,9 +387,10 @@ BUCKET_COLOURS = {"research": "#8e5cd9", "training": "#2f5bea", "evaluation": "#
 APART_BUCKETS = ("idle", "unmeasured")  # on top of the work, hatched: paid for, no work seen
 
 
-def bucket_trend_figure(trend: dict, currency: str) -> dict:
+def bucket_trend_figure(trend: dict, currency: str, link=None) -> dict:
     """The Founder Table's eight weeks (`selectors.trends.weekly_bucket_spend`): spend per ISO week stacked by
-    bucket, the work buckets first, idle and unmeasured GPU time on top and hatched."""
+    bucket, the work buckets first, idle and unmeasured GPU time on top and hatched. With `link(bucket, monday)`,
+    each bar's customdata is its URL (a click opens it: static/js/founder_table.js)."""
     x = [monday.isoformat() for monday in trend["weeks"]]
     names = dict(Bucket.choices)
     apart = [b for b in APART_BUCKETS if b in trend["buckets"]]
@@ -404,8 +405,11 @@ def bucket_trend_figure(trend: dict, currency: str) -> dict:
         marker = {"color": BUCKET_COLOURS.get(bucket, "#5c6777")}
         if bucket in APART_BUCKETS:
             marker["pattern"] = {"shape": "/", "fillmode": "overlay", "fgcolor": "#ffffff", "size": 6, "solidity": 0.3}
-        traces.append({"type": "bar", "name": name, "x": x, "y": [float(a) for a in amounts], "marker": marker,
-                       "hovertemplate": f"week of {DAY_HOVER}: {amount}<extra>{name}</extra>"})  # fmt: skip
+        trace = {"type": "bar", "name": name, "x": x, "y": [float(a) for a in amounts], "marker": marker,
+                 "hovertemplate": f"week of {DAY_HOVER}: {amount}<extra>{name}</extra>"}  # fmt: skip
+        if link:
+            trace["customdata"] = [link(bucket, monday) for monday in trend["weeks"]]
+        traces.append(trace)
     layout = {
         "barmode": "stack",
         # Each bar is a week, named by its Monday ("week of" on hover); every other Monday is written under its bar,

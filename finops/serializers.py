@@ -242,6 +242,11 @@ class ExploreGroupOutput(serializers.Serializer):
     source = serializers.CharField(
         required=False, help_text="bill_line, api_call, gpu_time, idle, unmeasured or unattributed"
     )
+    origin = serializers.CharField(
+        required=False,
+        help_text="The rollup's own source: gpu_bill, gpu_rate, gpu_tagged, gpu_no_agent, api_calls, "
+        "api_gap, cloud_tagged, cloud_shared, no_rate",
+    )
     amount = serializers.CharField(**money("The group's cost in the period"))
     previous = serializers.CharField(**money("Its cost in the period of the same length before"))
     change = serializers.CharField(**money("(amount - previous) / previous; null when previous is 0 or unknown"))

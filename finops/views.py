@@ -1,5 +1,6 @@
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from finops.charts import (
     plan_cost_histogram,
     usage_trend_figure,
 )
+from finops.drilldown import drilldown, drilldown_url
 from finops.explore_page import (
     by_week,
     change_text,
@@ -147,7 +149,7 @@ def founder_table(request, org_code):
     context = {
         "org": org,
         "page": "founder-table",
-        "trend_figures": bucket_trend_figure(trend, org.currency),
+        "trend_figures": bucket_trend_figure(trend, org.currency, link=partial(trend_link, org)),
         "trend_weeks": (trend["weeks"][0], trend["weeks"][-1] + timedelta(days=6)),
         "trend_total": any(trend["totals"]),
         "rows": table.rows,
@@ -165,6 +167,12 @@ def founder_table(request, org_code):
         "onboarding": onboarding_banner(org=org),  # nothing to read after the first 14 days
     }
     return _period_page(request, "finops/founder_table.html", context, period_error)
+
+
+def trend_link(org, bucket: str, monday: date) -> str:
+    """The explorer's URL of one bar of the Founder Table's eight weeks."""
+    week = drilldown("trend", bucket, week=monday, week_end=monday + timedelta(days=7))
+    return drilldown_url(org, week, start=week.start, end=week.end)
 
 
 @login_required
@@ -243,7 +251,8 @@ def explore(request, org_code):
 
 DIMENSION_LABELS = {"provider": "Provider", "host": "GPU host", "customer": "Customer", "plan": "Plan",
                     "feature": "Feature", "model": "Model", "route": "Route", "environment": "Environment",
-                    "owner": "Owner (team)", "bucket": "Bucket", "label": "Label", "source": "Source kind"}  # fmt: skip
+                    "owner": "Owner (team)", "bucket": "Bucket", "label": "Label", "source": "Source kind",
+                    "origin": "Rollup source"}  # fmt: skip
 
 
 @login_required

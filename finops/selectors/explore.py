@@ -50,6 +50,7 @@ DIMENSIONS = {
     "bucket": "bucket",
     "label": "label",
     "source": "source_kind",
+    "origin": "source",  # the rollup's own source (gpu_bill, cloud_shared, api_gap, no_rate, ...): finer than `source`
 }
 # Named in the product, not kept on rollup rows yet: a clear 400 rather than a guess.
 NOT_KEPT = {"service", "resource"}

@@ -84,6 +84,18 @@ class ExploreApiTests(ApiClientMixin, BaseTestCase):
         self.assertGreater(tagged, 0)
         self.assertEqual(Decimal(untagged["total"]) + tagged, Decimal(self.explore()["total"]))
 
+    def test_origin_is_the_rollups_own_source_inside_each_source(self):
+        body = self.explore(group_by="source,origin")
+        origins = {(g["source"], g["origin"]) for g in body["groups"]}
+        self.assertTrue({("unmeasured", "gpu_no_agent"), ("unattributed", "cloud_shared"), ("api_call", "api_calls")}
+                        <= origins, origins)  # fmt: skip
+        self.assertEqual(sum(Decimal(g["amount"]) for g in body["groups"]), Decimal(body["total"]))
+        shared = self.explore(origin="cloud_shared,api_gap,no_rate", group_by="origin")
+        summary = ledger_summary(org=self.demo_org, start=self.start, end=self.end)["by_source"]
+        expected = sum((summary.get(name, Decimal(0)) for name in ("cloud_shared", "api_gap", "no_rate")), Decimal(0))
+        self.assertEqual(Decimal(shared["total"]), expected)
+        self.assertEqual(shared["filters"], {"origin": ["cloud_shared", "api_gap", "no_rate"]})
+
     def test_it_groups_by_two_dimensions(self):
         body = self.explore(group_by="host,source")
         self.assertTrue(all(set(g) >= {"host", "source", "amount"} for g in body["groups"]))

@@ -53,10 +53,12 @@ class Row:
         return {figure.key: figure.unit for figure in self.figures}
 
 
-def offender(kind, ident, name, amount, reason, *, at_stake: bool = True) -> dict:
+def offender(kind, ident, name, amount, reason, *, at_stake: bool = True, measure: str = "") -> dict:
     """One offender of a row. `at_stake` False: the amount is what it concerns, not money known to leak (GPU time no
-    agent measured), so the row's impact (`founder_table.row_impact`) leaves it out."""
-    return {"kind": kind, "id": ident, "name": name, "amount": amount, "reason": reason, "at_stake": at_stake}
+    agent measured), so the row's impact (`founder_table.row_impact`) leaves it out. `measure` names what the amount
+    is where one kind has several (a host's idle, unowned idle, unmeasured or zombie cost: finops/drilldown.py)."""
+    return {"kind": kind, "id": ident, "name": name, "amount": amount, "reason": reason, "at_stake": at_stake,
+            "measure": measure}  # fmt: skip
 
 
 def percentile(values: list, share: Decimal) -> Decimal | None:

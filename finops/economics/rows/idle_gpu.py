@@ -17,10 +17,12 @@ def judge(f: PeriodFacts, t: dict) -> dict:
         measured_paid = _measured_paid(h)
         share = ratio(h.idle_cost, measured_paid) if measured_paid > 0 else None
         if share is not None and share > t["idle_share_of_paid_hours"]:
-            offenders.append(offender("host", h.host, h.host, h.idle_cost, f"idle {share:.0%} of measured paid time"))
+            offenders.append(offender("host", h.host, h.host, h.idle_cost, f"idle {share:.0%} of measured paid time",
+                                      measure="idle"))  # fmt: skip
             fires = True
         elif h.unowned_idle_cost > 0:
-            offenders.append(offender("host", h.host, h.host, h.unowned_idle_cost, "idle GPU time with no owner"))
+            offenders.append(offender("host", h.host, h.host, h.unowned_idle_cost, "idle GPU time with no owner",
+                                      measure="unowned_idle"))  # fmt: skip
             fires = True
         if h.unmeasured_cost > 0:
             agent = "its agent was silent for part of the billed time" if h.agent else "no agent reports on it"
@@ -29,10 +31,12 @@ def judge(f: PeriodFacts, t: dict) -> dict:
             if h.unowned_unmeasured_cost > 0:
                 why = f"running with no owner, and {agent}: tag an owner and {move}"
                 fires = True
-            offenders.append(offender("host", h.host, h.host, h.unmeasured_cost, why, at_stake=False))
+            offenders.append(offender("host", h.host, h.host, h.unmeasured_cost, why, at_stake=False,
+                                      measure="unmeasured"))  # fmt: skip
         if Decimal(h.zombie_seconds) / 3600 > t["zombie_hours"]:
             hours = Decimal(h.zombie_seconds) / 3600
-            offenders.append(offender("host", h.host, h.host, _zombie_cost(h), f"zombie process for {hours:.1f} h"))
+            offenders.append(offender("host", h.host, h.host, _zombie_cost(h), f"zombie process for {hours:.1f} h",
+                                      measure="zombie"))  # fmt: skip
             fires = True
     unmeasured = [h for h in f.hosts if h.unmeasured_cost > 0 and not h.agent]
     any_measured = any(_measured_paid(h) > 0 for h in f.hosts)
