@@ -1,5 +1,7 @@
 """Suite-wide hooks."""
 
+import unittest
+
 # The longest modules first: under pytest-xdist (`make test` runs `-n auto --dist loadscope`) each module or test class
 # goes whole to one worker in collection order, so a long one collected last would leave the other workers idle. The
 # demo command's test comes before the browser tests: its build becomes the demo snapshot of the worker it lands on.
@@ -17,3 +19,16 @@ def pytest_collection_modifyitems(config, items):
         return next((n for n, prefix in enumerate(LONG_MODULES) if path.startswith(prefix)), len(LONG_MODULES))
 
     items.sort(key=rank)  # stable: the order within each group is kept
+
+
+# pytest-xdist sends each subtest's parameters from the worker to the controller, and can send only plain values
+# (a date or a Decimal fails the whole test): a subTest parameter is passed on as text unless it is plain already.
+_sub_test = unittest.TestCase.subTest
+PLAIN = (str, int, float, bool, type(None))
+
+
+def _sub_test_of_plain_values(self, *args, **params):
+    return _sub_test(self, *args, **{k: v if isinstance(v, PLAIN) else str(v) for k, v in params.items()})
+
+
+unittest.TestCase.subTest = _sub_test_of_plain_values
