@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.test import TestCase
 
-from accounts.models import Role
+from accounts.models import Membership, Organization, Role
 from accounts.services import org_create, user_get_or_create
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples"
@@ -23,6 +23,20 @@ class BaseTestCase(TestCase):
         cls.org = org_create(name="Alice AI", owner=cls.alice)
         cls.org.memberships.create(user=cls.bob, role=Role.VIEWER)
         cls.charlies_org = org_create(name="Charlie Labs", owner=cls.charlie)
+
+
+class DemoTestCase(BaseTestCase):
+    """alice, bob and charlie beside the demo organisation "Demo AI" (tests/demo.py), which bob can view:
+    `demo` ({org, login, password, api_key}) and `demo_org`."""
+
+    @classmethod
+    def setUpTestData(cls):
+        from tests.demo import demo_org
+
+        super().setUpTestData()
+        cls.demo = demo_org()
+        cls.demo_org = Organization.objects.get(code=cls.demo["org"])
+        Membership.objects.create(org=cls.demo_org, user=cls.bob, role=Role.VIEWER)
 
 
 def sample_path(relative: str) -> Path:

@@ -7,20 +7,11 @@ from urllib.parse import quote
 
 from django.urls import reverse
 
-from accounts.models import Membership, Organization, Role
 from finops.models import CustomerRollup, Rollup
-from tests.base import BaseTestCase
-from tests.demo import demo_org
+from tests.base import BaseTestCase, DemoTestCase
 
 
-class CustomerPageTests(BaseTestCase):
-    @classmethod
-    def setUpTestData(cls):
-        super().setUpTestData()
-        cls.demo = demo_org()
-        cls.demo_org = Organization.objects.get(code=cls.demo["org"])
-        Membership.objects.create(org=cls.demo_org, user=cls.bob, role=Role.VIEWER)
-
+class CustomerPageTests(DemoTestCase):
     def api(self, path, **params):
         response = self.client.get(path, params, HTTP_AUTHORIZATION=f"Bearer {self.demo['api_key']}")
         self.assertEqual(response.status_code, 200, response.content[:300])
@@ -128,14 +119,7 @@ class CustomerPageTests(BaseTestCase):
             self.assertContains(page, f'href="{self.page_url(customer)}')
 
 
-class CustomersTableTests(BaseTestCase):
-    @classmethod
-    def setUpTestData(cls):
-        super().setUpTestData()
-        cls.demo = demo_org()
-        cls.demo_org = Organization.objects.get(code=cls.demo["org"])
-        Membership.objects.create(org=cls.demo_org, user=cls.bob, role=Role.VIEWER)
-
+class CustomersTableTests(DemoTestCase):
     def setUp(self):
         self.client.force_login(self.bob)
 

@@ -12,26 +12,21 @@ from django.test import SimpleTestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Membership, Organization, Role
 from finops.explore_page import change_text
 from finops.exports import csv_cell
 from finops.selectors.explore import ExploreError, explore_query
 from finops.selectors.ledger import ledger_summary
 from finops.services.rollups import rollups_refresh
-from tests.base import BaseTestCase
-from tests.demo import demo_org
+from tests.base import BaseTestCase, DemoTestCase
 from tests.ingest.helpers import ApiClientMixin
 
 EXPLORE, LINES = "/api/v1/explore/", "/api/v1/explore/lines/"
 
 
-class ExploreApiTests(ApiClientMixin, BaseTestCase):
+class ExploreApiTests(ApiClientMixin, DemoTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
-        cls.demo = demo_org()
-        cls.demo_org = Organization.objects.get(code=cls.demo["org"])
-        Membership.objects.create(org=cls.demo_org, user=cls.bob, role=Role.VIEWER)
         today = timezone.now().date()
         cls.start, cls.end = today - timedelta(days=28), today + timedelta(days=1)
         cls.period = {"start": cls.start.isoformat(), "end": cls.end.isoformat()}
@@ -261,15 +256,12 @@ class ExploreCsvEscapeTests(ApiClientMixin, BaseTestCase):
         self.assertEqual({r[9] for r in rows[1:-1]}, {'\'=HYPERLINK("http://x")'})
 
 
-class ExplorePageTests(BaseTestCase):
+class ExplorePageTests(DemoTestCase):
     """The page reads the same selectors as the API: its figures are the API's, and its URL holds its state."""
 
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
-        cls.demo = demo_org()
-        cls.demo_org = Organization.objects.get(code=cls.demo["org"])
-        Membership.objects.create(org=cls.demo_org, user=cls.bob, role=Role.VIEWER)
         today = timezone.now().date()
         cls.period = {"start": (today - timedelta(days=14)).isoformat(), "end": today.isoformat()}
 

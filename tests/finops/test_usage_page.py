@@ -7,10 +7,8 @@ from decimal import Decimal
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Membership, Organization, Role
 from ingest.models import UsageEvent
-from tests.base import BaseTestCase
-from tests.demo import demo_org
+from tests.base import BaseTestCase, DemoTestCase
 from tests.pricing.helpers import usage_event
 
 
@@ -20,14 +18,7 @@ def last_monday() -> datetime:
     return datetime.combine(monday, datetime.min.time(), UTC)
 
 
-class DemoUsagePageTests(BaseTestCase):
-    @classmethod
-    def setUpTestData(cls):
-        super().setUpTestData()
-        cls.demo = demo_org()
-        cls.demo_org = Organization.objects.get(code=cls.demo["org"])
-        Membership.objects.create(org=cls.demo_org, user=cls.bob, role=Role.VIEWER)
-
+class DemoUsagePageTests(DemoTestCase):
     def setUp(self):
         self.client.force_login(self.bob)
 
