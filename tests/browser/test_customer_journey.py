@@ -56,10 +56,13 @@ def test_a_losing_customer_from_the_plans_page_to_its_costliest_model(page, scre
 
     costliest = page.locator("#customer-models tbody a").first
     model = costliest.inner_text()
+    cost = costliest.locator("xpath=ancestor::tr").locator("td").nth(2).inner_text()
     costliest.click()
     page.wait_for_url(re.compile(r"/explore/\?source=api_calls&model="))
     assert f"model={model}" in page.url
     assert re.search(r"start=\d{4}-\d\d-\d\d&end=\d{4}-\d\d-\d\d", page.url)
+    # The explorer opens on that customer's calls of that model: the same cost the customer page showed.
+    assert page.locator("#explore-total").inner_text() == cost.split("\n")[0].strip()
 
 
 def test_the_customers_table_sorts_searches_and_opens_a_customer(page, screenshot):
