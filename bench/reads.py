@@ -38,6 +38,7 @@ import http.client
 import inspect
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -318,6 +319,23 @@ def code_sources(org) -> dict:
     }
 
 
+def customer_of(org) -> str:
+    """The customer with the most cost in the tenant's rollups (the customer page's argument)."""
+    from django.db.models import Sum
+
+    from finops.models import CustomerRollup
+
+    top = (
+        CustomerRollup.objects.for_org(org)
+        .exclude(customer="")
+        .values("customer")
+        .annotate(cost=Sum("cost_amount"))
+        .order_by("-cost")
+        .first()
+    )
+    return top["customer"] if top else "unknown"
+
+
 def routes(org) -> tuple[list[dict], list[tuple[str, str]]]:
     """The routes to time (route, name, kind, path) and the skipped ones with the reason."""
     from django.urls import get_resolver, reverse
@@ -344,6 +362,12 @@ def routes(org) -> tuple[list[dict], list[tuple[str, str]]]:
                 skipped.append((route, "needs an object's code: add its kind to code_sources()"))
                 continue
             kwargs["code"] = codes[name]
+        if "<path:customer>" in route:
+            kwargs["customer"] = customer_of(org)
+        unknown = set(re.findall(r"<(?:\w+:)?(\w+)>", route)) - set(kwargs)
+        if unknown:
+            skipped.append((route, f"needs {', '.join(sorted(unknown))}: add it to routes()"))
+            continue
         timed.append({"route": "/" + route, "name": name, "kind": kind, "path": reverse(name, kwargs=kwargs)})
     return timed, skipped
 
