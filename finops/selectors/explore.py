@@ -26,6 +26,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 
+from accounts.read_cache import ECONOMICS, cached_read
 from finops.models import Rollup
 from finops.selectors.grouping import as_day
 from ingest.models import CostLine, GpuHour, UsageEvent
@@ -149,10 +150,22 @@ def _previous_start(start: date, end: date) -> date:
     return start - (end - start)
 
 
+def _plain(query: Query) -> dict:
+    """The query as plain values, the key of a cached read (accounts/read_cache.py)."""
+    return {"group_by": query.group_by, "filters": tuple(sorted(query.filters.items()))}
+
+
 def explore_groups(*, org, start: date, end: date, query: Query) -> dict:
     """{currency, total, previous_total, change, groups: [{dimension values, amount, previous, change,
-    unpriced_calls}]} of [start, end) against the period of the same length before it: one GROUP BY on Rollup.
-    Groups are the ones with cost in the period, largest first; empty values are EMPTY."""
+    unpriced_calls}]} of [start, end) against the period of the same length before it: one GROUP BY on Rollup,
+    kept under the economics version. Groups are the ones with cost in the period, largest first; empty values are
+    EMPTY."""
+    return _explore_groups(org=org, start=start, end=end, **_plain(query))
+
+
+@cached_read(ECONOMICS)
+def _explore_groups(*, org, start: date, end: date, group_by: tuple, filters: tuple) -> dict:
+    query = Query(group_by=group_by, filters=dict(filters))
     before = _previous_start(start, end)
     columns = [DIMENSIONS[name] for name in query.group_by]
     money = DecimalField(max_digits=30, decimal_places=10)
@@ -199,7 +212,14 @@ def _change(amount, previous):
 
 
 def explore_series(*, org, start: date, end: date, query: Query, by_week: bool) -> dict:
-    """{day or week start: {first dimension's value: amount}} of [start, end) for the stacked chart."""
+    """{day or week start: {first dimension's value: amount}} of [start, end) for the stacked chart, kept under the
+    economics version."""
+    return _explore_series(org=org, start=start, end=end, by_week=by_week, **_plain(query))
+
+
+@cached_read(ECONOMICS)
+def _explore_series(*, org, start: date, end: date, group_by: tuple, filters: tuple, by_week: bool) -> dict:
+    query = Query(group_by=group_by, filters=dict(filters))
     columns = [DIMENSIONS[query.group_by[0]]] if query.group_by else []
     rows = (
         _rollups(org=org, start=start, end=end, query=query)
