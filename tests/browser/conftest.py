@@ -2,12 +2,19 @@
 
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+# The first elements reaching past the screen's edge (not inside a table's or a chart's own box), to name in a failure.
+WIDEST = """() => [...document.querySelectorAll('body *')]
+    .filter((e) => e.getBoundingClientRect().right > innerWidth + 2 && !e.closest('.table-wrap, .js-plotly-plot'))
+    .slice(0, 3).map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -68,3 +75,14 @@ def log_in(page, email, password, *, errors=None):
     page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
     if errors is not None:
         page.on("pageerror", lambda error: errors.append(str(error)))
+
+
+def amount(text: str) -> Decimal:
+    """An amount as a page writes it ("$1,234.50", "-€3.00") as a Decimal."""
+    return Decimal(re.sub(r"[^0-9.\-]", "", text))
+
+
+def no_sideways_scroll(page) -> None:
+    """The page is no wider than its viewport; a failure names the elements that reach past it."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"{page.url} scrolls sideways: {width}px ({page.evaluate(WIDEST)})"

@@ -6,16 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.browser.conftest import log_in
+from tests.browser.conftest import DESKTOP, amount, log_in
 from tests.demo import demo_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"width": 1440, "height": 900}
-
-
-def amount(text: str) -> Decimal:
-    return Decimal(re.sub(r"[^0-9.\-]", "", text))
 
 
 def test_from_the_idle_gpu_stop_sign_to_the_hosts_bill_lines_in_two_clicks(page, screenshot):

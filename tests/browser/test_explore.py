@@ -8,20 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import log_in
+from tests.browser.conftest import DESKTOP, PHONE, amount, log_in, no_sideways_scroll
 from tests.demo import demo_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {"width": 390, "height": 844}
-# The elements wider than the screen, for a failure to name them.
-WIDEST = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)
-  .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + e.getBoundingClientRect().right)"""
-DESKTOP = {"width": 1440, "height": 900}
-
-
-def amount(text: str) -> Decimal:
-    return Decimal(re.sub(r"[^0-9.\-]", "", text))
 
 
 def test_a_founder_groups_by_host_and_reaches_the_bill_lines(page, screenshot):
@@ -44,9 +34,7 @@ def test_a_founder_groups_by_host_and_reaches_the_bill_lines(page, screenshot):
     screenshot("explore-1440")
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(300)  # Plotly redraws at the new width
-    width = page.evaluate("document.documentElement.scrollWidth")
-    wide = page.evaluate(WIDEST)
-    assert width <= PHONE["width"], f"the explorer scrolls sideways on a phone: {width}px ({wide})"
+    no_sideways_scroll(page)
     screenshot("explore-390")
     page.set_viewport_size(DESKTOP)
 

@@ -10,8 +10,7 @@ import pytest
 
 from accounts.models import Organization
 from ingest.periods import local_today
-from tests.browser.conftest import log_in
-from tests.browser.test_customer_journey import DESKTOP, PHONE, no_sideways_scroll
+from tests.browser.conftest import DESKTOP, PHONE, log_in, no_sideways_scroll
 from tests.demo import demo_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

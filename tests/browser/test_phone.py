@@ -5,17 +5,12 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from accounts.models import Organization
-from tests.browser.conftest import SCREENSHOTS, log_in
+from tests.browser.conftest import PHONE, SCREENSHOTS, WIDEST, log_in
 from tests.demo import demo_org
 from tests.org_pages import org_page_urls
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {"width": 390, "height": 844}
-# The first elements reaching past the screen's edge (not inside a table's or a chart's own box), to name in a failure.
-WIDEST = """() => [...document.querySelectorAll('body *')]
-    .filter((e) => e.getBoundingClientRect().right > 392 && !e.closest('.table-wrap, .js-plotly-plot'))
-    .slice(0, 3).map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
 SHOTS = {
     "": "founder-table",
     "costs/": "costs",
