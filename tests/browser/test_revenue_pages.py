@@ -22,6 +22,7 @@ def test_it_shows_plan_checks_with_a_histogram_and_customer_margins(page, screen
     assert errors == []
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Customers").click()
+    page.locator("#customer-economics tbody tr").first.wait_for()  # count() does not wait for the new page
     assert page.locator("#customer-economics tbody tr").count() >= 34
     assert page.locator("tr.loses").count() >= 2
     screenshot("customers")
