@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Azurite, the local Azure Blob Storage server the connector tests pull from (npm registry).
+AZURITE := tests/servers/azurite/node_modules/.installed
 PORT ?= 8000
 
 .PHONY: demo test lint run worker
@@ -13,13 +15,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+$(AZURITE): tests/servers/azurite/package.json tests/servers/azurite/package-lock.json
+	cd tests/servers/azurite && npm ci --no-audit --no-fund --omit=dev --loglevel=error
+	touch $(AZURITE)
+
 demo: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
 	@echo "Open http://127.0.0.1:$(PORT)/ and log in with the e-mail and password above."
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(STAMP) lint
+test: $(STAMP) $(AZURITE) lint
 	$(PY) -m pytest -n auto --dist loadscope; rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests: a broken suite, not a pass"; exit $$rc
 
 lint: $(STAMP)
