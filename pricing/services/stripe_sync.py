@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.vault import SecretUnreadableError, secret_decrypt, secret_encrypt
 from pricing.models import StripeConnection, StripeCustomer, StripeInvoice
 from pricing.services.stripe_objects import (
     customer_upsert,
@@ -25,7 +26,6 @@ from pricing.services.stripe_objects import (
     product_upsert,
     subscription_upsert,
 )
-from pricing.vault import SecretUnreadableError, secret_decrypt, secret_encrypt
 
 # Order matters: prices point at products, subscriptions at customers and prices, invoices at all of them.
 KINDS = ("products", "plans", "prices", "customers", "subscriptions", "invoices")

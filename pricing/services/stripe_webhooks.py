@@ -11,6 +11,7 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.vault import SecretUnreadableError, secret_decrypt
 from pricing.models import StripeConnection, StripeEvent
 from pricing.services.stripe_objects import (
     customer_upsert,
@@ -20,7 +21,6 @@ from pricing.services.stripe_objects import (
     product_upsert,
     subscription_upsert,
 )
-from pricing.vault import SecretUnreadableError, secret_decrypt
 
 TOLERANCE_SECONDS = stripe.Webhook.DEFAULT_TOLERANCE
 

@@ -2,8 +2,8 @@
 
 from django.urls import reverse
 
+from accounts.vault import secret_decrypt
 from pricing.models import StripeConnection, StripeCustomer
-from pricing.vault import secret_decrypt
 from tests.base import BaseTestCase
 
 KEY = "rk_live_abcdefghijklmnopWXYZ"

@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.urls import reverse
 
+from accounts.vault import secret_decrypt
 from pricing.models import (
     StripeConnection,
     StripeCustomer,
@@ -27,7 +28,6 @@ from pricing.models import (
 )
 from pricing.services.stripe_sync import StripeSyncError, stripe_connection_save, stripe_sync_run
 from pricing.tasks import stripe_sync_all
-from pricing.vault import secret_decrypt
 from tests.base import BaseTestCase
 from tests.pricing.stripe_helpers import KEY, localstripe_base, localstripe_reset, scenario_build
 

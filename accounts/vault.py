@@ -1,7 +1,7 @@
 """Secrets at rest: Fernet (AES-128-CBC with an HMAC-SHA256 tag) under a key derived from SECRET_KEY.
 
-Stripe keys and webhook secrets are stored only as these tokens. Rotating SECRET_KEY makes them
-unreadable: the organisation enters them again (the sync and the webhook say so).
+Stripe keys, webhook secrets and connector credentials are stored only as these tokens. Rotating SECRET_KEY
+makes them unreadable: the organisation enters them again (the sync, the webhook and the connector say so).
 """
 
 import base64
@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
+# The derivation's label; kept as first written so that tokens stored before the module moved still decrypt.
 INFO = b"finops pricing stripe credentials v1"
 
 
@@ -33,4 +34,6 @@ def secret_decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except (InvalidToken, ValueError) as exc:
-        raise SecretUnreadableError("The stored Stripe secret cannot be read; enter it again.") from exc
+        raise SecretUnreadableError(
+            "The stored secret cannot be read (the server's SECRET_KEY changed); enter it again."
+        ) from exc
