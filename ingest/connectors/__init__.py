@@ -1,0 +1,14 @@
+"""The connector plug-ins, in the order the Connectors page offers them."""
+
+from ingest.connectors.base import ConnectorError, ConnectorSource
+
+CONNECTORS: tuple[type[ConnectorSource], ...] = ()
+CONNECTORS_BY_KIND = {source.kind: source for source in CONNECTORS}
+
+
+def connector_source(kind: str) -> type[ConnectorSource]:
+    """The plug-in class of a stored connector's kind; ConnectorError for a kind this server does not know."""
+    try:
+        return CONNECTORS_BY_KIND[kind]
+    except KeyError:
+        raise ConnectorError(f"Unknown connector kind {kind!r}.", "Delete this connector, create it again.") from None
