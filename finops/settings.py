@@ -283,6 +283,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.invitations_purge",
         "schedule": 60 * 60 * 24,
     },
+    "ingest-connectors-due": {  # each connector runs daily at its hour (UTC); this hands out the due ones
+        "task": "ingest.tasks.connectors_due",
+        "schedule": 15 * 60,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 # GET /healthz answers "degraded" (still 200) past either limit: a queue holding more messages than this, or a

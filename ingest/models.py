@@ -441,3 +441,95 @@ class GpuResourceMark(OrgOwned):
 
     def __str__(self):
         return f"{self.resource_id}: {'GPU' if self.is_gpu else 'not a GPU'}"
+
+
+class Connector(OrgOwnedWithCode):
+    """An organisation's saved source that pulls files by itself: plug-in kind, plain settings, encrypted secrets
+    and a daily schedule. Its files go through the same import as an upload (ingest/services/connectors.py)."""
+
+    class Status(models.TextChoices):
+        NEVER = "never", "Never run"
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+        RUNNING = "running", "Running"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=40, help_text="The plug-in (ingest/connectors), e.g. aws_data_exports")
+    config = models.JSONField(default=dict, blank=True, help_text="Plain settings; never a secret")
+    secrets_encrypted = models.TextField(blank=True, help_text="Vault token of a JSON object of the secret fields")
+    secret_hint = models.CharField(max_length=40, blank=True, help_text="e.g. the key's last four characters")
+    enabled = models.BooleanField(default=True)
+    schedule_hour = models.PositiveSmallIntegerField(default=6, help_text="Hour of the day (UTC) of the daily run")
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEVER)
+    last_error = models.TextField(blank=True)
+    last_fix = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="connector_unique_org_name")]
+        indexes = [models.Index(fields=["enabled", "next_run_at"], name="connector_due")]
+
+    def __str__(self):
+        return f"{self.name} ({self.kind})"
+
+
+class ConnectorRun(OrgOwned):
+    """One pull of a connector: how many files it saw, imported, skipped as unchanged or saw rejected."""
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Run now"
+        SCHEDULE = "schedule", "Schedule"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "OK"
+        PARTIAL = "partial", "Some files rejected"
+        FAILED = "failed", "Failed"
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    files_seen = models.IntegerField(default=0)
+    files_imported = models.IntegerField(default=0)
+    files_unchanged = models.IntegerField(default=0)
+    files_failed = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+    fix = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["connector", "-started_at"], name="connectorrun_connector_start")]
+
+    def __str__(self):
+        return f"{self.connector_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class ConnectorFile(OrgOwned):
+    """A remote file a connector has pulled, at the version it had: an unchanged version is not pulled again.
+
+    A rejected file keeps its version too, so the same broken object is not re-imported every day; a new
+    version of it is."""
+
+    class Status(models.TextChoices):
+        IMPORTED = "imported", "Imported"
+        REJECTED = "rejected", "Rejected"
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="files")
+    key = models.CharField(max_length=1024)
+    version = models.CharField(max_length=200)
+    upload = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-imported_at"]
+        constraints = [models.UniqueConstraint(fields=["connector", "key"], name="connectorfile_unique_key")]
+
+    def __str__(self):
+        return f"{self.key} @ {self.version}"

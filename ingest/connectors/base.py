@@ -68,6 +68,10 @@ class ConnectorSource:
         self.config = dict(config)
         self.secrets = dict(secrets)
 
+    def clean(self) -> None:
+        """Settings that cannot work together (neither a key nor a role, say): ConnectorError, shown on the form
+        before anything is saved. Optional; reaches nothing remote."""
+
     def check(self) -> str:
         """Reach the remote side with these credentials; a line saying what was found, or ConnectorError."""
         raise NotImplementedError
