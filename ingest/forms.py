@@ -113,3 +113,35 @@ class GpuResourceMarkForm(forms.Form):
         data = super().clean()
         data["is_gpu"] = {"yes": True, "no": False, "auto": None}.get(data.get("verdict"))
         return data
+
+
+class ConnectorForm(forms.Form):
+    """A connector's settings, built from its plug-in's fields; secret fields are password inputs never filled
+    back in (on edit, blank keeps the stored secret)."""
+
+    name = forms.CharField(max_length=100, help_text="e.g. 'AWS production'")
+    schedule_hour = forms.TypedChoiceField(
+        coerce=int,
+        choices=[(hour, f"{hour:02d}:00 UTC") for hour in range(24)],
+        initial=6,
+        label="Pull daily at",
+    )
+
+    def __init__(self, *args, source, editing=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.source = source
+        for field in source.fields:
+            keep = editing and field.secret
+            self.fields[field.name] = forms.CharField(
+                label=field.label,
+                required=field.required and not keep,
+                help_text=" ".join(filter(None, [field.help, "Leave blank to keep the stored one." if keep else ""])),
+                initial=field.default or None,
+                widget=forms.PasswordInput(render_value=False) if field.secret else forms.TextInput(),
+            )
+        if editing:
+            self.fields["enabled"] = forms.BooleanField(required=False, label="Pull daily (off: only Run now)")
+
+    def values(self) -> dict:
+        """The plug-in fields' values, for connector_create/connector_update."""
+        return {field.name: self.cleaned_data.get(field.name, "") for field in self.source.fields}

@@ -11,6 +11,9 @@ from ingest.gpu_facts import MJ_PER_KWH, seen_is_stale
 from ingest.models import (
     BillPeriod,
     ColumnMapping,
+    Connector,
+    ConnectorFile,
+    ConnectorRun,
     ContractCommitment,
     CostLine,
     GpuHost,
@@ -411,3 +414,29 @@ def gpu_resource_marks(*, org) -> dict:
 def gpu_resource_mark_list(*, org):
     """The organisation's marks on bill resources, the latest first."""
     return GpuResourceMark.objects.for_org(org).select_related("marked_by").order_by("-marked_at")
+
+
+def connector_list(*, org):
+    """The organisation's connectors, by name."""
+    return Connector.objects.for_org(org).order_by("name")
+
+
+def connector_runs(*, org, connector, limit: int = 10):
+    """The connector's latest runs, newest first."""
+    return ConnectorRun.objects.for_org(org).filter(connector=connector).order_by("-started_at")[:limit]
+
+
+def connector_files(*, org, connector, limit: int = 50):
+    """The files the connector has pulled, newest first, with their uploads."""
+    return (
+        ConnectorFile.objects.for_org(org)
+        .filter(connector=connector)
+        .select_related("upload")
+        .order_by("-imported_at")[:limit]
+    )
+
+
+def connector_status_counts() -> dict:
+    """How many connectors (all organisations) last ended ok, failed, never ran or are running: for /healthz."""
+    counts = dict(Connector.objects.values_list("last_status").annotate(n=Count("id")).order_by())
+    return {status: counts.get(status, 0) for status in Connector.Status.values}

@@ -5,16 +5,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.selectors import agent_token_list, api_key_list
 from accounts.tenancy import get_org_for_user
 from ingest import selectors
-from ingest.forms import ColumnMappingForm, UploadForm
-from ingest.models import Upload
+from ingest.connectors import CONNECTORS, CONNECTORS_BY_KIND
+from ingest.forms import ColumnMappingForm, ConnectorForm, UploadForm
+from ingest.models import Connector, ConnectorRun, Upload
 from ingest.periods import period_for_page
 from ingest.readers import FileProblemError, open_table
+from ingest.services.connectors import connector_check, connector_create, connector_delete, connector_update
 from ingest.services.deletions import UploadBusyError, upload_busy, upload_delete
 from ingest.services.uploads import column_mapping_create, upload_create, upload_progress, upload_reimport
+from ingest.tasks import connector_run_task
 
 
 @login_required
@@ -173,3 +177,142 @@ def agent_download(request, name):
     if path is None or not path.exists():
         raise Http404
     return FileResponse(open(path, "rb"), as_attachment=True, filename=name, content_type="text/plain")
+
+
+def _connector_form_errors(form, exc: ValidationError) -> None:
+    """A service's ValidationError on the form: per field where it names one, else on the whole form."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+def connectors(request, org_code):
+    """The organisation's connectors with their status, and one 'Connect' per plug-in kind."""
+    org = get_org_for_user(request, org_code)
+    context = {
+        "org": org,
+        "page": "sources",
+        "connectors": selectors.connector_list(org=org),
+        # Plain values: a template calls what is callable, and the plug-ins are classes.
+        "kinds": [{"kind": s.kind, "label": s.label, "help": s.help} for s in CONNECTORS],
+    }
+    return render(request, "ingest/connectors.html", context)
+
+
+@login_required
+def connector_create_view(request, org_code, kind):
+    """The form of a new connector of one plug-in kind."""
+    org = get_org_for_user(request, org_code, write=True)
+    source = CONNECTORS_BY_KIND.get(kind)
+    if source is None:
+        raise Http404
+    form = ConnectorForm(request.POST or None, source=source)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connector = connector_create(
+                org=org,
+                kind=kind,
+                name=form.cleaned_data["name"],
+                values=form.values(),
+                schedule_hour=form.cleaned_data["schedule_hour"],
+                created_by=request.user,
+            )
+        except ValidationError as exc:
+            _connector_form_errors(form, exc)
+        else:
+            messages.success(request, f"Saved “{connector.name}”. Test the connection, then run it.")
+            return redirect("ingest-connector", org_code=org.code, code=connector.code)
+    context = {"org": org, "page": "sources", "form": form, "source": source, "connector": None}
+    return render(request, "ingest/connector_form.html", context)
+
+
+@login_required
+def connector_detail(request, org_code, code):
+    """One connector: its settings (never its secrets), status, next run, the latest runs and the files pulled."""
+    org = get_org_for_user(request, org_code)
+    connector = get_object_or_404(Connector, org=org, code=code)
+    source = CONNECTORS_BY_KIND.get(connector.kind)
+    settings_shown = [
+        (field.label, connector.config.get(field.name, ""))
+        for field in (source.fields if source else ())
+        if not field.secret
+    ]
+    context = {
+        "org": org,
+        "page": "sources",
+        "connector": connector,
+        "source": source,
+        "settings_shown": settings_shown,
+        "runs": selectors.connector_runs(org=org, connector=connector),
+        "files": selectors.connector_files(org=org, connector=connector),
+    }
+    return render(request, "ingest/connector_detail.html", context)
+
+
+@login_required
+def connector_edit(request, org_code, code):
+    """Change a connector's settings; secret fields left blank keep the stored secrets."""
+    org = get_org_for_user(request, org_code, write=True)
+    connector = get_object_or_404(Connector, org=org, code=code)
+    source = CONNECTORS_BY_KIND.get(connector.kind)
+    if source is None:
+        raise Http404
+    initial = {"name": connector.name, "schedule_hour": connector.schedule_hour, "enabled": connector.enabled}
+    initial.update({f.name: connector.config.get(f.name, "") for f in source.fields if not f.secret})
+    form = ConnectorForm(request.POST or None, source=source, editing=True, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connector_update(
+                org=org,
+                connector=connector,
+                name=form.cleaned_data["name"],
+                values=form.values(),
+                schedule_hour=form.cleaned_data["schedule_hour"],
+                enabled=form.cleaned_data["enabled"],
+            )
+        except ValidationError as exc:
+            _connector_form_errors(form, exc)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("ingest-connector", org_code=org.code, code=connector.code)
+    context = {"org": org, "page": "sources", "form": form, "source": source, "connector": connector}
+    return render(request, "ingest/connector_form.html", context)
+
+
+@login_required
+@require_POST
+def connector_test(request, org_code, code):
+    """Reach the remote side with the saved credentials and say what was found (or what to fix)."""
+    org = get_org_for_user(request, org_code, write=True)
+    connector = get_object_or_404(Connector, org=org, code=code)
+    ok, message, fix = connector_check(connector=connector)
+    if ok:
+        messages.success(request, message)
+    else:
+        messages.error(request, f"{message} {fix}".strip())
+    return redirect("ingest-connector", org_code=org.code, code=connector.code)
+
+
+@login_required
+@require_POST
+def connector_run_now(request, org_code, code):
+    """Queue a run now (inline where Celery is eager, as in the embedded mode)."""
+    org = get_org_for_user(request, org_code, write=True)
+    connector = get_object_or_404(Connector, org=org, code=code)
+    connector_run_task.delay(connector.pk, ConnectorRun.Trigger.MANUAL)
+    messages.info(request, "Run started; this page shows it when it is done.")
+    return redirect("ingest-connector", org_code=org.code, code=connector.code)
+
+
+@login_required
+@require_POST
+def connector_remove(request, org_code, code):
+    """Delete a connector (the page asks first); what it imported stays, as uploads."""
+    org = get_org_for_user(request, org_code, write=True)
+    connector = get_object_or_404(Connector, org=org, code=code)
+    connector_delete(org=org, connector=connector)
+    messages.success(request, f"Deleted “{connector.name}”. The files it imported stay, as uploads.")
+    return redirect("ingest-connectors", org_code=org.code)
