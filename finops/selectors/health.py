@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from finops.selectors.ledger import last_rollup_at
 from ingest.models import DirtyDay, QuarantinedDay
+from ingest.selectors import connector_status_counts
 
 # Kombu's Redis transport keeps a queue as one list per priority step: `name`, then `name\x06\x163`, `...6`, `...9`.
 KOMBU_PRIORITY_SEPARATOR = "\x06\x16"
@@ -37,6 +38,9 @@ def health_status() -> dict:
         "oldest_dirty_day_age_seconds": age,
         "quarantined_days": quarantined,
         "last_rollup_at": last_rollup_at() if database == "ok" else None,
+        # Connectors of every organisation by their last run: failed ones are the organisations' to fix (their
+        # connector pages say how), so they do not degrade the service's status.
+        "connectors": connector_status_counts() if database == "ok" else None,
     }
     down = [f"{name} unreachable" for name, state in (("database", database), ("broker", broker), ("redis", redis))
             if state == "down"]  # fmt: skip

@@ -24,7 +24,7 @@ from finops.models import Budget, CustomerRollup, Kind, WorkRollup
 from finops.money import format_money
 from finops.onboarding import BANNER_DAYS, FIRST_WEEK_DAYS, ONBOARDING_STEPS, SHARE_NEEDED, WINDOW_DAYS
 from finops.selectors.founder_week import founder_table_rows
-from ingest.models import BillPeriod, CostLine, GpuHost, UsageEvent
+from ingest.models import BillPeriod, Connector, CostLine, GpuHost, UsageEvent
 from pricing.models import StripeInvoice, StripePrice
 
 ZERO = Decimal(0)
@@ -180,6 +180,7 @@ class _Facts:
                 invoices=Exists(StripeInvoice.objects.for_org(org)),
                 prices=Exists(StripePrice.objects.for_org(org)),
                 budget=Exists(Budget.objects.for_org(org)),
+                connector=Exists(Connector.objects.for_org(org).filter(last_status=Connector.Status.OK)),
                 chosen_fix=Subquery(OnboardingState.objects.for_org(org).values("chosen_fix")[:1]),
             )
             .get()
@@ -263,9 +264,9 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
-# 1. Name the spend: any cloud bill line or model call.
+# 1. Name the spend: any cloud bill line or model call, or a connector whose last run worked.
 def _spend_done(f: _Facts) -> bool:
-    return f.flags["bills"] or f.flags["calls"]
+    return f.flags["bills"] or f.flags["calls"] or f.flags["connector"]
 
 
 def _spend_evidence(f: _Facts, done: bool) -> str:
@@ -278,8 +279,15 @@ def _spend_evidence(f: _Facts, done: bool) -> str:
         parts.append(_plural(bills, "bill"))
     if f.flags["calls"]:
         parts.append(_plural(calls, "model call") if calls else "model calls (being counted)")
+    pulling = ""
+    if f.flags["connector"]:
+        working = Connector.objects.for_org(f.org).filter(last_status=Connector.Status.OK).count()
+        pulling = f"{_plural(working, 'connector')} pulling daily"
+        if not parts:
+            return f"{pulling}; nothing imported yet."
+        pulling = f"; {pulling}"
     missing = "" if len(parts) == 2 else ("; no LLM usage yet" if f.flags["bills"] else "; no cloud bill yet")
-    return f"{' and '.join(parts)} imported{missing}."
+    return f"{' and '.join(parts)} imported{missing}{pulling}."
 
 
 # 2. Add ownership: SHARE_NEEDED of the window's cost names an owner (tag, GPU host owner) or a feature.

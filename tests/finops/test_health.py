@@ -35,6 +35,7 @@ class HealthTests(BaseTestCase):
         self.assertEqual(response.json(), {
             "status": "ok", "reasons": [], "database": "ok", "broker": "eager", "redis": "embedded", "queues": None,
             "oldest_dirty_day_age_seconds": None, "quarantined_days": 0, "last_rollup_at": None,
+            "connectors": {"never": 0, "ok": 0, "failed": 0, "running": 0},
         })  # fmt: skip
 
     def test_it_reports_the_oldest_dirty_days_age_without_naming_its_org(self):
