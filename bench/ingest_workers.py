@@ -23,12 +23,14 @@ and the medians are compared), from an empty ledger:
   4. meanwhile a separate connection samples `pg_stat_activity` and `pg_locks` every --sample-ms (100 ms): the
      backends waiting on a heavyweight lock (`wait_event_type = 'Lock'`), the relation, lock type and mode they
      wait for and their statement, and how many import transactions are open at once (the workers' sessions
-     are named by `application_name`);
+     are named by `application_name`); the CPU time of the worker processes and of their database sessions is
+     read from /proc (PostgreSQL on this machine), and the machine's busy cores from /proc/stat;
   5. the ledger is checked: every org holds exactly its file's lines, and its billed total equals the file's to
      the last decimal place (the benchmark exits 1 otherwise); then the workers are stopped.
 
 Prints lines/s for each worker count, the speed-up of 2 workers against 1 (the reference: the 1-worker run of
-the same invocation) and the lock waits seen. The database, Redis and the workers share this machine's cores:
+the same invocation), the lock waits seen, and what 1M lines cost: CPU seconds in the workers and in PostgreSQL,
+and the ledger's size on disk. The database, Redis and the workers share this machine's cores:
 with 2 cores, 2 workers and PostgreSQL compete for CPU, so the ideal speed-up there is below 2.
 Use a Redis database of its own: the benchmark empties the `ingest` queue of --redis-url before each run.
 """
@@ -140,7 +142,11 @@ def database_recreate(database_url: str) -> None:
     if "bench" not in name:
         sys.exit(f"The benchmark empties {name!r}: use a database whose name contains 'bench'.")
     with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+        found = conn.execute("SELECT datconnlimit FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if found and found[0] == -2:  # left invalid by an interrupted DROP DATABASE: only dropping it again works
+            conn.execute(f'DROP DATABASE "{name}"')
+            found = None
+        if not found:
             conn.execute(f'CREATE DATABASE "{name}"')
             return
     with psycopg.connect(database_url, autocommit=True) as conn:
