@@ -1,6 +1,6 @@
 r"""Benchmark: ten tenants' bills imported by real Celery workers on the ingest queue, one worker against two.
 
-    .venv/bin/python bench/ingest_workers.py [--lines-per-org 100000] [--orgs 10] [--repeat 3] \
+    .venv/bin/python bench/ingest_workers.py [--lines-per-org 100000] [--orgs 10] [--workers 1,2] [--repeat 3] \
         [--database-url postgres://postgres@127.0.0.1:5432/finops_scale_bench] [--redis-url redis://127.0.0.1:6379/9]
 
 It starts from an empty PostgreSQL database (created, or its schema dropped: its name must contain "bench"),
@@ -11,8 +11,8 @@ the same provider account ids, which the ledger keys by organisation). The files
 bench/out/ingest_workers/ with their line count and billed total, read back from the CSV with Decimal: the
 oracle the ledger is checked against.
 
-Then, for each worker count (1, then 2; --repeat N alternates the pair N times, 3 by default,
-and the medians are compared), from an empty ledger:
+Then, for each worker count (--workers, 1 then 2 by default, the first the reference; --repeat N alternates them
+N times, 3 by default, and the medians are compared), from an empty ledger:
   1. the orgs' bills are stored as queued uploads (`upload_create(enqueue=False)`: what the web process does
      before it enqueues; not timed);
   2. that many separate `celery -A finops worker -Q ingest -c 1 --pool prefork` processes are started on this
@@ -28,7 +28,7 @@ and the medians are compared), from an empty ledger:
   5. the ledger is checked: every org holds exactly its file's lines, and its billed total equals the file's to
      the last decimal place (the benchmark exits 1 otherwise); then the workers are stopped.
 
-Prints lines/s for each worker count, the speed-up of 2 workers against 1 (the reference: the 1-worker run of
+Prints lines/s for each worker count, the speed-up of 2 workers against 1 (the reference: the 1-worker runs of
 the same invocation), the lock waits seen, and what 1M lines cost: CPU seconds in the workers and in PostgreSQL,
 and the ledger's size on disk. The database, Redis and the workers share this machine's cores:
 with 2 cores, 2 workers and PostgreSQL compete for CPU, so the ideal speed-up there is below 2.
@@ -474,7 +474,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines-per-org", type=int, default=100_000)
     parser.add_argument("--orgs", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=3, help="pairs of runs (1 worker, 2 workers), alternating")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="worker processes of each run, the first the reference (on a machine with more cores: 1,2,4,8)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the runs (1 worker, 2 workers), alternating")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/finops_scale_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--sample-ms", type=float, default=100)
@@ -507,27 +513,33 @@ def main():
     print(f"machine: {os.cpu_count()} cores, PostgreSQL {server} and Redis on the same machine; workers run "
           f"`celery -A finops worker -Q ingest -c 1 --pool prefork`, one process per worker", flush=True)  # fmt: skip
 
-    runs = {1: [], 2: []}
+    counts = args.workers
+    runs = {n: [] for n in counts}
     for repeat in range(args.repeat):
-        for workers in (1, 2):
+        for workers in counts:
             run = run_once(workers, f"{repeat}{workers}", orgs, files, oracles, args)
             report(run)
             runs[workers].append(run)
 
-    one, two = (statistics.median(r["rate"] for r in runs[n]) for n in (1, 2))
+    rates = {n: statistics.median(r["rate"] for r in runs[n]) for n in counts}
+    first = counts[0]
+    median = " (median)" if args.repeat > 1 else ""
     print()
-    print(f"lines/s, 1 worker (reference): {one:,.0f}" + (" (median)" if args.repeat > 1 else ""))
-    print(f"lines/s, 2 workers:            {two:,.0f}")
-    print(f"speed-up:                      {two / one:.2f}x with 2 workers against 1 (ideal 2.0 with a core each "
-          f"for both workers and the database; this machine has {os.cpu_count()})")  # fmt: skip
+    for n in counts:
+        label = f"lines/s, {n} worker{'s' if n > 1 else ''}" + (" (reference)" if n == first else "")
+        print(f"{label + ':':<31}{rates[n]:,.0f}{median}")
+    for n in counts[1:]:
+        print(f"{f'speed-up, {n} workers:':<31}{rates[n] / rates[first]:.2f}x against {first} "
+              f"(ideal {n / first:.1f} with a core each for every worker and its database session; "
+              f"this machine has {os.cpu_count()})")  # fmt: skip
     waits = sum((r["waits"] for rs in runs.values() for r in rs), Counter())
     kinds = Counter()
     for (locktype, relation, _, _), seen in waits.items():
         kinds[f"{locktype} on {relation}" if relation != "-" else locktype] += seen
     rows = sum(seen for (locktype, *_), seen in waits.items() if locktype in ("tuple", "transactionid"))
-    busy = statistics.median(r["busy_cores"] for r in runs[1])
-    print(f"CPU, 1 worker:                 {busy:.2f} of {os.cpu_count()} cores busy (median): the most 2 workers "
-          f"could gain here is about {(os.cpu_count() or 1) / busy:.2f}x")  # fmt: skip
+    busy = statistics.median(r["busy_cores"] for r in runs[first])
+    print(f"{f'CPU, {first} worker' + ('s' if first > 1 else '') + ':':<31}{busy:.2f} of {os.cpu_count()} cores busy "
+          f"(median): the most more workers could gain here is about {(os.cpu_count() or 1) / busy:.2f}x")  # fmt: skip
     per_million = {
         key: statistics.median(r[key] / r["lines"] * 1e6 for rs in runs.values() for r in rs)
         for key in ("worker_cpu", "database_cpu", "ledger_bytes")
@@ -545,7 +557,7 @@ def main():
     else:
         samples = sum(r["samples"] for rs in runs.values() for r in rs)
         print(f"lock waits:                    none in {samples} samples every {args.sample_ms:.0f} ms "
-              f"(at most {max(r['max_open'] for r in runs[2])} imports open at once with 2 workers)")  # fmt: skip
+              f"(at most {max(r['max_open'] for rs in runs.values() for r in rs)} imports open at once)")  # fmt: skip
     problems = [p for rs in runs.values() for r in rs for p in r["problems"]]
     if problems:
         print("LEDGER CHECK FAILED:")
