@@ -1,8 +1,9 @@
 """The connector plug-ins, in the order the Connectors page offers them."""
 
+from ingest.connectors.azure_blob import AzureCostExportsSource
 from ingest.connectors.base import ConnectorError, ConnectorSource
 
-CONNECTORS: tuple[type[ConnectorSource], ...] = ()
+CONNECTORS: tuple[type[ConnectorSource], ...] = (AzureCostExportsSource,)
 CONNECTORS_BY_KIND = {source.kind: source for source in CONNECTORS}
 
 
