@@ -38,7 +38,7 @@ MANIFEST_NAMES = ("manifest.json", "_manifest.json")
 MAX_MANIFEST_BYTES = 16 << 20
 # exportConfig.type of the datasets that are cost and usage lines (the others are price sheets, reservations...).
 COST_DATASETS = {"actualcost", "amortizedcost", "focuscost", "usage"}
-TIMEOUTS = {"connection_timeout": 20, "read_timeout": 120, "retry_total": 2, "retry_backoff_factor": 0.5}
+TIMEOUTS = {"connection_timeout": 20, "read_timeout": 120}
 
 CREDENTIAL_FIX = (
     "Create a SAS token on the container with the Read and List permissions and an expiry well ahead "
@@ -56,6 +56,8 @@ class _Run:
     parts: list = field(default_factory=list)
     manifest: str = ""
     written: datetime | None = None
+    document: dict | None = None  # the manifest, once read ({} when unreadable)
+    submitted: str = ""  # runInfo.submittedTime, read only to order runs written in the same second
 
     def saw(self, when: datetime | None) -> None:
         if when is not None and (self.written is None or when > self.written):
@@ -155,10 +157,19 @@ class AzureCostExportsSource(ConnectorSource):
         return AzureNamedKeyCredential(_account_name(self._url()), secret)
 
     def _container(self):
-        from azure.storage.blob import ContainerClient
+        from azure.storage.blob import ContainerClient, ExponentialRetry
 
+        # Throttling (503) and server errors are retried after about 1, 3 and 5 s; an address that refuses
+        # connections is tried twice (the SDK's default waits 15 s and more between tries).
+        retry = ExponentialRetry(
+            initial_backoff=1, increment_base=2, retry_total=3, retry_connect=1, random_jitter_range=1
+        )
         return ContainerClient(
-            account_url=self._url(), container_name=self._container_name(), credential=self._credential(), **TIMEOUTS
+            account_url=self._url(),
+            container_name=self._container_name(),
+            credential=self._credential(),
+            retry_policy=retry,
+            **TIMEOUTS,
         )
 
     def clean(self) -> None:
@@ -257,15 +268,29 @@ class AzureCostExportsSource(ConnectorSource):
             run.saw(blob.last_modified)
         return found
 
+    def _document(self, client, run: _Run) -> dict | None:
+        if run.document is None and run.manifest:
+            run.document = self._manifest(client, run.manifest) or {}
+        return run.document or None
+
+    def _newest_first(self, client, candidates: list[_Run]) -> list[_Run]:
+        """Runs by when they were written, newest first. Blob times have whole seconds: runs written in the same
+        second are ordered by their manifests' runInfo.submittedTime."""
+        latest = max((run.written or datetime.min for run in candidates), default=None)
+        tied = [run for run in candidates if (run.written or datetime.min) == latest and run.manifest]
+        if len(tied) > 1:
+            for run in tied:
+                run_info = (self._document(client, run) or {}).get("runInfo") or {}
+                run.submitted = str(run_info.get("submittedTime") or "") if isinstance(run_info, dict) else ""
+        return sorted(candidates, key=lambda r: (r.written or datetime.min, r.submitted, r.folder), reverse=True)
+
     def _current(self, client, runs: dict[str, _Run]) -> list[Part] | None:
         """The parts of the newest complete run, or None when it is no cost dataset or has no data yet."""
         candidates = [run for run in runs.values() if run.parts]
         if any(run.manifest for run in runs.values()):
             candidates = [run for run in candidates if run.manifest]  # the others are being written
-        for run in sorted(candidates, key=lambda r: (r.written or datetime.min, r.folder), reverse=True):
-            if not run.manifest:
-                return sorted(run.parts, key=lambda p: p.name)
-            manifest = self._manifest(client, run.manifest)
+        for run in self._newest_first(client, candidates):
+            manifest = self._document(client, run)
             if manifest is None:
                 return sorted(run.parts, key=lambda p: p.name)
             dataset = str((manifest.get("exportConfig") or {}).get("type") or "").lower()
