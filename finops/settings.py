@@ -289,6 +289,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# Connectors may call endpoints on loopback or private addresses (a self-hosted MinIO beside the server): off by
+# default, so a member cannot point a connector at the server's own network.
+CONNECTOR_PRIVATE_ENDPOINTS = env.bool("CONNECTOR_PRIVATE_ENDPOINTS", default=False)
 # GET /healthz answers "degraded" (still 200) past either limit: a queue holding more messages than this, or a
 # dirty day waiting longer than this for its rollup (the beat fans the rollups out every minute).
 HEALTH_QUEUE_DEPTH_LIMIT = env.int("HEALTH_QUEUE_DEPTH_LIMIT", default=1000)

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from accounts.models import Organization
 from accounts.services import agent_token_create, invitation_create
 from finops.services.settings import bucket_rule_create
+from ingest.services.connectors import connector_create
 from tests.base import BaseTestCase
 from tests.demo import demo_org
 from tests.org_pages import org_page_urls
@@ -34,6 +35,9 @@ class ConfirmationTests(BaseTestCase):
         bucket_rule_create(org=org, field="purpose", pattern="eval*", bucket="evaluation")
         invitation_create(org=org, email="dan@example.org", role="member", invited_by=owner)
         agent_token_create(org=org, host_name="spare-box", created_by=owner)
+        connector_create(org=org, kind="s3_compatible", name="R2 invoices", values={
+            "endpoint_url": "https://r2.example.org", "bucket": "invoices", "access_key_id": "key",
+            "secret_access_key": "secret"})  # fmt: skip
         self.client.force_login(owner)
         destructive = set()
         for url in org_page_urls(org):
@@ -50,5 +54,5 @@ class ConfirmationTests(BaseTestCase):
                     self.assertTrue(asks, f"{url}: the form posting to {action} does not ask for confirmation")
         kinds = {action.rstrip("/").rsplit("/", 2)[0] for action in destructive}
         for kind in ("rules", "budgets", "commitments", "settings/members", "settings/invitations",
-                     "settings/api-keys", "settings/agent-tokens", "sources/uploads"):  # fmt: skip
+                     "settings/api-keys", "settings/agent-tokens", "sources/uploads", "connectors"):  # fmt: skip
             self.assertIn(f"/o/<code>/{kind}", kinds)

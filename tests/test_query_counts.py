@@ -39,6 +39,7 @@ from finops.services.rollups import rollups_refresh
 from finops.services.settings import bucket_rule_create, commitment_create, learning_question_record, release_create
 from ingest.models import CostLine, GpuHost, GpuMinute, Upload, UsageEvent
 from ingest.services.agent import gpu_host_update
+from ingest.services.connectors import connector_create
 from ingest.services.gpu_marks import gpu_resource_mark
 from ingest.services.uploads import column_mapping_create
 from pricing.models import (
@@ -71,6 +72,9 @@ KWARGS = {
     "ingest-upload-delete": lambda tenant: {"code": tenant.upload_code},
     "ingest-upload-detail-api": lambda tenant: {"code": tenant.upload_code},
     "finops-budget-detail-api": lambda tenant: {"code": tenant.budget_code},
+    "ingest-connector": lambda tenant: {"code": tenant.connector_code},
+    "ingest-connector-edit": lambda tenant: {"code": tenant.connector_code},
+    "ingest-connector-create": lambda tenant: {"kind": "s3_compatible"},
 }
 # Patterns not measured, with the reason; `test_the_skipped_ones_do_not_read` checks that each refuses a GET.
 SKIPPED = {
@@ -84,6 +88,9 @@ SKIPPED = {
     "accounts-invitation-revoke": "POST only: withdraws an invitation",
     "accounts-api-key-revoke": "POST only: revokes an API key",
     "accounts-agent-token-revoke": "POST only: revokes an agent token",
+    "ingest-connector-test": "POST only: tests a connector's credentials against its remote side",
+    "ingest-connector-run": "POST only: starts a connector's run",
+    "ingest-connector-delete": "POST only: deletes a connector",
     # API endpoints without a GET.
     "accounts-api-key-revoke-api": "DELETE only",
     "accounts-agent-token-revoke-api": "DELETE only",
@@ -296,6 +303,10 @@ class Tenant:
             commitment_create(org=org, name=f"gpus {i}", kind=Commitment.Kind.GPU_RESERVATION, provider="Lambda",
                               hosts=f"gpu-box-{i % 3}", monthly_amount=Decimal(1000), currency="USD",
                               starts_on=date(2026, 10, 1), promised_revenue_amount=Decimal(2000))  # fmt: skip
+            connector = connector_create(org=org, kind="s3_compatible", name=f"r2 {i}", values={
+                "endpoint_url": "https://r2.example.org", "bucket": f"invoices-{i}", "access_key_id": "key",
+                "secret_access_key": "secret"})  # fmt: skip
+            self.connector_code = connector.code
             released_at = datetime.combine(WEEK + timedelta(days=i % 7), datetime.min.time(), tzinfo=UTC)
             release_create(org=org, name=f"v1.{i}", released_at=released_at)
             learning_question_record(org=org, run=f"train-{i}", question="Does it learn?")

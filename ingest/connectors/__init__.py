@@ -2,8 +2,13 @@
 
 from ingest.connectors.azure_blob import AzureCostExportsSource
 from ingest.connectors.base import ConnectorError, ConnectorSource
+from ingest.connectors.s3 import AwsDataExportsSource, S3CompatibleSource
 
-CONNECTORS: tuple[type[ConnectorSource], ...] = (AzureCostExportsSource,)
+CONNECTORS: tuple[type[ConnectorSource], ...] = (
+    AwsDataExportsSource,
+    S3CompatibleSource,
+    AzureCostExportsSource,
+)
 CONNECTORS_BY_KIND = {source.kind: source for source in CONNECTORS}
 
 
