@@ -352,6 +352,17 @@ def _parquet_columns(batch, field_limit: int, first_row: int) -> list[list]:
     return columns
 
 
+def _field_names(field, prefix: str = "") -> list[str]:
+    """A Parquet column's name and, for a struct, its fields' dotted names (`usage`, `usage.amount`...)."""
+    import pyarrow as pa
+
+    name = prefix + field.name
+    if not pa.types.is_struct(field.type):
+        return [name]
+    return [name, *(child for index in range(field.type.num_fields)
+                     for child in _field_names(field.type.field(index), name + "."))]  # fmt: skip
+
+
 def _parquet_table(path: Path) -> Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -362,7 +373,10 @@ def _parquet_table(path: Path) -> Table:
         parquet = pq.ParquetFile(path, read_dictionary=text)
     except (pa.ArrowException, OSError) as exc:
         raise FileProblemError(f"The Parquet file is corrupt ({exc}).") from exc
-    columns = list(parquet.schema_arrow.names)
+    top = list(parquet.schema_arrow.names)
+    # Nested records (BigQuery's service, sku, usage...) are flattened to dotted names, as in JSON lines.
+    nested = any(pa.types.is_struct(f.type) for f in parquet.schema_arrow)
+    columns = [name for f in parquet.schema_arrow for name in _field_names(f)] if nested else top
     meta = parquet.metadata
     if meta.num_rows > settings.INGEST_MAX_ROWS:
         raise FileProblemError(_too_many())
@@ -386,7 +400,8 @@ def _parquet_table(path: Path) -> Table:
             for batch in parquet.iter_batches(batch_size=batch_rows):
                 for values in zip(*_parquet_columns(batch, field_limit, number + 1), strict=True):
                     number += 1
-                    yield number, dict(zip(columns, values, strict=True))
+                    record = dict(zip(top, values, strict=True))
+                    yield number, (_flatten(record) if nested else record)
         except (pa.ArrowException, OSError) as exc:
             raise FileProblemError(f"The Parquet file is corrupt near row {number} ({exc}).") from exc
 

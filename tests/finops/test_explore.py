@@ -4,7 +4,7 @@ lines behind a group, CSV exports and cursor pages; and the tenancy every endpoi
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from finops.explore_page import change_text
 from finops.exports import csv_cell
-from finops.selectors.explore import ExploreError, explore_query
+from finops.selectors.explore import Cursor, ExploreError, explore_lines, explore_lines_all, explore_query
 from finops.selectors.ledger import ledger_summary
 from finops.services.rollups import rollups_refresh
 from tests.base import BaseTestCase, DemoTestCase
-from tests.ingest.helpers import ApiClientMixin
+from tests.finops.test_worked_example import FOCUS_HEADER, iso
+from tests.ingest.helpers import ApiClientMixin, csv_bytes
 
 EXPLORE, LINES = "/api/v1/explore/", "/api/v1/explore/lines/"
 
@@ -155,6 +156,22 @@ class ExploreApiTests(ApiClientMixin, DemoTestCase):
         self.assertEqual(len({(r["kind"], r["id"]) for r in small_pages}), len(small_pages))
         self.assertEqual({r["kind"] for r in small_pages}, {"bill_line", "gpu_hour"})
 
+    def test_pages_of_bill_lines_are_every_line_of_the_period_in_order(self):
+        # Pages read the rollups of a few days at a time; together they are exactly the lines the whole period's
+        # rollups name, in order, each once.
+        query = explore_query({"source": "bill_line"})
+        period = {"org": self.demo_org, "start": self.start, "end": self.end, "query": query}
+        every = [(line["at"], line["id"]) for line in explore_lines_all(**period) if line["kind"] == "bill_line"]
+        paged, cursor = [], None
+        while True:
+            page = explore_lines(**period, cursor=cursor, limit=397)
+            paged += [(line["at"], line["id"]) for line in page["lines"] if line["kind"] == "bill_line"]
+            if page["next"] is None:
+                break
+            cursor = Cursor.decode(page["next"])
+        self.assertEqual(paged, sorted(every))
+        self.assertGreater(len(paged), 397 * 2)
+
     def test_the_calls_of_a_customer_are_listed(self):
         lines = self.lines(source="api_call", customer="cust-003", limit=1000)
         self.assertTrue(lines)
@@ -233,6 +250,37 @@ class ExploreUnitTests(SimpleTestCase):
         self.assertEqual(query.filters, {"customer": ("acme", "")})
         with self.assertRaises(ExploreError):
             explore_query({"group_by": "host,host"})
+
+
+class ExploreLinesOverSeveralDaysTests(ApiClientMixin, BaseTestCase):
+    """Pages of bill lines when lines run over several days, from before the period, and days hold none."""
+
+    def test_every_line_once_in_order_whatever_the_page_size(self):
+        self.make_keys()
+        at = datetime(2026, 10, 1, tzinfo=UTC)
+        spans = [(at + timedelta(days=d, hours=h), timedelta(hours=1)) for d in (2, 3, 9, 16, 17) for h in (1, 5, 9)]
+        spans += [(at, timedelta(days=31)), (at - timedelta(days=6), timedelta(days=10)), (at + timedelta(days=7),
+                  timedelta(days=3)), (at + timedelta(days=12, hours=23), timedelta(hours=2))]  # fmt: skip
+        rows = [FOCUS_HEADER] + [["acct", "AWS", "USD", "2026-10-01T00:00:00Z", iso(begin), iso(begin + length),
+                                  "Usage", f"{i + 1}.00", f"{i + 1}.00", f"i-{i}", "m5.large", "{}"]
+                                 for i, (begin, length) in enumerate(spans)]  # fmt: skip
+        self.assertEqual(self.api_upload("focus.csv", csv_bytes(rows)).status_code, 201)
+        rollups_refresh(org=self.org)
+        start, end = date(2026, 10, 5), date(2026, 10, 20)
+        period = {"org": self.org, "start": start, "end": end, "query": explore_query({})}
+        every = sorted((line["at"], line["id"]) for line in explore_lines_all(**period))
+        # in the period: the 12 hourly lines of days 9, 16, 17 and 3 (on the 4th), the month, the line from
+        # September (it runs to the 5th: not in), the three days from the 8th, and the line over the 13th's midnight
+        self.assertEqual(len(every), 9 + 1 + 1 + 1)
+        for limit in (1, 2, 5, 100):
+            paged, cursor = [], None
+            for _ in range(len(every) + 1):
+                page = explore_lines(**period, cursor=cursor, limit=limit)
+                paged += [(line["at"], line["id"]) for line in page["lines"]]
+                if page["next"] is None:
+                    break
+                cursor = Cursor.decode(page["next"])
+            self.assertEqual(paged, every, f"pages of {limit}")
 
 
 class ExploreCsvEscapeTests(ApiClientMixin, BaseTestCase):

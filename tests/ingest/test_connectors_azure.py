@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
 from ingest.connectors.azure_blob import AzureCostExportsSource
@@ -332,7 +333,7 @@ class AzureExportsTest(BaseTestCase):
                 assert "Read and List" in caught.value.fix
 
     def test_it_refuses_a_credential_that_is_neither_token_nor_key(self):
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(ValidationError) as caught:
             self.connector("not a key!")
         assert "neither a SAS token" in str(caught.value)
 

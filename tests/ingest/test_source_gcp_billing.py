@@ -152,6 +152,43 @@ def test_it_reads_json_lines_with_nested_records(tmp_path):
     assert rows[1]["billed_cost_amount"] == Decimal("2.934")
 
 
+def test_it_reads_parquet_with_nested_records(tmp_path):
+    """BigQuery's Parquet export keeps records as structs and arrays, timestamps as timestamps: the reader flattens
+    the structs to the same dotted names as JSON lines."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    record = {
+        "billing_account_id": "0000-AAAA",
+        "service": {"id": "6F81-5844-456A", "description": "Compute Engine"},
+        "sku": {"id": "9C7E-1234", "description": "Nvidia Tesla A100 GPU running in Americas"},
+        "usage_start_time": datetime(2024, 5, 1, 10, tzinfo=UTC),
+        "usage_end_time": datetime(2024, 5, 1, 11, tzinfo=UTC),
+        "project": {"id": "ml-prod", "name": "ML prod", "labels": [{"key": "env", "value": "prod"}]},
+        "labels": [{"key": "customer", "value": "acme"}],
+        "location": {"location": "us-central1", "region": "us-central1"},
+        "cost": 2.934,
+        "currency": "USD",
+        "usage": {"amount": 3600.0, "unit": "seconds", "amount_in_pricing_units": 1.0, "pricing_unit": "hour"},
+        "credits": [{"name": "Committed use discount", "amount": -1.5, "type": "COMMITTED_USAGE_DISCOUNT", "id": "c"}],
+        "invoice": {"month": "202405"},
+        "cost_type": "regular",
+    }
+    path = tmp_path / "export-000000000000.parquet"
+    pq.write_table(pa.Table.from_pylist([record, {**record, "cost_type": "tax", "credits": []}]), path)
+    columns, rows = _parse_file(path)
+    assert GcpBillingSource.detect(columns)
+    assert {"service.description", "sku.description", "usage.pricing_unit", "invoice.month"} <= set(columns)
+    row = rows[0]
+    assert row["billed_cost_amount"] == Decimal("1.434")
+    assert row["service_name"] == "Compute Engine"
+    assert row["tags"] == {"env": "prod", "customer": "acme"}
+    assert (row["gpu_type"], row["region"], row["sub_account_id"]) == ("A100", "us-central1", "ml-prod")
+    assert (row["pricing_quantity"], row["pricing_unit"], row["commitment_discount_id"]) == (1, "hour", "c")
+    assert row["charge_period_start"] == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert (rows[1]["charge_category"], rows[1]["billed_cost_amount"]) == ("tax", Decimal("2.934"))
+
+
 def test_it_reads_credits_written_as_json(tmp_path):
     path = tmp_path / "export.csv"
     record = _record(credits=json.dumps([{"name": "FreeTrial", "amount": -0.25, "type": "PROMOTION"}]))
