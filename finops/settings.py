@@ -7,6 +7,7 @@ workers and uses Redis as the cache. The variables are listed in `.env.example`.
 """
 
 import importlib.util
+import os
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+from finops.storage_url import default_storage_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -120,7 +123,8 @@ STATICFILES_FINDERS = [
     "finops.static_finders.PlotlyFinder",
 ]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploads: the local disk (MEDIA_ROOT), or an S3-compatible bucket with STORAGE_URL (finops/storage_url.py).
+    "default": default_storage_config(env.str("STORAGE_URL", default=""), os.environ),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -131,6 +135,11 @@ STORAGES = {
 # pages link the hashed names, which whitenoise serves compressed and cacheable for years (a new build, a new name).
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Days an upload's source file is kept once its import has finished; then it is deleted (its rows, their source row
+# numbers and the upload's totals stay). 0 keeps files for ever.
+SOURCE_FILE_RETENTION_DAYS = env.int("SOURCE_FILE_RETENTION_DAYS", default=400)
+if SOURCE_FILE_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("SOURCE_FILE_RETENTION_DAYS must be 0 (keep for ever) or a number of days.")
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -286,6 +295,10 @@ CELERY_BEAT_SCHEDULE = {
     "ingest-connectors-due": {  # each connector runs daily at its hour (UTC); this hands out the due ones
         "task": "ingest.tasks.connectors_due",
         "schedule": 15 * 60,
+    },
+    "ingest-upload-files-expire": {  # daily: source files past SOURCE_FILE_RETENTION_DAYS
+        "task": "ingest.tasks.upload_files_expire",
+        "schedule": crontab(minute=30, hour=3),
     },
 }
 CELERY_TIMEZONE = "UTC"

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from ingest.services.retention import upload_files_expire as upload_files_expire_service
 from ingest.services.uploads import upload_run
 
 
@@ -25,3 +26,9 @@ def connectors_due() -> None:
 
     for connector_id in due():
         connector_run_task.delay(connector_id, "schedule")
+
+
+@shared_task
+def upload_files_expire() -> int:
+    """Daily: delete source files past SOURCE_FILE_RETENTION_DAYS (the rows they loaded stay)."""
+    return upload_files_expire_service()

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from ingest.periods import period_for_page
 from ingest.readers import FileProblemError, open_table
 from ingest.services.connectors import connector_check, connector_create, connector_delete, connector_update
 from ingest.services.deletions import UploadBusyError, upload_busy, upload_delete
+from ingest.services.upload_files import source_file_gone_message, upload_local_path
 from ingest.services.uploads import column_mapping_create, upload_create, upload_progress, upload_reimport
 from ingest.tasks import connector_run_task
 
@@ -72,6 +74,9 @@ def upload_detail(request, org_code, code):
         "lines": selectors.upload_ledger_lines(org=org, upload=upload) if upload.status == Upload.Status.DONE else [],
         "events": selectors.upload_usage_events(org=org, upload=upload) if upload.kind == Upload.Kind.USAGE else [],
         "unrecognised": upload.status == Upload.Status.FAILED and not upload.format,
+        # An empty file name marks a source file removed by retention (ingest/services/retention.py).
+        "file_removed": not upload.file,
+        "retention_days": settings.SOURCE_FILE_RETENTION_DAYS,
     }
     return render(request, "ingest/upload_detail.html", context)
 
@@ -112,10 +117,13 @@ def mapping_create(request, org_code, code):
     """Map the columns of an upload whose format we could not recognise, save the mapping, import again."""
     org = get_org_for_user(request, org_code, write=request.method == "POST")
     upload = get_object_or_404(Upload, org=org, code=code)
+    if not upload.file:
+        messages.error(request, source_file_gone_message(upload, then="Upload the file again to map it."))
+        return redirect("ingest-upload", org_code=org.code, code=upload.code)
     try:
-        if not upload.file or not upload.file.storage.exists(upload.file.name):
+        if not upload.file.storage.exists(upload.file.name):
             raise FileNotFoundError(upload.file.name)
-        with open_table(upload.file.path) as table:
+        with upload_local_path(upload) as path, open_table(path) as table:
             columns = table.columns
     except FileProblemError as exc:
         messages.error(request, str(exc))

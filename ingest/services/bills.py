@@ -29,6 +29,7 @@ from ingest.services.focus_columnar import NotColumnarError, columnar_possible, 
 from ingest.services.ledger_writer import LedgerWriter
 from ingest.services.problems import ErrorList, ImportRejectedError, ParsedRows, progress_key
 from ingest.services.tally import PERIOD_ACCOUNT_LENGTH, PERIOD_PROVIDER_LENGTH, Tally, days_covered, tags_columns
+from ingest.services.upload_files import upload_file_path
 from ingest.sources import BILL_SOURCES, SOURCES_BY_NAME, detect_source
 from ingest.sources.base import COST_ROW_FIELDS
 from ingest.sources.mapped_csv import MappedCsvSource
@@ -74,8 +75,8 @@ def _sample_columns(columns) -> str:
 @contextmanager
 def _bill_input(upload):
     """(table, source) for the upload: a table file with its detected source, or a JSON cost report."""
-    if sniff_json_document(upload.file.path):
-        document = open_json_document(upload.file.path)
+    if sniff_json_document(upload_file_path(upload)):
+        document = open_json_document(upload_file_path(upload))
         wanted = [s for s in BILL_SOURCES if s.document and upload.requested_format in ("", s.name)]
         source_class = next((s for s in wanted if s.detect_document(document)), None)
         if source_class is None:
@@ -86,7 +87,7 @@ def _bill_input(upload):
         source = source_class(org_currency=upload.org.currency)
         yield Table([], source.records(document), "json"), source
         return
-    with open_table(upload.file.path) as table:
+    with open_table(upload_file_path(upload)) as table:
         source_class = choose_source(upload, table.columns)
         options = {}
         if upload.mapping:

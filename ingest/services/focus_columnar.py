@@ -28,6 +28,7 @@ from ingest.models import CostLine
 from ingest.readers import open_csv_stream, rows_within_limit
 from ingest.services.ledger_writer import LEDGER_COLUMNS
 from ingest.services.tally import PERIOD_ACCOUNT_LENGTH, PERIOD_PROVIDER_LENGTH, days_covered
+from ingest.services.upload_files import upload_file_path
 from ingest.sources import values as v
 from ingest.sources.focus import COMMITMENT_STATUS, GPU_SEPARATOR, gpu_columns, gpu_type_of
 
@@ -283,7 +284,7 @@ def focus_stream_columnar(upload, table, source, tally, *, tags_columns, progres
     sql = f"COPY {CostLine._meta.db_table} ({', '.join(LEDGER_COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
     next_row, written, encoder = 2, 0, None
     field_limit = settings.INGEST_MAX_FIELD_BYTES
-    with _csv_input(upload.file.path) as stream, connection.cursor() as cursor:
+    with _csv_input(upload_file_path(upload)) as stream, connection.cursor() as cursor:
         try:
             reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
         except pa.ArrowInvalid as exc:

@@ -18,6 +18,7 @@ from ingest.models import Upload
 from ingest.readers import FileProblemError
 from ingest.services.bills import bill_import
 from ingest.services.problems import ImportRejectedError, progress_key
+from ingest.services.upload_files import SourceFileGoneError, source_file_gone_message, upload_local_path
 from ingest.services.usage import usage_import
 
 logger = logging.getLogger(__name__)
@@ -26,13 +27,26 @@ SUPPORTED_KINDS = {Upload.Kind.BILL, Upload.Kind.USAGE, Upload.Kind.REVENUE}
 
 class _HashingFile(File):
     """Hashes the content while storage copies it: one pass over a big file instead of two, each chunk
-    hashed in a thread while storage writes it (both release the GIL)."""
+    hashed in a thread while storage writes it (both release the GIL). Object storage reads the file itself
+    instead of its chunks (boto3's upload): then `hexdigest()` reads it once more, from the local copy."""
 
     DEFAULT_CHUNK_SIZE = 1 << 20
 
     def __init__(self, file, name):
         super().__init__(file, name)
         self.digest = hashlib.sha256()
+        self.hashed_bytes = 0
+
+    def hexdigest(self) -> str:
+        if self.hashed_bytes != self.size:
+            self.digest, self.hashed_bytes = hashlib.sha256(), 0
+            for chunk in super().chunks():
+                self._hash(chunk)
+        return self.digest.hexdigest()
+
+    def _hash(self, chunk) -> None:
+        self.digest.update(chunk)
+        self.hashed_bytes += len(chunk)
 
     def chunks(self, chunk_size=None):
         with ThreadPoolExecutor(max_workers=1) as hasher:
@@ -40,7 +54,7 @@ class _HashingFile(File):
             for chunk in super().chunks(chunk_size):
                 if hashed is not None:
                     hashed.result()  # in order: the digest of the chunks as they come
-                hashed = hasher.submit(self.digest.update, chunk)
+                hashed = hasher.submit(self._hash, chunk)
                 yield chunk
             if hashed is not None:
                 hashed.result()
@@ -74,7 +88,7 @@ def upload_create(
     )
     hashing = _HashingFile(file, name)
     upload.file.save(name, hashing, save=False)
-    upload.sha256 = hashing.digest.hexdigest()
+    upload.sha256 = hashing.hexdigest()
     upload.save()
     if enqueue:
         from ingest.tasks import upload_import as upload_import_task
@@ -117,10 +131,11 @@ def upload_run(*, upload_id: int) -> Upload | None:
         return None
     upload = Upload.objects.select_related("org", "mapping").get(pk=upload_id)
     try:
-        _importer(upload.kind)(upload)
+        with upload_local_path(upload):  # on object storage, the worker's copy of the file for the whole import
+            _importer(upload.kind)(upload)
     except ImportRejectedError as exc:
         _fail(upload, exc.errors, exc.total)
-    except FileProblemError as exc:
+    except (FileProblemError, SourceFileGoneError) as exc:
         _fail(upload, [{"row": None, "column": None, "message": message_cap(str(exc))}], 1)
     except Exception:
         logger.exception("import of upload %s crashed", upload.pk)
@@ -172,7 +187,9 @@ def column_mapping_create(*, org, name: str, provider: str, currency: str, colum
 
 
 def upload_reimport(*, org, upload, mapping, created_by) -> Upload:
-    """A new upload of the same stored file, read through `mapping`."""
+    """A new upload of the same stored file, read through `mapping`; ValidationError once retention removed it."""
+    if not upload.file.name:
+        raise ValidationError(source_file_gone_message(upload))
     with upload.file.open("rb") as handle:
         return upload_create(
             org=org,

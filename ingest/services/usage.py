@@ -26,6 +26,7 @@ from ingest.readers import open_csv_stream, open_json_document, open_table, snif
 from ingest.services.days import dirty_days_mark
 from ingest.services.focus_columnar import NotColumnarError
 from ingest.services.problems import ErrorList, ImportRejectedError, ParsedRows, progress_key
+from ingest.services.upload_files import upload_file_path
 from ingest.services.usage_columnar import usage_columnar_possible, usage_stream_columnar
 from ingest.sources import USAGE_SOURCES
 from ingest.sources.usage_base import USAGE_ROW_FIELDS
@@ -161,7 +162,7 @@ def choose_usage_source(upload, columns=None, document=None):
 def _first_event_held(upload) -> bool:
     """Whether the org already has the file's first event: a re-imported file is seen before any work."""
     try:
-        with open_csv_stream(upload.file.path) as stream:
+        with open_csv_stream(upload_file_path(upload)) as stream:
             event_id = json.loads(stream.readline(1 << 16)).get("event_id")
     except (ValueError, AttributeError):
         return False  # the columnar path will step aside for this file anyway
@@ -207,12 +208,12 @@ def usage_import(upload) -> None:
     errors, days = ErrorList(), set()
     first = last = None
     with ExitStack() as stack:
-        if sniff_json_document(upload.file.path):
-            document, table = open_json_document(upload.file.path), None
+        if sniff_json_document(upload_file_path(upload)):
+            document, table = open_json_document(upload_file_path(upload)), None
             source = choose_usage_source(upload, document=document)(org_currency=upload.org.currency)
             records = source.records(document)
         else:
-            table = stack.enter_context(open_table(upload.file.path))
+            table = stack.enter_context(open_table(upload_file_path(upload)))
             source = choose_usage_source(upload, columns=table.columns)(org_currency=upload.org.currency)
             for column in source.missing_columns(table.columns):
                 errors.add(1, column, f"The header has no {column} column; it is required.")

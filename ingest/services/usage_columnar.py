@@ -29,6 +29,7 @@ from ingest.services.focus_columnar import (
     _ShortQueueWriter,
     by_distinct,
 )
+from ingest.services.upload_files import upload_file_path
 from ingest.sources import values as v
 from ingest.sources.generic_events import KNOWN_FIELDS, TEXT_FIELDS, TOKEN_FIELDS, ZONED
 from ingest.sources.usage_base import PURPOSES
@@ -264,7 +265,7 @@ def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple
     # Calls are priced here, before the COPY, so the ledger receives final rows: an UPDATE of rows
     # already in the indexed ledger cost more than reading, checking and storing them together.
     price = import_string(settings.USAGE_TABLE_PRICER)(org=upload.org)
-    with open_csv_stream(upload.file.path) as stream:
+    with open_csv_stream(upload_file_path(upload)) as stream:
         stream = _LineCounter(stream)
         try:
             reader = pajson.open_json(stream, read_options=read, parse_options=parse)

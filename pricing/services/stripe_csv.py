@@ -25,6 +25,7 @@ from django.utils import timezone
 from finops.money import as_json
 from ingest.readers import open_table
 from ingest.services.problems import ErrorList, ImportRejectedError, ParsedRows
+from ingest.services.upload_files import upload_file_path
 from pricing.models import (
     StripeCustomer,
     StripeInvoice,
@@ -150,7 +151,7 @@ def revenue_file_import(upload) -> None:
     """Store the upload's Stripe export in the mirror tables; raises ImportRejectedError (nothing written) on any
     error, else marks the upload done with what it stored."""
     errors = ErrorList()
-    with open_table(upload.file.path) as table:
+    with open_table(upload_file_path(upload)) as table:
         export = _choose_export(upload, table.columns)
         upload.format = export.name
         source = export(table.columns)
