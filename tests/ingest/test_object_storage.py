@@ -189,6 +189,15 @@ class BillsOnObjectStorageTests(ObjectStorageTestCase):
         )
         self.assertEqual(list(amounts), [Decimal("575.76"), Decimal("12.90")])
 
+    def test_it_deletes_the_object_with_the_upload(self):
+        upload = self.upload("lambda-oct.csv", INVOICE)
+        self.client.force_login(self.alice)
+        url = reverse("ingest-upload-delete", kwargs={"org_code": self.org.code, "code": upload.code})
+        with self.captureOnCommitCallbacks(execute=True):
+            self.client.post(url)
+        self.assertFalse(Upload.objects.filter(pk=upload.pk).exists())
+        self.assertEqual(self.s3.keys(f"{PREFIX}/uploads/{self.org.code}/{upload.code}/"), [])
+
     def test_it_reads_an_object_once_per_import_into_a_temporary_copy(self):
         upload = self.upload("lambda-oct.csv", INVOICE)
         with self.assertRaises(RuntimeError):
