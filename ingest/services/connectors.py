@@ -222,6 +222,13 @@ def connector_run(*, connector: Connector, trigger: str = ConnectorRun.Trigger.M
     if not _claim(connector.pk):
         return None
     connector.refresh_from_db()
+    # A run still marked running here lost its worker (the claim was stale): say so instead of leaving it running.
+    ConnectorRun.objects.for_org(connector.org).filter(connector=connector, status=ConnectorRun.Status.RUNNING).update(
+        status=ConnectorRun.Status.FAILED,
+        error="The worker running it stopped before it finished.",
+        fix="Nothing to do: the next run pulls what it left.",
+        finished_at=timezone.now(),
+    )
     run = ConnectorRun.objects.create(org=connector.org, connector=connector, trigger=trigger)
     problems, fixes, rejected = [], [], []  # problems: the listing's, or a file's that could not be pulled
     try:

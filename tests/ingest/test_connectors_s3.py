@@ -460,10 +460,14 @@ class S3ConnectorTests(BaseTestCase):
         self.put_cur()
         connector = self.create()
         Connector.objects.filter(pk=connector.pk).update(last_status="running", last_run_at=timezone.now())
+        lost = ConnectorRun.objects.create(org=self.org, connector=connector, trigger="schedule")
         self.assertIsNone(connector_run(connector=connector))
         stale = datetime.now(UTC) - timedelta(hours=2)
         Connector.objects.filter(pk=connector.pk).update(last_run_at=stale)  # its worker died
         self.assertEqual(connector_run(connector=connector).status, ConnectorRun.Status.OK)
+        lost.refresh_from_db()
+        self.assertEqual(lost.status, ConnectorRun.Status.FAILED)
+        self.assertIn("worker running it stopped", lost.error)
 
     def test_it_counts_in_healthz_and_names_the_spend_in_onboarding(self):
         from finops.selectors.onboarding import onboarding_progress
