@@ -185,8 +185,9 @@ def plan_cost_histogram(plans: list[dict], customers: list[dict], target_margin_
     return {"costs": {"data": traces, "layout": layout}}
 
 
-def daily_cost_figure(daily: dict, currency: str) -> dict:
-    """Stacked bars per day: allocated, idle, unmeasured, unattributed (the identity, day by day)."""
+def daily_cost_figure(daily: dict, currency: str, link=None) -> dict:
+    """Stacked bars per day: allocated, idle, unmeasured, unattributed (the identity, day by day). With
+    `link(kind, day)`, each bar's customdata is its URL (a click opens it: static/js/figures.js)."""
     days = [day.isoformat() for day in daily]
     colours = {"allocated": "#2f6fdb", "idle": "#a15c00", "unmeasured": "#8a8f98", "unattributed": "#b42318"}
     amount = money_hover(currency)
@@ -194,6 +195,7 @@ def daily_cost_figure(daily: dict, currency: str) -> dict:
         {"type": "bar", "name": kind.capitalize(), "x": days, "y": [float(v[kind]) for v in daily.values()],
          "marker": {"color": colours[kind]},
          "hovertemplate": f"{DAY_HOVER}: {amount}<extra>{kind.capitalize()}</extra>"}
+        | ({"customdata": [link(kind, day) for day in daily]} if link else {})
         for kind in ("allocated", "idle", "unmeasured", "unattributed")
     ]  # fmt: skip
     layout = {
@@ -390,7 +392,7 @@ APART_BUCKETS = ("idle", "unmeasured")  # on top of the work, hatched: paid for,
 def bucket_trend_figure(trend: dict, currency: str, link=None) -> dict:
     """The Founder Table's eight weeks (`selectors.trends.weekly_bucket_spend`): spend per ISO week stacked by
     bucket, the work buckets first, idle and unmeasured GPU time on top and hatched. With `link(bucket, monday)`,
-    each bar's customdata is its URL (a click opens it: static/js/founder_table.js)."""
+    each bar's customdata is its URL (a click opens it: static/js/figures.js)."""
     x = [monday.isoformat() for monday in trend["weeks"]]
     names = dict(Bucket.choices)
     apart = [b for b in APART_BUCKETS if b in trend["buckets"]]

@@ -67,7 +67,10 @@ def drilldown(shown: str, key: str = "", *, ident: str = "", measure: str = "", 
     - `metric`, key = the metric's key: METRIC_EQUAL (equal) or METRIC_CONCERNS (not equal); other metrics (counts,
       hours, shares, per-job cost, failed jobs' cost) are not explorer cost: None.
     - `trend`, key = a bucket ("" for none), `week`/`week_end` its ISO week: `bucket=` over that week; equal (the
-      chart sums the same rollup rows)."""
+      chart sums the same rollup rows).
+    - `slice`, key = an explorer dimension, `ident` its value ("" for none), `measure` a term of the identity or "":
+      one row of a breakdown (the Costs page's by bucket, label, source, provider, feature, team; a day's bar of one
+      term); equal (the breakdowns sum the same rollup rows in the organisation's currency)."""
     if shown == "card":
         sources = CARD_SOURCES.get(key)
         if sources is None:
@@ -79,6 +82,11 @@ def drilldown(shown: str, key: str = "", *, ident: str = "", measure: str = "", 
         if key in METRIC_EQUAL:
             return Drill(METRIC_EQUAL[key], equal=True)
         return Drill(METRIC_CONCERNS[key]) if key in METRIC_CONCERNS else None
+    if shown == "slice":
+        filters = {key: (ident or EMPTY,)} if key else {}
+        if CARD_SOURCES.get(measure):
+            filters["source"] = CARD_SOURCES[measure]
+        return Drill(filters, equal=True, start=week, end=week_end)
     if shown == "offender":
         return _offender(key, ident or EMPTY, measure)
     raise ValueError(f"Nothing called {shown!r} is shown on the Founder Table.")

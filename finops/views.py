@@ -182,8 +182,13 @@ def costs(request, org_code):
     org = get_org_for_user(request, org_code)
     period, period_error = period_for_page(request, tz=org.timezone)
     breakdown = cost_breakdown(org=org, start=period.start, end=period.end)
+
+    def day_link(kind: str, day: date) -> str:
+        bar = drilldown("slice", measure=kind, week=day, week_end=day + timedelta(days=1))
+        return drilldown_url(org, bar, start=period.start, end=period.end)
+
     context = {"org": org, "page": "costs", "summary": ledger_summary(org=org, start=period.start, end=period.end),
-               "breakdown": breakdown, "figures": daily_cost_figure(breakdown["daily"], org.currency),
+               "breakdown": breakdown, "figures": daily_cost_figure(breakdown["daily"], org.currency, day_link),
                "period": period}  # fmt: skip
     return _period_page(request, "finops/costs.html", context, period_error)
 

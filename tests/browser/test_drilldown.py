@@ -2,6 +2,7 @@
 offender's amount opens the explorer filtered to that host's idle cost, its row opens the source rows behind it."""
 
 import re
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -53,3 +54,24 @@ def test_a_trend_bar_opens_the_explorer_on_its_week_and_bucket(page):
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_url(re.compile(r"/explore/\?start=\d{4}-\d\d-\d\d&end=\d{4}-\d\d-\d\d&bucket="))
     assert page.locator(".explore-filters .chip[data-filter='bucket']").count() == 1
+
+
+def test_a_costs_card_and_a_day_bar_open_the_explorer_on_the_same_total(page):
+    demo = demo_org()
+    log_in(page, demo["login"], demo["password"])
+    page.set_viewport_size(DESKTOP)
+    page.goto(page.url.rstrip("/") + "/costs/")
+    card = page.locator("#card-idle a.drill")
+    figure = Decimal(card.get_attribute("data-total")).quantize(Decimal("0.01"))
+    card.click()
+    page.wait_for_url(re.compile(r"/explore/\?.*source=idle"))
+    assert amount(page.locator("#explore-total").inner_text()) == figure
+    page.go_back()
+    page.locator("#chart-daily .main-svg").first.wait_for()
+    page.locator("#chart-daily").scroll_into_view_if_needed()
+    bars = page.locator("#chart-daily .trace.bars .point path")
+    box = max((bars.nth(i).bounding_box() for i in range(bars.count())), key=lambda b: b["height"])  # the tallest
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url(re.compile(r"/explore/\?start=(\d{4}-\d\d-\d\d)&end=\d{4}-\d\d-\d\d&source="))
+    start, end = re.search(r"start=([\d-]+)&end=([\d-]+)", page.url).groups()
+    assert (date.fromisoformat(end) - date.fromisoformat(start)).days == 1  # one day's bar

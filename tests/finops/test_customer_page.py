@@ -81,8 +81,8 @@ class CustomerPageTests(DemoTestCase):
         self.client.force_login(self.bob)
         customer = next(iter(self.economics()))
         page = self.client.get(self.page_url(customer))
-        self.assertContains(page, 'id="customer-figures-data"')
-        self.assertContains(page, "js/customer.js")
+        self.assertContains(page, 'id="customer-trend-figures"')
+        self.assertContains(page, "js/figures.js")
         self.assertNotContains(page, "<script>")  # no inline script: data only through json_script
         self.assertIn("trend", page.context["figures"])
 

@@ -154,6 +154,51 @@ class DrilldownPageTests(BaseTestCase):
         self.assertEqual(self.client.get(f"/o/{self.demo['org']}/").status_code, 404)
 
 
+class CostsDrilldownTests(DrilldownPageTests):
+    """The Costs page: every card, every row of its breakdowns and every bar of its daily chart opens the explorer
+    on the cost it shows, and the explorer totals each to the cent."""
+
+    def test_every_figure_of_the_costs_page_links_to_its_cost(self):
+        url = f"/o/{self.demo['org']}/costs/"
+        for params in ({}, {"period": "last_4_weeks"}):
+            response = self.client.get(url, params)
+            self.assertEqual(response.status_code, 200)
+            parser = DrillLinks()
+            parser.feed(response.content.decode())
+            period, summary = response.context["period"], response.context["summary"]
+            kinds = {}
+            for link in parser.links:
+                kinds.setdefault(link["data-drill"].split(":")[0], []).append(link)
+                query = parse_qs(urlsplit(link["href"]).query)
+                self.assertEqual((query["start"], query["end"]), ([period.start.isoformat()], [period.end.isoformat()]))
+                self.assertIn("data-total", link)
+                self.assertEqual(cents(self.explore(link["href"])["total"]), cents(link["data-total"]), link)
+            self.assertEqual(len(kinds["card"]), len(CARDS))
+            breakdown = response.context["breakdown"]
+            rows = (len(summary["by_bucket"]) + len(summary["by_label"]) + len(summary["by_source"])
+                    + sum(len(breakdown[f"by_{d}"]) for d in ("provider", "feature", "owner")))  # fmt: skip
+            self.assertEqual(len(kinds["slice"]), rows)
+            self.check_daily_bars(response)
+
+    def check_daily_bars(self, response):
+        bars = 0
+        daily = response.context["breakdown"]["daily"]
+        for trace in response.context["figures"]["daily"]["data"]:
+            kind = trace["name"].lower()
+            for day, href in zip(daily, trace["customdata"], strict=True):
+                query = parse_qs(urlsplit(href).query)
+                self.assertEqual(
+                    (query["start"], query["end"]), ([day.isoformat()], [(day + timedelta(1)).isoformat()])
+                )
+                self.assertEqual(cents(self.explore(href)["total"]), cents(daily[day][kind]), href)
+                bars += 1
+        self.assertGreaterEqual(bars, 4 * 7)
+
+    def test_it_hides_other_orgs(self):
+        self.client.force_login(self.charlie)
+        self.assertEqual(self.client.get(f"/o/{self.demo['org']}/costs/").status_code, 404)
+
+
 class DrilldownTests(SimpleTestCase):
     def test_the_cards_are_the_explorers_sources(self):
         self.assertEqual(drilldown("card", "billed").filters, {})

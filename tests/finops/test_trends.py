@@ -47,7 +47,7 @@ class BucketTrendTests(BaseTestCase):
         self.client.force_login(self.bob)
         page = self.client.get(reverse("finops-founder-table", kwargs={"org_code": self.org.code}) + "?week=2026-W45")
         self.assertContains(page, 'id="chart-trend"')
-        self.assertContains(page, "js/founder_table.js")
+        self.assertContains(page, "js/figures.js")
         figure = page.context["trend_figures"]["trend"]
         names = [trace["name"] for trace in figure["data"]]
         self.assertEqual(names[-2:], ["Idle", "Unmeasured GPU time"])  # apart, on top

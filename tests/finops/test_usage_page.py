@@ -61,7 +61,7 @@ class DemoUsagePageTests(DemoTestCase):
         figure = page.context["figures"]["daily"]
         self.assertEqual(len(figure["data"][0]["x"]), 7)
         self.assertContains(page, 'id="usage-figures"')
-        self.assertContains(page, "js/usage.js")
+        self.assertContains(page, "js/figures.js")
 
     def test_each_model_links_to_its_calls_in_the_explorer(self):
         page = self.page()
