@@ -202,7 +202,7 @@ def connectors(request, org_code):
     org = get_org_for_user(request, org_code)
     context = {
         "org": org,
-        "page": "sources",
+        "page": "connectors",
         "connectors": selectors.connector_list(org=org),
         # Plain values: a template calls what is callable, and the plug-ins are classes.
         "kinds": [{"kind": s.kind, "label": s.label, "help": s.help} for s in CONNECTORS],
@@ -233,7 +233,7 @@ def connector_create_view(request, org_code, kind):
         else:
             messages.success(request, f"Saved “{connector.name}”. Test the connection, then run it.")
             return redirect("ingest-connector", org_code=org.code, code=connector.code)
-    context = {"org": org, "page": "sources", "form": form, "source": source, "connector": None}
+    context = {"org": org, "page": "connectors", "form": form, "source": source, "connector": None}
     return render(request, "ingest/connector_form.html", context)
 
 
@@ -250,7 +250,7 @@ def connector_detail(request, org_code, code):
     ]
     context = {
         "org": org,
-        "page": "sources",
+        "page": "connectors",
         "connector": connector,
         "source": source,
         "settings_shown": settings_shown,
@@ -286,7 +286,7 @@ def connector_edit(request, org_code, code):
         else:
             messages.success(request, "Settings saved.")
             return redirect("ingest-connector", org_code=org.code, code=connector.code)
-    context = {"org": org, "page": "sources", "form": form, "source": source, "connector": connector}
+    context = {"org": org, "page": "connectors", "form": form, "source": source, "connector": connector}
     return render(request, "ingest/connector_form.html", context)
 
 
