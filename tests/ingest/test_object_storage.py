@@ -27,6 +27,7 @@ from ingest.services.upload_files import upload_file_path, upload_local_path
 from ingest.services.uploads import upload_reimport
 from ingest.tasks import upload_files_expire
 from tests.base import BaseTestCase, sample_path
+from tests.finops.test_settings_modes import python
 from tests.ingest.helpers import ApiClientMixin, as_upload, cents, csv_bytes, file_totals
 
 BUCKET = "finops-uploads"
@@ -353,3 +354,25 @@ class StorageUrlTests(SimpleTestCase):
             default_storage_config("s3://finops", {"AWS_ACCESS_KEY_ID": "only"})
         with pytest.raises(ImproperlyConfigured, match="not both"):
             default_storage_config("s3://finops", {"AWS_STORAGE_BUCKET_NAME": "finops"})
+
+    def test_it_builds_the_storage_when_the_settings_load(self):
+        probe = (
+            "import django, json; django.setup()\n"
+            "from django.core.files.storage import storages\n"
+            "s = storages['default']\n"
+            "print(json.dumps([type(s).__name__, s.bucket_name, s.location, s.endpoint_url, s.access_key]))"
+        )
+        url = "s3://finops-uploads/prod?endpoint_url=http://minio:9000&region=us-east-1"
+        result = python(["-c", probe], STORAGE_URL=url, **KEYS)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(
+            result.stdout.split("\n")[-2], '["S3Storage", "finops-uploads", "prod", "http://minio:9000", "testing"]'
+        )
+
+    def test_it_stops_the_start_on_a_bad_url_or_retention(self):
+        result = python(["-c", "import django; django.setup()"], STORAGE_URL="ftp://finops/uploads")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("STORAGE_URL must start with s3://", result.stderr)
+        result = python(["-c", "import django; django.setup()"], SOURCE_FILE_RETENTION_DAYS="-1")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("SOURCE_FILE_RETENTION_DAYS must be 0", result.stderr)
