@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from ingest.connectors.base import ConnectorError, ConnectorSource, Field, RemoteFile
 from ingest.connectors.parts import Part, is_data_file, join_parts, parts_version, suffix
+from ingest.connectors.s3 import endpoint_problem
 
 DATE_RANGE = re.compile(r"^(\d{8})-(\d{8})$")
 MANIFEST_NAMES = ("manifest.json", "_manifest.json")
@@ -125,6 +126,9 @@ class AzureCostExportsSource(ConnectorSource):
                 f"The storage account URL {url[:80]!r} is not a URL.",
                 "Edit the connector: the account URL looks like https://<account>.blob.core.windows.net.",
             )
+        problem = endpoint_problem(url)  # not the server's own network (a metadata service, the database)
+        if problem:
+            raise problem
         return url
 
     def _prefix(self) -> str:
@@ -216,6 +220,11 @@ class AzureCostExportsSource(ConnectorSource):
                 CREDENTIAL_FIX,
             )
         message = str(exc.message or exc).splitlines()[0][:200]
+        if status in (429, 500, 502, 503, 504) or code in ("ServerBusy", "OperationTimedOut", "InternalError"):
+            return ConnectorError(
+                f"Azure Blob Storage stayed busy after every retry ({status} {code}) for the {where}.",
+                "Nothing to change here: the next run tries again.",
+            )
         return ConnectorError(f"Azure Blob Storage answered {status} for the {where}: {message}", CREDENTIAL_FIX)
 
     def _blobs(self, client):
@@ -245,19 +254,25 @@ class AzureCostExportsSource(ConnectorSource):
     def _runs(self, blobs) -> dict[tuple[str, str], dict[str, _Run]]:
         """(export folder, date range) -> run folder -> _Run, of every blob under the path."""
         prefix = self._prefix()
-        found: dict[tuple[str, str], dict[str, _Run]] = defaultdict(dict)
+        placed = []
+        flat_runs = set()  # date range folders holding a manifest themselves: their files are one run
         for blob in blobs:
             segments = blob.name[len(prefix) :].split("/")
             at = next((i for i, s in enumerate(segments[:-1]) if DATE_RANGE.match(s)), None)
             if at is None:
                 continue
-            export = prefix + "/".join(segments[:at])
-            date_range = segments[at]
+            placed.append((blob, segments, at))
+            if at == len(segments) - 2 and segments[-1].lower() in MANIFEST_NAMES:
+                flat_runs.add("/".join(segments[: at + 1]))
+        found: dict[tuple[str, str], dict[str, _Run]] = defaultdict(dict)
+        for blob, segments, at in placed:
             leaf = segments[-1]
+            range_folder = "/".join(segments[: at + 1])
             run_path = segments[at + 1 : -1]
-            # An older export writes one file per run straight into the date range's folder: the file is the run.
-            folder = "/".join(segments[: at + 1] + (run_path or [leaf]))
-            runs = found[(export.rstrip("/"), date_range)]
+            if not run_path and range_folder not in flat_runs:
+                run_path = [leaf]  # an older export writes one file per run into the date range's folder
+            folder = "/".join([range_folder, *run_path])
+            runs = found[(prefix + "/".join(segments[:at])).rstrip("/"), segments[at]]
             run = runs.setdefault(folder, _Run(folder=prefix + folder))
             if leaf.lower() in MANIFEST_NAMES:
                 run.manifest = blob.name
@@ -337,7 +352,7 @@ class AzureCostExportsSource(ConnectorSource):
     def list_files(self):
         remotes = []
         for export, date_range, parts in self._deliveries_now():
-            key = f"{export}/{date_range}"
+            key = f"{export}/{date_range}" if export else date_range
             self._deliveries[key] = parts
             ext = suffix(parts[0].name)
             if len(parts) > 1:

@@ -15,10 +15,12 @@ import pytest
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
+from django.test import override_settings
+from django.urls import reverse
 
 from ingest.connectors.azure_blob import AzureCostExportsSource
 from ingest.connectors.base import ConnectorError
-from ingest.models import CostLine, Upload
+from ingest.models import Connector, CostLine, Upload
 from ingest.services.connectors import connector_check, connector_create, connector_run
 from ingest.services.uploads import upload_create_from_path, upload_run
 from tests.base import BaseTestCase, sample_path
@@ -57,6 +59,7 @@ def _ledger(org) -> Decimal:
     return CostLine.objects.for_org(org).aggregate(total=Sum("billed_cost_amount"))["total"] or Decimal(0)
 
 
+@override_settings(CONNECTOR_PRIVATE_ENDPOINTS=True)  # Azurite listens on 127.0.0.1
 class AzureExportsTest(BaseTestCase):
     azurite: azurite_server.Azurite
 
@@ -225,6 +228,26 @@ class AzureExportsTest(BaseTestCase):
         source.fetch(remote, handle)
         assert gzip.decompress(handle.getvalue()) == _csv(rows)
 
+    def test_it_reads_a_run_written_straight_into_its_date_range(self):
+        rows = _rows(ACTUAL)
+        folder = self.put_run("overwriting", [_csv(rows[:6]), _csv([rows[0], *rows[6:]])], run_folder="x")
+        for blob in self.container.list_blobs(name_starts_with=folder):  # the same files, one folder up
+            data = self.container.download_blob(blob.name).readall()
+            self.container.upload_blob(blob.name.replace("/x/", "/"), data.replace(b"/x/", b"/"))
+            self.container.delete_blob(blob.name)
+        source = AzureCostExportsSource(
+            {"account_url": self.azurite.account_url, "container": self.container_name, "path": ""},
+            {"credential": self.azurite.account_key},
+        )
+
+        (remote,) = source.list_files()
+        handle = io.BytesIO()
+        source.fetch(remote, handle)
+
+        assert (remote.key, remote.name) == (f"costs/overwriting/{SEPTEMBER}", f"overwriting_{SEPTEMBER}.csv.gz")
+        assert remote.version.startswith("2 parts sha256:")
+        assert list(csv.reader(io.StringIO(gzip.decompress(handle.getvalue()).decode()))) == rows
+
     def test_it_joins_the_parts_of_a_partitioned_run(self):
         rows = _rows(AMORTIZED)
         whole = _csv(rows)
@@ -319,6 +342,21 @@ class AzureExportsTest(BaseTestCase):
         assert not Upload.objects.for_org(self.org).exists()
         assert _ledger(self.org) == 0
 
+    def test_it_reports_an_expired_sas_token(self):
+        self.put_run("daily-actual", [_csv(_rows(ACTUAL))])
+        expired = generate_container_sas(
+            self.azurite.account_name,
+            self.container_name,
+            account_key=self.azurite.account_key,
+            permission=ContainerSasPermissions(read=True, list=True),
+            start=datetime.now(UTC) - timedelta(days=2),
+            expiry=datetime.now(UTC) - timedelta(days=1),
+        )
+        run = connector_run(connector=self.connector(expired))
+        assert run.status == "failed"
+        assert "SAS token has expired" in run.error and "expiry well ahead" in run.fix
+        assert not Upload.objects.for_org(self.org).exists()
+
     def test_it_reports_a_sas_token_without_list_permission(self):
         self.put_run("daily-actual", [_csv(_rows(ACTUAL))])
         for token in (self.sas(read=True), self.sas(list=True)):
@@ -331,6 +369,12 @@ class AzureExportsTest(BaseTestCase):
                     for remote in source.list_files():
                         source.fetch(remote, io.BytesIO())
                 assert "Read and List" in caught.value.fix
+
+    @override_settings(CONNECTOR_PRIVATE_ENDPOINTS=False)
+    def test_it_refuses_an_account_url_on_a_private_network(self):
+        with pytest.raises(ValidationError) as caught:
+            self.connector()
+        assert "private network" in str(caught.value)
 
     def test_it_refuses_a_credential_that_is_neither_token_nor_key(self):
         with pytest.raises(ValidationError) as caught:
@@ -395,3 +439,37 @@ class AzureExportsTest(BaseTestCase):
         assert run.status == "failed"
         assert "different headers" in run.error
         assert not Upload.objects.for_org(self.org).exists()
+
+    # -- as alice uses the pages ----------------------------------------------------------------------------
+
+    def test_alice_connects_the_export_on_the_page_and_others_cannot_see_it(self):
+        content = _csv(_rows(ACTUAL))
+        self.put_run("daily-actual", [content])
+        self.client.force_login(self.alice)
+        create = reverse("ingest-connector-create", kwargs={"org_code": self.org.code, "kind": "azure_blob"})
+        self.assertContains(self.client.get(create), "SAS token or account key")
+
+        fields = {"name": "Azure EA", "schedule_hour": "6", "account_url": self.azurite.account_url,
+                  "container": self.container_name, "path": "costs", "credential": self.sas()}  # fmt: skip
+        response = self.client.post(create, fields)
+
+        connector = Connector.objects.for_org(self.org).get(name="Azure EA")
+        detail = reverse("ingest-connector", kwargs={"org_code": self.org.code, "code": connector.code})
+        self.assertRedirects(response, detail)
+        tested = self.client.post(
+            reverse("ingest-connector-test", kwargs={"org_code": self.org.code, "code": connector.code}), follow=True
+        )
+        self.assertContains(tested, "1 period of 1 export (daily-actual)")
+        run_now = reverse("ingest-connector-run", kwargs={"org_code": self.org.code, "code": connector.code})
+        self.assertRedirects(self.client.post(run_now), detail)
+        page = self.client.get(detail)
+        self.assertContains(page, f"daily-actual_{SEPTEMBER}.csv.gz")
+        self.assertNotContains(page, self.sas()[-12:])  # the token is never shown again
+        assert Upload.objects.for_org(self.org).get().totals == self.reference_total(content)
+
+        self.client.force_login(self.bob)  # a viewer sees it and cannot run it
+        assert self.client.get(detail).status_code == 200
+        assert self.client.post(run_now).status_code == 403
+        self.client.force_login(self.charlie)
+        assert self.client.get(detail).status_code == 404
+        assert self.client.post(run_now).status_code == 404
