@@ -1,8 +1,10 @@
 """The connector plug-ins, in the order the Connectors page offers them."""
 
+from ingest.connectors.anthropic_admin import AnthropicAdminSource
 from ingest.connectors.azure_blob import AzureCostExportsSource
 from ingest.connectors.base import ConnectorError, ConnectorSource
 from ingest.connectors.gcs import GcsBillingExportSource
+from ingest.connectors.openai_admin import OpenAIAdminSource
 from ingest.connectors.s3 import AwsDataExportsSource, S3CompatibleSource
 
 CONNECTORS: tuple[type[ConnectorSource], ...] = (
@@ -10,6 +12,8 @@ CONNECTORS: tuple[type[ConnectorSource], ...] = (
     S3CompatibleSource,
     AzureCostExportsSource,
     GcsBillingExportSource,
+    OpenAIAdminSource,
+    AnthropicAdminSource,
 )
 CONNECTORS_BY_KIND = {source.kind: source for source in CONNECTORS}
 

@@ -25,8 +25,6 @@ from ingest.models import ColumnMapping, Connector, ConnectorFile, ConnectorRun,
 from ingest.services.uploads import upload_create, upload_run
 
 logger = logging.getLogger(__name__)
-# Large files spill from memory to disk past this size while they are pulled.
-SPOOL_BYTES = 8 << 20
 REENTER_FIX = "Edit the connector and enter its secret fields again."
 
 

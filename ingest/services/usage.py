@@ -23,6 +23,7 @@ from psycopg.errors import UniqueViolation
 from ingest.limits import row_problem
 from ingest.models import UsageEvent
 from ingest.readers import open_csv_stream, open_json_document, open_table, sniff_json_document
+from ingest.selectors import usage_event_days
 from ingest.services.days import dirty_days_mark
 from ingest.services.focus_columnar import NotColumnarError
 from ingest.services.problems import ErrorList, ImportRejectedError, ParsedRows, progress_key
@@ -213,6 +214,7 @@ def usage_import(upload) -> None:
             source = choose_usage_source(upload, document=document)(org_currency=upload.org.currency)
             records = source.records(document)
         else:
+            document = None
             table = stack.enter_context(open_table(upload_file_path(upload)))
             source = choose_usage_source(upload, columns=table.columns)(org_currency=upload.org.currency)
             for column in source.missing_columns(table.columns):
@@ -223,6 +225,9 @@ def usage_import(upload) -> None:
         stack.enter_context(transaction.atomic())
         if usage_columnar_possible(source, table) and _import_columnar(upload, days):
             return
+        span = source.report_span(document) if document is not None else None
+        if span is not None:  # before the writer's COPY holds the connection; a rejected file rolls it back
+            _replace_report_span(upload, source, span, days)
         writer = stack.enter_context(UsageWriter(org=upload.org, upload=upload))
         rows = ParsedRows(records, source, errors, lambda total: cache.set(progress_key(upload), total, 3600))
         for number, row in rows:
@@ -234,6 +239,25 @@ def usage_import(upload) -> None:
         upload.rows_total = rows.total
         errors.raise_if_any()  # inside the transaction: nothing of the file stays
         _finish(upload, writer, first, last, days)
+
+
+def _replace_report_span(upload, source, span, days) -> None:
+    """A usage report delivered again replaces its span: the rows earlier uploads of the same format (and report,
+    `scope`) held from the span's start to its end go, in the import's transaction, before the file's rows are
+    stored, so a day the provider restated holds the new numbers, not both. Live events (no upload) stay."""
+    start, end, scope = span
+    if connection.vendor == "postgresql":  # two deliveries of the same report take turns, not both replacing
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [upload.org_id, source.name])
+    older = (
+        UsageEvent.objects.for_org(upload.org)
+        .filter(occurred_at__gte=start, occurred_at__lt=end, upload__format=source.name)
+        .exclude(upload_id=upload.pk)
+    )
+    for key, values in scope.items():
+        older = older.filter(**{f"metadata__{key}__in": values})
+    days.update(usage_event_days(older))
+    upload.rows_replaced = older.delete()[0]
 
 
 def _finish(upload, writer, first, last, days, priced=False) -> None:

@@ -17,6 +17,7 @@ from ingest.sources.openai_usage import (
     UNGROUPED_MODEL,
     api_cost_row,
     bucket_records,
+    buckets_span,
     count,
     exact_amount,
     result_kinds,
@@ -78,6 +79,11 @@ class AnthropicUsageSource(UsageSource):
 
     def records(self, document):
         return bucket_records(document, "starting_at", "ending_at")
+
+    def report_span(self, document):
+        """The buckets' span: the messages usage report is the only one this format reads."""
+        span = buckets_span(document, _bounds)
+        return None if span is None else (*span, {})
 
     def parse(self, record):
         start, end = _bounds(record)

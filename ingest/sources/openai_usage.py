@@ -104,6 +104,22 @@ def result_kinds(document, start_key: str, kind_of) -> set | None:
     return kinds
 
 
+def buckets_span(document, bounds) -> tuple[datetime, datetime] | None:
+    """(earliest bucket start, latest bucket end) of a report, buckets without results included; None when a
+    bucket is malformed (the row pass reports it) or there is none. `bounds(bucket)` reads one bucket's."""
+    first = last = None
+    for bucket in report_buckets(document) or ():
+        if not isinstance(bucket, dict):
+            return None
+        try:
+            start, end = bounds(bucket)
+        except v.CellError:
+            return None
+        first = start if first is None else min(first, start)
+        last = end if last is None else max(last, end)
+    return None if first is None else (first, last)
+
+
 def api_cost_row(*, provider, account, workspace, start, end, description, service, amount, currency, tags) -> dict:
     """A cost row of an LLM provider's cost report (OpenAI's Costs API, Anthropic's cost report): one bucket's
     usage-based amount, in the provider's own account and project or workspace."""
@@ -206,6 +222,13 @@ class OpenAIUsageSource(UsageSource):
 
     def records(self, document):
         return bucket_records(document, "start_time", "end_time")
+
+    def report_span(self, document):
+        """The buckets' span, scoped to the endpoints the file reports: a completions export leaves embeddings be."""
+        span, kinds = buckets_span(document, _bucket_bounds), result_kinds(document, "start_time", usage_kind)
+        if span is None or not kinds:
+            return None
+        return (*span, {"usage_type": sorted(kinds)})
 
     def parse(self, record):
         kind = usage_kind(record)

@@ -54,3 +54,12 @@ class UsageSource(BillSource):
     """Base class of usage sources (same constructor, detect, required_columns and parse as bills)."""
 
     kind: ClassVar[str] = "usage"
+
+    def report_span(self, document):
+        """For a provider's usage report (aggregates over buckets of time, not single calls): (start, end, scope).
+
+        A report delivered again for a span of time replaces what earlier uploads of the same format held in
+        that span, so a day the provider restated counts its new numbers, not both; `scope` ({metadata key:
+        values}) narrows the rows replaced to those of the same report. None (the default) for sources of
+        single events: those keep the event_id dedupe, so a re-sent file or batch changes nothing."""
+        return None
