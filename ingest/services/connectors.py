@@ -240,14 +240,17 @@ def connector_run(*, connector: Connector, trigger: str = ConnectorRun.Trigger.M
                     "Edit the connector and choose a saved mapping, or leave it blank to detect the format.",
                 )
         remotes = list(source.list_files())
-        known = {f.key: f for f in ConnectorFile.objects.for_org(connector.org).filter(connector=connector)}
+        held_files = ConnectorFile.objects.for_org(connector.org).filter(connector=connector).select_related("upload")
+        known = {f.key: f for f in held_files}
         run.files_seen = len(remotes)
         for remote in remotes:
             held = known.get(remote.key)
             if held is not None and held.version == remote.version:
                 run.files_unchanged += 1
-                if held.status == ConnectorFile.Status.REJECTED:
-                    rejected.append(f"{remote.name}: still the version that was rejected")
+                if held.status == ConnectorFile.Status.REJECTED:  # still the broken version: say why again
+                    rejected.append(
+                        _describe_rejection(remote, held.upload) if held.upload else f"{remote.name}: rejected before"
+                    )
                 continue
             try:
                 upload = _pull(connector, source, remote, mapping)

@@ -212,6 +212,7 @@ class S3ConnectorTests(BaseTestCase):
         again = self.run_now(connector)  # the same broken object is not imported again every day
         self.assertEqual(Upload.objects.for_org(self.org).count(), uploads)
         self.assertEqual(again.status, ConnectorRun.Status.PARTIAL)
+        self.assertIn("cur2-2018-06.csv.gz: row 3, column lineItem/UnblendedCost", again.error)
         self.put_export("2018-06", [sample_path(KOKU).read_bytes()])  # the provider fixes it
         fixed = self.run_now(connector)
         self.assertEqual((fixed.status, fixed.files_imported), (ConnectorRun.Status.OK, 1))
