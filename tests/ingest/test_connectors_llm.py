@@ -292,6 +292,34 @@ class _LlmConnectorTests:
         self.assertEqual(connector_run(connector=connector).status, ConnectorRun.Status.OK)
         self.assertEqual(self.ledger(), self.expected())
 
+    def test_a_member_connects_tests_and_runs_it_from_the_pages(self):
+        self.client.force_login(self.alice)
+        org = self.org.code
+        create = reverse("ingest-connector-create", kwargs={"org_code": org, "kind": self.kind})
+        form = self.client.get(create)
+        self.assertContains(form, "Admin")
+        values = {"name": "LLM spend", "schedule_hour": "5", "admin_key": self.key, "base_url": self.base_url,
+                  "lookback_days": "35", "wait_budget_seconds": "3"}  # fmt: skip
+        created = self.client.post(create, values)
+        connector = Connector.objects.for_org(self.org).get()
+        self.assertRedirects(created, reverse("ingest-connector", kwargs={"org_code": org, "code": connector.code}))
+        kwargs = {"org_code": org, "code": connector.code}
+        tested = self.client.post(reverse("ingest-connector-test", kwargs=kwargs), follow=True)
+        self.assertContains(tested, "accepted the admin key")
+        with self.captureOnCommitCallbacks(execute=True):
+            ran = self.client.post(reverse("ingest-connector-run", kwargs=kwargs), follow=True)
+        self.assertEqual(ran.status_code, 200)
+        self.assertEqual(self.ledger(), self.expected())
+        page = self.page(connector).content.decode()
+        self.assertNotIn(self.key, page)
+        self.assertIn(f"{self.kind}-costs-{_today() - timedelta(days=5):%Y-%m}.json", page)
+        # bob views the organisation: he sees the connector, and cannot run it.
+        self.client.force_login(self.bob)
+        self.assertEqual(self.client.get(reverse("ingest-connector", kwargs=kwargs)).status_code, 200)
+        runs = ConnectorRun.objects.for_org(self.org).count()
+        self.assertIn(self.client.post(reverse("ingest-connector-run", kwargs=kwargs)).status_code, (403, 404))
+        self.assertEqual(ConnectorRun.objects.for_org(self.org).count(), runs)
+
     def test_a_base_url_on_this_servers_network_or_in_plain_http_is_refused(self):
         with override_settings(CONNECTOR_PRIVATE_ENDPOINTS=False):
             with self.assertRaisesMessage(ValidationError, "is on a private network"):
