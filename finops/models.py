@@ -94,6 +94,10 @@ class Rollup(WorkSums):
 
     customer = models.CharField(max_length=200, blank=True)
     route = models.CharField(max_length=200, blank=True)
+    # The bill's service and resource of cost that came from bill lines ('' for calls and agent-measured GPU time,
+    # whose rows the SQL rollup writes without them: hence the database default).
+    service = models.CharField(max_length=200, blank=True, db_default="")
+    resource = models.CharField(max_length=300, blank=True, db_default="")
     job_outcome = models.CharField(max_length=10, blank=True, help_text="completed or failed for job calls")
     cost_line_ids = models.JSONField(default=list, blank=True)
 

@@ -229,6 +229,8 @@ class ExploreGroupOutput(serializers.Serializer):
     """One group: the value of each dimension grouped by ("(none)" when empty), then its cost."""
 
     provider = serializers.CharField(required=False)
+    service = serializers.CharField(required=False, help_text="A bill line's service; (none) for calls and GPU time")
+    resource = serializers.CharField(required=False, help_text="A bill line's resource id (or name)")
     host = serializers.CharField(required=False)
     customer = serializers.CharField(required=False)
     plan = serializers.CharField(required=False)

@@ -254,7 +254,8 @@ def explore(request, org_code):
     return response
 
 
-DIMENSION_LABELS = {"provider": "Provider", "host": "GPU host", "customer": "Customer", "plan": "Plan",
+DIMENSION_LABELS = {"provider": "Provider", "service": "Service", "resource": "Resource", "host": "GPU host",
+                    "customer": "Customer", "plan": "Plan",
                     "feature": "Feature", "model": "Model", "route": "Route", "environment": "Environment",
                     "owner": "Owner (team)", "bucket": "Bucket", "label": "Label", "source": "Source kind",
                     "origin": "Rollup source"}  # fmt: skip

@@ -55,6 +55,7 @@ class Dims:
     job_id: str = ""
     purpose: str = ""
     service: str = ""
+    resource: str = ""
 
 
 @dataclass(frozen=True)

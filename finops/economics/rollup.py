@@ -6,7 +6,8 @@ from operator import attrgetter, itemgetter
 
 from finops.economics.allocation import ZERO, Item
 
-ROW_DIMS = ("customer", "plan", "feature", "environment", "owner", "provider", "model", "route", "host")
+ROW_DIMS = ("customer", "plan", "feature", "environment", "owner", "provider", "model", "route", "host", "service",
+            "resource")  # fmt: skip
 ROW_KEY = ("kind", "source", "bucket", "label", "currency", "job_outcome", "deferrable")
 ROW_SUMS = ("amount", "calls", "unpriced_calls", "input_tokens", "output_tokens", "gpu_seconds")
 

@@ -42,6 +42,8 @@ LINES_PAGE_MAX = 1000
 # The explorer's dimension -> the Rollup column (or annotation) it reads.
 DIMENSIONS = {
     "provider": "provider",
+    "service": "service",  # a bill line's service ('' for calls and agent-measured GPU time)
+    "resource": "resource",  # a bill line's resource id (or name)
     "host": "host",
     "customer": "customer",
     "plan": "plan",
@@ -55,8 +57,6 @@ DIMENSIONS = {
     "source": "source_kind",
     "origin": "source",  # the rollup's own source (gpu_bill, cloud_shared, api_gap, no_rate, ...): finer than `source`
 }
-# Named in the product, not kept on rollup rows yet: a clear 400 rather than a guess.
-NOT_KEPT = {"service", "resource"}
 SOURCE_ALIASES = {"api_calls": "api_call", "bill_lines": "bill_line"}  # the rollup's names, as other pages link
 SOURCE_KINDS = ("bill_line", "api_call", "gpu_time", "idle", "unmeasured", "unattributed")
 # Rollup sources of allocated cost that are agent-measured GPU time, and model calls; the rest are bill lines.
@@ -95,7 +95,7 @@ def explore_query(params) -> Query:
     if len(set(group_by)) != len(group_by):
         raise ExploreError("group_by", "Group by two different dimensions.")
     filters = {}
-    for name in [*DIMENSIONS, *sorted(NOT_KEPT)]:
+    for name in DIMENSIONS:
         if name not in params:
             continue
         _check_dimension(name, name)
@@ -122,8 +122,6 @@ def _values(params, name) -> list[str]:
 
 
 def _check_dimension(name: str, field_name: str) -> None:
-    if name in NOT_KEPT:
-        raise ExploreError(field_name, f"{name} is not kept on the rollups yet: group or filter by host or provider.")
     if name not in DIMENSIONS:
         raise ExploreError(field_name, f"Unknown dimension {name!r}: one of {', '.join(DIMENSIONS)}.")
 

@@ -210,7 +210,8 @@ def _line_share(line, start, end, by_resource, plans, marks) -> BillShare:
     category = _category(line, host, marks.get(line.resource_id or line.resource_name))
     dims = Dims(customer=line.customer, feature=line.feature, environment=line.environment,
                 owner=line.owner or (host.owner if host else ""), purpose=line.purpose, provider=line.provider,
-                host=host.name if host else "", service=line.service_name)  # fmt: skip
+                host=host.name if host else "", service=line.service_name,
+                resource=line.resource_id or line.resource_name)  # fmt: skip
     if category == "gpu" and not host:
         dims = replace(dims, host=line.resource_id or line.resource_name or _unnamed_resource(line))
     dims = _with_plan(dims, plans)
