@@ -5,7 +5,9 @@ Both providers answer an admin key with pages of daily buckets (`{"data": [bucke
 month from the month `lookback_days` ago to this one: the whole month each time, so the cost report's file
 replaces its billing period whole (ingest/services/bills.py) and the usage report's file its span
 (ingest/services/usage.py), and a day the provider restated within the lookback is read again and replaces
-the old numbers. A file's version is the hash of its buckets: an unchanged month is not imported again.
+the old numbers. A file's version is the hash of its buckets: an unchanged month is not imported again. The
+reports name no organisation, so an organisation id set on the connector is written into every result: the cost
+lines' account and the usage rows' replacement scope, so two organisations of one provider stay apart.
 
 The client (`ReportClient`) follows the cursor to the last page (at most MAX_PAGES), waits out 429 and 5xx
 answers (Retry-After in seconds or as an HTTP date, else exponential backoff with jitter) within a wait budget,
@@ -210,6 +212,9 @@ class Report:
     group_by: tuple[str, ...]
 
 
+_ORGANIZATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
+
+
 def month_start(moment: datetime) -> datetime:
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
@@ -230,6 +235,14 @@ class AdminReportSource(ConnectorSource):
     key_fix: ClassVar[str]  # what to do when the key is refused
 
     common_fields = (
+        Field(
+            "organization_id",
+            "Organisation id (optional)",
+            "Set it when you connect more than one organisation of this provider here (its org-… or organisation id):"
+            " each one's costs and usage then stay apart. Empty, the lines' account is the provider's name, as for an "
+            "uploaded report.",
+            required=False,
+        ),
         Field(
             "lookback_days",
             "Days to read again",
@@ -306,8 +319,18 @@ class AdminReportSource(ConnectorSource):
         what = "Longest wait when rate limited"
         return float(self._setting_number("wait_budget_seconds", DEFAULT_WAIT_BUDGET, MOST_WAIT_BUDGET, what))
 
+    def organization_id(self) -> str:
+        value = str(self.config.get("organization_id") or "").strip()
+        if value and not _ORGANIZATION.fullmatch(value):
+            raise ConnectorError(
+                f"{value[:60]!r} is not an organisation id: letters, digits and - _ . : only, at most 100.",
+                "Edit the connector: copy the id from the provider's organisation settings, or leave it empty.",
+            )
+        return value
+
     def clean(self) -> None:
         """The settings, checked before anything is saved or requested."""
+        self.organization_id()
         self.lookback_days()
         self.base_url()
         self.wait_budget()
@@ -404,7 +427,7 @@ class AdminReportSource(ConnectorSource):
     def _pages(self, report: Report, start: datetime, end: datetime | None, *, limit: int, label: str):
         """(pages, buckets) of one report over [start, end): every page, each bucket checked and those outside
         the window dropped (another month's file holds them)."""
-        client, cursor, seen = self.client(), None, set()
+        client, cursor, seen, organization = self.client(), None, set(), self.organization_id()
         pages, buckets = [], []
         where = f"GET {report.path} ({label})"
         while True:
@@ -424,6 +447,8 @@ class AdminReportSource(ConnectorSource):
             for item in data:
                 moment, bucket = self._bucket(client, where, item)
                 if start <= moment and (end is None or moment < end):
+                    for result in bucket["results"] if organization else ():
+                        result["organization_id"] = organization  # the importers' account and replacement scope
                     kept.append(bucket)
             page = {**page, "data": kept}
             pages.append(page)

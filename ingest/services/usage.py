@@ -16,6 +16,7 @@ import psycopg
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from psycopg.errors import UniqueViolation
@@ -255,7 +256,9 @@ def _replace_report_span(upload, source, span, days) -> None:
         .exclude(upload_id=upload.pk)
     )
     for key, values in scope.items():
-        older = older.filter(**{f"metadata__{key}__in": values})
+        named = [value for value in values if value is not None]
+        match = Q(**{f"metadata__{key}__in": named}) if named else Q(pk__in=[])
+        older = older.filter(match | ~Q(metadata__has_key=key) if None in values else match)
     days.update(usage_event_days(older))
     upload.rows_replaced = older.delete()[0]
 

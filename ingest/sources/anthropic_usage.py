@@ -14,12 +14,15 @@ spend, so it can be below the invoice.
 from ingest.sources import values as v
 from ingest.sources.base import BillSource
 from ingest.sources.openai_usage import (
+    ORGANIZATION,
     UNGROUPED_MODEL,
     api_cost_row,
     bucket_records,
     buckets_span,
     count,
     exact_amount,
+    organization_identity,
+    report_organizations,
     result_kinds,
     stable_id,
 )
@@ -81,9 +84,9 @@ class AnthropicUsageSource(UsageSource):
         return bucket_records(document, "starting_at", "ending_at")
 
     def report_span(self, document):
-        """The buckets' span: the messages usage report is the only one this format reads."""
+        """The buckets' span, scoped to the organisations the file reports (the messages report is its only one)."""
         span = buckets_span(document, _bounds)
-        return None if span is None else (*span, {})
+        return None if span is None else (*span, {ORGANIZATION: report_organizations(document)})
 
     def parse(self, record):
         start, end = _bounds(record)
@@ -97,7 +100,7 @@ class AnthropicUsageSource(UsageSource):
         # The report gives no number of calls. request_count cannot be null, and 0 would claim "no
         # calls", so the row counts as one aggregate and says the true count is unknown.
         metadata["request_count_unknown"] = True
-        identity = [start.isoformat(), *dims.values()]
+        identity = [start.isoformat(), *dims.values(), *organization_identity(record, metadata)]
         metadata["bucket_key"] = stable_id("anthropic-usage", identity)
         return {
             "event_id": stable_id("anthropic-usage", [*identity, end.isoformat()]),
@@ -156,7 +159,7 @@ class AnthropicCostSource(BillSource):
             tags["workspace"] = workspace
         return api_cost_row(
             provider="Anthropic",
-            account="anthropic",
+            account=v.text(record, ORGANIZATION) or "anthropic",
             workspace=workspace,
             start=start,
             end=end,

@@ -120,6 +120,31 @@ def buckets_span(document, bounds) -> tuple[datetime, datetime] | None:
     return None if first is None else (first, last)
 
 
+ORGANIZATION = "organization_id"
+
+
+def report_organizations(document) -> list[str | None]:
+    """The organisation ids the results of a report carry (a connector writes its own into each), None for results
+    without one: the replacement scope of a usage report, so two organisations' reports never replace each other."""
+    found = set()
+    for bucket in report_buckets(document) or ():
+        results = _results(bucket) if isinstance(bucket, dict) else None
+        for result in results if isinstance(results, list) else ():
+            if isinstance(result, dict):
+                found.add(str(result.get(ORGANIZATION) or "").strip() or None)
+    return sorted(found, key=lambda value: value or "")
+
+
+def organization_identity(record, metadata: dict) -> list[str]:
+    """[the result's organisation id] (also kept in metadata) when it has one, else []: ids of results without one
+    stay what they were."""
+    organization = v.text(record, ORGANIZATION)
+    if not organization:
+        return []
+    metadata[ORGANIZATION] = organization
+    return [organization]
+
+
 def api_cost_row(*, provider, account, workspace, start, end, description, service, amount, currency, tags) -> dict:
     """A cost row of an LLM provider's cost report (OpenAI's Costs API, Anthropic's cost report): one bucket's
     usage-based amount, in the provider's own account and project or workspace."""
@@ -224,11 +249,12 @@ class OpenAIUsageSource(UsageSource):
         return bucket_records(document, "start_time", "end_time")
 
     def report_span(self, document):
-        """The buckets' span, scoped to the endpoints the file reports: a completions export leaves embeddings be."""
+        """The buckets' span, scoped to the endpoints and organisations the file reports: a completions export leaves
+        embeddings be, and one organisation's report another's."""
         span, kinds = buckets_span(document, _bucket_bounds), result_kinds(document, "start_time", usage_kind)
         if span is None or not kinds:
             return None
-        return (*span, {"usage_type": sorted(kinds)})
+        return (*span, {"usage_type": sorted(kinds), ORGANIZATION: report_organizations(document)})
 
     def parse(self, record):
         kind = usage_kind(record)
@@ -258,7 +284,7 @@ class OpenAIUsageSource(UsageSource):
         if seconds is not None:
             metadata["seconds"] = str(seconds)
         metadata["usage_type"] = kind
-        identity = [int(start.timestamp()), kind, *dims.values()]
+        identity = [int(start.timestamp()), kind, *dims.values(), *organization_identity(record, metadata)]
         # A bucket exported before it closed ends at the export time; the same bucket exported later
         # ends elsewhere and gets another event_id. bucket_key (no end) lets the importer see that.
         metadata["bucket_key"] = stable_id("openai-usage", identity)

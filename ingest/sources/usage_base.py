@@ -60,6 +60,7 @@ class UsageSource(BillSource):
 
         A report delivered again for a span of time replaces what earlier uploads of the same format held in
         that span, so a day the provider restated counts its new numbers, not both; `scope` ({metadata key:
-        values}) narrows the rows replaced to those of the same report. None (the default) for sources of
+        values}, None among the values for rows without the key) narrows the rows replaced to those of the same
+        report. None (the default) for sources of
         single events: those keep the event_id dedupe, so a re-sent file or batch changes nothing."""
         return None

@@ -150,9 +150,11 @@ class _LlmConnectorTests:
         cost = CostLine.objects.for_org(self.org).aggregate(total=Sum("billed_cost_amount"))["total"]
         return {"cost": cost, **usage, "rows": UsageEvent.objects.for_org(self.org).count()}
 
-    def expected(self) -> dict:
-        usage = [r for results in self.scenario.usage.values() for r in results]
-        costs = [r for results in self.scenario.costs.values() for r in results]
+    def expected(self, *scenarios) -> dict:
+        """What the ledger must hold after pulling these scenarios (the test's own by default)."""
+        scenarios = scenarios or (self.scenario,)
+        usage = [r for scenario in scenarios for results in scenario.usage.values() for r in results]
+        costs = [r for scenario in scenarios for results in scenario.costs.values() for r in results]
         return {"cost": expected_cost(self.provider, costs), **expected_usage(self.provider, usage), "rows": len(usage)}
 
     def files_expected(self) -> int:
@@ -319,6 +321,32 @@ class _LlmConnectorTests:
         runs = ConnectorRun.objects.for_org(self.org).count()
         self.assertIn(self.client.post(reverse("ingest-connector-run", kwargs=kwargs)).status_code, (403, 404))
         self.assertEqual(ConnectorRun.objects.for_org(self.org).count(), runs)
+
+    def test_two_organisations_of_one_provider_stay_apart(self):
+        other = Scenario(provider=self.provider, key=f"{self.key}-b")
+        self.fill(other)  # the same days and numbers, in another organisation of the provider
+        server = serve(other)
+        other_url = next(server)
+        self.addCleanup(server.close)
+        first = self.connector(organization_id="org-alpha")
+        values = {"admin_key": other.key, "base_url": other_url, "organization_id": "org-beta"}
+        second = connector_create(org=self.org, kind=self.kind, name="second", values=values, created_by=self.alice)
+        self.assertEqual(connector_run(connector=first).status, ConnectorRun.Status.OK)
+        self.assertEqual(connector_run(connector=second).status, ConnectorRun.Status.OK)
+        self.assertEqual(self.ledger(), self.expected(self.scenario, other))  # neither replaced the other
+        accounts = set(CostLine.objects.for_org(self.org).values_list("billing_account_id", flat=True))
+        self.assertEqual(accounts, {"org-alpha", "org-beta"})
+        day = _today() - timedelta(days=9)
+        other.usage[day], other.costs[day] = self._restate(other, 9)
+        self.assertEqual(connector_run(connector=second).files_imported, 2)
+        self.assertEqual(self.ledger(), self.expected(self.scenario, other))  # its restated day, and only its own
+
+    def _restate(self, scenario, day_number):
+        mine, self.scenario = self.scenario, scenario
+        try:
+            return self.restated(day_number)
+        finally:
+            self.scenario = mine
 
     def test_a_base_url_on_this_servers_network_or_in_plain_http_is_refused(self):
         with override_settings(CONNECTOR_PRIVATE_ENDPOINTS=False):

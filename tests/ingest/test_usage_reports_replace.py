@@ -92,3 +92,17 @@ class UsageReportReplacesItsSpanTest(UploadTestCase):
         rejected = self.upload("b.json", anthropic_page({DAY1: bad}), kind="usage")
         self.assertEqual(rejected["status"], "failed")
         self.assertEqual(self.tokens(DAY1), 100)
+
+    def test_reports_of_two_organisations_of_one_provider_replace_only_their_own(self):
+        def tagged(tokens, organization):
+            return [{**result, "organization_id": organization} for result in anthropic_result(tokens)]
+
+        self.upload("alpha.json", anthropic_page({DAY1: tagged(100, "org-alpha")}), kind="usage")
+        self.upload("beta.json", anthropic_page({DAY1: tagged(200, "org-beta")}), kind="usage")
+        self.upload("untagged.json", anthropic_page({DAY1: anthropic_result(400)}), kind="usage")
+        self.assertEqual(self.tokens(DAY1), 700)  # the same bucket of three organisations: three rows
+        restated = self.upload("beta2.json", anthropic_page({DAY1: tagged(250, "org-beta")}), kind="usage")
+        self.assertEqual((restated["rows_loaded"], restated["rows_replaced"]), (1, 1))
+        self.assertEqual(self.tokens(DAY1), 750)
+        self.upload("untagged2.json", anthropic_page({DAY1: anthropic_result(450)}), kind="usage")
+        self.assertEqual(self.tokens(DAY1), 800)
