@@ -57,15 +57,20 @@ def endpoint_problem(url: str) -> ConnectorError | None:
     return None
 
 
-def _boto_config(attempts: int):
+def _boto_config(attempts: int, endpoint_url: str = ""):
     from botocore.config import Config
 
     # Standard retries back off on throttling (HTTP 429, SlowDown) and 5xx; timeouts keep a dead endpoint short.
+    # Another storage than AWS (R2, MinIO, B2, Cloud Storage's XML API) is addressed by path and asked for the
+    # checksums it needs only: botocore's default since 1.36 adds CRC headers several of them refuse.
+    other = bool(endpoint_url)
     return Config(
         connect_timeout=10,
         read_timeout=60,
         retries={"mode": "standard", "max_attempts": attempts},
-        s3={"addressing_style": "path"},
+        s3={"addressing_style": "path" if other else "auto"},
+        request_checksum_calculation="when_required" if other else "when_supported",
+        response_checksum_validation="when_required" if other else "when_supported",
     )
 
 
@@ -162,7 +167,7 @@ class _S3Source(ConnectorSource):
                 "s3",
                 region_name=self._setting("region") or "us-east-1",
                 endpoint_url=self._setting("endpoint_url") or None,
-                config=_boto_config(self.attempts),
+                config=_boto_config(self.attempts, self._setting("endpoint_url")),
                 **self._credentials(),
             )
         return self._s3
@@ -238,7 +243,7 @@ class AwsDataExportsSource(_S3Source):
             "sts",
             region_name=self._setting("region") or "us-east-1",
             endpoint_url=self._setting("endpoint_url") or None,
-            config=_boto_config(self.attempts),
+            config=_boto_config(self.attempts, self._setting("endpoint_url")),
             **super()._credentials(),
         )
         options = {"RoleArn": role, "RoleSessionName": "finops-connector"}
