@@ -17,4 +17,6 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only-build-key python manage.py collectstat
 USER finops
 
 EXPOSE 8000
-CMD ["gunicorn", "finops.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# gunicorn takes its worker count from WEB_CONCURRENCY (set here to 3; the environment overrides it).
+ENV WEB_CONCURRENCY=3
+CMD ["gunicorn", "finops.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
