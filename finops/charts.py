@@ -298,9 +298,10 @@ TREND_HOVER = (  # each panel's value on hover, in its unit
 )
 
 
-def customer_trend_figure(weeks: list[dict], currency: str) -> dict:
+def customer_trend_figure(weeks: list[dict], currency: str, link=None) -> dict:
     """One customer's twelve weeks as one chart of stacked panels sharing the weeks: cost and revenue, margin,
-    completed jobs, cost per completed job, GPU hours. Undefined values (no revenue, no completed job) are gaps."""
+    completed jobs, cost per completed job, GPU hours. Undefined values (no revenue, no completed job) are gaps.
+    With `link(monday)`, each cost bar's customdata is its URL (a click opens it: static/js/figures.js)."""
     x = [w["week"].isoformat() for w in weeks]
     gap = 0.04
     height = (1 - gap * (len(TREND_PANELS) - 1)) / len(TREND_PANELS)
@@ -338,15 +339,18 @@ def customer_trend_figure(weeks: list[dict], currency: str) -> dict:
                      }  # fmt: skip
             if kind == "line":
                 trace["mode"] = "lines+markers"
+            elif link and n == 0:
+                trace["customdata"] = [link(w["week"]) for w in weeks]
             trace["showlegend"] = n == 0  # the other panels' titles name their one series
             traces.append(trace)
     layout["xaxis"].pop("matches")
     return {"trend": {"data": traces, "layout": layout}}
 
 
-def usage_trend_figure(daily: list[dict], currency: str) -> dict:
+def usage_trend_figure(daily: list[dict], currency: str, link=None) -> dict:
     """Model calls day by day as one chart of two panels sharing the days: priced cost (bars), and calls, errors,
-    retry attempts and unpriced calls (lines). A day with no priced call has no bar: unpriced is never drawn as 0."""
+    retry attempts and unpriced calls (lines). A day with no priced call has no bar: unpriced is never drawn as 0.
+    With `link(day)`, each bar's customdata is its URL (a click opens the day's calls: static/js/figures.js)."""
     x = [d["day"].isoformat() for d in daily]
     traces = [
         {
@@ -356,6 +360,7 @@ def usage_trend_figure(daily: list[dict], currency: str) -> dict:
             "y": [None if d["cost"] is None else float(d["cost"]) for d in daily],
             "marker": {"color": "#2f6fdb"},
         }
+        | ({"customdata": [link(d["day"]) for d in daily]} if link else {})
     ]
     colours = {"calls": "#1f7a4d", "errors": "#b42318", "retries": "#a15c00", "unpriced_calls": "#8a8f98"}
     names = {"calls": "Calls", "errors": "Errors", "retries": "Retry attempts", "unpriced_calls": "Unpriced calls"}

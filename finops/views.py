@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
@@ -284,9 +285,14 @@ def customer(request, org_code, customer):
     if row is None:
         raise Http404("No such customer")
     trend = customer_trend(org=org, customer=customer, last_day=period.last_day)
+
+    def week_link(monday: date) -> str:  # a week's cost bar: the customer's cost of that week in the explorer
+        week = replace(drilldown("offender", "customer", ident=customer), start=monday, end=monday + timedelta(days=7))
+        return drilldown_url(org, week, start=period.start, end=period.end)
+
     context = {"org": org, "page": "customers", "customer": customer, "row": row, "period": period,
                "usage": customer_usage(org=org, customer=customer, start=period.start, end=period.end),
-               "trend": trend, "figures": customer_trend_figure(trend, org.currency),
+               "trend": trend, "figures": customer_trend_figure(trend, org.currency, week_link),
                "period_query": urlencode(period.query()),
                "explore_query": urlencode({"start": period.start, "end": period.end})}  # fmt: skip
     return _period_page(request, "finops/customer.html", context, period_error)
@@ -300,8 +306,14 @@ def usage(request, org_code):
     org = get_org_for_user(request, org_code)
     period, period_error = period_for_page(request, tz=org.timezone)
     read = usage_page(org=org, start=period.start, end=period.end)
+
+    def day_link(day: date) -> str:  # a day's cost bar: that day's model calls in the explorer
+        calls = drilldown("slice", "source", ident="api_call", week=day, week_end=day + timedelta(days=1))
+        return drilldown_url(org, calls, start=period.start, end=period.end)
+
     context = {"org": org, "page": "usage", "usage": read, "summary": read["summary"], "period": period,
-               "figures": usage_trend_figure(read["daily"], org.currency), "period_query": urlencode(period.query()),
+               "figures": usage_trend_figure(read["daily"], org.currency, day_link),
+               "period_query": urlencode(period.query()),
                "explore_query": urlencode({"start": period.start, "end": period.end})}  # fmt: skip
     return _period_page(request, "finops/usage.html", context, period_error)
 

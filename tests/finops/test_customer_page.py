@@ -3,7 +3,7 @@ figures as the economics API), the models and features they used, and twelve wee
 
 from datetime import date, timedelta
 from decimal import Decimal
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from django.urls import reverse
 
@@ -85,6 +85,14 @@ class CustomerPageTests(DemoTestCase):
         self.assertContains(page, "js/figures.js")
         self.assertNotContains(page, "<script>")  # no inline script: data only through json_script
         self.assertIn("trend", page.context["figures"])
+        # each week's cost bar opens the customer's cost of that week in the explorer
+        bars = [t for t in page.context["figures"]["trend"]["data"] if "customdata" in t]
+        self.assertTrue(bars)
+        last = page.context["trend"][-1]["week"]
+        for bar in bars:
+            query = parse_qs(urlsplit(bar["customdata"][-1]).query)
+            expected = ([last.isoformat()], [(last + timedelta(days=7)).isoformat()], [customer])
+            self.assertEqual((query["start"], query["end"], query["customer"]), expected)
 
     def test_it_lists_models_and_features_with_explorer_links(self):
         self.client.force_login(self.bob)

@@ -3,6 +3,7 @@ summary API), by model, provider, feature and customer, unpriced calls shown as 
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 from django.urls import reverse
 from django.utils import timezone
@@ -62,6 +63,12 @@ class DemoUsagePageTests(DemoTestCase):
         self.assertEqual(len(figure["data"][0]["x"]), 7)
         self.assertContains(page, 'id="usage-figures"')
         self.assertContains(page, "js/figures.js")
+        # each day's cost bar opens that day's model calls in the explorer
+        links = figure["data"][0]["customdata"]
+        self.assertEqual(len(links), 7)
+        first = parse_qs(urlsplit(links[0]).query)
+        self.assertEqual((first["start"], first["end"], first["source"]),
+                         ([days[0].isoformat()], [days[1].isoformat()], ["api_call"]))  # fmt: skip
 
     def test_each_model_links_to_its_calls_in_the_explorer(self):
         page = self.page()
