@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from operator import attrgetter
 
 from django.db import connection, transaction
 from django.db.models import (
@@ -367,22 +366,46 @@ def _bill_lines_page(*, org, start, end, query: Query, cursor: Cursor | None, li
     """The first `limit + 1` bill lines after `cursor` in (start, id) order, reading the rollups of as few days as
     answer it: a day's rollup rows name every line that starts that day (and the period's first day's, every line
     that runs into it), so the lines starting before the end of a window of days are all among the window's. The
-    window starts at the cursor's day and grows fourfold until it holds a page or reaches the end of the period: a
-    page costs the lines of a few days, not the expansion of every line of the period."""
+    window starts at the cursor's day and ends after the day where the rollups have named a page of lines (counted
+    first, from the rollups alone); a page costs the lines of a few days, not the expansion of every line of the
+    period. Were the count high (a line named on several days, or lines of the cursor's day before it), the window
+    grows by another page's worth of days. On SQLite (the embedded default, small) the period is read at once."""
     first = max(start, cursor.at.astimezone(UTC).date()) if cursor else start
-    days = 1
+    if connection.vendor != "postgresql":
+        rows = _bill_rows(org=org, start=first, end=end, query=query)
+        return list(
+            rows.filter(_after(cursor, "bill_line", "charge_period_start")).order_by("charge_period_start", "id")[
+                : limit + 1
+            ]
+        )
+    named = _named_per_day(org=org, start=first, end=end, query=query)
+    until = _window_end(named, first, end, limit)
     while True:
-        until = min(end, first + timedelta(days=days))
-        if connection.vendor == "postgresql":
-            page = _window_page(org=org, start=start, first=first, until=until, query=query, cursor=cursor,
-                                limit=limit)  # fmt: skip
-        else:
-            rows = _bill_rows(org=org, start=first, end=until, query=query)
-            rows = rows.filter(_after(cursor, "bill_line", "charge_period_start"))
-            page = list(rows.order_by("charge_period_start", "id")[: limit + 1])
+        page = _window_page(org=org, first=first, until=until, query=query, cursor=cursor, limit=limit)
         if len(page) > limit or until >= end:
             return page
-        days *= 4
+        until = _window_end(named, until, end, limit)
+
+
+def _named_per_day(*, org, start, end, query: Query) -> list[tuple[date, int]]:
+    """(day, how many bill-line ids its filtered rollup rows name), by day: one grouped read of the rollups."""
+    rows = _rollups(org=org, start=start, end=end, query=query).exclude(cost_line_ids=[])
+    sql, params = rows.values("day", "cost_line_ids").query.sql_with_params()
+    with connection.cursor() as db:
+        db.execute(f"SELECT r.day, sum(jsonb_array_length(r.cost_line_ids)) FROM ({sql}) r GROUP BY r.day ORDER BY 1",  # noqa: S608 - ORM SQL
+                   params)  # fmt: skip
+        return [(as_day(day), int(count)) for day, count in db.fetchall()]
+
+
+def _window_end(named: list[tuple[date, int]], since: date, end: date, limit: int) -> date:
+    """The day after the one where the days from `since` have named more than `limit` lines; `end` if none has."""
+    seen = 0
+    for day, count in named:
+        if day >= since:
+            seen += count
+            if seen > limit:
+                return min(end, day + timedelta(days=1))
+    return end
 
 
 # A line that runs past the UTC midnight after its start: the predicate of the partial index costline_org_crossing
@@ -391,26 +414,25 @@ CROSSING = """ingest_costline.charge_period_end > (date_trunc('day', ingest_cost
     'UTC') + interval '1 day') AT TIME ZONE 'UTC'"""
 
 
-def _window_page(*, org, start, first, until, query: Query, cursor: Cursor | None, limit: int) -> list:
+def _window_page(*, org, first, until, query: Query, cursor: Cursor | None, limit: int) -> list:
     """A page of the window [first, until) on PostgreSQL: the lines that start in it, among the ids its rollup rows
     name (bounded by the window's start, the planner hashes the ids and reads only the window's lines; unbounded, it
-    walked every line of the organisation against them). The lines from before the period that run into it, on the
-    first page only, come through the index of lines that cross a midnight."""
-    named = _bill_rows(org=org, start=first, end=until, query=query)
-    order = ("charge_period_start", "id")
+    walked every line of the organisation against them), and on the first page the lines from before the period
+    that run into it, through the index of lines that cross a midnight: one query."""
     since, before = (datetime.combine(d, datetime.min.time(), UTC) for d in (first, until))
-    within = named.filter(_after(cursor, "bill_line", "charge_period_start"), charge_period_start__gte=since,
-                          charge_period_start__lt=before).order_by(*order)[: limit + 1]  # fmt: skip
-    earlier = named.filter(Q(RawSQL(CROSSING, [], output_field=BooleanField())), charge_period_start__lt=since,  # noqa: S611
-                           charge_period_start__gte=since - timedelta(days=MAX_DAYS_PER_LINE + 1))  # fmt: skip
+    starting = Q(charge_period_start__gte=since, charge_period_start__lt=before)
+    if cursor is None:
+        crossing = Q(RawSQL(CROSSING, [], output_field=BooleanField()))  # noqa: S611 - no parameters
+        starting |= crossing & Q(charge_period_start__lt=since,
+                                 charge_period_start__gte=since - timedelta(days=MAX_DAYS_PER_LINE + 1))  # fmt: skip
+    rows = _bill_rows(org=org, start=first, end=until, query=query).filter(
+        starting, _after(cursor, "bill_line", "charge_period_start")
+    )
     with transaction.atomic(), connection.cursor() as db:
         # The ids' count is unknown to the planner (it guesses 200 for the expanded arrays) and it looks up each line
         # by its key instead of hashing them: 5x slower at a 500k-line tenant, and growing with a day's lines.
         db.execute("SET LOCAL enable_nestloop = off")
-        page = list(within)
-        if cursor is None:
-            page = sorted([*earlier.order_by(*order)[: limit + 1], *page], key=attrgetter(*order))[: limit + 1]
-    return page
+        return list(rows.order_by("charge_period_start", "id")[: limit + 1])
 
 
 def _line_sources(*, org, start, end, query: Query) -> list:
