@@ -233,7 +233,8 @@ def connector_create_view(request, org_code, kind):
         else:
             messages.success(request, f"Saved “{connector.name}”. Test the connection, then run it.")
             return redirect("ingest-connector", org_code=org.code, code=connector.code)
-    context = {"org": org, "page": "connectors", "form": form, "source": source, "connector": None}
+    context = {"org": org, "page": "connectors", "form": form, "source": source, "connector": None,
+               "external_id": source.external_id(org.code)}  # fmt: skip
     return render(request, "ingest/connector_form.html", context)
 
 
@@ -286,7 +287,8 @@ def connector_edit(request, org_code, code):
         else:
             messages.success(request, "Settings saved.")
             return redirect("ingest-connector", org_code=org.code, code=connector.code)
-    context = {"org": org, "page": "connectors", "form": form, "source": source, "connector": connector}
+    context = {"org": org, "page": "connectors", "form": form, "source": source, "connector": connector,
+               "external_id": source.external_id(org.code)}  # fmt: skip
     return render(request, "ingest/connector_form.html", context)
 
 

@@ -112,8 +112,8 @@ class AzureCostExportsSource(ConnectorSource):
         ),
     )
 
-    def __init__(self, config, secrets):
-        super().__init__(config, secrets)
+    def __init__(self, config, secrets, **context):
+        super().__init__(config, secrets, **context)
         self._deliveries: dict[str, list[Part]] = {}
 
     # -- the remote side ------------------------------------------------------------------------------------

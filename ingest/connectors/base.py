@@ -64,9 +64,22 @@ class ConnectorSource:
     # How the files it pulls land: "bill" or "usage" (a connector may pull both; then RemoteFile.kind says).
     pulls: ClassVar[str] = "bill"
 
-    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str]):
+    # Whether it assumes a role in the organisation's account: then it always passes `external_id(org_code)`,
+    # which the role's trust policy must require, so no other organisation here can have the role assumed for it
+    # (the confused deputy): the forms show the value to put there.
+    assumes_role: ClassVar[bool] = False
+    # Templates are given the class itself (its label, help and fields): Django must not call it.
+    do_not_call_in_templates: ClassVar[bool] = True
+
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str], *, org_code: str = ""):
         self.config = dict(config)
         self.secrets = dict(secrets)
+        self.org_code = str(org_code)
+
+    @staticmethod
+    def external_id(org_code) -> str:
+        """The external ID a role of this organisation's must require (sts:ExternalId): fixed per organisation."""
+        return f"finops-{org_code}"
 
     def clean(self) -> None:
         """Settings that cannot work together (neither a key nor a role, say): ConnectorError, shown on the form

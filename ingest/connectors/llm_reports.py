@@ -267,8 +267,8 @@ class AdminReportSource(ConnectorSource):
         ),
     )
 
-    def __init__(self, config, secrets):
-        super().__init__(config, secrets)
+    def __init__(self, config, secrets, **context):
+        super().__init__(config, secrets, **context)
         self._bodies: dict[str, bytes] = {}
         self._client: ReportClient | None = None
 

@@ -205,6 +205,7 @@ class _S3Source(ConnectorSource):
 class AwsDataExportsSource(_S3Source):
     kind = "aws_data_exports"
     label = "AWS Data Exports (S3)"
+    assumes_role = True
     help = (
         "Create a CUR 2.0 or FOCUS 1.0 export in the AWS Billing console (Data Exports), delivered to an S3 bucket "
         "as gzip CSV or Parquet with 'overwrite existing export file'. Give an access key, or a role we assume, "
@@ -217,8 +218,12 @@ class AwsDataExportsSource(_S3Source):
         Field("region", "Region", "The bucket's region", required=False, default="us-east-1"),
         Field("access_key_id", "Access key ID", "Leave blank to assume the role below", required=False),
         Field("secret_access_key", "Secret access key", "Stored encrypted; never shown again", False, True),
-        Field("role_arn", "Role ARN", "arn:aws:iam::123456789012:role/finops-read, assumed via STS", required=False),
-        Field("external_id", "External ID", "The role's sts:ExternalId condition, if it has one", required=False),
+        Field(
+            "role_arn",
+            "Role ARN",
+            "arn:aws:iam::123456789012:role/finops-read, assumed via STS with the external ID above",
+            required=False,
+        ),
         Field("endpoint_url", "Endpoint URL", "Leave blank for AWS", required=False),
     )
 
@@ -246,17 +251,21 @@ class AwsDataExportsSource(_S3Source):
             config=_boto_config(self.attempts, self._setting("endpoint_url")),
             **super()._credentials(),
         )
-        options = {"RoleArn": role, "RoleSessionName": "finops-connector"}
-        if self._setting("external_id"):
-            options["ExternalId"] = self._setting("external_id")
+        if not self.org_code:
+            raise ConnectorError("A role is assumed only for its organisation.", "Save the connector first.")
+        options = {
+            "RoleArn": role,
+            "RoleSessionName": "finops-connector",
+            "ExternalId": self.external_id(self.org_code),
+        }
         try:
             credentials = sts.assume_role(**options)["Credentials"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("AccessDenied", "AccessDeniedException"):
                 raise ConnectorError(
                     f"The role {role} cannot be assumed.",
-                    "Its trust policy must allow our AWS principal (and the external ID, if you set one) "
-                    "sts:AssumeRole; check the role ARN.",
+                    "Its trust policy must allow our AWS principal sts:AssumeRole with the condition "
+                    f"sts:ExternalId = {self.external_id(self.org_code)}; check the role ARN.",
                 ) from exc
             raise self._fail(exc) from exc
         except BotoCoreError as exc:

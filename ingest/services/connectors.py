@@ -79,7 +79,7 @@ def _check_plugin(org, source: type[ConnectorSource], config: dict, secrets: dic
     if name and not ColumnMapping.objects.for_org(org).filter(name=name).exists():
         raise ValidationError({"mapping": f"No saved column mapping is called {name!r}."})
     try:
-        source(config, secrets).clean()
+        source(config, secrets, org_code=org.code).clean()
     except ConnectorError as exc:
         raise ValidationError(" ".join(filter(None, [exc.message, exc.fix]))) from exc
 
@@ -162,7 +162,7 @@ def connector_secrets(connector: Connector) -> dict:
 
 def connector_plugin(connector: Connector) -> ConnectorSource:
     """The plug-in of this connector, holding its settings and decrypted secrets."""
-    return connector_source(connector.kind)(connector.config, connector_secrets(connector))
+    return connector_source(connector.kind)(connector.config, connector_secrets(connector), org_code=connector.org.code)
 
 
 def connector_check(*, connector: Connector) -> tuple[bool, str, str]:

@@ -298,8 +298,14 @@ class S3ConnectorTests(BaseTestCase):
         self.put_cur()
         key = self._iam_user(actions=("sts:AssumeRole",))
         iam = boto_client("iam")
+        external_id = f"finops-{self.org.code}"  # this organisation's, shown on the form
+        page = self.client.get(reverse("ingest-connector-create", kwargs={"org_code": self.org.code,
+                                                                          "kind": "aws_data_exports"}))  # fmt: skip
+        self.assertContains(page, f"<code>{external_id}</code>")
+        self.assertContains(page, "<h1>Connect AWS Data Exports (S3)</h1>")  # the class is not called by the template
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                 "Principal": {"AWS": self.user["Arn"]}}]}  # fmt: skip
+                 "Principal": {"AWS": self.user["Arn"]},
+                 "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]}  # fmt: skip
         role = iam.create_role(RoleName="finops-read", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
         iam.put_role_policy(RoleName="finops-read", PolicyName="read", PolicyDocument=_policy(READ))
         moto_auth(True)
@@ -307,7 +313,6 @@ class S3ConnectorTests(BaseTestCase):
             access_key_id=key["AccessKeyId"],
             secret_access_key=key["SecretAccessKey"],
             role_arn=role["Arn"],
-            external_id="alice-ai",
         )
         run = self.run_now(connector)
         self.assertEqual((run.status, run.files_imported), (ConnectorRun.Status.OK, 1), run.error)
