@@ -25,7 +25,8 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from ipaddress import ip_address
 from typing import IO
 from urllib.parse import urlsplit
@@ -65,6 +66,53 @@ class _Run:
             self.written = when
 
 
+def _retry_after(response, longest: float) -> float | None:
+    """The seconds a Retry-After header asks us to wait (a number, or an HTTP date), at most `longest`; None
+    without one."""
+    value = str((response.headers.get("Retry-After") or "") if response is not None else "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), longest)
+
+
+def _retry_policy(*, longest_wait: float, **settings):
+    """The SDK's exponential retry (503 ServerBusy, 500, timeouts, refused connections), that also retries HTTP 429
+    Too Many Requests (the SDK's is_retry leaves every 4xx alone, but gateways and throttled accounts send it) and
+    waits what a Retry-After header asks, up to `longest_wait` seconds, instead of its own backoff."""
+    from azure.core.pipeline.policies import RequestHistory
+    from azure.storage.blob import ExponentialRetry
+
+    class RetryThrottled(ExponentialRetry):
+        def get_backoff_time(self, settings):
+            history = settings.get("history") or []
+            asked = _retry_after(history[-1].http_response, longest_wait) if history else None
+            return super().get_backoff_time(settings) if asked is None else asked
+
+        def send(self, request):
+            # Each try goes through the SDK's loop (which retries the 5xx); a 429 it hands back is tried again
+            # here, up to the same number of retries. The connector only lists and reads: no body to rewind.
+            for count in range(self.total_retries + 1):
+                response = super().send(request)
+                if response.http_response.status_code != 429 or request.http_request.body is not None:
+                    break
+                if count == self.total_retries:
+                    break
+                history = [RequestHistory(request.http_request, http_response=response.http_response)]
+                wait = self.get_backoff_time({"count": count, "history": history})
+                if wait > 0:
+                    request.context.transport.sleep(wait)
+            return response
+
+    return RetryThrottled(**settings)
+
+
 def _account_name(url: str) -> str:
     """The storage account in an account URL: the first label of <account>.blob.core.windows.net, or the first
     path segment of an emulator's http://127.0.0.1:10000/<account>."""
@@ -94,6 +142,14 @@ class AzureCostExportsSource(ConnectorSource):
         "container and directory. Then give us the account URL, the container, that directory, and a SAS token "
         "on the container with Read and List permissions (or the account's access key)."
     )
+    # Throttling (503 ServerBusy, 429) and server errors are retried after about 1, 3 and 5 s (initial_backoff, then
+    # initial_backoff + increment_base ** n, give or take random_jitter_range) or what Retry-After asks, up to
+    # longest_wait; an address that refuses connections is tried twice (the SDK's default waits 15 s and more).
+    retries = 3
+    initial_backoff = 1
+    increment_base = 2
+    random_jitter_range = 1
+    longest_wait = 30
     fields = (
         Field("account_url", "Storage account URL", "https://<account>.blob.core.windows.net"),
         Field("container", "Container", "The container the export writes to, e.g. cost-exports."),
@@ -161,12 +217,15 @@ class AzureCostExportsSource(ConnectorSource):
         return AzureNamedKeyCredential(_account_name(self._url()), secret)
 
     def _container(self):
-        from azure.storage.blob import ContainerClient, ExponentialRetry
+        from azure.storage.blob import ContainerClient
 
-        # Throttling (503) and server errors are retried after about 1, 3 and 5 s; an address that refuses
-        # connections is tried twice (the SDK's default waits 15 s and more between tries).
-        retry = ExponentialRetry(
-            initial_backoff=1, increment_base=2, retry_total=3, retry_connect=1, random_jitter_range=1
+        retry = _retry_policy(
+            longest_wait=self.longest_wait,
+            initial_backoff=self.initial_backoff,
+            increment_base=self.increment_base,
+            random_jitter_range=self.random_jitter_range,
+            retry_total=self.retries,
+            retry_connect=1,
         )
         return ContainerClient(
             account_url=self._url(),
@@ -198,7 +257,7 @@ class AzureCostExportsSource(ConnectorSource):
             )
         if not isinstance(exc, HttpResponseError):
             return ConnectorError(f"Azure Blob Storage could not be read ({str(exc)[:200]}).", CREDENTIAL_FIX)
-        code = str(exc.error_code or "")
+        code = str(getattr(exc.error_code, "value", exc.error_code) or "")  # StorageErrorCode.SERVER_BUSY: ServerBusy
         status = exc.status_code
         if status == 404 or code in ("ContainerNotFound", "BlobNotFound", "ResourceNotFound"):
             if code == "BlobNotFound":

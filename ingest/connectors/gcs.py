@@ -36,7 +36,8 @@ VIEWER_FIX = (
 def _in_gcs_words(error: ConnectorError) -> ConnectorError:
     """The S3 plug-ins' wording of a refusal, with Cloud Storage's names for the key, the bucket and the role."""
     message = (
-        error.message.replace("s3://", "gs://")
+        re.sub(r"^The storage\b", "Cloud Storage", error.message)
+        .replace("s3://", "gs://")
         .replace("access key ID", "HMAC access ID")
         .replace("secret access key", "HMAC secret")
     )

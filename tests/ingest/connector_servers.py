@@ -61,13 +61,30 @@ def boto_client(service: str, **credentials):
     return boto3.client(service, region_name="us-east-1", endpoint_url=moto_endpoint(), **credentials)
 
 
-class ThrottlingProxy:
-    """An HTTP proxy in front of `target` that answers the first `throttled` requests with HTTP 429 (S3's
-    SlowDown code), then passes every request through unchanged: a rate-limit storm, as R2 or MinIO send."""
+# What a throttled storage answers, by status: S3's SlowDown (R2, MinIO and Cloud Storage's XML API send 429 the
+# same way), and Blob Storage's ServerBusy, whose code the Azure SDK reads from the x-ms-error-code header.
+THROTTLED_ANSWERS = {
+    429: (b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>", {}),
+    503: (
+        b'<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code><Message>The server is currently '
+        b"unable to receive requests. Please retry your request.</Message></Error>",
+        {"x-ms-error-code": "ServerBusy"},
+    ),
+}
 
-    def __init__(self, target: str, throttled: int):
+
+class ThrottlingProxy:
+    """An HTTP proxy in front of `target` that answers the first `throttled` requests with HTTP `status` (429 with
+    S3's SlowDown code, as R2 or MinIO send; 503 ServerBusy, as Azure Blob Storage sends), with a Retry-After
+    header when `retry_after` is given, then passes every request through unchanged: a rate-limit storm."""
+
+    def __init__(self, target: str, throttled: int, status: int = 429, retry_after: str | None = None):
         self.target = urlparse(target)
         self.throttled = throttled
+        self.status = status
+        self.payload, self.answer_headers = THROTTLED_ANSWERS[status]
+        if retry_after is not None:
+            self.answer_headers = {**self.answer_headers, "Retry-After": retry_after}
         self.seen = 0
         self.lock = threading.Lock()
         proxy = self
@@ -82,12 +99,14 @@ class ThrottlingProxy:
                     proxy.seen += 1
                     throttle = proxy.seen <= proxy.throttled
                 if throttle:
-                    payload = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
-                    self.send_response(429)
+                    self.send_response(proxy.status)
                     self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(payload)))
+                    for name, value in proxy.answer_headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(proxy.payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if self.command != "HEAD":
+                        self.wfile.write(proxy.payload)
                     return
                 upstream = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=30)
                 upstream.request(self.command, self.path, body=body or None, headers=dict(self.headers))

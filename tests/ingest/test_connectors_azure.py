@@ -7,9 +7,11 @@ import gzip
 import io
 import json
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
@@ -25,6 +27,7 @@ from ingest.services.connectors import connector_check, connector_create, connec
 from ingest.services.uploads import upload_create_from_path, upload_run
 from tests.base import BaseTestCase, sample_path
 from tests.ingest import azurite_server
+from tests.ingest.connector_servers import ThrottlingProxy
 
 ACTUAL = "azure/finops-toolkit_EA_ActualCost_Small.csv"
 AMORTIZED = "azure/finops-toolkit_EA_AmortizedCost_Small.csv"
@@ -132,13 +135,13 @@ class AzureExportsTest(BaseTestCase):
             expiry=datetime.now(UTC) + timedelta(hours=1),
         )
 
-    def connector(self, credential=None, *, path="costs", name="Azure costs", org=None):
+    def connector(self, credential=None, *, path="costs", name="Azure costs", org=None, account_url=None):
         return connector_create(
             org=org or self.org,
             kind="azure_blob",
             name=name,
             values={
-                "account_url": self.azurite.account_url,
+                "account_url": account_url or self.azurite.account_url,
                 "container": self.container_name,
                 "path": path,
                 "credential": credential if credential is not None else self.sas(),
@@ -398,6 +401,78 @@ class AzureExportsTest(BaseTestCase):
         with pytest.raises(ConnectorError) as caught:
             unreachable.check()
         assert "Could not reach" in caught.value.message and "account URL" in caught.value.fix
+
+    # -- throttling ----------------------------------------------------------------------------------------
+
+    def storm(self, status: int, throttled: int, **answer) -> tuple[ThrottlingProxy, str]:
+        """A proxy in front of Azurite throttling its first `throttled` requests, and the account URL through it."""
+        proxy = ThrottlingProxy(self.azurite.account_url, throttled=throttled, status=status, **answer)
+        self.addCleanup(proxy.close)
+        return proxy, f"{proxy.url}/{self.azurite.account_name}"
+
+    def quick_retries(self, **waits):
+        """The connector's retry policy without its waits of seconds (its number of retries unchanged)."""
+        waits = {"initial_backoff": 0, "increment_base": 0, "random_jitter_range": 0, **waits}
+        return mock.patch.multiple(AzureCostExportsSource, **waits)
+
+    def test_it_rides_out_a_server_busy_storm_and_says_when_it_lasts(self):
+        content = _csv(_rows(ACTUAL))
+        self.put_run("daily-actual", [content])
+        proxy, url = self.storm(503, throttled=3)  # Blob Storage's 503 ServerBusy, three times in a row
+
+        with self.quick_retries():
+            run = connector_run(connector=self.connector(account_url=url))
+
+        assert (run.status, run.files_seen, run.files_imported) == ("ok", 1, 1), run.error
+        assert proxy.seen > 3
+        assert Upload.objects.for_org(self.org).get().totals == self.reference_total(content)
+        imported = (_ledger(self.org), CostLine.objects.for_org(self.org).count())
+        assert imported[1] == len(_rows(ACTUAL)) - 1
+
+        endless, url = self.storm(503, throttled=10**6)
+        with self.quick_retries():
+            failed = connector_run(connector=self.connector(account_url=url, name="Busy"))
+
+        assert failed.status == "failed"
+        assert "Azure Blob Storage stayed busy after every retry (503 ServerBusy)" in failed.error
+        assert "the next run tries again" in failed.fix
+        assert endless.seen == AzureCostExportsSource.retries + 1  # the first try and every retry, then it gave up
+        assert Upload.objects.for_org(self.org).count() == 1
+        assert (_ledger(self.org), CostLine.objects.for_org(self.org).count()) == imported
+
+    def test_it_retries_a_429_storm_as_it_does_a_busy_server(self):
+        content = _csv(_rows(ACTUAL))
+        self.put_run("daily-actual", [content])
+        proxy, url = self.storm(429, throttled=3)  # a gateway's 429 Too Many Requests, which the SDK never retries
+
+        with self.quick_retries():
+            run = connector_run(connector=self.connector(account_url=url))
+
+        assert (run.status, run.files_imported) == ("ok", 1), run.error
+        assert proxy.seen > 3
+        assert Upload.objects.for_org(self.org).get().totals == self.reference_total(content)
+        imported = _ledger(self.org)
+
+        endless, url = self.storm(429, throttled=10**6)
+        with self.quick_retries():
+            failed = connector_run(connector=self.connector(account_url=url, name="Throttled"))
+
+        assert failed.status == "failed"
+        assert "stayed busy after every retry (429" in failed.error and "the next run tries again" in failed.fix
+        assert endless.seen == AzureCostExportsSource.retries + 1
+        assert (Upload.objects.for_org(self.org).count(), _ledger(self.org)) == (1, imported)
+
+    def test_it_waits_what_retry_after_asks(self):
+        self.put_run("daily-actual", [_csv(_rows(ACTUAL))])
+        _, url = self.storm(429, throttled=2, retry_after="0")
+        connector = self.connector(account_url=url)
+
+        started = time.monotonic()
+        with self.quick_retries(initial_backoff=30):  # without Retry-After, each retry would wait 30 s
+            run = connector_run(connector=connector)
+
+        assert (run.status, run.files_imported) == ("ok", 1), run.error
+        assert time.monotonic() - started < 15
 
     def test_it_finds_nothing_in_an_empty_container(self):
         connector = self.connector()

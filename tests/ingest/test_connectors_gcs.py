@@ -9,6 +9,7 @@ import io
 import json
 from datetime import datetime
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -21,7 +22,7 @@ from ingest.models import Connector, ConnectorRun, CostLine, Upload
 from ingest.services.connectors import connector_check, connector_create, connector_run
 from ingest.services.uploads import upload_create_from_path, upload_run
 from tests.base import BaseTestCase, sample_path
-from tests.ingest.connector_servers import boto_client, moto_auth, moto_endpoint, moto_reset
+from tests.ingest.connector_servers import ThrottlingProxy, boto_client, moto_auth, moto_endpoint, moto_reset
 
 KOKU = "gcp/koku_gcp-bq-export-as-csv_2020-11.csv"
 BUCKET = "acme-billing"
@@ -276,6 +277,31 @@ class GcsBillingExportTests(BaseTestCase):
         assert f"Access denied to gs://{BUCKET}/{FOLDER}" in denied.error
         assert "Storage Object Viewer" in denied.fix
         assert not Upload.objects.for_org(self.org).exists()
+
+    def test_it_survives_a_429_storm(self):
+        with open(sample_path(KOKU), "rb") as handle:
+            koku = handle.read()
+        self.put(f"{FOLDER}/202011/koku-2020-11.csv", koku)
+        proxy = ThrottlingProxy(moto_endpoint(), throttled=2)  # 429 SlowDown, as the XML API answers a burst
+        self.addCleanup(proxy.close)
+
+        run = connector_run(connector=self.connector(endpoint_url=proxy.url))
+
+        assert (run.status, run.files_imported) == ("ok", 1), run.error
+        assert proxy.seen > 2
+        imported = self.ours()
+        assert imported == self.by_upload(koku, "koku.csv")
+
+        storm = ThrottlingProxy(moto_endpoint(), throttled=10**6)
+        self.addCleanup(storm.close)
+        with mock.patch.object(GcsBillingExportSource, "attempts", 2):
+            failed = connector_run(connector=self.connector(name="Storm", endpoint_url=storm.url))
+
+        assert failed.status == "failed"
+        assert failed.error == "Cloud Storage kept asking us to slow down (HTTP 429, SlowDown) after every retry."
+        assert "the next run tries again" in failed.fix
+        assert Upload.objects.for_org(self.org).count() == 1
+        assert self.ours() == imported
 
     def test_it_names_a_missing_bucket(self):
         run = connector_run(connector=self.connector(bucket="no-such-bucket"))
