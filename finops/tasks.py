@@ -4,6 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.models import Organization
+from finops.selectors.trends import founder_reads_warm
 from finops.services import budgets, digests
 from finops.services.rollups import rollups_refresh
 from ingest.models import DirtyDay, QuarantinedDay
@@ -13,7 +14,20 @@ from ingest.periods import week_label
 @shared_task(acks_late=True)
 def rollup_org(org_id: int) -> int:
     org = Organization.objects.filter(pk=org_id).first()
-    return len(rollups_refresh(org=org)) if org else 0
+    if org is None:
+        return 0
+    done = rollups_refresh(org=org)
+    if done:
+        rollup_reads_warm.delay(org_id)
+    return len(done)
+
+
+@shared_task
+def rollup_reads_warm(org_id: int) -> None:
+    """After new rollups, the Founder Table's reads into the read cache (on the rollup queue), before anyone asks."""
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is not None:
+        founder_reads_warm(org=org)
 
 
 @shared_task

@@ -2,7 +2,7 @@
 (a test transaction never commits, so these tests commit for real and clean up after themselves)."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,8 +15,11 @@ from accounts.models import Organization
 from accounts.read_cache import ECONOMICS, LEDGER, cached_read, org_versions
 from accounts.services import api_key_create, org_create, user_get_or_create
 from finops.models import Commitment
+from finops.selectors.trends import founder_reads_warm
 from finops.services.settings import commitment_create
+from finops.tasks import rollup_org
 from ingest.models import CostLine, UsageEvent
+from ingest.periods import default_period, local_today
 from ingest.serializers import AgentBatchInput
 from ingest.services.agent import agent_batch_ingest
 
@@ -174,3 +177,17 @@ def test_new_code_never_reads_what_older_code_kept(tenant, monkeypatch):
     assert answer(org=org) == 1 and answer(org=org) == 1
     monkeypatch.setattr(read_cache, "CODE_VERSION", "another-deploy")
     assert answer(org=org) == 2  # a deploy starts from an empty cache
+
+
+def test_a_rollup_worker_leaves_the_founder_tables_reads_warm(tenant):
+    # After new data, the rollup task computes the Founder Table's default week (rows, totals, metrics, eight weeks of
+    # spend and of metrics) into the cache: the first page view reads it all from there.
+    org, write, _ = tenant
+    monday = default_period(today=local_today(org.timezone)).start
+    post(Client(), write, events("w1", "w2", day=(monday + timedelta(days=2)).isoformat()))
+    with CaptureQueriesContext(connection) as cold:
+        assert rollup_org(org.pk) >= 1
+    assert any("finops_rollup" in q["sql"] for q in cold.captured_queries)
+    with CaptureQueriesContext(connection) as warm:
+        founder_reads_warm(org=org)
+    assert warm.captured_queries == []
