@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.models import Organization
-from finops.selectors.trends import founder_reads_warm
+from finops.selectors.warm import first_reads_warm
 from finops.services import budgets, digests
 from finops.services.rollups import rollups_refresh
 from ingest.models import DirtyDay, QuarantinedDay
@@ -24,10 +24,11 @@ def rollup_org(org_id: int) -> int:
 
 @shared_task
 def rollup_reads_warm(org_id: int) -> None:
-    """After new rollups, the Founder Table's reads into the read cache (on the rollup queue), before anyone asks."""
+    """After new rollups, the reads of the pages a founder opens first into the read cache (on the rollup queue),
+    before anyone asks."""
     org = Organization.objects.filter(pk=org_id).first()
     if org is not None:
-        founder_reads_warm(org=org)
+        first_reads_warm(org=org)
 
 
 @shared_task

@@ -11,9 +11,8 @@ from django.db.models.functions import TruncWeek
 
 from accounts.read_cache import ECONOMICS, cached_read
 from finops.models import Bucket
-from finops.selectors.founder_week import founder_table_for, metrics_for_week
+from finops.selectors.founder_week import metrics_for_week
 from finops.selectors.ledger import work_between
-from ingest.periods import default_period, local_today
 
 ZERO = Decimal(0)
 TREND_WEEKS = 8
@@ -60,14 +59,3 @@ def weekly_metric_series(*, org, last_day: date, weeks: int = TREND_WEEKS) -> di
                 value = sum(value.values(), ZERO)
             series[metric["key"]].append(None if value is None else float(value))
     return dict(series)
-
-
-def founder_reads_warm(*, org) -> None:
-    """Read what the Founder Table's default week shows (its rows, totals, metrics, eight weeks of spend and of
-    metrics), so that the read cache holds it: a rollup worker calls it after new data, and the first page view
-    after that is as fast as the next ones (eight weeks of metrics take seconds to compute at a large tenant)."""
-    period = default_period(today=local_today(org.timezone))
-    table = founder_table_for(org=org, start=period.start, end=period.end)
-    table.rows, table.totals, table.metrics  # noqa: B018 - each is a cached read: asking is computing it
-    weekly_bucket_spend(org=org, last_day=min(period.last_day, period.today))
-    weekly_metric_series(org=org, last_day=period.start)

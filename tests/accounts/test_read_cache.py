@@ -15,7 +15,7 @@ from accounts.models import Organization
 from accounts.read_cache import ECONOMICS, LEDGER, cached_read, org_versions
 from accounts.services import api_key_create, org_create, user_get_or_create
 from finops.models import Commitment
-from finops.selectors.trends import founder_reads_warm
+from finops.selectors.warm import first_reads_warm
 from finops.services.settings import commitment_create
 from finops.tasks import rollup_org
 from ingest.models import CostLine, UsageEvent
@@ -179,9 +179,9 @@ def test_new_code_never_reads_what_older_code_kept(tenant, monkeypatch):
     assert answer(org=org) == 2  # a deploy starts from an empty cache
 
 
-def test_a_rollup_worker_leaves_the_founder_tables_reads_warm(tenant):
+def test_a_rollup_worker_leaves_the_first_pages_reads_warm(tenant):
     # After new data, the rollup task computes the Founder Table's default week (rows, totals, metrics, eight weeks of
-    # spend and of metrics) into the cache: the first page view reads it all from there.
+    # spend and of metrics) and the LLM usage page's into the cache: the first page views read them from there.
     org, write, _ = tenant
     monday = default_period(today=local_today(org.timezone)).start
     post(Client(), write, events("w1", "w2", day=(monday + timedelta(days=2)).isoformat()))
@@ -189,5 +189,5 @@ def test_a_rollup_worker_leaves_the_founder_tables_reads_warm(tenant):
         assert rollup_org(org.pk) >= 1
     assert any("finops_rollup" in q["sql"] for q in cold.captured_queries)
     with CaptureQueriesContext(connection) as warm:
-        founder_reads_warm(org=org)
+        first_reads_warm(org=org)
     assert warm.captured_queries == []
