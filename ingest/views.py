@@ -203,7 +203,9 @@ def connectors(request, org_code):
     context = {
         "org": org,
         "page": "connectors",
-        "connectors": selectors.connector_list(org=org),
+        "connectors": [
+            (c, getattr(CONNECTORS_BY_KIND.get(c.kind), "label", c.kind)) for c in selectors.connector_list(org=org)
+        ],
         # Plain values: a template calls what is callable, and the plug-ins are classes.
         "kinds": [{"kind": s.kind, "label": s.label, "help": s.help} for s in CONNECTORS],
     }

@@ -408,6 +408,12 @@ class S3ConnectorTests(BaseTestCase):
         self.assertIn("cannot be read", run.error)
         self.assertIn("enter its secret fields again", run.fix)
 
+    def test_the_list_names_each_connector_by_its_kind(self):
+        connector = self.create()
+        page = self.client.get(self.url("ingest-connectors"))
+        self.assertContains(page, connector.name)
+        self.assertContains(page, '<td class="muted">AWS Data Exports (S3)</td>', html=True)
+
     def test_it_hides_other_orgs(self):
         connector = self.create()
         self.client.force_login(self.charlie)
