@@ -32,7 +32,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from ingest.connectors.base import ConnectorError, ConnectorSource, Field, RemoteFile
-from ingest.connectors.parts import Part, is_data_file, join_parts, parts_version, suffix
+from ingest.connectors.parts import Part, is_data_file, join_parts, joined_suffix, parts_version
 from ingest.connectors.s3 import endpoint_problem
 
 DATE_RANGE = re.compile(r"^(\d{8})-(\d{8})$")
@@ -413,10 +413,7 @@ class AzureCostExportsSource(ConnectorSource):
         for export, date_range, parts in self._deliveries_now():
             key = f"{export}/{date_range}" if export else date_range
             self._deliveries[key] = parts
-            ext = suffix(parts[0].name)
-            if len(parts) > 1:
-                ext = ".parquet" if ext == ".parquet" else ".csv.gz"
-            name = f"{(export.rsplit('/', 1)[-1] or 'export')}_{date_range}{ext}"
+            name = f"{(export.rsplit('/', 1)[-1] or 'export')}_{date_range}{joined_suffix(parts)}"
             remotes.append(
                 RemoteFile(
                     key=key,

@@ -17,7 +17,7 @@ the credentials are a Cloud Storage HMAC key (access ID and secret) of a service
 import re
 
 from ingest.connectors.base import ConnectorError, Field, RemoteFile
-from ingest.connectors.parts import Part, is_data_file, join_parts, parts_version, suffix
+from ingest.connectors.parts import Part, is_data_file, join_parts, joined_suffix, parts_version, suffix
 from ingest.connectors.s3 import POLICY_FIX, _S3Source
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
@@ -147,9 +147,6 @@ class GcsBillingExportSource(_S3Source):
         remotes = []
         for key, parts in self._deliveries():
             self._parts[key] = parts
-            ext = suffix(parts[0].name)
-            if len(parts) > 1:
-                ext = ".parquet" if ext == ".parquet" else ".csv.gz" if ".csv" in ext else ".jsonl.gz"
             leaf = key.rsplit("/", 1)[-1]
             stem = leaf[: len(leaf) - len(suffix(leaf))].replace("*", "").rstrip("-_.") or "billing-export"
             remotes.append(
@@ -157,7 +154,7 @@ class GcsBillingExportSource(_S3Source):
                     key=key,
                     version=parts_version(parts),
                     kind="bill",
-                    name=f"{stem}{ext}",
+                    name=f"{stem}{joined_suffix(parts)}",
                     size=sum(part.size for part in parts),
                     requested_format="",
                 )

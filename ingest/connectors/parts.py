@@ -45,6 +45,15 @@ def suffix(name: str) -> str:
     return next((s for s in sorted(DATA_SUFFIXES, key=len, reverse=True) if lowered.endswith(s)), "")
 
 
+def joined_suffix(parts: Sequence[Part]) -> str:
+    """The suffix of the file `join_parts` makes of `parts`: a single part's own, else .parquet for Parquet parts
+    and the gzip of CSV or JSON lines for the others ('' when a single part's name says nothing)."""
+    first = suffix(parts[0].name)
+    if len(parts) == 1 or first == ".parquet":
+        return first
+    return ".jsonl.gz" if ".json" in first or first == ".ndjson" else ".csv.gz"
+
+
 def parts_version(parts: Sequence[Part]) -> str:
     """The version of a delivery: the ETag of a single part, else a digest of every part's name and ETag."""
     if len(parts) == 1:

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 
 from ingest.connectors.base import ConnectorError, ConnectorSource, Field, RemoteFile
-from ingest.connectors.parts import Part, copy_stream, is_data_file, join_parts, parts_version, suffix
+from ingest.connectors.parts import Part, copy_stream, is_data_file, join_parts, joined_suffix, parts_version
 
 POLICY_FIX = (
     "Give the access key or role s3:ListBucket on the bucket and s3:GetObject on the prefix "
@@ -359,7 +359,7 @@ class AwsDataExportsSource(_S3Source):
                     key=group,
                     version=parts_version(parts),
                     kind="bill",
-                    name=f"{export}-{period}{suffix(parts[0].name) or '.csv.gz'}",
+                    name=f"{export}-{period}{joined_suffix(parts) or '.csv.gz'}",
                     size=sum(part.size for part in parts),
                 )
             )
