@@ -25,15 +25,14 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from ipaddress import ip_address
 from typing import IO
 from urllib.parse import urlsplit
 
 from ingest.connectors.base import ConnectorError, ConnectorSource, Field, RemoteFile
 from ingest.connectors.parts import Part, is_data_file, join_parts, joined_suffix, parts_version
-from ingest.connectors.s3 import endpoint_problem
+from ingest.connectors.remote import endpoint_problem, retry_after_seconds
 
 DATE_RANGE = re.compile(r"^(\d{8})-(\d{8})$")
 MANIFEST_NAMES = ("manifest.json", "_manifest.json")
@@ -67,19 +66,9 @@ class _Run:
 
 
 def _retry_after(response, longest: float) -> float | None:
-    """The seconds a Retry-After header asks us to wait (a number, or an HTTP date), at most `longest`; None
-    without one."""
-    value = str((response.headers.get("Retry-After") or "") if response is not None else "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError):
-            return None
-    return min(max(seconds, 0.0), longest)
+    """The seconds a response's Retry-After header asks us to wait, at most `longest`; None without one."""
+    asked = retry_after_seconds(response.headers.get("Retry-After") if response is not None else None)
+    return None if asked is None else min(asked, longest)
 
 
 def _retry_policy(*, longest_wait: float, **settings):

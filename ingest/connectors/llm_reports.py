@@ -15,7 +15,6 @@ and turns every other failure into a ConnectorError that says what to do. Only t
 request is one GET with a header.
 """
 
-import email.utils
 import hashlib
 import json
 import random
@@ -34,7 +33,7 @@ from typing import IO, ClassVar
 from django.conf import settings
 
 from ingest.connectors.base import ConnectorError, ConnectorSource, Field, RemoteFile
-from ingest.connectors.s3 import endpoint_problem
+from ingest.connectors.remote import endpoint_problem, retry_after_seconds
 
 MAX_PAGES = 50  # per report and month: a month of daily buckets is one page unless the grouping is huge
 MAX_TRIES = 8  # per request, 429s and 5xx included
@@ -53,25 +52,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds to wait (never negative): a number of seconds or an HTTP date; None when absent or
-    unreadable (the caller backs off on its own)."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(Decimal(value)))
-    except (InvalidOperation, ValueError):
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def dumps_exact(value) -> bytes:

@@ -11,15 +11,13 @@ An S3-compatible bucket (R2, MinIO, Backblaze B2, CoreWeave) is read object by o
 the prefix, its ETag as version.
 """
 
-import ipaddress
 import json
 import re
 from urllib.parse import urlparse
 
-from django.conf import settings
-
 from ingest.connectors.base import ConnectorError, ConnectorSource, Field, RemoteFile
 from ingest.connectors.parts import Part, copy_stream, is_data_file, join_parts, joined_suffix, parts_version
+from ingest.connectors.remote import endpoint_problem
 
 POLICY_FIX = (
     "Give the access key or role s3:ListBucket on the bucket and s3:GetObject on the prefix "
@@ -28,33 +26,6 @@ POLICY_FIX = (
 THROTTLE_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "TooManyRequests", "RequestLimitExceeded"})
 # Data Exports (BILLING_PERIOD=2024-01) and legacy CUR (20240101-20240201) period folders.
 PERIOD = re.compile(r"(?:^|/)(?:BILLING_PERIOD=(\d{4}-\d{2})|(\d{4})(\d{2})01-\d{8})/")
-
-
-def endpoint_problem(url: str) -> ConnectorError | None:
-    """Why this server should not call `url`, or None: not http(s), or (unless CONNECTOR_PRIVATE_ENDPOINTS) a
-    loopback, private or link-local address or localhost, which would let a member probe the server's own network
-    (a cloud's metadata service, the database). A name that resolves to such an address is not caught here."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return ConnectorError(
-            f"{url!r} is not an endpoint URL.", "Enter it whole, e.g. https://<account>.r2.cloudflarestorage.com"
-        )
-    if settings.CONNECTOR_PRIVATE_ENDPOINTS:
-        return None
-    host = parsed.hostname.lower()
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        internal = host == "localhost" or host.endswith((".localhost", ".internal"))
-    else:
-        internal = not address.is_global
-    if internal:
-        return ConnectorError(
-            f"The endpoint {parsed.hostname} is on a private network.",
-            "Use the storage's public endpoint; a self-hosted server's operator can allow private ones with "
-            "CONNECTOR_PRIVATE_ENDPOINTS=true.",
-        )
-    return None
 
 
 def _boto_config(attempts: int, endpoint_url: str = ""):

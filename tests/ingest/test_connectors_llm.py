@@ -13,7 +13,8 @@ from django.db.models import Sum
 from django.test import override_settings
 from django.urls import reverse
 
-from ingest.connectors.llm_reports import dumps_exact, retry_after_seconds
+from ingest.connectors.llm_reports import dumps_exact
+from ingest.connectors.remote import retry_after_seconds
 from ingest.models import Connector, ConnectorRun, CostLine, Upload, UsageEvent
 from ingest.services.connectors import connector_check, connector_create, connector_run
 from tests.base import BaseTestCase, sample_path
