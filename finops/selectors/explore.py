@@ -372,12 +372,7 @@ def _bill_lines_page(*, org, start, end, query: Query, cursor: Cursor | None, li
     grows by another page's worth of days. On SQLite (the embedded default, small) the period is read at once."""
     first = max(start, cursor.at.astimezone(UTC).date()) if cursor else start
     if connection.vendor != "postgresql":
-        rows = _bill_rows(org=org, start=first, end=end, query=query)
-        return list(
-            rows.filter(_after(cursor, "bill_line", "charge_period_start")).order_by("charge_period_start", "id")[
-                : limit + 1
-            ]
-        )
+        return _first_lines(_bill_rows(org=org, start=first, end=end, query=query), cursor, limit)
     named = _named_per_day(org=org, start=first, end=end, query=query)
     until = _window_end(named, first, end, limit)
     while True:
@@ -425,14 +420,18 @@ def _window_page(*, org, first, until, query: Query, cursor: Cursor | None, limi
         crossing = Q(RawSQL(CROSSING, [], output_field=BooleanField()))  # noqa: S611 - no parameters
         starting |= crossing & Q(charge_period_start__lt=since,
                                  charge_period_start__gte=since - timedelta(days=MAX_DAYS_PER_LINE + 1))  # fmt: skip
-    rows = _bill_rows(org=org, start=first, end=until, query=query).filter(
-        starting, _after(cursor, "bill_line", "charge_period_start")
-    )
+    rows = _bill_rows(org=org, start=first, end=until, query=query).filter(starting)
     with transaction.atomic(), connection.cursor() as db:
         # The ids' count is unknown to the planner (it guesses 200 for the expanded arrays) and it looks up each line
         # by its key instead of hashing them: 5x slower at a 500k-line tenant, and growing with a day's lines.
         db.execute("SET LOCAL enable_nestloop = off")
-        return list(rows.order_by("charge_period_start", "id")[: limit + 1])
+        return _first_lines(rows, cursor, limit)
+
+
+def _first_lines(rows, cursor: Cursor | None, limit: int) -> list:
+    """The first `limit + 1` of these bill lines after `cursor`, in (start, id) order."""
+    rows = rows.filter(_after(cursor, "bill_line", "charge_period_start"))
+    return list(rows.order_by("charge_period_start", "id")[: limit + 1])
 
 
 def _line_sources(*, org, start, end, query: Query) -> list:
