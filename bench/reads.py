@@ -301,6 +301,37 @@ def http_methods(callback) -> set[str]:
     return {"GET", "POST"}
 
 
+def bench_connector(org, uploads):
+    """The tenant's AWS export connector with a year of daily runs and a file pulled a day (made once, here rather
+    than in the build, so that a tenant built before connectors existed gets it too)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ingest.models import Connector, ConnectorFile, ConnectorRun
+    from ingest.services.connectors import connector_create
+
+    connector = Connector.objects.for_org(org).filter(name="Bench AWS export").first()
+    if connector is not None:
+        return connector
+    connector = connector_create(org=org, kind="aws_data_exports", name="Bench AWS export",
+                                 values={"bucket": "bench-billing", "prefix": "exports",
+                                         "access_key_id": "AKIABENCHBENCHBENCH1",
+                                         "secret_access_key": "bench-secret-not-real-0123456789"})  # fmt: skip
+    now = timezone.now()
+    ConnectorRun.objects.bulk_create(
+        ConnectorRun(org=org, connector=connector, trigger="schedule", status="ok", started_at=now - timedelta(days=d),
+                     finished_at=now - timedelta(days=d), files_seen=3, files_imported=1, files_unchanged=2)
+        for d in range(365)
+    )  # fmt: skip
+    ConnectorFile.objects.bulk_create(
+        ConnectorFile(org=org, connector=connector, key=f"exports/cur2/period-{d:03d}/", version=f"v{d}",
+                      upload=uploads[d % len(uploads)], status="imported", imported_at=now - timedelta(days=d))
+        for d in range(365)
+    )  # fmt: skip
+    return connector
+
+
 def code_sources(org) -> dict:
     """URL name -> the code of an object of the tenant that the route needs."""
     from finops.models import Budget
@@ -309,7 +340,10 @@ def code_sources(org) -> dict:
     host = GpuHost.objects.for_org(org).order_by("name").first()
     upload = Upload.objects.for_org(org).filter(kind="bill").order_by("-created_at").first()
     budget = Budget.objects.for_org(org).filter(scope="org").first()
+    connector = bench_connector(org, list(Upload.objects.for_org(org).filter(kind="bill")))
     return {
+        "ingest-connector": connector.code,
+        "ingest-connector-edit": connector.code,
         "finops-gpu-host": host.code,
         "finops-gpu-host-edit": host.code,
         "ingest-upload": upload.code,
