@@ -15,8 +15,8 @@ from ingest.sources import values as v
 from ingest.sources.base import BillSource
 from ingest.sources.openai_usage import (
     ORGANIZATION,
-    UNGROUPED_MODEL,
     api_cost_row,
+    api_usage_row,
     bucket_records,
     buckets_span,
     count,
@@ -102,34 +102,21 @@ class AnthropicUsageSource(UsageSource):
         metadata["request_count_unknown"] = True
         identity = [start.isoformat(), *dims.values(), *organization_identity(record, metadata)]
         metadata["bucket_key"] = stable_id("anthropic-usage", identity)
-        return {
-            "event_id": stable_id("anthropic-usage", [*identity, end.isoformat()]),
-            "occurred_at": start,
-            "period_end": end,
-            "is_aggregate": True,
-            "request_count": 1,
-            "provider": "anthropic",
-            "model": dims["model"][:200] or UNGROUPED_MODEL,
-            "route": dims["service_tier"][:200],
-            "customer": "",
-            "feature": "",
-            "environment": "",
-            "purpose": "",
-            "job_id": "",
-            "attempt": 1,
-            "status": "ok",
-            "error_type": "",
+        return api_usage_row(
+            event_id=stable_id("anthropic-usage", [*identity, end.isoformat()]),
+            start=start,
+            end=end,
+            request_count=1,
+            provider="anthropic",
+            model=dims["model"],
+            route=dims["service_tier"],
             # Anthropic's input count already excludes cache reads and writes: nothing to subtract.
-            "input_tokens": count(record, "uncached_input_tokens"),
-            "output_tokens": count(record, "output_tokens"),
-            "cached_input_tokens": count(record, "cache_read_input_tokens"),
-            "cache_write_tokens": sum(known_writes) if known_writes else None,
-            "reasoning_tokens": None,
-            "latency_ms": None,
-            "cost_amount": None,  # usage carries no money; the cost report is a bill
-            "currency": "",
-            "metadata": metadata,
-        }
+            input_tokens=count(record, "uncached_input_tokens"),
+            output_tokens=count(record, "output_tokens"),
+            cached_input_tokens=count(record, "cache_read_input_tokens"),
+            cache_write_tokens=sum(known_writes) if known_writes else None,
+            metadata=metadata,
+        )
 
 
 class AnthropicCostSource(BillSource):

@@ -168,6 +168,52 @@ def api_cost_row(*, provider, account, workspace, start, end, description, servi
     )
 
 
+def api_usage_row(
+    *,
+    event_id,
+    start,
+    end,
+    request_count,
+    provider,
+    model,
+    route,
+    input_tokens,
+    output_tokens,
+    cached_input_tokens,
+    cache_write_tokens,
+    metadata,
+) -> dict:
+    """A usage row of an LLM provider's usage report (OpenAI's Usage API, Anthropic's usage report): one bucket's
+    token counts, an aggregate with no attribution and no money (the catalogue prices it)."""
+    return {
+        "event_id": event_id,
+        "occurred_at": start,
+        "period_end": end,
+        "is_aggregate": True,
+        "request_count": request_count,
+        "provider": provider,
+        "model": model[:200] or UNGROUPED_MODEL,
+        "route": route[:200],
+        "customer": "",
+        "feature": "",
+        "environment": "",
+        "purpose": "",
+        "job_id": "",
+        "attempt": 1,
+        "status": "ok",
+        "error_type": "",
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cached_input_tokens": cached_input_tokens,
+        "cache_write_tokens": cache_write_tokens,
+        "reasoning_tokens": None,
+        "latency_ms": None,
+        "cost_amount": None,
+        "currency": "",
+        "metadata": metadata,
+    }
+
+
 def bucket_records(document, start_key: str, end_key: str):
     """(item number, result with its bucket's start and end merged in), numbering results from 1."""
     number = 0
@@ -288,33 +334,20 @@ class OpenAIUsageSource(UsageSource):
         # A bucket exported before it closed ends at the export time; the same bucket exported later
         # ends elsewhere and gets another event_id. bucket_key (no end) lets the importer see that.
         metadata["bucket_key"] = stable_id("openai-usage", identity)
-        return {
-            "event_id": stable_id("openai-usage", [*identity, int(end.timestamp())]),
-            "occurred_at": start,
-            "period_end": end,
-            "is_aggregate": True,
-            "request_count": count(record, "num_model_requests", required=True),
-            "provider": "openai",
-            "model": dims["model"][:200] or UNGROUPED_MODEL,
-            "route": "batch" if batch else "",
-            "customer": "",
-            "feature": "",
-            "environment": "",
-            "purpose": "",
-            "job_id": "",
-            "attempt": 1,
-            "status": "ok",
-            "error_type": "",
-            "input_tokens": input_tokens,
-            "output_tokens": count(record, "output_tokens"),
-            "cached_input_tokens": cached,
-            "cache_write_tokens": cache_write,
-            "reasoning_tokens": None,
-            "latency_ms": None,
-            "cost_amount": None,  # the usage API reports no money; the catalogue prices it
-            "currency": "",
-            "metadata": metadata,
-        }
+        return api_usage_row(
+            event_id=stable_id("openai-usage", [*identity, int(end.timestamp())]),
+            start=start,
+            end=end,
+            request_count=count(record, "num_model_requests", required=True),
+            provider="openai",
+            model=dims["model"],
+            route="batch" if batch else "",
+            input_tokens=input_tokens,
+            output_tokens=count(record, "output_tokens"),
+            cached_input_tokens=cached,
+            cache_write_tokens=cache_write,
+            metadata=metadata,
+        )
 
 
 class OpenAICostsSource(BillSource):
