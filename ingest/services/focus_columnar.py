@@ -290,20 +290,14 @@ def focus_stream_columnar(upload, table, source, tally, *, tags_columns, progres
         except pa.ArrowInvalid as exc:
             raise NotColumnarError(str(exc)) from exc
         with cursor.cursor.copy(sql, writer=_ShortQueueWriter(cursor.cursor)) as copy:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except pa.ArrowInvalid as exc:
-                    raise NotColumnarError(str(exc)) from exc
+            for batch in arrow_batches(reader):
                 rows_within_limit(written + batch.num_rows)
                 if max((pc.max(pc.binary_length(c)).as_py() or 0 for c in batch.columns), default=0) > field_limit:
                     raise NotColumnarError("a value is longer than INGEST_MAX_FIELD_BYTES")  # the row path says where
                 ledger, columns = _ledger_table(upload, source, _Batch(batch), next_row, tags_columns)
                 _tally_batch(columns, tally)
                 if encoder is None:
-                    encoder = _binary_encoder(ledger.schema)
+                    encoder = binary_encoder(ledger.schema, json_column="tags")
                     copy.write(encoder.write_header())
                 for record_batch in ledger.to_batches():
                     copy.write(encoder.write_batch(record_batch))
@@ -324,8 +318,20 @@ class _ShortQueueWriter(QueuedLibpqWriter):
         self._queue = Queue(maxsize=WRITER_QUEUE_CHUNKS)
 
 
-def _binary_encoder(schema):
-    """PostgreSQL's binary COPY format straight from Arrow (the database then parses no text), tags as jsonb."""
+def arrow_batches(reader):
+    """The record batches of an Arrow stream reader; one Arrow cannot read raises NotColumnarError."""
+    while True:
+        try:
+            yield reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            raise NotColumnarError(str(exc)) from exc
+
+
+def binary_encoder(schema, *, json_column):
+    """PostgreSQL's binary COPY format straight from Arrow (the database then parses no text), `json_column`
+    as jsonb."""
     encoders = {field.name: ArrowToPostgresBinaryEncoder.infer_encoder(field) for field in schema}
-    encoders["tags"] = StringEncoderBuilder.new_with_output(schema.field("tags"), Jsonb())
+    encoders[json_column] = StringEncoderBuilder.new_with_output(schema.field(json_column), Jsonb())
     return ArrowToPostgresBinaryEncoder.new_with_encoders(schema, encoders)

@@ -15,9 +15,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils.module_loading import import_string
-from pgpq import ArrowToPostgresBinaryEncoder
-from pgpq.encoders import StringEncoderBuilder
-from pgpq.schema import Jsonb
 
 from ingest import limits
 from ingest.readers import line_too_long, open_csv_stream, rows_within_limit
@@ -27,6 +24,8 @@ from ingest.services.focus_columnar import (
     TIMESTAMP,
     NotColumnarError,
     _ShortQueueWriter,
+    arrow_batches,
+    binary_encoder,
     by_distinct,
 )
 from ingest.services.upload_files import upload_file_path
@@ -274,17 +273,11 @@ def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple
         # A writer thread sends the data while the next batch is parsed, as for bills.
         copy_sql = f"COPY {table} ({COLUMNS}) FROM STDIN WITH (FORMAT binary)"
         with cursor.copy(copy_sql, writer=_ShortQueueWriter(cursor)) as copy:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except pa.ArrowInvalid as exc:
-                    raise NotColumnarError(str(exc)) from exc
+            for batch in arrow_batches(reader):
                 rows_within_limit(rows + batch.num_rows)
                 staged = price(usage_table(batch, org=upload.org, upload_id=upload.pk, first_row=rows + 1))
                 if encoder is None:
-                    encoder = _encoder(staged.schema)
+                    encoder = binary_encoder(staged.schema, json_column="metadata")
                     copy.write(encoder.write_header())
                 for record_batch in staged.to_batches():
                     copy.write(encoder.write_batch(record_batch))
@@ -300,9 +293,3 @@ def usage_stream_columnar(upload, cursor, *, table, days, progress_key) -> tuple
             # Arrow skips blank lines; the row numbers kept for tracing are only right without them.
             _refuse(rows != stream.lines(), "blank lines")
     return rows, first, last
-
-
-def _encoder(schema):
-    encoders = {field.name: ArrowToPostgresBinaryEncoder.infer_encoder(field) for field in schema}
-    encoders["metadata"] = StringEncoderBuilder.new_with_output(schema.field("metadata"), Jsonb())
-    return ArrowToPostgresBinaryEncoder.new_with_encoders(schema, encoders)
