@@ -6,7 +6,9 @@ import io
 import json
 import re
 from collections import defaultdict
+from contextlib import contextmanager
 from decimal import Decimal
+from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -39,6 +41,35 @@ def csv_bytes(rows: list[list]) -> bytes:
 
 def as_upload(name: str, content: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="text/csv")
+
+
+# The column mapping form for a Lambda-style GPU cloud invoice (Invoice Date, Instance ID, Instance Type, GPU Hours,
+# Total (USD)).
+LAMBDA_MAPPING_FORM = {
+    "name": "Lambda invoices",
+    "provider": "Lambda",
+    "currency": "USD",
+    "col_date": "Invoice Date",
+    "col_amount": "Total (USD)",
+    "col_resource": "Instance ID",
+    "col_gpu_type": "Instance Type",
+    "col_quantity": "GPU Hours",
+}
+
+
+@contextmanager
+def completed_calls(module, name: str):
+    """Wraps `module.name` for the block; yields a list that gains one item per call that returned (not raised)."""
+    calls = []
+    real = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        calls.append(1)  # only once the call has finished its work
+        return result
+
+    with mock.patch.object(module, name, spy):
+        yield calls
 
 
 class ApiClientMixin:

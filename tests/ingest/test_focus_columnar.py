@@ -12,6 +12,7 @@ from ingest.models import CostLine, Upload
 from ingest.services import bills
 from ingest.services.ledger_writer import LEDGER_COLUMNS
 from tests.base import sample_path
+from tests.ingest.helpers import completed_calls
 from tests.ingest.test_bill_uploads import UploadTestCase, focus_rows
 
 COMPARED = [c for c in LEDGER_COLUMNS if c not in ("upload_id",)]
@@ -21,15 +22,7 @@ COMPARED = [c for c in LEDGER_COLUMNS if c not in ("upload_id",)]
 class ColumnarEquivalenceTests(UploadTestCase):
     def import_both_ways(self, name, content):
         """Import through the columnar path, then the row path; returns both sets of ledger rows."""
-        calls = []
-        real = bills.focus_stream_columnar
-
-        def spy(*args, **kwargs):
-            result = real(*args, **kwargs)
-            calls.append(1)  # only once the columnar path has taken the whole file
-            return result
-
-        with mock.patch.object(bills, "focus_stream_columnar", spy):
+        with completed_calls(bills, "focus_stream_columnar") as calls:  # the columnar path took the whole file
             fast = self.upload(name, content)
         fast_rows = list(CostLine.objects.filter(upload__code=fast["id"]).order_by("source_row").values_list(*COMPARED))
         with mock.patch.object(bills, "columnar_possible", return_value=False):

@@ -28,7 +28,7 @@ from ingest.services.uploads import upload_reimport
 from ingest.tasks import upload_files_expire
 from tests.base import BaseTestCase, sample_path
 from tests.finops.test_settings_modes import python
-from tests.ingest.helpers import ApiClientMixin, as_upload, cents, csv_bytes, file_totals
+from tests.ingest.helpers import LAMBDA_MAPPING_FORM, ApiClientMixin, as_upload, cents, csv_bytes, file_totals
 
 BUCKET = "finops-uploads"
 PREFIX = "tenant-files"
@@ -170,18 +170,8 @@ class BillsOnObjectStorageTests(ObjectStorageTestCase):
         self.client.force_login(self.alice)
         map_url = reverse("ingest-mapping-create", kwargs={"org_code": self.org.code, "code": upload.code})
         self.assertContains(self.client.get(map_url), "Instance Type")
-        form = {
-            "name": "Lambda invoices",
-            "provider": "Lambda",
-            "currency": "USD",
-            "col_date": "Invoice Date",
-            "col_amount": "Total (USD)",
-            "col_resource": "Instance ID",
-            "col_gpu_type": "Instance Type",
-            "col_quantity": "GPU Hours",
-        }
         with self.captureOnCommitCallbacks(execute=True):
-            self.client.post(map_url, form)
+            self.client.post(map_url, LAMBDA_MAPPING_FORM)
         mapped = Upload.objects.filter(org=self.org).exclude(pk=upload.pk).get()
         self.assertEqual((mapped.status, mapped.format), ("done", "mapped_csv"), mapped.errors)
         self.assert_in_bucket(mapped, INVOICE)

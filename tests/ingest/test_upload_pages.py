@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from ingest.models import ColumnMapping, CostLine, Upload
 from tests.base import BaseTestCase, sample_path
-from tests.ingest.helpers import as_upload, csv_bytes
+from tests.ingest.helpers import LAMBDA_MAPPING_FORM, as_upload, csv_bytes
 from tests.ingest.test_bill_uploads import focus_rows
 
 LAMBDA_INVOICE = csv_bytes(
@@ -94,17 +94,7 @@ class UploadPageTests(BaseTestCase):
         self.assertContains(detail, "Map the columns")
         map_url = reverse("ingest-mapping-create", kwargs={"org_code": self.org.code, "code": first.code})
         self.assertContains(self.client.get(map_url), "Instance Type")
-        form = {
-            "name": "Lambda invoices",
-            "provider": "Lambda",
-            "currency": "USD",
-            "col_date": "Invoice Date",
-            "col_amount": "Total (USD)",
-            "col_resource": "Instance ID",
-            "col_gpu_type": "Instance Type",
-            "col_quantity": "GPU Hours",
-            "col_tags": ["Team"],
-        }
+        form = {**LAMBDA_MAPPING_FORM, "col_tags": ["Team"]}
         self.client.force_login(self.bob)
         self.assertEqual(self.client.post(map_url, form).status_code, 403)
         self.client.force_login(self.alice)

@@ -13,6 +13,7 @@ from ingest.models import UsageEvent
 from ingest.services import usage
 from ingest.services.uploads import _HashingFile
 from ingest.services.usage import STORE_COLUMNS
+from tests.ingest.helpers import completed_calls
 from tests.ingest.test_bill_uploads import UploadTestCase
 
 COMPARED = [c for c in STORE_COLUMNS if c not in ("upload_id",)] + ["cost_amount", "cost_source"]
@@ -49,15 +50,7 @@ def events(prefix="e", count=60):
 @unittest.skipUnless(connection.vendor == "postgresql", "the columnar path writes with PostgreSQL COPY; CI runs it")
 class UsageColumnarTests(UploadTestCase):
     def both_ways(self, content):
-        calls = []
-        real = usage.usage_stream_columnar
-
-        def spy(*args, **kwargs):
-            result = real(*args, **kwargs)
-            calls.append(1)  # only once the columnar path has taken the whole file
-            return result
-
-        with mock.patch.object(usage, "usage_stream_columnar", spy):
+        with completed_calls(usage, "usage_stream_columnar") as calls:  # the columnar path took the whole file
             fast = self.upload("fast.jsonl", content, kind="usage")
         fast_rows = self.rows(fast["id"])
         UsageEvent.objects.all().delete()
