@@ -40,17 +40,21 @@ class ApiKeyListApi(OrgAPIView):
         return Response(ApiKeyOutput(self.get_queryset(), many=True).data)
 
 
-class ApiKeyRevokeApi(OrgAPIView):
+class TokenRevokeApi(OrgAPIView):
+    """Revoke one token of `org_queryset()`, which a subclass names; it stops working at once."""
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, code):
+        token = get_object_or_404(self.get_queryset(), code=code)
+        services.token_revoke(org=self.org, token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiKeyRevokeApi(TokenRevokeApi):
     """Revoke one API key of the organisation; it stops working at once."""
 
     def org_queryset(self):
         return selectors.api_key_list(org=self.org)
-
-    @extend_schema(request=None, responses={204: None})
-    def delete(self, request, code):
-        key = get_object_or_404(self.get_queryset(), code=code)
-        services.token_revoke(org=self.org, token=key)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AgentTokenListApi(OrgAPIView):
@@ -77,14 +81,8 @@ class AgentTokenListApi(OrgAPIView):
         return response
 
 
-class AgentTokenRevokeApi(OrgAPIView):
+class AgentTokenRevokeApi(TokenRevokeApi):
     """Revoke one agent token; the host's pushes are refused from then on."""
 
     def org_queryset(self):
         return selectors.agent_token_list(org=self.org)
-
-    @extend_schema(request=None, responses={204: None})
-    def delete(self, request, code):
-        token = get_object_or_404(self.get_queryset(), code=code)
-        services.token_revoke(org=self.org, token=token)
-        return Response(status=status.HTTP_204_NO_CONTENT)
