@@ -168,6 +168,15 @@ class StripeExport:
         """The Stripe objects of the parsed (row number, row) pairs; disagreeing rows go to `errors`."""
         raise NotImplementedError
 
+    def disagrees(self, number, row, exported: Exported, names, errors) -> bool:
+        """True, with an error on the first of `names` that differs, when `row` says otherwise than the first row
+        of its object."""
+        disagreeing = next((n for n in names if row[n] != exported.first[n]), None)
+        if disagreeing:
+            column = self.columns[disagreeing] or self.fields[disagreeing][0]
+            errors.add(number, column, f"{exported.kind} {row['id']} says otherwise on row {exported.rows[0]}")
+        return bool(disagreeing)
+
 
 class StripeCustomersExport(StripeExport):
     name = "stripe_customers"
@@ -353,12 +362,8 @@ class StripeSubscriptionsExport(StripeExport):
             if exported is None:
                 exported = Exported("subscription", self._subscription(row), [], _subscription_moments(row), row)
                 found[row["id"]] = exported
-            else:
-                disagreeing = next((n for n in self.SAME if row[n] != exported.first[n]), None)
-                if disagreeing:
-                    column = self.columns[disagreeing] or self.fields[disagreeing][0]
-                    errors.add(number, column, f"subscription {row['id']} says otherwise on row {exported.rows[0]}")
-                    continue
+            elif self.disagrees(number, row, exported, self.SAME, errors):
+                continue
             exported.rows.append(number)
             items = exported.obj["items"]["data"]
             item_id = row["item_id"] or f"{row['id']}:{row['price_id']}"
@@ -513,12 +518,8 @@ class StripeInvoicesExport(StripeExport):
             if exported is None:
                 moments = [row["created"], row["finalized_at"], row["paid_at"] if row["status"] == "paid" else None]
                 exported = found[row["id"]] = Exported("invoice", self._invoice(row), [], moments, row)
-            else:
-                disagreeing = next((n for n in self.INVOICE_FIELDS if row[n] != exported.first[n]), None)
-                if disagreeing:
-                    column = self.columns[disagreeing] or self.fields[disagreeing][0]
-                    errors.add(number, column, f"invoice {row['id']} says otherwise on row {exported.rows[0]}")
-                    continue
+            elif self.disagrees(number, row, exported, self.INVOICE_FIELDS, errors):
+                continue
             exported.rows.append(number)
             if row["line"] is not None:
                 lines = exported.obj["lines"]["data"]
