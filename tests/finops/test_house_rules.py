@@ -16,16 +16,25 @@ PURE_MODULES = ("pricing/formula.py",)
 IMPURE = ("import django", "from django", ".objects", "from accounts", "from ingest", "models import")
 
 
+def lines_containing(paths, words) -> list[str]:
+    """`path:number: line` for each line of the files (paths relative to ROOT) that contains one of `words`."""
+    return [
+        f"{path}:{number}: {line.strip()}"
+        for path in paths
+        for number, line in enumerate((ROOT / path).read_text().splitlines(), 1)
+        if any(word in line for word in words)
+    ]
+
+
 class HouseRulesTests(SimpleTestCase):
     def test_it_finds_no_objects_in_views_or_api(self):
-        offenders = []
-        for app in APPS:
-            for path in (ROOT / app).rglob("*.py"):
-                if path.name in {"views.py", "api.py"} or path.parent.name in {"views", "api"}:
-                    for number, line in enumerate(path.read_text().splitlines(), 1):
-                        if ".objects." in line:
-                            offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
-        self.assertEqual(offenders, [], "read through selectors (org-scoped) instead")
+        paths = [
+            path.relative_to(ROOT)
+            for app in APPS
+            for path in (ROOT / app).rglob("*.py")
+            if path.name in {"views.py", "api.py"} or path.parent.name in {"views", "api"}
+        ]
+        self.assertEqual(lines_containing(paths, (".objects.",)), [], "read through selectors (org-scoped) instead")
 
     def test_it_keeps_the_agent_free_of_the_project(self):
         agent = ROOT / "ingest" / "agent"
@@ -49,17 +58,7 @@ class HouseRulesTests(SimpleTestCase):
         self.assertEqual(offenders, [])
 
     def test_it_keeps_writes_in_services(self):
-        offenders = []
-        for name in READ_ONLY_MODULES:
-            for number, line in enumerate((ROOT / name).read_text().splitlines(), 1):
-                if any(word in line for word in WRITES):
-                    offenders.append(f"{name}:{number}: {line.strip()}")
-        self.assertEqual(offenders, [], "writes belong in the app's services")
+        self.assertEqual(lines_containing(READ_ONLY_MODULES, WRITES), [], "writes belong in the app's services")
 
     def test_it_keeps_pure_modules_pure(self):
-        offenders = []
-        for name in PURE_MODULES:
-            for number, line in enumerate((ROOT / name).read_text().splitlines(), 1):
-                if any(word in line for word in IMPURE):
-                    offenders.append(f"{name}:{number}: {line.strip()}")
-        self.assertEqual(offenders, [], "pure modules compute from their arguments only")
+        self.assertEqual(lines_containing(PURE_MODULES, IMPURE), [], "pure modules compute from their arguments only")
