@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.services import org_create, user_get_or_create
+from tests.browser.conftest import log_in
 from tests.browser.test_gpu_host import agent_post
 from tests.ingest.test_agent_api import batch
 
@@ -20,11 +21,7 @@ def test_it_compares_renting_and_buying_and_redraws_the_chart(page, screenshot):
     start = (timezone.now() - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
     agent_post(org, alice, batch("h100-1", start=start, ticks=360, util=(90, 0)))
 
-    page.goto("/")
-    page.get_by_label("E-mail").fill(alice.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
+    log_in(page, alice.email, PASSWORD)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Build vs rent").click()
     page.wait_for_url(re.compile(r"/build-vs-rent/$"))
     assert page.get_by_label("Utilisation %").input_value() == "50"

@@ -1,11 +1,10 @@
 """A founder tunes the Founder Table in Chromium: a threshold, a bucket rule, a release and a learning question."""
 
-import re
-
 import pytest
 
 from accounts.services import org_create, user_get_or_create
 from finops.models import BucketRule, EconomicsSettings, LearningQuestion, Release
+from tests.browser.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct-horse-battery-staple"
@@ -14,11 +13,7 @@ PASSWORD = "correct-horse-battery-staple"
 def test_it_saves_a_threshold_a_rule_a_release_and_a_question(page, screenshot):
     alice, _ = user_get_or_create(email="alice@example.org", password=PASSWORD)
     org = org_create(name="Alice AI", owner=alice)
-    page.goto("/")
-    page.get_by_label("E-mail").fill(alice.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
+    log_in(page, alice.email, PASSWORD)
 
     page.get_by_role("link", name="Thresholds").click()
     page.get_by_label("Free trial: one trial account spending more than this in the period").fill("10")

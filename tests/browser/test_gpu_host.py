@@ -9,6 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.services import agent_token_create, org_create, user_get_or_create
+from tests.browser.conftest import log_in
 from tests.finops.test_gpu_host import zombie_batch
 from tests.ingest.test_agent_api import batch
 
@@ -31,11 +32,7 @@ def test_it_shows_the_hosts_hours_and_saves_its_settings(page, screenshot):
     agent_post(org, alice, zombie_batch(start))
     agent_post(org, alice, batch("busy-1", start=start + timedelta(minutes=50), ticks=60))
 
-    page.goto("/")
-    page.get_by_label("E-mail").fill(alice.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/o/[0-9a-f-]+/$"))
+    log_in(page, alice.email, PASSWORD)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="GPUs").click()
     # The agent reported in the last hours; the page shows the last complete week until asked for another period.
     page.get_by_text("Custom…").click()
