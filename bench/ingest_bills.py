@@ -55,18 +55,18 @@ def generate(rows: int) -> Path:
     return path
 
 
-def reference_copy(path: Path) -> float:
-    from finops.demo_bills import FOCUS_COLUMNS
-
+def reference_copy(path: Path, columns, table: str) -> float:
+    """Seconds `psql \\copy` takes to load the CSV at `path` into a new bare table of text `columns` (the
+    reference of the bill benchmark and the old one of the usage benchmark)."""
     url = os.environ["DATABASE_URL"]
-    columns = ", ".join(f'"{c}" text' for c in FOCUS_COLUMNS)
+    definition = ", ".join(f'"{c}" text' for c in columns)
     subprocess.run(
-        ["psql", url, "-qc", f"DROP TABLE IF EXISTS bench_bare; CREATE TABLE bench_bare ({columns})"], check=True
+        ["psql", url, "-qc", f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({definition})"], check=True
     )
     started = time.perf_counter()
-    subprocess.run(["psql", url, "-qc", f"\\copy bench_bare FROM '{path}' WITH (FORMAT csv, HEADER true)"], check=True)
+    subprocess.run(["psql", url, "-qc", f"\\copy {table} FROM '{path}' WITH (FORMAT csv, HEADER true)"], check=True)
     elapsed = time.perf_counter() - started
-    subprocess.run(["psql", url, "-qc", "DROP TABLE bench_bare"], check=True)
+    subprocess.run(["psql", url, "-qc", f"DROP TABLE {table}"], check=True)
     return elapsed
 
 
@@ -131,8 +131,10 @@ def main():
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database: the benchmark compares against psql \\copy.")
     setup_django()
+    from finops.demo_bills import FOCUS_COLUMNS
+
     path = generate(args.rows)
-    reference = reference_copy(path)
+    reference = reference_copy(path, FOCUS_COLUMNS, "bench_bare")
     child = subprocess.run(
         [sys.executable, __file__, "--child-import", str(path)], check=True, capture_output=True, text=True
     )

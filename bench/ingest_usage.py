@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 sys.path.insert(0, str(ROOT))
+from ingest_bills import reference_copy  # noqa: E402 - the bill benchmark's psql \\copy reference (bench/ is on the path)
+
 FIELDS = ("event_id", "timestamp", "provider", "model", "customer", "feature", "route", "job_id", "attempt", "status",
           "input_tokens", "output_tokens", "cached_input_tokens")  # fmt: skip
 MODELS = (("openai", "gpt-4o-mini"), ("openai", "gpt-4o"), ("anthropic", "claude-haiku-4-5"), ("self-hosted", "ft-v2"))
@@ -84,21 +86,6 @@ def generate(count: int) -> tuple[Path, Path]:
             lines.write(json.dumps(event) + "\n")
             writer.writerow(event)
     return jsonl, csv_path
-
-
-def reference_copy(csv_path: Path) -> float:
-    url = os.environ["DATABASE_URL"]
-    columns = ", ".join(f'"{c}" text' for c in FIELDS)
-    subprocess.run(
-        ["psql", url, "-qc", f"DROP TABLE IF EXISTS bench_usage; CREATE TABLE bench_usage ({columns})"], check=True
-    )
-    started = time.perf_counter()
-    subprocess.run(
-        ["psql", url, "-qc", f"\\copy bench_usage FROM '{csv_path}' WITH (FORMAT csv, HEADER true)"], check=True
-    )
-    elapsed = time.perf_counter() - started
-    subprocess.run(["psql", url, "-qc", "DROP TABLE bench_usage"], check=True)
-    return elapsed
 
 
 def fresh_org(name: str):
@@ -287,7 +274,7 @@ def file_path(args) -> None:
     jsonl, csv_path = generate(args.file_events)
     runs = []
     for index in range(args.repeat):
-        reference = reference_copy(csv_path)
+        reference = reference_copy(csv_path, FIELDS, "bench_usage")
         command = [sys.executable, __file__, "--child-import", str(jsonl)] + (["--staged"] if index == 0 else [])
         child = subprocess.run(command, check=True, capture_output=True, text=True)
         run = json.loads(child.stdout.strip().splitlines()[-1])
