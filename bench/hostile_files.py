@@ -36,6 +36,16 @@ def _repeated_gzip(path: Path, head: bytes, unit: bytes, size: int) -> Path:
     return path
 
 
+def _repeated_text(path: Path, head: str, unit: str, size: int, tail: str) -> Path:
+    """`head`, then `unit` written again and again to about `size` characters, then `tail`."""
+    with open(path, "w") as out:
+        out.write(head)
+        for _ in range(size // len(unit)):
+            out.write(unit)
+        out.write(tail)
+    return path
+
+
 def gzip_bomb_zeros(folder: Path, size: int) -> Path:
     """`size` zero bytes, gzipped (about 1,000 to 1)."""
     return _repeated_gzip(folder / "zeros.csv.gz", b"", b"\0" * 4096, size)
@@ -67,15 +77,12 @@ def long_csv_line(folder: Path, size: int) -> Path:
 
 def long_csv_field(folder: Path, size: int) -> Path:
     """A FOCUS row whose quoted Tags value holds `size` bytes spread over lines of 100 (each line is short)."""
-    path = folder / "long_field.csv"
-    with open(path, "w") as out:
-        out.write(FOCUS_HEADER + FOCUS_ROW)
-        out.write('acct-1,AWS,USD,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,2026-10-01T01:00:00Z,Usage,1,1,i-1,"')
-        line = "a" * 99 + "\n"
-        for _ in range(size // len(line)):
-            out.write(line)
-        out.write('"\n')
-    return path
+    head = (
+        FOCUS_HEADER
+        + FOCUS_ROW
+        + ('acct-1,AWS,USD,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,2026-10-01T01:00:00Z,Usage,1,1,i-1,"')
+    )
+    return _repeated_text(folder / "long_field.csv", head, "a" * 99 + "\n", size, '"\n')
 
 
 def litellm_event(i: int) -> dict:
@@ -106,15 +113,11 @@ def json_big_array(folder: Path, size: int) -> Path:
 
 def json_giant_string(folder: Path, size: int) -> Path:
     """An OpenAI usage page whose one result holds a string of `size` bytes."""
-    path = folder / "giant_string.json"
-    with open(path, "w") as out:
-        out.write('{"object": "page", "data": [{"object": "bucket", "start_time": 1727740800, ')
-        out.write('"end_time": 1727827200, "results": [{"object": "organization.usage.completions.result", "x": "')
-        chunk = "A" * 2**20
-        for _ in range(size // len(chunk)):
-            out.write(chunk)
-        out.write('"}]}], "has_more": false}\n')
-    return path
+    head = (
+        '{"object": "page", "data": [{"object": "bucket", "start_time": 1727740800, '
+        '"end_time": 1727827200, "results": [{"object": "organization.usage.completions.result", "x": "'
+    )
+    return _repeated_text(folder / "giant_string.json", head, "A" * 2**20, size, '"}]}], "has_more": false}\n')
 
 
 def json_deep(folder: Path, size: int) -> Path:
@@ -126,17 +129,13 @@ def json_deep(folder: Path, size: int) -> Path:
 
 def jsonl_long_line(folder: Path, size: int) -> Path:
     """Generic usage events: one ordinary line, then one of `size` bytes (a metadata string)."""
-    path = folder / "long_line.jsonl"
     event = {"event_id": "e-1", "timestamp": "2026-10-01T00:00:00Z", "provider": "openai", "model": "gpt-4o-mini"}
-    with open(path, "w") as out:
-        out.write(json.dumps(event) + "\n")
-        out.write('{"event_id": "e-2", "timestamp": "2026-10-01T00:00:00Z", "provider": "openai", "model": "m", ')
-        out.write('"metadata": {"blob": "')
-        chunk = "B" * 2**20
-        for _ in range(size // len(chunk)):
-            out.write(chunk)
-        out.write('"}}\n')
-    return path
+    head = (
+        json.dumps(event) + "\n"
+        '{"event_id": "e-2", "timestamp": "2026-10-01T00:00:00Z", "provider": "openai", "model": "m", '
+        '"metadata": {"blob": "'
+    )
+    return _repeated_text(folder / "long_line.jsonl", head, "B" * 2**20, size, '"}}\n')
 
 
 def zip_many_members(folder: Path, size: int) -> Path:
