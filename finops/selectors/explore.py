@@ -27,7 +27,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 
 from accounts.read_cache import ECONOMICS, cached_read
-from finops.models import Rollup
+from finops.models import Rollup, RollupLine
 from finops.selectors.grouping import as_day
 from ingest.models import CostLine, GpuHour, UsageEvent
 from ingest.services.tally import MAX_DAYS_PER_LINE
@@ -264,7 +264,7 @@ class Cursor:
         return cursor
 
 
-def _after(cursor: Cursor | None, kind: str, at_field: str) -> Q:
+def _after(cursor: Cursor | None, kind: str, at_field: str, id_field: str = "id") -> Q:
     """The rows of one kind after `cursor` in (moment, kind, id) order."""
     if cursor is None:
         return Q()
@@ -273,7 +273,7 @@ def _after(cursor: Cursor | None, kind: str, at_field: str) -> Q:
         return Q(**{f"{at_field}__gte": cursor.at})
     if mine < rank:
         return Q(**{f"{at_field}__gt": cursor.at})
-    return Q(**{f"{at_field}__gt": cursor.at}) | Q(**{at_field: cursor.at, "id__gt": cursor.id})
+    return Q(**{f"{at_field}__gt": cursor.at}) | Q(**{at_field: cursor.at, f"{id_field}__gt": cursor.id})
 
 
 def _wants(query: Query, *kinds) -> bool:
@@ -363,6 +363,31 @@ def _bill_rows(*, org, start, end, query: Query):
 
 
 def _bill_lines_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
+    """The first `limit + 1` bill lines after `cursor` in (start, id) order: unfiltered, from the lines the rollups
+    name in page order (RollupLine); filtered, through the filtered rollup rows' ids (_filtered_lines_page)."""
+    if not query.filters:
+        return _named_lines_page(org=org, start=start, end=end, cursor=cursor, limit=limit)
+    return _filtered_lines_page(org=org, start=start, end=end, query=query, cursor=cursor, limit=limit)
+
+
+def _named_lines_page(*, org, start, end, cursor: Cursor | None, limit: int) -> list:
+    """The first `limit + 1` lines the period's rollup rows (in the org's currency) name, after `cursor`: the same
+    lines as expanding every row's `cost_line_ids`, read from RollupLine in page order. A line named on its own start
+    day is one row in the index by start (a range read of `limit + 1` rows); the lines named on a later day of the
+    period (those that run into it: a month's fee, a line from before the period) are read per day, few, and merged.
+    """
+    since, until = (datetime.combine(d, datetime.min.time(), UTC) for d in (start, end))
+    named = RollupLine.objects.for_org(org).filter(currency=org.currency)
+    named = named.filter(_after(cursor, "bill_line", "starts_at", "line_id")).order_by("starts_at", "line_id")
+    own = named.filter(started_before=False, starts_at__gte=since, starts_at__lt=until)
+    carried = named.filter(started_before=True, day__gte=start, day__lt=end).distinct()
+    keys = {key for rows in (own, carried) for key in rows.values_list("starts_at", "line_id")[: limit + 1]}
+    ids = [line_id for _, line_id in sorted(keys)[: limit + 1]]
+    lines = CostLine.objects.for_org(org).filter(id__in=ids).select_related("upload").only(*BILL_LINE_COLUMNS)
+    return sorted(lines, key=lambda line: (line.charge_period_start, line.id))
+
+
+def _filtered_lines_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
     """The first `limit + 1` bill lines after `cursor` in (start, id) order, reading the rollups of as few days as
     answer it: a day's rollup rows name every line that starts that day (and the period's first day's, every line
     that runs into it), so the lines starting before the end of a window of days are all among the window's. The

@@ -24,7 +24,7 @@ from finops.economics.rollup import (
     rollup_rows,
     summed_rows,
 )
-from finops.models import CustomerRollup, JobRollup, Rollup, RollupDay, WorkRollup
+from finops.models import CustomerRollup, JobRollup, Rollup, RollupDay, RollupLine, WorkRollup
 from finops.selectors.inputs import day_call_groups, day_inputs, day_plans
 from finops.services.budgets import budget_alerts_queue
 from finops.services.rollup_calls import calls_rollup_write
@@ -61,7 +61,7 @@ def rollup_day_recompute(*, org, day: date, in_sql: bool = True) -> int:
     work and customer rows are summed in SQL from the day's rollup rows; the other bill lines and the GPU hours, and
     every line and call on SQLite (or with `in_sql` False: the oracle the tests compare with, test_rollup_calls.py
     and test_rollup_bills.py), go through `allocate_day` one by one."""
-    for model in (Rollup, JobRollup, WorkRollup, CustomerRollup):
+    for model in (Rollup, RollupLine, JobRollup, WorkRollup, CustomerRollup):
         model.objects.for_org(org).filter(day=day).delete()
     in_sql = in_sql and connection.vendor == "postgresql"
     calls = None
@@ -78,6 +78,7 @@ def rollup_day_recompute(*, org, day: date, in_sql: bool = True) -> int:
     items = allocate_day(inputs, calls.totals if calls else None)
     rows = [_fitted(row) for row in rollup_rows(items)]
     _write(Rollup, ROLLUP_COLUMNS, ((org.pk, day, *_rollup_values(row)) for row in rows))
+    _named_lines_write(org, day)
     jobs = job_rows([*items, *calls.jobs] if calls else items)
     _write(JobRollup, JOB_COLUMNS, ((org.pk, day, *_job_values(job)) for job in jobs))
     if in_sql:
@@ -110,6 +111,32 @@ def _hashed(*, bitmap: bool = False):
         finally:
             for name, value in zip(names, before, strict=True):
                 cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
+
+
+# The bill lines a day's rollup rows name, once per currency of the rows, with their start (RollupLine), from the
+# rows just written: the ids expanded and joined to their lines by key.
+NAMED_LINES = {
+    "postgresql": """
+        INSERT INTO finops_rollupline (org_id, day, currency, line_id, starts_at, started_before)
+        SELECT DISTINCT r.org_id, r.day, r.currency, l.id, l.charge_period_start,
+               l.charge_period_start < (r.day::timestamp AT TIME ZONE 'UTC')
+        FROM finops_rollup r CROSS JOIN LATERAL jsonb_array_elements_text(r.cost_line_ids) AS j(id)
+        JOIN ingest_costline l ON l.id = j.id::bigint
+        WHERE r.org_id = %s AND r.day = %s AND r.cost_line_ids <> '[]'::jsonb""",
+    "sqlite": """
+        INSERT INTO finops_rollupline (org_id, day, currency, line_id, starts_at, started_before)
+        SELECT DISTINCT r.org_id, r.day, r.currency, l.id, l.charge_period_start,
+               date(l.charge_period_start) < r.day
+        FROM finops_rollup r, json_each(r.cost_line_ids) AS j
+        JOIN ingest_costline l ON l.id = j.value
+        WHERE r.org_id = %s AND r.day = %s AND r.cost_line_ids <> '[]'""",
+}
+
+
+def _named_lines_write(org, day: date) -> None:
+    """The day's RollupLine rows, from its rollup rows' `cost_line_ids`."""
+    with connection.cursor() as cursor:
+        cursor.execute(NAMED_LINES[connection.vendor], (org.pk, day))
 
 
 def _sum_in_sql(org, day: date) -> None:

@@ -4,6 +4,7 @@ lines behind a group, CSV exports and cursor pages; and the tenancy every endpoi
 
 import csv
 import io
+import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -14,10 +15,13 @@ from django.utils import timezone
 
 from finops.explore_page import change_text
 from finops.exports import csv_cell
+from finops.models import Rollup, RollupLine
 from finops.selectors.explore import DIMENSIONS, Cursor, ExploreError, explore_lines, explore_lines_all, explore_query
 from finops.selectors.ledger import ledger_summary
 from finops.serializers import ExploreGroupOutput
 from finops.services.rollups import rollups_refresh
+from ingest.models import CostLine, Upload
+from ingest.services.deletions import upload_delete
 from tests.base import BaseTestCase, DemoTestCase
 from tests.finops.test_worked_example import FOCUS_HEADER, iso
 from tests.ingest.helpers import ApiClientMixin, csv_bytes
@@ -302,6 +306,90 @@ class ExploreLinesOverSeveralDaysTests(ApiClientMixin, BaseTestCase):
                     break
                 cursor = Cursor.decode(page["next"])
             self.assertEqual(paged, every, f"pages of {limit}")
+
+
+def all_pages(period: dict, limit: int) -> list[tuple]:
+    """(moment, kind, id) of every line of `period`, page after page of `limit`."""
+    paged, cursor = [], None
+    while True:
+        page = explore_lines(**period, cursor=cursor, limit=limit)
+        paged += [(line["at"], line["kind"], line["id"]) for line in page["lines"]]
+        if page["next"] is None:
+            return paged
+        cursor = Cursor.decode(page["next"])
+
+
+class ExploreNamedLinesTests(ApiClientMixin, BaseTestCase):
+    """Unfiltered pages read the lines the rollups name from RollupLine in page order: on generated bills (hours,
+    days, months, lines over midnight and from before the period, another currency, another org's lines), they are
+    exactly the lines the period's rollup rows name, whatever the period and page size."""
+
+    def setUp(self):
+        self.make_keys()
+        rng = random.Random(17)
+        at = datetime(2026, 9, 1, tzinfo=UTC)
+        lengths = [timedelta(hours=1), timedelta(hours=7), timedelta(days=1), timedelta(days=3), timedelta(days=30)]
+        rows = []
+        for i in range(240):
+            begin = at + timedelta(days=rng.randrange(40), hours=rng.randrange(24), minutes=rng.choice((0, 30)))
+            account, currency = ("acct-eu", "EUR") if i % 9 == 0 else ("acct", "USD")
+            end = begin + rng.choice(lengths)
+            rows.append([account, "AWS", currency, "2026-09-01T00:00:00Z", iso(begin), iso(end), "Usage",
+                         f"{rng.randrange(1, 9000) / 100:.2f}", "0", f"i-{i % 23}", "m5.large", "{}"])  # fmt: skip
+        for currency in ("USD", "EUR"):
+            bill = csv_bytes([FOCUS_HEADER, *(row for row in rows if row[2] == currency)])
+            self.assertEqual(self.api_upload(f"{currency}.csv", bill).status_code, 201)
+        other = [[*row[:9], "i-charlie", *row[10:]] for row in rows[:60] if row[2] == "USD"]
+        upload = self.api_upload("focus.csv", csv_bytes([FOCUS_HEADER, *other]), key=self.charlie_key)
+        self.assertEqual(upload.status_code, 201)
+        self.assertEqual(CostLine.objects.for_org(self.org).count(), 240)
+        rollups_refresh(org=self.org)
+        rollups_refresh(org=self.charlies_org)
+
+    def expanded(self, start, end) -> list[tuple]:
+        """The lines the period's rollup rows in the org's currency name, by expanding every row's ids."""
+        ids = {i for ids in Rollup.objects.for_org(self.org).filter(day__gte=start, day__lt=end, currency="USD")
+               .values_list("cost_line_ids", flat=True) for i in ids}  # fmt: skip
+        lines = CostLine.objects.for_org(self.org).filter(id__in=ids).values_list("charge_period_start", "id")
+        return sorted((at, "bill_line", pk) for at, pk in lines)
+
+    def test_each_day_names_the_lines_of_its_rollup_rows(self):
+        rows = Rollup.objects.for_org(self.org).values_list("day", "currency", "cost_line_ids")
+        expected = {(day, currency, i) for day, currency, ids in rows for i in ids}
+        named = RollupLine.objects.for_org(self.org).values_list("day", "currency", "line_id", "starts_at",
+                                                                  "started_before")  # fmt: skip
+        self.assertEqual({(day, currency, i) for day, currency, i, _, _ in named}, expected)
+        self.assertEqual(len(named), len(expected))
+        self.assertIn("EUR", {currency for _, currency, _ in expected})
+        starts = dict(CostLine.objects.for_org(self.org).values_list("id", "charge_period_start"))
+        for day, _, line_id, starts_at, started_before in named:
+            self.assertEqual(starts_at, starts[line_id])
+            self.assertEqual(started_before, starts_at.date() < day)
+        self.assertTrue(any(before for *_, before in named))
+
+    def test_every_period_and_page_size_lists_exactly_the_named_lines(self):
+        rng = random.Random(4)
+        periods = [(date(2026, 9, 1), date(2026, 10, 15)), (date(2026, 9, 14), date(2026, 9, 21))]
+        periods += [(date(2026, 9, 1) + timedelta(days=d), date(2026, 9, 1) + timedelta(days=d + n))
+                    for d, n in ((rng.randrange(40), rng.randrange(1, 12)) for _ in range(6))]  # fmt: skip
+        for start, end in periods:
+            period = {"org": self.org, "start": start, "end": end, "query": explore_query({})}
+            expected = self.expanded(start, end)
+            self.assertTrue(expected, f"{start} to {end} names no line")
+            for limit in (1, 3, 17, 1000):
+                with self.subTest(start=start, end=end, limit=limit):
+                    self.assertEqual(all_pages(period, limit), expected)
+            exported = sorted((line["at"], line["kind"], line["id"]) for line in explore_lines_all(**period))
+            self.assertEqual(exported, expected)
+
+    def test_a_deleted_bill_leaves_no_named_line(self):
+        for upload in Upload.objects.for_org(self.org):
+            upload_delete(org=self.org, upload=upload)
+        rollups_refresh(org=self.org)
+        self.assertFalse(RollupLine.objects.for_org(self.org).exists())
+        period = {"org": self.org, "start": date(2026, 9, 1), "end": date(2026, 10, 15), "query": explore_query({})}
+        self.assertEqual(explore_lines(**period)["lines"], [])
+        self.assertTrue(RollupLine.objects.for_org(self.charlies_org).exists())
 
 
 class ExploreCsvEscapeTests(ApiClientMixin, BaseTestCase):
