@@ -1,8 +1,8 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.selectors import organization_for_code
+from accounts.management import command_org
 from accounts.services import agent_token_create
 
 
@@ -15,9 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print {host, token} as JSON")
 
     def handle(self, *args, org, host, **options):
-        organization = organization_for_code(code=org)
-        if organization is None:
-            raise CommandError(f"No organisation with code {org!r}.")
+        organization = command_org(org)
         token, raw = agent_token_create(org=organization, host_name=host, created_by=None)
         if options["json"]:
             self.stdout.write(json.dumps({"host": token.host_name, "token": raw}))

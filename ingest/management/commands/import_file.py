@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.selectors import organization_for_code
+from accounts.management import command_org
 from ingest.models import Upload
 from ingest.services.uploads import upload_create_from_path, upload_run
 
@@ -16,9 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", default="", help="source format; detected from the header when absent")
 
     def handle(self, *args, path, org, kind, **options):
-        organization = organization_for_code(code=org)
-        if organization is None:
-            raise CommandError(f"No organisation with code {org!r}.")
+        organization = command_org(org)
         try:
             upload = upload_create_from_path(
                 org=organization, path=path, kind=kind, requested_format=options["format"], enqueue=False

@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.selectors import organization_for_code
+from accounts.management import command_org
 from pricing.services.stripe_sync import StripeSyncError, stripe_connection_save, stripe_sync_run
 
 
@@ -14,9 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--full", action="store_true", help="read everything again, ignoring the cursors")
 
     def handle(self, *args, org, api_key, full, **options):
-        organization = organization_for_code(code=org)
-        if organization is None:
-            raise CommandError(f"No organisation with code {org!r}.")
+        organization = command_org(org)
         try:
             if api_key:
                 stripe_connection_save(org=organization, api_key=api_key)
