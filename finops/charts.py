@@ -22,6 +22,11 @@ def plot_text(value) -> str:
     return escape(str(value), quote=False)
 
 
+def chart_title(text: str) -> dict:
+    """A figure's title as every chart sets it: small, at the left."""
+    return {"text": text, "font": {"size": 14}, "x": 0.01, "xanchor": "left"}
+
+
 def money_hover(currency: str, value: str = "y") -> str:
     """A hover template's amount as `finops.money.format_money` writes it: `$1,234.50`, `1,234.50 SEK`."""
     code = currency.upper()
@@ -64,7 +69,7 @@ def host_figures(series: dict) -> dict:
                 }
             )
         layout = {
-            "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+            "title": chart_title(title),
             "xaxis": {"title": {"text": "Time (UTC)"}, "automargin": True},
             "yaxis": {"title": {"text": f"{title} ({unit})"}, "rangemode": "tozero", "tickformat": ",~f"},
             "margin": {"l": 50, "r": 10, "t": 40, "b": 70},
@@ -117,7 +122,7 @@ def build_rent_figure(result, currency: str) -> dict:
             }
         )
     layout = {
-        "title": {"text": "Cumulative cost", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+        "title": chart_title("Cumulative cost"),
         "xaxis": {"title": {"text": "Months from today"}, "rangemode": "tozero", "dtick": 6, "automargin": True},
         "yaxis": money_axis(currency, "Cumulative cost"),
         "margin": {"l": 70, "r": 10, "t": 40, "b": 80},
@@ -163,12 +168,7 @@ def plan_cost_histogram(plans: list[dict], customers: list[dict], target_margin_
     ]  # fmt: skip
     layout = {
         "barmode": "overlay",
-        "title": {
-            "text": "AI cost per customer, by plan",
-            "font": {"size": 14},
-            "x": 0.01,
-            "xanchor": "left",
-        },
+        "title": chart_title("AI cost per customer, by plan"),
         "xaxis": {
             "title": {"text": "AI cost as a share of the plan's price (%)"},
             "rangemode": "tozero",
@@ -200,12 +200,7 @@ def daily_cost_figure(daily: dict, currency: str, link=None) -> dict:
     ]  # fmt: skip
     layout = {
         "barmode": "stack",
-        "title": {
-            "text": "Cost per day",
-            "font": {"size": 14},
-            "x": 0.01,
-            "xanchor": "left",
-        },
+        "title": chart_title("Cost per day"),
         "xaxis": {"title": {"text": "Day"}, "type": "date", "tickformat": DAY_TICKS, "automargin": True},
         "yaxis": money_axis(currency, "Cost per day"),
         "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
@@ -263,12 +258,7 @@ def guided_check_waterfall(check) -> dict:
         shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": price, "y1": price,
                        "line": {"dash": "dash", "width": 1.5, "color": "#2f5bea"}})  # fmt: skip
     layout = {
-        "title": {
-            "text": f"One completed {plot_text(check.feature)} job, step by step",
-            "font": {"size": 14},
-            "x": 0.01,
-            "xanchor": "left",
-        },
+        "title": chart_title(f"One completed {plot_text(check.feature)} job, step by step"),
         "yaxis": money_axis(currency, "Cost per completed job"),
         "xaxis": {"type": "category", "title": {"text": "Step"}, "automargin": True},
         "shapes": shapes,

@@ -5,7 +5,7 @@ back button works. The numbers come from finops/selectors/explore.py, as the API
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from finops.charts import DAY_HOVER, DAY_TICKS, LEGEND_BELOW, money_axis, money_hover
+from finops.charts import DAY_HOVER, DAY_TICKS, LEGEND_BELOW, chart_title, money_axis, money_hover
 from finops.selectors.explore import DIMENSIONS, EMPTY, ZERO
 
 DEFAULT_GROUP_BY = "provider"
@@ -115,7 +115,7 @@ def explore_figure(series: dict, params: dict, *, group_by: tuple, currency: str
     step = "week" if weekly else "day"
     layout = {
         "barmode": "stack",
-        "title": {"text": f"Cost per {step}", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+        "title": chart_title(f"Cost per {step}"),
         "xaxis": {"type": "date", "tickformat": DAY_TICKS, "automargin": True},
         "yaxis": money_axis(currency, f"Cost per {step}"),
         "margin": {"l": 60, "r": 10, "t": 40, "b": 40},
