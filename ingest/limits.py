@@ -15,7 +15,8 @@ cost column (`finops.money`: 20 digits, 10 decimal places, so |x| < 1e10) but th
 - **Counts**: tokens 0 <= n <= MAX_TOKENS (1e11 per event or provider bucket: the 64-bit sums of ninety million
   such events fit, and at the highest price a form takes, 1e4 per 1M tokens, one call costs under 1e9);
   `attempt`, `latency_ms`, `request_count` and every other 32-bit column < 2**31.
-- **Text**: no NUL character (PostgreSQL text cannot hold it) and no lone surrogate (not UTF-8).
+- **Text**: no NUL character (PostgreSQL text cannot hold it) and no lone surrogate (not UTF-8); no longer than its
+  column, except the labels (CUT_TO_COLUMN) that the usage and commitment writers cut to it.
 """
 
 import json
@@ -153,13 +154,42 @@ TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_t
 INT32 = ("attempt", "latency_ms", "request_count")
 
 
-@cache
-def column_lengths(kind: str) -> dict:
-    """max_length of each character column of the ledger a row of `kind` goes to."""
+# Labels (names and attribution a source passes on as it found them) longer than their column are cut to it by the
+# ledger's writer, once for every source: a model name of 300 characters still names the model. Every other text
+# column refuses a longer value here: a key (event_id) cut could merge two events, a code (currency) cut is wrong.
+CUT_TO_COLUMN = {
+    "usage": ("provider", "model", "route", "customer", "feature", "environment", "job_id", "error_type"),
+    "commitment": ("provider", "contract_id", "commitment_id", "commitment_type", "unit"),
+}
+
+
+def _lengths(kind: str) -> dict:
     from ingest.models import ContractCommitment, CostLine, UsageEvent
 
     model = {"usage": UsageEvent, "commitment": ContractCommitment}.get(kind, CostLine)
     return {f.name: f.max_length for f in model._meta.get_fields() if getattr(f, "max_length", None)}
+
+
+@cache
+def column_lengths(kind: str) -> dict:
+    """max_length of each character column of the ledger a row of `kind` goes to that refuses longer text."""
+    cut = CUT_TO_COLUMN.get(kind, ())
+    return {name: length for name, length in _lengths(kind).items() if name not in cut}
+
+
+@cache
+def cut_lengths(kind: str) -> tuple[tuple[str, int], ...]:
+    """(field, max_length) of each label of a `kind` row that its writer cuts to the column."""
+    lengths = _lengths(kind)
+    return tuple((name, lengths[name]) for name in CUT_TO_COLUMN[kind])
+
+
+def cut_to_columns(row: dict, lengths: tuple[tuple[str, int], ...]) -> dict:
+    """The row with each label longer than its column (`cut_lengths`) cut to it; most fit, so a len() comes first."""
+    for name, length in lengths:
+        if len(row[name]) > length:
+            row[name] = row[name][:length]
+    return row
 
 
 def _plain_text(value: str, max_length: int) -> bool:

@@ -3,10 +3,12 @@
 from django.db import transaction
 from django.utils import timezone
 
-from ingest.limits import row_problem
+from ingest.limits import cut_lengths, cut_to_columns, row_problem
 from ingest.models import ContractCommitment
 from ingest.services.problems import ErrorList
 from ingest.sources.values import CellError
+
+CUT_LENGTHS = cut_lengths("commitment")
 
 
 def commitments_import(upload, table, source) -> None:
@@ -24,7 +26,9 @@ def commitments_import(upload, table, source) -> None:
         elif row is not None and (problem := row_problem(row, "commitment")):
             errors.add(number, *problem)
         elif row is not None:
-            rows.append(ContractCommitment(org=upload.org, upload=upload, source_row=number, **row))
+            rows.append(
+                ContractCommitment(org=upload.org, upload=upload, source_row=number, **cut_to_columns(row, CUT_LENGTHS))
+            )
     errors.raise_if_any()
     with transaction.atomic():
         ids = {row.commitment_id for row in rows}

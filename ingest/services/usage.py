@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from psycopg.errors import UniqueViolation
 
-from ingest.limits import row_problem
+from ingest.limits import cut_lengths, cut_to_columns, row_problem
 from ingest.models import UsageEvent
 from ingest.readers import open_csv_stream, open_json_document, open_table, sniff_json_document
 from ingest.selectors import usage_event_days
@@ -40,6 +40,7 @@ COLUMNS = ", ".join(STORE_COLUMNS)
 _row_values = itemgetter(*USAGE_ROW_FIELDS)
 PROGRESS_EVERY = 5000
 UNIQUE_EVENT = "usageevent_unique_org_event"
+CUT_LENGTHS = cut_lengths("usage")
 
 
 class UsageWriter:
@@ -50,6 +51,9 @@ class UsageWriter:
     caller that writes the COPY itself) sends the rows straight into the ledger instead, which costs
     the database about a third less; an event id the org already has then fails the whole COPY with a
     unique violation, and the caller must start again without `direct`.
+
+    Labels longer than their column (`limits.CUT_TO_COLUMN`) are cut to it in `write`, once for every source;
+    the columnar path needs no cut, since the generic format refuses them.
     """
 
     def __init__(self, *, org, upload, text_copy=True, direct=False):
@@ -78,6 +82,7 @@ class UsageWriter:
         return self
 
     def write(self, number, row) -> None:
+        cut_to_columns(row, CUT_LENGTHS)
         row["metadata"] = json.dumps(row["metadata"], sort_keys=True, ensure_ascii=False)
         source = UsageEvent.CostSource.REPORTED if row["cost_amount"] is not None else UsageEvent.CostSource.UNPRICED
         values = (self.org.pk, self.upload_id, number, *_row_values(row), source)

@@ -36,11 +36,11 @@ class FocusContractCommitmentSource(BillSource):
         if not commitment_id:
             raise v.CellError("ContractCommitmentId", "ContractCommitmentId is empty")
         return {
-            "provider": v.first_text(record, "ServiceProviderName", "InvoiceIssuerName")[:100],
-            "contract_id": v.text(record, "ContractId", 200),
-            "commitment_id": commitment_id[:200],
+            "provider": v.first_text(record, "ServiceProviderName", "InvoiceIssuerName"),
+            "contract_id": v.text(record, "ContractId"),
+            "commitment_id": commitment_id,
             "category": category,
-            "commitment_type": v.text(record, "ContractCommitmentType", 100),
+            "commitment_type": v.text(record, "ContractCommitmentType"),
             "description": v.text(record, "ContractCommitmentDescription"),
             "period_start": v.timestamp(record, "ContractCommitmentPeriodStart", required=True, end=True),
             "period_end": v.timestamp(record, "ContractCommitmentPeriodEnd", end=True),
@@ -48,6 +48,6 @@ class FocusContractCommitmentSource(BillSource):
             "contract_period_end": v.timestamp(record, "ContractPeriodEnd", end=True),
             "cost_amount": cost,
             "quantity": v.decimal(record, "ContractCommitmentQuantity", limit=limits.MAX_QUANTITY),
-            "unit": v.text(record, "ContractCommitmentUnit", 100),
+            "unit": v.text(record, "ContractCommitmentUnit"),
             "currency": (v.text(record, "BillingCurrency") or self.org_currency).upper(),
         }

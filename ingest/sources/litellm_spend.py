@@ -105,7 +105,7 @@ def _provider_and_model(record) -> tuple[str, str]:
     if not provider:
         lowered = model.lower()
         provider = next((p for family, p in MODEL_FAMILIES if lowered.startswith(family)), "unknown")
-    return provider[:100], model[:200]
+    return provider, model
 
 
 def _cost(record, cache_hit: bool, failed: bool) -> tuple:
@@ -170,6 +170,7 @@ class LiteLLMSpendSource(UsageSource):
         error = _dict(metadata.get("error_information"))
         kept = {k: v.text(record, k) for k in KEPT if v.text(record, k)}
         kept["cache_hit"] = cache_hit
+        # Bounds on what metadata (jsonb, no column) keeps of free text; the writer cuts only the columns.
         if request_tags:
             kept["tags"] = [str(t)[:200] for t in request_tags[:50]]
         if metadata.get("user_api_key_alias"):
@@ -186,15 +187,15 @@ class LiteLLMSpendSource(UsageSource):
             "request_count": 1,
             "provider": provider,
             "model": model,
-            "route": v.text(record, "model_group", 200),
-            "customer": v.text(record, "end_user", 200) or found["customer"] or v.text(record, "user", 200),
+            "route": v.text(record, "model_group"),
+            "customer": v.text(record, "end_user") or found["customer"] or v.text(record, "user"),
             "feature": found["feature"],
-            "environment": found["environment"][:100],
+            "environment": found["environment"],
             "purpose": purpose if purpose in PURPOSES else "",  # free-form tags: an unknown purpose is not ours
-            "job_id": next((tags[k][:200] for k in JOB_KEYS if tags.get(k)), ""),
+            "job_id": next((tags[k] for k in JOB_KEYS if tags.get(k)), ""),
             "attempt": int(attempt),
             "status": "error" if failed else "ok",
-            "error_type": str(error.get("error_class") or "")[:200],
+            "error_type": str(error.get("error_class") or ""),
             "input_tokens": input_tokens,
             "output_tokens": count(record, "completion_tokens"),
             "cached_input_tokens": cached,

@@ -52,9 +52,9 @@ def is_null(value) -> bool:
     return False
 
 
-def text(record, column: str, max_length: int = 0) -> str:
-    """A text cell, stripped; '' for nulls. Long values are cut to `max_length` when given. Text the database
-    cannot store (a NUL character, a lone surrogate) is a CellError."""
+def text(record, column: str) -> str:
+    """A text cell, stripped; '' for nulls. Text the database cannot store (a NUL character, a lone surrogate) is
+    a CellError."""
     value = record.get(column)
     if value.__class__ is str:  # the hot path: CSV cells
         if value in _EXACT_NULLS:
@@ -68,7 +68,7 @@ def text(record, column: str, max_length: int = 0) -> str:
         value = str(value).strip()
     if "\x00" in value or not value.isascii():
         _storable(column, value)
-    return value[:max_length] if max_length else value
+    return value
 
 
 def _storable(column: str, value: str) -> None:
@@ -315,6 +315,7 @@ def attribution(tag_map: dict) -> dict:
     """The attribution keys (customer, feature, environment, owner, purpose, shutoff) found in tags."""
     found = {}
     for key, synonyms in ATTRIBUTION_SYNONYMS.items():
+        # Not a column's cut: bill lines store text of any length and keep a tag's first 200 characters as theirs.
         found[key] = next((tag_map[s][:200] for s in synonyms if tag_map.get(s)), "")
     return found
 

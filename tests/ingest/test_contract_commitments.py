@@ -72,6 +72,22 @@ class ContractCommitmentTests(UploadTestCase):
         self.assertEqual((body["errors"][0]["row"], body["errors"][0]["column"]), (3, "ContractCommitmentCategory"))
         self.assertFalse(ContractCommitment.objects.exists())
 
+    def test_it_cuts_each_label_longer_than_its_column_to_it(self):
+        long = ["USD", "k" * 250, "c" * 250, "Usage", "t" * 150, "2026-10-01", "", "", "1", "u" * 150, "P" * 150]
+        body = self.upload("long.csv", commitments(long))
+        self.assertEqual((body["status"], body["rows_loaded"]), ("done", 1), body["errors"])
+        row = ContractCommitment.objects.get(org=self.org)
+        self.assertEqual(
+            (row.provider, row.contract_id, row.commitment_id, row.commitment_type, row.unit),
+            ("P" * 100, "k" * 200, "c" * 200, "t" * 100, "u" * 100),
+        )
+        again = self.upload("long-again.csv", commitments(long))
+        self.assertEqual(again["rows_replaced"], 1, "the cut commitment id names the same commitment")
+
+    def test_it_refuses_a_currency_longer_than_its_column(self):
+        body = self.upload("bad.csv", commitments(["EURO", *SPEND_2026[1:]]))
+        self.assertEqual((body["status"], body["errors"][0]["column"]), ("failed", "currency"))
+
     def test_it_hides_other_orgs(self):
         self.upload("c1.csv", commitments(SPEND_2026))
         self.api_upload("c.csv", commitments(SPEND_2026), key=self.charlie_key)

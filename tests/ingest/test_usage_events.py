@@ -63,6 +63,15 @@ class UsageEventsApiTests(UploadTestCase):
         )
         self.assertIn("time zone", body["rejected"][1]["message"])
 
+    def test_it_refuses_each_text_field_longer_than_its_column(self):
+        lengths = {"event_id": 200, "provider": 100, "model": 200, "route": 200, "customer": 200, "feature": 200,
+                   "environment": 100, "job_id": 200, "error_type": 200}  # fmt: skip
+        batch = [event(i, **{field: "x" * (length + 1)}) for i, (field, length) in enumerate(lengths.items())]
+        body = self.post([*batch, event(99, **{field: "x" * length for field, length in lengths.items()})]).json()
+        self.assertEqual(body["accepted"], 1, "a value as long as its column is kept whole")
+        self.assertEqual([(r["index"], r["field"]) for r in body["rejected"]], list(enumerate(lengths)))
+        self.assertEqual(UsageEvent.objects.get(org=self.org).model, "x" * 200)
+
     def test_it_prices_from_the_catalogue_and_keeps_unknown_models_unpriced(self):
         self.post([event(1), event(2, model="our-finetune-v3"), event(3, cost="0.0100", currency="USD")])
         sources = dict(UsageEvent.objects.filter(org=self.org).values_list("event_id", "cost_source"))
@@ -190,6 +199,48 @@ class UsageFileTests(UploadTestCase):
         self.assertEqual(body["status"], "failed")
         self.assertEqual([(e["row"], e["column"]) for e in body["errors"]], [(2, "output_tokens"), (3, None)])
         self.assertFalse(UsageEvent.objects.exists())
+
+
+class LongLabelTests(UploadTestCase):
+    def test_it_cuts_each_label_of_a_litellm_file_longer_than_its_column_to_it(self):
+        call = {
+            "request_id": "req-" + "i" * 250,
+            "call_type": "acompletion",
+            "spend": 0.001,
+            "startTime": "2026-10-05T10:00:00Z",
+            "endTime": "2026-10-05T10:00:01Z",
+            "custom_llm_provider": "P" * 150,
+            "model": "m" * 300,
+            "model_group": "g" * 300,
+            "end_user": "c" * 300,
+            "status": "failure",
+            "request_tags": ["job:" + "j" * 300],
+            "metadata": {
+                "feature": "f" * 300,
+                "environment": "e" * 300,
+                "error_information": {"error_class": "x" * 300},
+            },
+        }
+        body = self.upload("spend_logs.json", json.dumps([call]).encode(), kind="usage")
+        self.assertEqual((body["status"], body["format"], body["rows_loaded"]), ("done", "litellm_spend_json", 1))
+        row = UsageEvent.objects.get(org=self.org)
+        stored = {name: getattr(row, name) for name in ("provider", "model", "route", "customer", "feature",
+                                                         "environment", "job_id", "error_type")}  # fmt: skip
+        self.assertEqual(
+            stored,
+            {"provider": "p" * 100, "model": "m" * 200, "route": "g" * 200, "customer": "c" * 200,
+             "feature": "f" * 200, "environment": "e" * 100, "job_id": "j" * 200, "error_type": "x" * 200},
+        )  # fmt: skip
+        self.assertTrue(row.event_id.startswith("litellm:"), "a long id is hashed, never cut")
+
+    def test_it_cuts_the_model_of_an_openai_usage_report_to_its_column(self):
+        result = {"object": "organization.usage.completions.result", "input_tokens": 10, "output_tokens": 5,
+                  "num_model_requests": 1, "model": "m" * 300}  # fmt: skip
+        page = {"object": "page", "data": [{"object": "bucket", "start_time": 1736726400, "end_time": 1736812800,
+                                            "results": [result]}], "has_more": False}  # fmt: skip
+        body = self.upload("usage.json", json.dumps(page).encode(), kind="usage")
+        self.assertEqual((body["status"], body["format"], body["rows_loaded"]), ("done", "openai_usage", 1))
+        self.assertEqual(UsageEvent.objects.get(org=self.org).model, "m" * 200)
 
 
 class ReconciliationTests(UsageEventsApiTests):
