@@ -212,7 +212,8 @@ def _pull(connector: Connector, source: ConnectorSource, remote: RemoteFile, map
             created_by=connector.created_by,
             enqueue=False,
         )
-    return upload_run(upload_id=upload.pk) or upload
+        # The import reads the pulled copy: on object storage it would otherwise fetch what it just stored.
+        return upload_run(upload_id=upload.pk, local_path=handle.name) or upload
 
 
 def connector_run(*, connector: Connector, trigger: str = ConnectorRun.Trigger.MANUAL) -> ConnectorRun | None:

@@ -125,11 +125,14 @@ def _importer(kind: str):
     return bill_import
 
 
-def upload_run(*, upload_id: int) -> Upload | None:
-    """Import a queued upload now and return it done or failed; None if another run holds it."""
+def upload_run(*, upload_id: int, local_path: str | None = None) -> Upload | None:
+    """Import a queued upload now and return it done or failed; None if another run holds it. `local_path`, a copy
+    of the upload's file on this machine (a connector's pull), is read instead of fetching the stored file again."""
     if not _claim(upload_id):
         return None
     upload = Upload.objects.select_related("org", "mapping").get(pk=upload_id)
+    if local_path is not None:
+        upload._local_path = local_path
     try:
         with upload_local_path(upload):  # on object storage, the worker's copy of the file for the whole import
             _importer(upload.kind)(upload)

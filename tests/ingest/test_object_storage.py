@@ -8,6 +8,7 @@ import hashlib
 import os
 from datetime import timedelta
 from decimal import Decimal
+from unittest.mock import patch
 
 import boto3
 import pytest
@@ -23,6 +24,8 @@ from storages.backends.s3 import S3Storage
 
 from finops.storage_url import LOCAL_STORAGE, S3_BACKEND, default_storage_config
 from ingest.models import CostLine, Upload, UsageEvent
+from ingest.services import upload_files
+from ingest.services.connectors import connector_create, connector_run
 from ingest.services.upload_files import upload_file_path, upload_local_path
 from ingest.services.uploads import upload_reimport
 from ingest.tasks import upload_files_expire
@@ -201,6 +204,28 @@ class BillsOnObjectStorageTests(ObjectStorageTestCase):
             with open(path, "rb") as copy:
                 self.assertEqual(copy.read(), INVOICE)
         self.assertFalse(os.path.exists(path))
+
+
+@override_settings(CONNECTOR_PRIVATE_ENDPOINTS=True)  # moto listens on 127.0.0.1
+class ConnectorOnObjectStorageTests(ObjectStorageTestCase):
+    def test_a_pulled_file_is_stored_in_the_bucket_and_imported_from_the_pulled_copy(self):
+        focus = sample_path(FOCUS_CSV).read_bytes()
+        self.s3.client.create_bucket(Bucket="exports")
+        self.s3.client.put_object(Bucket="exports", Key="coreweave/focus.csv", Body=focus)
+        values = {"endpoint_url": self.s3.endpoint, "bucket": "exports", "prefix": "coreweave",
+                  "access_key_id": "testing", "secret_access_key": "testing"}  # fmt: skip
+        connector = connector_create(org=self.org, kind="s3_compatible", name="CoreWeave", values=values)
+        downloads = []
+        real = upload_files._download
+        with patch.object(upload_files, "_download", lambda *a: downloads.append(a[1]) or real(*a)):
+            run = connector_run(connector=connector)
+        self.assertEqual((run.files_imported, run.error), (1, ""))
+        self.assertEqual(downloads, [])  # read from the pulled copy, not fetched back from the bucket
+        upload = Upload.objects.for_org(self.org).get()
+        self.assert_in_bucket(upload, focus)
+        self.assertEqual((upload.status, upload.format), ("done", "focus"), upload.errors)
+        self.assertEqual(upload.totals, self.upload_locally(upload.original_name, focus).totals)
+        self.assertEqual(self.ledger(self.org), self.ledger(self.charlies_org))
 
 
 class UsageOnObjectStorageTests(ObjectStorageTestCase):
