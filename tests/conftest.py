@@ -1,5 +1,8 @@
 """Suite-wide hooks."""
 
+import os
+import shutil
+import tempfile
 import unittest
 
 # The longest modules first: under pytest-xdist (`make test` runs `-n auto --dist loadscope`) each module or test class
@@ -10,7 +13,29 @@ LONG_MODULES = (
     "tests/accounts/test_commands.py",
     "tests/browser/",
     "tests/finops/test_identity.py",
+    "tests/finops/test_customer_page.py",
+    "tests/ingest/test_connectors_s3.py",
+    "tests/finops/test_explore.py",
+    "tests/finops/test_static_assets.py",
+    "tests/finops/test_drilldown.py",
 )
+
+
+def pytest_configure(config):
+    # xdist's loadscope sorts the scopes by their number of tests unless told not to, which would undo this order.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the run's own process: a folder its workers share (tests/demo.py)
+        from tests.demo import SHARED_DIR
+
+        os.environ[SHARED_DIR] = tempfile.mkdtemp(prefix="finops-tests-")
+
+
+def pytest_unconfigure(config):
+    from tests.demo import SHARED_DIR
+
+    if not os.environ.get("PYTEST_XDIST_WORKER") and SHARED_DIR in os.environ:
+        shutil.rmtree(os.environ.pop(SHARED_DIR), ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):
