@@ -1,3 +1,4 @@
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import models
@@ -105,28 +106,42 @@ class Rollup(WorkSums):
         indexes = [models.Index(fields=["org", "day"], name="rollup_org_day")]
 
 
-class RollupLine(OrgOwned):
-    """A bill line that one day's rollup rows name (their `cost_line_ids`), once per day and currency of the rows:
-    what the explorer reads to list a period's lines in page order without expanding every id of a day (at 100k
-    lines a day, ~100 ms a page). Written with the day's rollup rows and replaced with them.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-    `started_before` marks a line named on a day after the one it starts (it runs into it): the other rows are each
-    line's own day, read by the start in one index range; those few are read per day of the period."""
+
+def epoch_microseconds(at: datetime) -> int:
+    """A moment as whole microseconds since the Unix epoch, exactly (how RollupLineRun.lines keeps a line's start)."""
+    return (at - EPOCH) // timedelta(microseconds=1)
+
+
+class RollupLineRun(OrgOwned):
+    """A run of up to RUN_SIZE of the bill lines one day's rollup rows name (their `cost_line_ids`) in one currency of
+    the rows, in (start, id) order: what the explorer reads to list a period's lines a page at a time without
+    expanding every id of a day (at 100k lines a day, ~100 ms a page). A day's runs are written with its rollup rows
+    and replaced with them: a few hundred rows a day, not one per line.
+
+    `lines` holds [start in microseconds since the Unix epoch, line id] pairs. `started_before` runs hold the lines
+    named on a day after the one they start (they run into it); the others hold each line on its own start day, so
+    those runs are in page order by their last line across days."""
+
+    RUN_SIZE = 1000
 
     org = org_foreign_key(db_index=False, db_constraint=False)  # no database constraint, as DaySums
     day = models.DateField()
     currency = models.CharField(max_length=3)
-    line_id = models.BigIntegerField(help_text="The bill line (ingest CostLine) the day's rollup rows name")
-    starts_at = models.DateTimeField(help_text="The line's charge period start, the explorer's page order")
-    started_before = models.BooleanField(help_text="The line starts before this day")
+    started_before = models.BooleanField(help_text="The lines start before this day")
+    last_at = models.DateTimeField(help_text="The start of the run's last line")
+    last_line_id = models.BigIntegerField(help_text="The id of the run's last line")
+    size = models.IntegerField()
+    lines = models.JSONField(help_text="[[start in microseconds since the epoch, line id], ...] in that order")
 
     class Meta:
         indexes = [
             models.Index(fields=["org", "day"], name="rollupline_org_day"),
             models.Index(
-                fields=["org", "currency", "starts_at", "line_id"],
+                fields=["org", "currency", "last_at", "last_line_id"],
                 condition=models.Q(started_before=False),
-                name="rollupline_own_start",
+                name="rollupline_own_last",
             ),
             models.Index(
                 fields=["org", "currency", "day"],
@@ -136,7 +151,7 @@ class RollupLine(OrgOwned):
         ]
 
     def __str__(self):
-        return f"{self.day} line {self.line_id} {self.currency}"
+        return f"{self.day} {self.size} lines to {self.last_line_id} {self.currency}"
 
 
 class WorkRollup(WorkSums):
@@ -200,6 +215,9 @@ class RollupDay(OrgOwned):
     day = models.DateField()
     computed_at = models.DateTimeField(default=timezone.now)
     rows = models.IntegerField(default=0)
+    named_lines = models.CharField(
+        max_length=64, blank=True, help_text="A digest of the lines the day's rows name (its runs stay while it holds)"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "day"], name="rollupday_unique_org_day")]

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from math import inf
 
 from django.db import connection, transaction
 from django.db.models import (
@@ -27,7 +28,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 
 from accounts.read_cache import ECONOMICS, cached_read
-from finops.models import Rollup, RollupLine
+from finops.models import Rollup, RollupLineRun, epoch_microseconds
 from finops.selectors.grouping import as_day
 from ingest.models import CostLine, GpuHour, UsageEvent
 from ingest.services.tally import MAX_DAYS_PER_LINE
@@ -372,19 +373,44 @@ def _bill_lines_page(*, org, start, end, query: Query, cursor: Cursor | None, li
 
 def _named_lines_page(*, org, start, end, cursor: Cursor | None, limit: int) -> list:
     """The first `limit + 1` lines the period's rollup rows (in the org's currency) name, after `cursor`: the same
-    lines as expanding every row's `cost_line_ids`, read from RollupLine in page order. A line named on its own start
-    day is one row in the index by start (a range read of `limit + 1` rows); the lines named on a later day of the
-    period (those that run into it: a month's fee, a line from before the period) are read per day, few, and merged.
-    """
+    lines as expanding every row's `cost_line_ids`, read from the days' runs of named lines (RollupLineRun). The runs
+    of lines named on their own start day are in page order by their last line: the first runs ending after the
+    cursor hold the page (a run or two; more where days have few lines). The lines named on a later day of the
+    period (those that run into it: a month's fee, a line from before the period) are in runs of their own, few,
+    read per day and merged."""
     since, until = (datetime.combine(d, datetime.min.time(), UTC) for d in (start, end))
-    named = RollupLine.objects.for_org(org).filter(currency=org.currency)
-    named = named.filter(_after(cursor, "bill_line", "starts_at", "line_id")).order_by("starts_at", "line_id")
-    own = named.filter(started_before=False, starts_at__gte=since, starts_at__lt=until)
-    carried = named.filter(started_before=True, day__gte=start, day__lt=end).distinct()
-    keys = {key for rows in (own, carried) for key in rows.values_list("starts_at", "line_id")[: limit + 1]}
+    after = _line_key_after(cursor)
+    runs = RollupLineRun.objects.for_org(org).filter(currency=org.currency)
+    carried = runs.filter(started_before=True, day__gte=start, day__lt=end).values_list("lines", flat=True)
+    keys = {tuple(key) for lines in carried for key in lines if tuple(key) > after}
+    own = runs.filter(_after(cursor, "bill_line", "last_at", "last_line_id"), started_before=False,
+                      last_at__gte=since, last_at__lt=until)  # fmt: skip
+    for lines in _runs_of_a_page(own.order_by("last_at", "last_line_id"), limit):
+        keys.update(tuple(key) for key in lines if tuple(key) > after)
     ids = [line_id for _, line_id in sorted(keys)[: limit + 1]]
     lines = CostLine.objects.for_org(org).filter(id__in=ids).select_related("upload").only(*BILL_LINE_COLUMNS)
     return sorted(lines, key=lambda line: (line.charge_period_start, line.id))
+
+
+def _runs_of_a_page(runs, limit: int) -> list:
+    """The `lines` of the first runs that hold `limit + 1` lines after the cursor: the first run holds at least one
+    (its last line is after it), each other run only lines after it. Two queries: the runs' sizes, then their lines."""
+    needed, held = [], 0
+    for pk, size in runs.values_list("id", "size")[: limit + 2]:
+        if needed and held > limit:
+            break
+        needed.append(pk)
+        held += size if len(needed) > 1 else 1
+    chosen = runs.model.objects.filter(pk__in=needed).order_by("last_at", "last_line_id")
+    return list(chosen.values_list("lines", flat=True)) if needed else []
+
+
+def _line_key_after(cursor: Cursor | None) -> tuple:
+    """The (start in microseconds, id) that a bill line's key must be above to come after `cursor` (bill lines come
+    first at a moment: after another kind's cursor, the lines of its moment are behind it)."""
+    if cursor is None:
+        return (-inf, -inf)
+    return (epoch_microseconds(cursor.at), cursor.id if cursor.kind == "bill_line" else inf)
 
 
 def _filtered_lines_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:

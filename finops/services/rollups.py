@@ -24,11 +24,12 @@ from finops.economics.rollup import (
     rollup_rows,
     summed_rows,
 )
-from finops.models import CustomerRollup, JobRollup, Rollup, RollupDay, RollupLine, WorkRollup
-from finops.selectors.inputs import day_call_groups, day_inputs, day_plans
+from finops.models import CustomerRollup, JobRollup, Rollup, RollupDay, RollupLineRun, WorkRollup, epoch_microseconds
+from finops.selectors.inputs import CROSSING, day_bounds, day_call_groups, day_inputs, day_plans
 from finops.services.budgets import budget_alerts_queue
 from finops.services.rollup_calls import calls_rollup_write
-from ingest.models import DirtyDay, QuarantinedDay
+from ingest.models import CostLine, DirtyDay, QuarantinedDay
+from ingest.services.tally import MAX_DAYS_PER_LINE
 
 ROLLUP_COLUMNS = ("org_id", "day", *ROW_KEY, *ROW_DIMS, "cost_amount", *ROW_SUMS[1:], "cost_line_ids")
 JOB_COLUMNS = ("org_id", "day", "job_id", "customer", "plan", "feature", "purpose", "jobs_completed", "jobs_failed",
@@ -61,7 +62,7 @@ def rollup_day_recompute(*, org, day: date, in_sql: bool = True) -> int:
     work and customer rows are summed in SQL from the day's rollup rows; the other bill lines and the GPU hours, and
     every line and call on SQLite (or with `in_sql` False: the oracle the tests compare with, test_rollup_calls.py
     and test_rollup_bills.py), go through `allocate_day` one by one."""
-    for model in (Rollup, RollupLine, JobRollup, WorkRollup, CustomerRollup):
+    for model in (Rollup, JobRollup, WorkRollup, CustomerRollup):
         model.objects.for_org(org).filter(day=day).delete()
     in_sql = in_sql and connection.vendor == "postgresql"
     calls = None
@@ -78,7 +79,7 @@ def rollup_day_recompute(*, org, day: date, in_sql: bool = True) -> int:
     items = allocate_day(inputs, calls.totals if calls else None)
     rows = [_fitted(row) for row in rollup_rows(items)]
     _write(Rollup, ROLLUP_COLUMNS, ((org.pk, day, *_rollup_values(row)) for row in rows))
-    _named_lines_write(org, day)
+    named_lines = _named_runs_write(org, day)
     jobs = job_rows([*items, *calls.jobs] if calls else items)
     _write(JobRollup, JOB_COLUMNS, ((org.pk, day, *_job_values(job)) for job in jobs))
     if in_sql:
@@ -89,7 +90,9 @@ def rollup_day_recompute(*, org, day: date, in_sql: bool = True) -> int:
             _write(model, columns, ((org.pk, day, *(r[d] for d in dims), *(r[s] for s in ROW_SUMS))
                                     for r in summed_rows(rows, dims)))  # fmt: skip
     count = len(rows) + (calls.rows if calls else 0)
-    RollupDay.objects.update_or_create(org=org, day=day, defaults={"computed_at": timezone.now(), "rows": count})
+    RollupDay.objects.update_or_create(
+        org=org, day=day, defaults={"computed_at": timezone.now(), "rows": count, "named_lines": named_lines}
+    )
     return count
 
 
@@ -113,30 +116,80 @@ def _hashed(*, bitmap: bool = False):
                 cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
 
 
-# The bill lines a day's rollup rows name, once per currency of the rows, with their start (RollupLine), from the
-# rows just written: the ids expanded and joined to their lines by key.
-NAMED_LINES = {
-    "postgresql": """
-        INSERT INTO finops_rollupline (org_id, day, currency, line_id, starts_at, started_before)
-        SELECT DISTINCT r.org_id, r.day, r.currency, l.id, l.charge_period_start,
-               l.charge_period_start < (r.day::timestamp AT TIME ZONE 'UTC')
-        FROM finops_rollup r CROSS JOIN LATERAL jsonb_array_elements_text(r.cost_line_ids) AS j(id)
-        JOIN ingest_costline l ON l.id = j.id::bigint
-        WHERE r.org_id = %s AND r.day = %s AND r.cost_line_ids <> '[]'::jsonb""",
-    "sqlite": """
-        INSERT INTO finops_rollupline (org_id, day, currency, line_id, starts_at, started_before)
-        SELECT DISTINCT r.org_id, r.day, r.currency, l.id, l.charge_period_start,
-               date(l.charge_period_start) < r.day
-        FROM finops_rollup r, json_each(r.cost_line_ids) AS j
-        JOIN ingest_costline l ON l.id = j.value
-        WHERE r.org_id = %s AND r.day = %s AND r.cost_line_ids <> '[]'""",
-}
+# The bill lines a day's rollup rows name, once per currency, from the rows just written.
+NAMED = """
+    SELECT DISTINCT r.currency, j.id
+    FROM finops_rollup r CROSS JOIN LATERAL jsonb_array_elements_text(r.cost_line_ids) AS j(id)
+    WHERE r.org_id = %(org)s AND r.day = %(day)s AND r.cost_line_ids <> '[]'::jsonb"""
+# Their count and a sum of their hashes (whatever their order): when a recompute names the same lines in the same
+# currencies, the day's runs stay as they are (most recomputes follow new calls or GPU samples, not new bill lines).
+NAMED_DIGEST = f"""
+SELECT count(*) || ':' || coalesce(sum(hashtextextended(currency || ':' || id, 0)::numeric), 0) FROM ({NAMED}) named
+"""  # noqa: S608 - fixed names
+# The runs of bill lines a day's rollup rows name (RollupLineRun): the named ids joined to the day's lines (read by
+# their start, and those from before it by the index of lines that cross a midnight: a hash join, where looking up
+# each id costs 5x), numbered in (start, id) order and cut in runs.
+NAMED_RUNS = f"""
+WITH named AS ({NAMED}
+), day_lines AS (
+    SELECT id, charge_period_start FROM ingest_costline
+    WHERE org_id = %(org)s AND charge_period_start >= %(start)s AND charge_period_start < %(end)s
+    UNION ALL
+    SELECT id, charge_period_start FROM ingest_costline
+    WHERE org_id = %(org)s AND charge_period_start >= %(back)s AND charge_period_start < %(start)s
+        AND charge_period_end > %(start)s AND {CROSSING}
+), numbered AS (
+    SELECT n.currency, l.id, l.charge_period_start AS at, l.charge_period_start < %(start)s AS before,
+           row_number() OVER (PARTITION BY n.currency, l.charge_period_start < %(start)s
+                              ORDER BY l.charge_period_start, l.id) - 1 AS n
+    FROM named n JOIN day_lines l ON l.id = n.id::bigint
+)
+INSERT INTO finops_rolluplinerun (org_id, day, currency, started_before, last_at, last_line_id, size, lines)
+SELECT %(org)s, %(day)s, currency, before, max(at), (array_agg(id ORDER BY at DESC, id DESC))[1], count(*),
+       jsonb_agg(jsonb_build_array((extract(epoch FROM at) * 1000000)::bigint, id) ORDER BY at, id)
+FROM numbered GROUP BY currency, before, n / {RollupLineRun.RUN_SIZE}
+"""  # noqa: S608 - fixed names and numbers
 
 
-def _named_lines_write(org, day: date) -> None:
-    """The day's RollupLine rows, from its rollup rows' `cost_line_ids`."""
+def _named_runs_write(org, day: date) -> str:
+    """Replace the day's RollupLineRun rows from its rollup rows' `cost_line_ids`, unless they name the lines the
+    runs were written from; returns the digest of the named lines. In SQL on PostgreSQL, else (and as the tests'
+    oracle) `named_runs`, always written."""
+    runs = RollupLineRun.objects.for_org(org).filter(day=day)
+    if connection.vendor != "postgresql":
+        runs.delete()
+        RollupLineRun.objects.bulk_create(named_runs(org, day))
+        return ""
+    start, end = day_bounds(day)
+    params = {"org": org.pk, "day": day, "start": start, "end": end, "back": start - timedelta(days=MAX_DAYS_PER_LINE)}
     with connection.cursor() as cursor:
-        cursor.execute(NAMED_LINES[connection.vendor], (org.pk, day))
+        cursor.execute(NAMED_DIGEST, params)
+        digest = cursor.fetchone()[0]
+        if RollupDay.objects.for_org(org).filter(day=day, named_lines=digest).exists():
+            return digest
+        runs.delete()
+        cursor.execute(NAMED_RUNS, params)
+    return digest
+
+
+def named_runs(org, day: date) -> list[RollupLineRun]:
+    """The runs of lines the day's rollup rows name, one line at a time in Python (what NAMED_RUNS computes)."""
+    named = {}
+    for currency, ids in Rollup.objects.for_org(org).filter(day=day).values_list("currency", "cost_line_ids"):
+        named.setdefault(currency, set()).update(ids)
+    starts = dict(CostLine.objects.for_org(org).filter(id__in={i for ids in named.values() for i in ids})
+                  .values_list("id", "charge_period_start"))  # fmt: skip
+    start, _ = day_bounds(day)
+    runs = []
+    for currency, ids in sorted(named.items()):
+        for before in (False, True):
+            lines = sorted((starts[i], i) for i in ids if i in starts and (starts[i] < start) == before)
+            for first in range(0, len(lines), RollupLineRun.RUN_SIZE):
+                run = lines[first : first + RollupLineRun.RUN_SIZE]
+                runs.append(RollupLineRun(org=org, day=day, currency=currency, started_before=before,
+                                          last_at=run[-1][0], last_line_id=run[-1][1], size=len(run),
+                                          lines=[[epoch_microseconds(at), i] for at, i in run]))  # fmt: skip
+    return runs
 
 
 def _sum_in_sql(org, day: date) -> None:

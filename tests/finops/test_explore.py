@@ -7,20 +7,24 @@ import io
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from unittest.mock import patch
 from urllib.parse import urlencode
 
+from django.db import connection
 from django.test import SimpleTestCase
 from django.urls import reverse
 from django.utils import timezone
 
 from finops.explore_page import change_text
 from finops.exports import csv_cell
-from finops.models import Rollup, RollupLine
+from finops.models import Rollup, RollupDay, RollupLineRun, epoch_microseconds
 from finops.selectors.explore import DIMENSIONS, Cursor, ExploreError, explore_lines, explore_lines_all, explore_query
 from finops.selectors.ledger import ledger_summary
 from finops.serializers import ExploreGroupOutput
-from finops.services.rollups import rollups_refresh
+from finops.services import rollups
+from finops.services.rollups import named_runs, rollups_refresh
 from ingest.models import CostLine, Upload
+from ingest.services.days import dirty_days_mark
 from ingest.services.deletions import upload_delete
 from tests.base import BaseTestCase, DemoTestCase
 from tests.finops.test_worked_example import FOCUS_HEADER, iso
@@ -319,6 +323,11 @@ def all_pages(period: dict, limit: int) -> list[tuple]:
         cursor = Cursor.decode(page["next"])
 
 
+def runs_sql(size: int) -> str:
+    """The rollup's statement of a day's runs, cutting runs of `size` lines."""
+    return rollups.NAMED_RUNS.replace(f"n / {RollupLineRun.RUN_SIZE}", f"n / {size}")
+
+
 class ExploreNamedLinesTests(ApiClientMixin, BaseTestCase):
     """Unfiltered pages read the lines the rollups name from RollupLine in page order: on generated bills (hours,
     days, months, lines over midnight and from before the period, another currency, another org's lines), they are
@@ -353,19 +362,41 @@ class ExploreNamedLinesTests(ApiClientMixin, BaseTestCase):
         lines = CostLine.objects.for_org(self.org).filter(id__in=ids).values_list("charge_period_start", "id")
         return sorted((at, "bill_line", pk) for at, pk in lines)
 
-    def test_each_day_names_the_lines_of_its_rollup_rows(self):
+    def test_each_day_keeps_the_lines_of_its_rollup_rows_in_runs_in_page_order(self):
         rows = Rollup.objects.for_org(self.org).values_list("day", "currency", "cost_line_ids")
         expected = {(day, currency, i) for day, currency, ids in rows for i in ids}
-        named = RollupLine.objects.for_org(self.org).values_list("day", "currency", "line_id", "starts_at",
-                                                                  "started_before")  # fmt: skip
-        self.assertEqual({(day, currency, i) for day, currency, i, _, _ in named}, expected)
-        self.assertEqual(len(named), len(expected))
+        runs = list(RollupLineRun.objects.for_org(self.org).order_by("day", "currency", "started_before", "last_at"))
+        held = [(run.day, run.currency, run.started_before, key) for run in runs for key in run.lines]
+        self.assertEqual({(day, currency, i) for day, currency, _, (_, i) in held}, expected)
+        self.assertEqual(len(held), len(expected))
         self.assertIn("EUR", {currency for _, currency, _ in expected})
         starts = dict(CostLine.objects.for_org(self.org).values_list("id", "charge_period_start"))
-        for day, _, line_id, starts_at, started_before in named:
-            self.assertEqual(starts_at, starts[line_id])
-            self.assertEqual(started_before, starts_at.date() < day)
-        self.assertTrue(any(before for *_, before in named))
+        for day, _, before, (at, line_id) in held:
+            self.assertEqual(at, epoch_microseconds(starts[line_id]))
+            self.assertEqual(before, starts[line_id].date() < day)
+        self.assertTrue(any(before for _, _, before, _ in held))
+        for run in runs:
+            self.assertEqual(run.lines, sorted(run.lines))
+            self.assertEqual((epoch_microseconds(run.last_at), run.last_line_id), tuple(run.lines[-1]))
+            self.assertEqual(run.size, len(run.lines))
+
+    def test_the_sql_runs_are_the_python_runs(self):
+        sql = runs_sql(7)
+        self.assertNotEqual(sql, rollups.NAMED_RUNS)
+        with patch.object(RollupLineRun, "RUN_SIZE", 7), patch.object(rollups, "NAMED_RUNS", sql):
+            RollupDay.objects.for_org(self.org).delete()
+            dirty_days_mark(org=self.org, days=set(Rollup.objects.for_org(self.org).values_list("day", flat=True)))
+            rollups_refresh(org=self.org)
+            fields = ("day", "currency", "started_before", "last_at", "last_line_id", "size", "lines")
+            stored = sorted(RollupLineRun.objects.for_org(self.org).values_list(*fields))
+            days = sorted({day for day, *_ in stored})
+            oracle = sorted(tuple(getattr(run, f) for f in fields) for d in days for run in named_runs(self.org, d))
+            self.assertEqual(stored, oracle)
+            self.assertGreater(len(stored), len(days) * 2)
+            period = {"org": self.org, "start": date(2026, 9, 1), "end": date(2026, 10, 15), "query": explore_query({})}
+            for limit in (1, 6, 7, 8, 50):
+                with self.subTest(limit=limit):
+                    self.assertEqual(all_pages(period, limit), self.expanded(date(2026, 9, 1), date(2026, 10, 15)))
 
     def test_every_period_and_page_size_lists_exactly_the_named_lines(self):
         rng = random.Random(4)
@@ -382,14 +413,35 @@ class ExploreNamedLinesTests(ApiClientMixin, BaseTestCase):
             exported = sorted((line["at"], line["kind"], line["id"]) for line in explore_lines_all(**period))
             self.assertEqual(exported, expected)
 
+    def test_a_recompute_that_names_the_same_lines_keeps_the_runs_and_new_lines_replace_them(self):
+        if connection.vendor != "postgresql":
+            self.skipTest("the embedded default writes a day's runs every time (the digest is PostgreSQL's)")
+        day = date(2026, 9, 10)
+        runs = RollupLineRun.objects.for_org(self.org).filter(day=day)
+        held = set(runs.values_list("id", flat=True))
+        self.assertTrue(held)
+        dirty_days_mark(org=self.org, days={day})
+        self.assertEqual(rollups_refresh(org=self.org), [day])
+        self.assertEqual(set(runs.values_list("id", flat=True)), held)
+        at = datetime(2026, 9, 10, 5, tzinfo=UTC)
+        more = [["acct-2", "AWS", "USD", "2026-09-01T00:00:00Z", iso(at), iso(at + timedelta(hours=1)), "Usage", "1.00",
+                 "1.00", "i-new", "m5.large", "{}"]]  # fmt: skip
+        self.assertEqual(self.api_upload("more.csv", csv_bytes([FOCUS_HEADER, *more])).status_code, 201)
+        rollups_refresh(org=self.org)
+        self.assertFalse(held & set(runs.values_list("id", flat=True)))
+        new_line = CostLine.objects.for_org(self.org).get(resource_id="i-new").pk
+        self.assertIn(new_line, {i for lines in runs.values_list("lines", flat=True) for _, i in lines})
+        period = {"org": self.org, "start": day, "end": day + timedelta(days=1), "query": explore_query({})}
+        self.assertEqual(all_pages(period, 5), self.expanded(day, day + timedelta(days=1)))
+
     def test_a_deleted_bill_leaves_no_named_line(self):
         for upload in Upload.objects.for_org(self.org):
             upload_delete(org=self.org, upload=upload)
         rollups_refresh(org=self.org)
-        self.assertFalse(RollupLine.objects.for_org(self.org).exists())
+        self.assertFalse(RollupLineRun.objects.for_org(self.org).exists())
         period = {"org": self.org, "start": date(2026, 9, 1), "end": date(2026, 10, 15), "query": explore_query({})}
         self.assertEqual(explore_lines(**period)["lines"], [])
-        self.assertTrue(RollupLine.objects.for_org(self.charlies_org).exists())
+        self.assertTrue(RollupLineRun.objects.for_org(self.charlies_org).exists())
 
 
 class ExploreCsvEscapeTests(ApiClientMixin, BaseTestCase):
