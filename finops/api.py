@@ -1,3 +1,4 @@
+from datetime import UTC
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -75,6 +76,15 @@ def json_value(value):
     if isinstance(value, list | tuple):
         return [json_value(v) for v in value]
     return value
+
+
+def explore_line_json(line: dict) -> dict:
+    """A source row as serializers.ExploreLineOutput renders it, written out directly: a page of 100 rows through the
+    serializer costs ~2.4 ms of a ~15 ms request (tests/finops/test_explore.py holds the two equal)."""
+    quantity, upload = json_value(line["quantity"]), line["upload"]
+    return {**line, "at": line["at"].astimezone(UTC).isoformat().replace("+00:00", "Z"), "day": line["day"].isoformat(),
+            "amount": json_value(line["amount"]), "quantity": None if quantity is None else str(quantity),
+            "upload": None if upload is None else str(upload)}  # fmt: skip
 
 
 def week_for_request(request, org) -> Period:
@@ -429,5 +439,5 @@ class ExploreLinesApi(ExploreBaseApi):
             raise exceptions.ValidationError({"limit": [f"Give a whole number from 1 to {LINES_PAGE_MAX}."]})
         page = explore_lines(org=self.org, start=period.start, end=period.end, query=query, cursor=cursor,
                              limit=int(limit))  # fmt: skip
-        body = {**period.as_dict(), "lines": json_value(page["lines"]), "next": page["next"]}
-        return Response(serializers.ExploreLinesOutput(body).data, headers=period.headers())
+        lines = [explore_line_json(line) for line in page["lines"]]
+        return Response({**period.as_dict(), "lines": lines, "next": page["next"]}, headers=period.headers())

@@ -124,7 +124,7 @@ class RollupLineRun(OrgOwned):
     named on a day after the one they start (they run into it); the others hold each line on its own start day, so
     those runs are in page order by their last line across days."""
 
-    RUN_SIZE = 1000
+    RUN_SIZE = 250
 
     org = org_foreign_key(db_index=False, db_constraint=False)  # no database constraint, as DaySums
     day = models.DateField()

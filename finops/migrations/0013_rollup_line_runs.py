@@ -30,7 +30,7 @@ WITH named AS (
 INSERT INTO finops_rolluplinerun (org_id, day, currency, started_before, last_at, last_line_id, size, lines)
 SELECT %(org)s, %(day)s, currency, before, max(at), (array_agg(id ORDER BY at DESC, id DESC))[1], count(*),
        jsonb_agg(jsonb_build_array((extract(epoch FROM at) * 1000000)::bigint, id) ORDER BY at, id)
-FROM numbered GROUP BY currency, before, n / 1000
+FROM numbered GROUP BY currency, before, n / 250
 """
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from math import inf
+from operator import itemgetter
 
 from django.db import connection, transaction
 from django.db.models import (
@@ -360,7 +361,7 @@ HOUR_COLUMNS = ("id", "hour", "busy_seconds", "idle_seconds", "gpu__name", "gpu_
 
 
 def _bill_rows(*, org, start, end, query: Query):
-    return _bill_lines(org=org, start=start, end=end, query=query).select_related("upload").only(*BILL_LINE_COLUMNS)
+    return _bill_lines(org=org, start=start, end=end, query=query).values(*BILL_LINE_COLUMNS)
 
 
 def _bill_lines_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
@@ -381,28 +382,26 @@ def _named_lines_page(*, org, start, end, cursor: Cursor | None, limit: int) -> 
     since, until = (datetime.combine(d, datetime.min.time(), UTC) for d in (start, end))
     after = _line_key_after(cursor)
     runs = RollupLineRun.objects.for_org(org).filter(currency=org.currency)
-    carried = runs.filter(started_before=True, day__gte=start, day__lt=end).values_list("lines", flat=True)
-    keys = {tuple(key) for lines in carried for key in lines if tuple(key) > after}
     own = runs.filter(_after(cursor, "bill_line", "last_at", "last_line_id"), started_before=False,
                       last_at__gte=since, last_at__lt=until)  # fmt: skip
-    for lines in _runs_of_a_page(own.order_by("last_at", "last_line_id"), limit):
-        keys.update(tuple(key) for key in lines if tuple(key) > after)
+    carried = Q(started_before=True, day__gte=start, day__lt=end)
+    read = runs.filter(Q(pk__in=_runs_of_a_page(own, limit)) | carried).values_list("lines", flat=True)
+    keys = {tuple(key) for lines in read for key in lines if tuple(key) > after}
     ids = [line_id for _, line_id in sorted(keys)[: limit + 1]]
-    lines = CostLine.objects.for_org(org).filter(id__in=ids).select_related("upload").only(*BILL_LINE_COLUMNS)
-    return sorted(lines, key=lambda line: (line.charge_period_start, line.id))
+    lines = CostLine.objects.for_org(org).filter(id__in=ids).values(*BILL_LINE_COLUMNS)
+    return sorted(lines, key=itemgetter("charge_period_start", "id"))
 
 
-def _runs_of_a_page(runs, limit: int) -> list:
-    """The `lines` of the first runs that hold `limit + 1` lines after the cursor: the first run holds at least one
-    (its last line is after it), each other run only lines after it. Two queries: the runs' sizes, then their lines."""
+def _runs_of_a_page(runs, limit: int) -> list[int]:
+    """The ids of the first runs that hold `limit + 1` lines after the cursor: the first run holds at least one (its
+    last line is after it), each other run only lines after it."""
     needed, held = [], 0
-    for pk, size in runs.values_list("id", "size")[: limit + 2]:
+    for pk, size in runs.order_by("last_at", "last_line_id").values_list("id", "size")[: limit + 2]:
         if needed and held > limit:
             break
         needed.append(pk)
         held += size if len(needed) > 1 else 1
-    chosen = runs.model.objects.filter(pk__in=needed).order_by("last_at", "last_line_id")
-    return list(chosen.values_list("lines", flat=True)) if needed else []
+    return needed
 
 
 def _line_key_after(cursor: Cursor | None) -> tuple:
@@ -485,59 +484,55 @@ def _first_lines(rows, cursor: Cursor | None, limit: int) -> list:
     return list(rows.order_by("charge_period_start", "id")[: limit + 1])
 
 
-def _line_sources(*, org, start, end, query: Query) -> list:
-    """(kind, queryset, moment field, row -> line dict) for each kind of source row."""
-    bills = _bill_rows(org=org, start=start, end=end, query=query)
-    events = _usage_events(org=org, start=start, end=end, query=query).select_related("upload")
-    hours = _gpu_hours(org=org, start=start, end=end, query=query).select_related("gpu__host")
+def _call_and_hour_sources(*, org, start, end, query: Query) -> list:
+    """(kind, queryset, moment field, row -> line dict) of the model calls and the GPU-hours."""
+    events = _usage_events(org=org, start=start, end=end, query=query)
+    hours = _gpu_hours(org=org, start=start, end=end, query=query)
     return [
-        ("bill_line", bills, "charge_period_start", _bill_line),
-        ("usage_event", events.only(*CALL_COLUMNS), "occurred_at", _usage_event),
-        ("gpu_hour", hours.only(*HOUR_COLUMNS), "hour", _gpu_hour),
+        ("usage_event", events.values(*CALL_COLUMNS), "occurred_at", _usage_event),
+        ("gpu_hour", hours.values(*HOUR_COLUMNS), "hour", _gpu_hour),
     ]
 
 
-def _bill_line(line) -> dict:
-    return {"kind": "bill_line", "id": line.id, "at": line.charge_period_start,
-            "day": line.charge_period_start.date(), "amount": line.billed_cost_amount, "currency": line.currency,
-            "provider": line.provider, "service": line.service_name, "resource": line.resource_id or line.resource_name,
-            "model": "", "customer": line.customer, "feature": line.feature, "environment": line.environment,
-            "quantity": line.consumed_quantity, "unit": line.consumed_unit, "upload": line.upload.code,
-            "upload_name": line.upload.original_name, "source_row": line.source_row}  # fmt: skip
+def _bill_line(line: dict) -> dict:
+    at = line["charge_period_start"]
+    return {"kind": "bill_line", "id": line["id"], "at": at, "day": at.date(), "amount": line["billed_cost_amount"],
+            "currency": line["currency"], "provider": line["provider"], "service": line["service_name"],
+            "resource": line["resource_id"] or line["resource_name"], "model": "", "customer": line["customer"],
+            "feature": line["feature"], "environment": line["environment"], "quantity": line["consumed_quantity"],
+            "unit": line["consumed_unit"], "upload": line["upload__code"], "upload_name": line["upload__original_name"],
+            "source_row": line["source_row"]}  # fmt: skip
 
 
-def _usage_event(event) -> dict:
-    upload = event.upload
-    return {"kind": "usage_event", "id": event.id, "at": event.occurred_at, "day": event.occurred_at.date(),
-            "amount": event.cost_amount, "currency": event.currency, "provider": event.provider, "service": "",
-            "resource": "", "model": event.model, "customer": event.customer, "feature": event.feature,
-            "environment": event.environment,
-            "quantity": (event.input_tokens or 0) + (event.output_tokens or 0)
-            if event.input_tokens is not None or event.output_tokens is not None else None,
-            "unit": "tokens", "upload": upload.code if upload else None,
-            "upload_name": upload.original_name if upload else "", "source_row": event.source_row}  # fmt: skip
+def _usage_event(event: dict) -> dict:
+    at, tokens = event["occurred_at"], (event["input_tokens"], event["output_tokens"])
+    return {"kind": "usage_event", "id": event["id"], "at": at, "day": at.date(), "amount": event["cost_amount"],
+            "currency": event["currency"], "provider": event["provider"], "service": "", "resource": "",
+            "model": event["model"], "customer": event["customer"], "feature": event["feature"],
+            "environment": event["environment"],
+            "quantity": None if tokens == (None, None) else sum(t or 0 for t in tokens), "unit": "tokens",
+            "upload": event["upload__code"], "upload_name": event["upload__original_name"] or "",
+            "source_row": event["source_row"]}  # fmt: skip
 
 
-def _gpu_hour(hour) -> dict:
-    host, busy_hours = hour.gpu.host, (Decimal(hour.busy_seconds) / 3600).quantize(Decimal("0.001"))
-    return {"kind": "gpu_hour", "id": hour.id, "at": hour.hour, "day": hour.hour.date(), "amount": None,
-            "currency": "", "provider": host.provider, "service": "", "model": "", "customer": "", "feature": "",
-            "resource": f"{host.name} {hour.gpu.name}".strip(), "environment": "", "quantity": busy_hours,
-            "unit": "busy GPU-hours", "upload": None,
-            "upload_name": "", "source_row": None}  # fmt: skip
+def _gpu_hour(hour: dict) -> dict:
+    busy_hours = (Decimal(hour["busy_seconds"]) / 3600).quantize(Decimal("0.001"))
+    return {"kind": "gpu_hour", "id": hour["id"], "at": hour["hour"], "day": hour["hour"].date(), "amount": None,
+            "currency": "", "provider": hour["gpu__host__provider"], "service": "",
+            "resource": f"{hour['gpu__host__name']} {hour['gpu__name']}".strip(), "model": "", "customer": "",
+            "feature": "", "environment": "",
+            "quantity": busy_hours, "unit": "busy GPU-hours", "upload": None, "upload_name": "",
+            "source_row": None}  # fmt: skip
 
 
 def explore_lines(*, org, start: date, end: date, query: Query, cursor: Cursor | None = None,
                   limit: int = LINES_PAGE) -> dict:  # fmt: skip
     """{lines, next}: up to `limit` source rows behind the filtered rollup rows, after `cursor`, ordered by
     (moment, kind, id); `next` is the cursor of the following page or None. One query per kind of row."""
-    found = []
-    for kind, rows, at_field, as_line in _line_sources(org=org, start=start, end=end, query=query):
-        if kind == "bill_line":
-            page = _bill_lines_page(org=org, start=start, end=end, query=query, cursor=cursor, limit=limit)
-        else:
-            page = rows.filter(_after(cursor, kind, at_field)).order_by(at_field, "id")[: limit + 1]
-        found += [as_line(r) for r in page]
+    bills = _bill_lines_page(org=org, start=start, end=end, query=query, cursor=cursor, limit=limit)
+    found = [_bill_line(line) for line in bills]
+    for kind, rows, at_field, as_line in _call_and_hour_sources(org=org, start=start, end=end, query=query):
+        found += [as_line(r) for r in rows.filter(_after(cursor, kind, at_field)).order_by(at_field, "id")[: limit + 1]]
     found.sort(key=lambda line: (line["at"], LINE_KINDS.index(line["kind"]), line["id"]))
     lines = found[:limit]
     more = len(found) > limit
@@ -547,6 +542,7 @@ def explore_lines(*, org, start: date, end: date, query: Query, cursor: Cursor |
 
 def explore_lines_all(*, org, start: date, end: date, query: Query, chunk: int = 2000):
     """Every source row behind the filtered rollup rows, kind after kind, read in chunks (for a streamed export)."""
-    for _, rows, at_field, as_line in _line_sources(org=org, start=start, end=end, query=query):
+    bills = ("bill_line", _bill_rows(org=org, start=start, end=end, query=query), "charge_period_start", _bill_line)
+    for _, rows, at_field, as_line in [bills, *_call_and_hour_sources(org=org, start=start, end=end, query=query)]:
         for row in rows.order_by(at_field, "id").iterator(chunk_size=chunk):
             yield as_line(row)

@@ -4,6 +4,7 @@ lines behind a group, CSV exports and cursor pages; and the tenancy every endpoi
 
 import csv
 import io
+import json
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -15,12 +16,13 @@ from django.test import SimpleTestCase
 from django.urls import reverse
 from django.utils import timezone
 
+from finops.api import explore_line_json, json_value
 from finops.explore_page import change_text
 from finops.exports import csv_cell
 from finops.models import Rollup, RollupDay, RollupLineRun, epoch_microseconds
 from finops.selectors.explore import DIMENSIONS, Cursor, ExploreError, explore_lines, explore_lines_all, explore_query
 from finops.selectors.ledger import ledger_summary
-from finops.serializers import ExploreGroupOutput
+from finops.serializers import ExploreGroupOutput, ExploreLinesOutput
 from finops.services import rollups
 from finops.services.rollups import named_runs, rollups_refresh
 from ingest.models import CostLine, Upload
@@ -180,6 +182,23 @@ class ExploreApiTests(ApiClientMixin, DemoTestCase):
             cursor = Cursor.decode(page["next"])
         self.assertEqual(paged, sorted(every))
         self.assertGreater(len(paged), 397 * 2)
+
+    def test_a_page_renders_as_its_serializer_declares(self):
+        # The page is written out without the serializer (explore_line_json); the OpenAPI schema's serializer is the
+        # oracle, over pages that hold every kind of row.
+        for params in ({"limit": 1000}, {"host": "infer-a100-01", "limit": 1000}, {"source": "api_call"}):
+            body = self.get(LINES, **params).json()
+            declared = ExploreLinesOutput({**body, "lines": [
+                {**line, "at": datetime.fromisoformat(line["at"]), "day": date.fromisoformat(line["day"])}
+                for line in body["lines"]]}).data  # fmt: skip
+            self.assertEqual(json.dumps(body), json.dumps(declared))
+        period = {"org": self.demo_org, "start": self.start, "end": self.end, "limit": 1000}
+        direct = [line for params in ({}, {"host": "infer-a100-01"}, {"source": "api_call"})
+                  for line in explore_lines(**period, query=explore_query(params))["lines"]]  # fmt: skip
+        self.assertEqual({line["kind"] for line in direct}, {"bill_line", "usage_event", "gpu_hour"})
+        declared = ExploreLinesOutput({"start": self.start, "end": self.end, "partial": True, "next": None,
+                                       "lines": json_value(direct)}).data["lines"]  # fmt: skip
+        self.assertEqual(json.dumps([explore_line_json(line) for line in direct]), json.dumps(declared))
 
     def test_services_and_resources_are_the_bill_lines(self):
         # Grouped by service, a provider's bill-line cost is its lines' services; a resource's lines are its own.
