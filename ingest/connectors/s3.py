@@ -163,13 +163,23 @@ class _S3Source(ConnectorSource):
         """Sorts objects oldest first; of two written the same second, the shorter key (the top folder's copy) last."""
         return (self._modified[key], -len(key))
 
-    def _download(self, bucket: str, key: str, into) -> None:
+    def _download(self, bucket: str, key: str, into, etag: str = "") -> None:
+        """The object's bytes into `into`; with the listing's `etag`, only that version (If-Match): an object
+        rewritten between the listing and the read would be imported under the old version's name."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            body = self._client().get_object(Bucket=bucket, Key=key)["Body"]
+            condition = {"IfMatch": f'"{etag}"'} if etag else {}
+            body = self._client().get_object(Bucket=bucket, Key=key, **condition)["Body"]
             copy_stream(body, into)
-        except (BotoCoreError, ClientError) as exc:
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412:
+                raise ConnectorError(
+                    f"{key.rsplit('/', 1)[-1]} changed while it was being read.",
+                    "Nothing to do: the next run pulls the new version.",
+                ) from exc
+            raise storage_error(exc, bucket=bucket, prefix=key, endpoint=self._setting("endpoint_url")) from exc
+        except BotoCoreError as exc:
             raise storage_error(exc, bucket=bucket, prefix=key, endpoint=self._setting("endpoint_url")) from exc
 
 
@@ -359,7 +369,7 @@ class AwsDataExportsSource(_S3Source):
         buckets = {part.name: bucket for bucket, part in located}
         join_parts(
             [part for _, part in located],
-            lambda part, handle: self._download(buckets[part.name], part.name, handle),
+            lambda part, handle: self._download(buckets[part.name], part.name, handle, part.etag),
             into,
         )
 
@@ -403,4 +413,4 @@ class S3CompatibleSource(_S3Source):
         ]
 
     def fetch(self, remote: RemoteFile, into) -> None:
-        self._download(self.bucket, remote.key, into)
+        self._download(self.bucket, remote.key, into, remote.version)

@@ -15,9 +15,10 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from ingest.connectors.base import ConnectorError
 from ingest.connectors.s3 import AwsDataExportsSource
 from ingest.models import Connector, ConnectorFile, ConnectorRun, CostLine, Upload
-from ingest.services.connectors import connector_create, connector_run
+from ingest.services.connectors import connector_create, connector_plugin, connector_run
 from ingest.services.uploads import column_mapping_create, upload_create_from_path, upload_run
 from tests.base import BaseTestCase, sample_path
 from tests.ingest.connector_servers import ThrottlingProxy, boto_client, moto_auth, moto_endpoint, moto_reset
@@ -346,6 +347,27 @@ class S3ConnectorTests(BaseTestCase):
         self.assertIn("the next run tries again", failed.fix)
 
     # -- S3-compatible storage -----------------------------------------------------------------------------
+
+    def test_a_file_rewritten_between_the_listing_and_the_read_is_pulled_at_the_next_run(self):
+        first = _csv([["Invoice Date", "Instance ID", "Total (USD)"], ["2026-10-03", "i-abc", "10.00"]])
+        second = _csv([["Invoice Date", "Instance ID", "Total (USD)"], ["2026-10-03", "i-abc", "12.50"]])
+        self.s3.put_object(Bucket=BUCKET, Key="lambda/invoice.csv", Body=first)
+        columns = {"date": "Invoice Date", "amount": "Total (USD)", "resource_id": "Instance ID"}
+        column_mapping_create(org=self.org, name="Lambda invoices", provider="Lambda", currency="USD", columns=columns)
+        connector = self.create("s3_compatible", name="Lambda", prefix="lambda", mapping="Lambda invoices")
+        plugin = connector_plugin(connector)
+        listed = plugin.list_files()
+        self.s3.put_object(Bucket=BUCKET, Key="lambda/invoice.csv", Body=second)  # rewritten after the listing
+        with self.assertRaisesMessage(ConnectorError, "invoice.csv changed while it was being read"):
+            plugin.fetch(listed[0], io.BytesIO())
+        with mock.patch("ingest.services.connectors.connector_plugin", return_value=plugin), \
+                mock.patch.object(plugin, "list_files", return_value=listed):  # fmt: skip
+            run = self.run_now(connector)
+        self.assertEqual((run.files_imported, run.files_failed), (0, 1))
+        self.assertIn("changed while it was being read", run.error)
+        self.assertEqual(_ledger(self.org), Decimal(0))
+        self.assertEqual(self.run_now(connector).files_imported, 1)
+        self.assertEqual(_ledger(self.org), Decimal("12.50"))
 
     def test_it_pulls_gpu_cloud_files_from_an_s3_compatible_bucket(self):
         focus = sample_path(FOCUS_CSV).read_bytes()
