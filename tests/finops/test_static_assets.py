@@ -7,7 +7,6 @@ temporary STATIC_ROOT and a fresh WSGI handler (so whitenoise reads that root) a
 import io
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -35,9 +34,7 @@ class ProductionStaticFilesTests(SimpleTestCase):
         )
         production.enable()
         cls.addClassCleanup(production.disable)
-        began = time.perf_counter()
         call_command("collectstatic", interactive=False, verbosity=0)
-        cls.collect_seconds = time.perf_counter() - began
         cls.app = WSGIHandler()  # its middleware, whitenoise's included, is built now: it indexes the new root
         cls.plotly = staticfiles_storage.url("plotly/plotly.min.js")  # what {% static %} writes in the pages
         cls.raw_plotly = (Path(settings.PLOTLY_JS_DIR) / "plotly.min.js").stat().st_size
@@ -104,5 +101,6 @@ class ProductionStaticFilesTests(SimpleTestCase):
     def test_it_collects_plotly_alone_from_the_plotly_package(self):
         collected = {p.name for p in (Path(self.root) / "plotly").iterdir()}
         self.assertTrue(collected)
+        # What keeps collectstatic quick is that it compresses plotly.min.js alone, not the package's hundreds of
+        # files: checked by what is collected, not by a time (a loaded machine is slow, not wrong).
         self.assertTrue(all(name.startswith("plotly.min.") for name in collected), collected)
-        self.assertLess(self.collect_seconds, 30)
