@@ -11,6 +11,7 @@ from decimal import Decimal
 from unittest.mock import patch
 from urllib.parse import urlencode
 
+from django.core.files.base import ContentFile
 from django.db import connection
 from django.test import SimpleTestCase
 from django.urls import reverse
@@ -28,6 +29,7 @@ from finops.services.rollups import named_runs, rollups_refresh
 from ingest.models import CostLine, Upload
 from ingest.services.days import dirty_days_mark
 from ingest.services.deletions import upload_delete
+from ingest.services.uploads import upload_create, upload_run
 from tests.base import BaseTestCase, DemoTestCase
 from tests.finops.test_worked_example import FOCUS_HEADER, iso
 from tests.ingest.helpers import ApiClientMixin, csv_bytes
@@ -348,12 +350,13 @@ def runs_sql(size: int) -> str:
 
 
 class ExploreNamedLinesTests(ApiClientMixin, BaseTestCase):
-    """Unfiltered pages read the lines the rollups name from RollupLine in page order: on generated bills (hours,
+    """Unfiltered pages read the lines the rollups name from RollupLineRun in page order: on generated bills (hours,
     days, months, lines over midnight and from before the period, another currency, another org's lines), they are
     exactly the lines the period's rollup rows name, whatever the period and page size."""
 
-    def setUp(self):
-        self.make_keys()
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
         rng = random.Random(17)
         at = datetime(2026, 9, 1, tzinfo=UTC)
         lengths = [timedelta(hours=1), timedelta(hours=7), timedelta(days=1), timedelta(days=3), timedelta(days=30)]
@@ -364,15 +367,20 @@ class ExploreNamedLinesTests(ApiClientMixin, BaseTestCase):
             end = begin + rng.choice(lengths)
             rows.append([account, "AWS", currency, "2026-09-01T00:00:00Z", iso(begin), iso(end), "Usage",
                          f"{rng.randrange(1, 9000) / 100:.2f}", "0", f"i-{i % 23}", "m5.large", "{}"])  # fmt: skip
-        for currency in ("USD", "EUR"):
-            bill = csv_bytes([FOCUS_HEADER, *(row for row in rows if row[2] == currency)])
-            self.assertEqual(self.api_upload(f"{currency}.csv", bill).status_code, 201)
         other = [[*row[:9], "i-charlie", *row[10:]] for row in rows[:60] if row[2] == "USD"]
-        upload = self.api_upload("focus.csv", csv_bytes([FOCUS_HEADER, *other]), key=self.charlie_key)
-        self.assertEqual(upload.status_code, 201)
+        bills = [(cls.org, "USD.csv", [row for row in rows if row[2] == "USD"]),
+                 (cls.org, "EUR.csv", [row for row in rows if row[2] == "EUR"]),
+                 (cls.charlies_org, "focus.csv", other)]  # fmt: skip
+        for org, name, lines in bills:
+            file = ContentFile(csv_bytes([FOCUS_HEADER, *lines]), name=name)
+            upload = upload_create(org=org, file=file, kind="bill", enqueue=False)
+            assert upload_run(upload_id=upload.pk).status == Upload.Status.DONE
+        rollups_refresh(org=cls.org)
+        rollups_refresh(org=cls.charlies_org)
+
+    def setUp(self):
+        self.make_keys()
         self.assertEqual(CostLine.objects.for_org(self.org).count(), 240)
-        rollups_refresh(org=self.org)
-        rollups_refresh(org=self.charlies_org)
 
     def expanded(self, start, end) -> list[tuple]:
         """The lines the period's rollup rows in the org's currency name, by expanding every row's ids."""
