@@ -4,7 +4,7 @@ Amounts are `Decimal` with 10 decimal places in storage; sums are taken exact an
 rounded half-even to the currency's minor unit only for display. Never float.
 """
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from django.db import models
 
@@ -12,6 +12,7 @@ MAX_DIGITS = 20
 DECIMAL_PLACES = 10
 STORAGE_QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
 ROUNDING = ROUND_HALF_EVEN
+WIDE = Context(prec=60)
 
 # ISO 4217 currencies whose minor unit is not 2 (Stripe's list of zero- and three-decimal currencies).
 ZERO_DECIMAL_CURRENCIES = frozenset(
@@ -57,8 +58,10 @@ def minor_unit_exponent(currency: str) -> int:
 
 
 def quantize_storage(amount: Decimal) -> Decimal:
-    """Round to the stored precision (10 places), half-even."""
-    return amount.quantize(STORAGE_QUANTUM, rounding=ROUNDING)
+    """Round to the stored precision (10 places), half-even. In a context wide enough for any amount: the default 28
+    digits raised InvalidOperation from 10^18 on (absurd, but a formula of 2^63 tokens gets there); whether an amount
+    fits a column is its writer's question, not the rounding's."""
+    return amount.quantize(STORAGE_QUANTUM, rounding=ROUNDING, context=WIDE)
 
 
 def round_to_minor(amount: Decimal, currency: str) -> Decimal:

@@ -229,6 +229,10 @@ class ThreeFormsTests(TestCase):
             dict.fromkeys(COUNT_COLUMNS) | {"input_tokens": 1000, "output_tokens": 10, "request_count": 40},
         ],
     )
+    @example(  # a carved-out price (reasoning) and 2^63 tokens: the cost passes 10^18 (it rounded with an error)
+        UnitPrices("USD", input_per_mtok=D(10**6), output_per_mtok=D(1), reasoning_per_mtok=D(1)),
+        [dict.fromkeys(COUNT_COLUMNS) | {"input_tokens": INT64_MAX, "output_tokens": 1}],
+    )
     def test_python_sql_and_arrow_agree(self, prices, rows):
         if prices is not None and not prices.reasoning_per_mtok:
             assume(all((spec_cost(prices, **row) or 0) < STORABLE for row in rows))
