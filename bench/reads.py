@@ -403,7 +403,25 @@ def routes(org) -> tuple[list[dict], list[tuple[str, str]]]:
             skipped.append((route, f"needs {', '.join(sorted(unknown))}: add it to routes()"))
             continue
         timed.append({"route": "/" + route, "name": name, "kind": kind, "path": reverse(name, kwargs=kwargs)})
+    timed += drill_downs(org, [row for row in timed if row["name"] in DRILLED])
     return timed, skipped
+
+
+# The explorer's reads as a drill-down reaches them, filtered (a Founder Table offender's host, a customer's row, a
+# bucket's bar): they read other paths than the unfiltered request.
+DRILLED = ("finops-explore-lines-api", "finops-explore-api")
+
+
+def drill_downs(org, rows: list[dict]) -> list[dict]:
+    """Each of `rows` again with a host, a customer and a bucket filter (the busiest of each)."""
+    from urllib.parse import urlencode
+
+    from ingest.models import GpuHost
+
+    host = GpuHost.objects.for_org(org).order_by("name").values_list("name", flat=True).first()
+    filters = [("host", host), ("customer", customer_of(org)), ("bucket", "inference")]
+    return [{**row, "route": f"{row['route']}?{name}=", "path": f"{row['path']}?{urlencode({name: value})}"}
+            for row in rows for name, value in filters if value]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------------- serve
