@@ -21,6 +21,7 @@ from finops.api import explore_line_json, json_value
 from finops.explore_page import change_text
 from finops.exports import csv_cell
 from finops.models import Rollup, RollupDay, RollupLineRun, epoch_microseconds
+from finops.selectors import explore
 from finops.selectors.explore import DIMENSIONS, Cursor, ExploreError, explore_lines, explore_lines_all, explore_query
 from finops.selectors.ledger import ledger_summary
 from finops.serializers import ExploreGroupOutput, ExploreLinesOutput
@@ -172,18 +173,22 @@ class ExploreApiTests(ApiClientMixin, DemoTestCase):
     def test_pages_of_bill_lines_are_every_line_of_the_period_in_order(self):
         # Pages read the rollups of a few days at a time; together they are exactly the lines the whole period's
         # rollups name, in order, each once.
-        query = explore_query({"source": "bill_line"})
-        period = {"org": self.demo_org, "start": self.start, "end": self.end, "query": query}
-        every = [(line["at"], line["id"]) for line in explore_lines_all(**period) if line["kind"] == "bill_line"]
-        paged, cursor = [], None
-        while True:
-            page = explore_lines(**period, cursor=cursor, limit=397)
-            paged += [(line["at"], line["id"]) for line in page["lines"] if line["kind"] == "bill_line"]
-            if page["next"] is None:
-                break
-            cursor = Cursor.decode(page["next"])
-        self.assertEqual(paged, sorted(every))
-        self.assertGreater(len(paged), 397 * 2)
+        # Both ways of joining a window's ids to its lines (looked up by key, or hashed past LOOKUPS_UP_TO ids).
+        for filters, lookups_up_to in (({"source": "bill_line"}, 20_000), ({"source": "bill_line"}, 0),
+                                       ({"provider": "AWS,Lambda"}, 0), ({"host": "infer-a100-01"}, 0)):  # fmt: skip
+            period = {"org": self.demo_org, "start": self.start, "end": self.end, "query": explore_query(filters)}
+            every = [(line["at"], line["id"]) for line in explore_lines_all(**period) if line["kind"] == "bill_line"]
+            paged, cursor = [], None
+            with self.subTest(filters=str(filters), lookups_up_to=lookups_up_to), \
+                    patch.object(explore, "LOOKUPS_UP_TO", lookups_up_to):  # fmt: skip
+                while True:
+                    page = explore_lines(**period, cursor=cursor, limit=397)
+                    paged += [(line["at"], line["id"]) for line in page["lines"] if line["kind"] == "bill_line"]
+                    if page["next"] is None:
+                        break
+                    cursor = Cursor.decode(page["next"])
+                self.assertEqual(paged, sorted(every))
+                self.assertGreater(len(paged), 397 if "host" not in filters else 20)
 
     def test_a_page_renders_as_its_serializer_declares(self):
         # The page is written out without the serializer (explore_line_json); the OpenAPI schema's serializer is the
