@@ -13,6 +13,7 @@ the prefix, its ETag as version.
 
 import json
 import re
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 from ingest.connectors.base import ConnectorError, ConnectorSource, Field, RemoteFile
@@ -166,21 +167,26 @@ class _S3Source(ConnectorSource):
     def _download(self, bucket: str, key: str, into, etag: str = "") -> None:
         """The object's bytes into `into`; with the listing's `etag`, only that version (If-Match): an object
         rewritten between the listing and the read would be imported under the old version's name."""
+        changed = ConnectorError(
+            f"{key.rsplit('/', 1)[-1]} changed while it was being read.",
+            "Nothing to do: the next run pulls the new version.",
+        )
+        with self._object_errors(bucket, key, {412: changed}):
+            condition = {"IfMatch": f'"{etag}"'} if etag else {}
+            copy_stream(self._client().get_object(Bucket=bucket, Key=key, **condition)["Body"], into)
+
+    @contextmanager
+    def _object_errors(self, bucket: str, key: str, by_status: dict[int, ConnectorError]):
+        """Reading one object: a failure as a ConnectorError, the one `by_status` gives for its HTTP status first."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            condition = {"IfMatch": f'"{etag}"'} if etag else {}
-            body = self._client().get_object(Bucket=bucket, Key=key, **condition)["Body"]
-            copy_stream(body, into)
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412:
-                raise ConnectorError(
-                    f"{key.rsplit('/', 1)[-1]} changed while it was being read.",
-                    "Nothing to do: the next run pulls the new version.",
-                ) from exc
-            raise storage_error(exc, bucket=bucket, prefix=key, endpoint=self._setting("endpoint_url")) from exc
-        except BotoCoreError as exc:
-            raise storage_error(exc, bucket=bucket, prefix=key, endpoint=self._setting("endpoint_url")) from exc
+            yield
+        except (BotoCoreError, ClientError) as exc:
+            response = getattr(exc, "response", {})  # a ClientError's
+            known = by_status.get(response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+            endpoint = self._setting("endpoint_url")
+            raise known or storage_error(exc, bucket=bucket, prefix=key, endpoint=endpoint) from exc
 
 
 class AwsDataExportsSource(_S3Source):
@@ -302,19 +308,12 @@ class AwsDataExportsSource(_S3Source):
         return parts
 
     def _head(self, bucket: str, key: str) -> Part:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        missing = ConnectorError(
+            f"The export's manifest names s3://{bucket}/{key}, which is not there.",
+            "AWS may be delivering the export right now: the next run tries again.",
+        )
+        with self._object_errors(bucket, key, {404: missing}):
             head = self._client().head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-                raise ConnectorError(
-                    f"The export's manifest names s3://{bucket}/{key}, which is not there.",
-                    "AWS may be delivering the export right now: the next run tries again.",
-                ) from exc
-            raise storage_error(exc, bucket=bucket, prefix=key) from exc
-        except BotoCoreError as exc:
-            raise storage_error(exc, bucket=bucket, prefix=key) from exc
         return Part(key, head.get("ContentLength", 0), head.get("ETag", "").strip('"'))
 
     def list_files(self):
