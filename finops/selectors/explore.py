@@ -370,7 +370,7 @@ def _bill_rows(*, org, start, end, query: Query):
 
 def _bill_lines_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
     """The first `limit + 1` bill lines after `cursor` in (start, id) order: unfiltered, from the lines the rollups
-    name in page order (RollupLine); filtered, through the filtered rollup rows' ids (_filtered_lines_page)."""
+    name in page order (RollupLineRun); filtered, through the filtered rollup rows' ids (_filtered_lines_page)."""
     if not query.filters:
         return _named_lines_page(org=org, start=start, end=end, cursor=cursor, limit=limit)
     return _filtered_lines_page(org=org, start=start, end=end, query=query, cursor=cursor, limit=limit)

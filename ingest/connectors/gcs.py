@@ -108,9 +108,9 @@ class GcsBillingExportSource(_S3Source):
     def _fail(self, exc: Exception) -> ConnectorError:
         return _in_gcs_words(super()._fail(exc))
 
-    def _download(self, bucket: str, key: str, into) -> None:
+    def _download(self, bucket: str, key: str, into, etag: str = "") -> None:
         try:
-            super()._download(bucket, key, into)
+            super()._download(bucket, key, into, etag)
         except ConnectorError as exc:
             raise _in_gcs_words(exc) from exc
 
@@ -169,4 +169,4 @@ class GcsBillingExportSource(_S3Source):
             raise ConnectorError(f"{remote.name} is no longer in the bucket.", "The next run pulls what is there.")
         if parts_version(parts) != remote.version:
             raise ConnectorError(f"{remote.name} was rewritten while we read it.", "The next run pulls it again.")
-        join_parts(parts, lambda part, handle: self._download(self.bucket, part.name, handle), into)
+        join_parts(parts, lambda part, handle: self._download(self.bucket, part.name, handle, part.etag), into)

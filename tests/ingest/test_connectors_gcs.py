@@ -17,9 +17,10 @@ from django.db.models import Sum
 from django.test import override_settings
 from django.urls import reverse
 
+from ingest.connectors.base import ConnectorError
 from ingest.connectors.gcs import DEFAULT_ENDPOINT, GcsBillingExportSource, delivery_key
 from ingest.models import Connector, ConnectorRun, CostLine, Upload
-from ingest.services.connectors import connector_check, connector_create, connector_run
+from ingest.services.connectors import connector_check, connector_create, connector_plugin, connector_run
 from ingest.services.uploads import upload_create_from_path, upload_run
 from tests.base import BaseTestCase, sample_path
 from tests.ingest.connector_servers import ThrottlingProxy, boto_client, moto_auth, moto_endpoint, moto_reset
@@ -184,6 +185,21 @@ class GcsBillingExportTests(BaseTestCase):
         assert (again.status, again.files_seen, again.files_imported, again.files_unchanged) == ("ok", 1, 0, 1)
         assert Upload.objects.for_org(self.org).count() == 1
         assert self.ours() == before
+
+    def test_a_shard_rewritten_between_the_listing_and_the_read_is_pulled_at_the_next_run(self):
+        records = _bigquery_records()
+        keys = self.put_shards(records)
+        connector = self.connector()
+        plugin = connector_plugin(connector)
+        listed = plugin.list_files()
+        restated = _bigquery_records()
+        restated[-1]["cost"] = 12.5
+        self.put(keys[1], gzip.compress(_jsonl(restated[-(-len(records) // 2) :])))  # the shard, written again
+        with pytest.raises(ConnectorError, match="changed while it was being read"):
+            plugin.fetch(listed[0], io.BytesIO())
+        assert not Upload.objects.for_org(self.org).exists()
+        run = connector_run(connector=connector)
+        assert (run.status, run.files_imported) == ("ok", 1), run.error
 
     def test_it_replaces_the_month_a_scheduled_export_writes_again(self):
         records = _bigquery_records()
