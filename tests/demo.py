@@ -41,7 +41,7 @@ def demo_org() -> dict:
     with transaction.atomic(), connection.cursor() as cursor:  # foreign keys are checked at the end (deferred)
         for table, data in _snapshot["rows"]:
             with cursor.cursor.copy(
-                sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(table))
+                sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(sql.Identifier(table), _columns(table))
             ) as copy:
                 copy.write(data)
         cursor.execute("SELECT id FROM accounts_organization WHERE code = %s", [_snapshot["demo"]["org"]])
@@ -100,11 +100,23 @@ def _sequences_past(top: dict) -> None:
 
 def _tables() -> list[str]:
     """Every table of the project with an integer id (a session or an axes expiry is never part of the demo)."""
-    return sorted(
-        model._meta.db_table
+    return sorted(_models())
+
+
+def _models() -> dict:
+    """{table: model} of the tables _tables names."""
+    return {
+        model._meta.db_table: model
         for model in apps.get_models(include_auto_created=True)
         if model._meta.managed and not model._meta.proxy and model._meta.pk.get_internal_type().endswith("AutoField")
-    )
+    }
+
+
+def _columns(table: str) -> sql.Composed:
+    """The columns of a table that a row is written with (not those the database computes: generated fields), in
+    the order they are copied out and back in."""
+    fields = _models()[table]._meta.concrete_fields
+    return sql.SQL(", ").join(sql.Identifier(f.column) for f in fields if not f.generated)
 
 
 def _max_ids() -> dict:
@@ -122,8 +134,8 @@ def _rows_after(before: dict, after: dict) -> list[tuple[str, bytes]]:
     rows = []
     with connection.cursor() as cursor:
         for table in sorted(t for t in after if after[t] > before.get(t, 0)):
-            query = sql.SQL("COPY (SELECT * FROM {} WHERE id > {}) TO STDOUT (FORMAT BINARY)").format(
-                sql.Identifier(table), sql.Literal(before.get(table, 0))
+            query = sql.SQL("COPY (SELECT {} FROM {} WHERE id > {}) TO STDOUT (FORMAT BINARY)").format(
+                _columns(table), sql.Identifier(table), sql.Literal(before.get(table, 0))
             )
             with cursor.cursor.copy(query) as copy:
                 rows.append((table, b"".join(bytes(block) for block in copy)))

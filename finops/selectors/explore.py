@@ -141,9 +141,12 @@ def _source_kind():
     )
 
 
-def _rollups(*, org, start: date, end: date, query: Query):
-    """The org's rollup rows in its currency for [start, end), filtered by `query`."""
-    rows = Rollup.objects.for_org(org).filter(day__gte=start, day__lt=end, currency=org.currency)
+def _rollups(*, org, start: date, end: date, query: Query, any_currency: bool = False):
+    """The org's rollup rows in its currency (or in any, for calls: a call is listed in its own) for [start, end),
+    filtered by `query`."""
+    rows = Rollup.objects.for_org(org).filter(day__gte=start, day__lt=end)
+    if not any_currency:
+        rows = rows.filter(currency=org.currency)
     rows = rows.annotate(source_kind=_source_kind())
     for name, values in query.filters.items():
         rows = rows.filter(**{f"{DIMENSIONS[name]}__in": values})
@@ -306,11 +309,17 @@ def _call_filters(query: Query) -> tuple[Q, bool]:
     return own, any(name not in CALL_FIELDS and name != "source" for name in query.filters)
 
 
+def _on_calls(query: Query) -> bool:
+    """Whether calls can be among the rows `query` filters: not where it asks for other kinds of source only, or
+    for a value of a dimension the rollup rows of calls leave empty."""
+    return _wants(query, "api_call") and not any(name in NOT_ON_CALLS and "" not in values
+                                                 for name, values in query.filters.items())  # fmt: skip
+
+
 def _usage_events(*, org, start, end, query: Query):
     """The model calls behind the filtered rollup rows: by their own fields, and through a rollup row of their day
     where the filters name dimensions a call does not carry."""
-    if not _wants(query, "api_call") or any(name in NOT_ON_CALLS and "" not in values
-                                            for name, values in query.filters.items()):  # fmt: skip
+    if not _on_calls(query):
         return UsageEvent.objects.none()
     since, until = datetime.combine(start, datetime.min.time(), UTC), datetime.combine(end, datetime.min.time(), UTC)
     own, through_rollup = _call_filters(query)
@@ -323,7 +332,7 @@ def _usage_events(*, org, start, end, query: Query):
 def _call_slices(*, org, start, end, query: Query) -> Q:
     """Calls whose (day, provider, model, route, customer, feature, environment) is one of the filtered rollup rows':
     the rows are read first (a few thousand slices at most), then matched as one array (a hashed lookup)."""
-    rollups = _rollups(org=org, start=start, end=end, query=query).filter(source__in=CALL_SOURCES)
+    rollups = _rollups(org=org, start=start, end=end, query=query, any_currency=True).filter(source__in=CALL_SOURCES)
     if connection.vendor != "postgresql":
         sql, params = rollups.values("day", *CALL_FIELDS).query.sql_with_params()
         match = f"(date(occurred_at), {', '.join(CALL_FIELDS)}) IN (SELECT * FROM ({sql}) r)"  # noqa: S608 - ORM SQL
@@ -439,13 +448,21 @@ def _filtered_lines_page(*, org, start, end, query: Query, cursor: Cursor | None
 
 
 def _named_per_day(*, org, start, end, query: Query) -> list[tuple[date, int]]:
-    """(day, how many bill-line ids its filtered rollup rows name), by day: one grouped read of the rollups."""
-    rows = _rollups(org=org, start=start, end=end, query=query).exclude(cost_line_ids=[])
-    sql, params = rows.values("day", "cost_line_ids").query.sql_with_params()
-    with connection.cursor() as db:
-        db.execute(f"SELECT r.day, sum(jsonb_array_length(r.cost_line_ids)) FROM ({sql}) r GROUP BY r.day ORDER BY 1",  # noqa: S608 - ORM SQL
-                   params)  # fmt: skip
-        return [(as_day(day), int(count)) for day, count in db.fetchall()]
+    """(day, how many bill-line ids its filtered rollup rows name), by day: one grouped read of the rollups' counts
+    (not of their ids)."""
+    rows = _rollups(org=org, start=start, end=end, query=query).filter(cost_line_count__gt=0)
+    return _per_day(rows, "cost_line_count")
+
+
+def _calls_per_day(*, org, start, end, query: Query) -> list[tuple[date, int]]:
+    """(day, how many calls its filtered rollup rows of calls hold), by day, for the days that hold any."""
+    rows = _rollups(org=org, start=start, end=end, query=query, any_currency=True)
+    return _per_day(rows.filter(source__in=CALL_SOURCES, calls__gt=0), "calls")
+
+
+def _per_day(rows, column: str) -> list[tuple[date, int]]:
+    counts = rows.values("day").annotate(n=Sum(column)).order_by("day").values_list("day", "n")
+    return [(as_day(day), int(n)) for day, n in counts]
 
 
 def _window_end(named: list[tuple[date, int]], since: date, end: date, limit: int) -> date:
@@ -495,6 +512,40 @@ def _first_lines(rows, cursor: Cursor | None, limit: int) -> list:
     return list(rows.order_by("charge_period_start", "id")[: limit + 1])
 
 
+def _calls_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
+    """The first `limit + 1` model calls after `cursor` in (moment, id) order. On PostgreSQL the filtered rollup
+    rows of calls say how many calls each day holds: days with none are not read (a customer who made no call
+    that week costs one grouped read of the rollups, not a scan of the week's calls), and the calls are read a
+    window of days at a time, each window ending on the day where the count passes what the page still needs
+    (through the slices of that window's rollup rows only, where the filters name dimensions a call does not
+    carry). The counts only choose the windows: a window's calls are read from the ledger, and a short one is
+    followed by the next."""
+    if not _on_calls(query):
+        return []
+    first = max(start, cursor.at.astimezone(UTC).date()) if cursor else start
+    if connection.vendor != "postgresql":
+        return _first_calls(_usage_events(org=org, start=first, end=end, query=query), cursor, limit + 1)
+    days = _calls_per_day(org=org, start=first, end=end, query=query)
+    page = []
+    while days and len(page) <= limit:
+        since = days[0][0]
+        until = _window_end(days, since, end, limit - len(page))
+        events = _usage_events(org=org, start=since, end=until, query=query)
+        page += _first_calls(events, cursor, limit + 1 - len(page))
+        days = [(day, count) for day, count in days if day >= until]
+    return page
+
+
+def _first_calls(events, cursor: Cursor | None, count: int) -> list:
+    events = events.filter(_after(cursor, "usage_event", "occurred_at")).values(*CALL_COLUMNS)
+    return list(events.order_by("occurred_at", "id")[:count])
+
+
+def _gpu_hours_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
+    hours = _gpu_hours(org=org, start=start, end=end, query=query).filter(_after(cursor, "gpu_hour", "hour"))
+    return list(hours.values(*HOUR_COLUMNS).order_by("hour", "id")[: limit + 1])
+
+
 def _call_and_hour_sources(*, org, start, end, query: Query) -> list:
     """(kind, queryset, moment field, row -> line dict) of the model calls and the GPU-hours."""
     events = _usage_events(org=org, start=start, end=end, query=query)
@@ -540,10 +591,9 @@ def explore_lines(*, org, start: date, end: date, query: Query, cursor: Cursor |
                   limit: int = LINES_PAGE) -> dict:  # fmt: skip
     """{lines, next}: up to `limit` source rows behind the filtered rollup rows, after `cursor`, ordered by
     (moment, kind, id); `next` is the cursor of the following page or None. One query per kind of row."""
-    bills = _bill_lines_page(org=org, start=start, end=end, query=query, cursor=cursor, limit=limit)
-    found = [_bill_line(line) for line in bills]
-    for kind, rows, at_field, as_line in _call_and_hour_sources(org=org, start=start, end=end, query=query):
-        found += [as_line(r) for r in rows.filter(_after(cursor, kind, at_field)).order_by(at_field, "id")[: limit + 1]]
+    found = []
+    for page, as_line in ((_bill_lines_page, _bill_line), (_calls_page, _usage_event), (_gpu_hours_page, _gpu_hour)):
+        found += map(as_line, page(org=org, start=start, end=end, query=query, cursor=cursor, limit=limit))
     found.sort(key=lambda line: (line["at"], LINE_KINDS.index(line["kind"]), line["id"]))
     lines = found[:limit]
     more = len(found) > limit
