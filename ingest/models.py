@@ -277,7 +277,12 @@ class UsageEvent(OrgOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "event_id"], name="usageevent_unique_org_event")]
-        indexes = [models.Index(fields=["org", "occurred_at"], name="usageevent_org_time")]
+        indexes = [
+            models.Index(fields=["org", "occurred_at"], name="usageevent_org_time"),
+            # A customer's calls in time order (the explorer's drill-down to a customer's calls, which would otherwise
+            # scan a period's calls of every customer to find few or none).
+            models.Index(fields=["org", "customer", "occurred_at"], name="usageevent_org_customer_time"),
+        ]
 
     def __str__(self):
         return f"{self.provider}/{self.model} {self.event_id}"

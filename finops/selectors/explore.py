@@ -29,7 +29,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 
 from accounts.read_cache import ECONOMICS, cached_read
-from finops.models import Rollup, RollupLineRun, epoch_microseconds
+from finops.models import ROLLUP_TOKENS, Rollup, RollupLineRun, epoch_microseconds, rollup_token
 from finops.selectors.grouping import as_day
 from ingest.models import CostLine, GpuHour, UsageEvent
 from ingest.services.tally import MAX_DAYS_PER_LINE
@@ -150,7 +150,32 @@ def _rollups(*, org, start: date, end: date, query: Query, any_currency: bool = 
     rows = rows.annotate(source_kind=_source_kind())
     for name, values in query.filters.items():
         rows = rows.filter(**{f"{DIMENSIONS[name]}__in": values})
+        if connection.vendor == "postgresql" and name not in BROAD:
+            rows = rows.filter(_tokens_of(org, name, values) or Q())
     return rows
+
+
+# Dimensions of a few values each, whose one value is held by a large share of a period's rows: their rows are read
+# by day, not looked up by token (a bitmap of a third of every day's rows costs more than the days' rows).
+BROAD = ("bucket", "label", "environment", "provider", "origin")
+# The tokens (finops.models.ROLLUP_TOKENS) of the rows of the source kinds that are a small share of a day's rows
+# (bill lines and calls are most of them, read by day).
+SOURCE_KIND_TOKENS = {"gpu_time": tuple(("source", s) for s in GPU_TIME_SOURCES), "idle": (("kind", "idle"),),
+                      "unmeasured": (("kind", "unmeasured"),), "unattributed": (("kind", "unattributed"),)}  # fmt: skip
+
+
+def _tokens_of(org, name: str, values) -> Q | None:
+    """The filter `name` in `values` again as tokens its rows hold (one holds any of them): what the GIN index of
+    rollup rows by their tokens answers, so the planner reads only the filter's rows of a period (None for source
+    kinds that are most rows)."""
+    if name == "source":
+        if any(value not in SOURCE_KIND_TOKENS for value in values):
+            return None
+        pairs = [pair for value in values for pair in SOURCE_KIND_TOKENS[value]]
+    else:
+        pairs = [(DIMENSIONS[name], value) for value in values]
+    tokens = sorted({rollup_token(org.pk, column, value) for column, value in pairs})
+    return Q(RawSQL(f"{ROLLUP_TOKENS} && %s::text[]", [tokens], output_field=BooleanField()))  # noqa: S611 - bound
 
 
 def _previous_start(start: date, end: date) -> date:
@@ -289,15 +314,22 @@ def _wants(query: Query, *kinds) -> bool:
     return sources is None or any(k in sources for k in kinds)
 
 
-def _bill_lines(*, org, start, end, query: Query):
-    """The bill lines behind the filtered rollup rows (each once), through their `cost_line_ids`."""
-    rollups = _rollups(org=org, start=start, end=end, query=query).exclude(cost_line_ids=[]).values("cost_line_ids")
-    sql, params = rollups.query.sql_with_params()
+def _bill_lines(*, org, start, end, query: Query, lookups: bool = False):
+    """The bill lines behind the filtered rollup rows (each once), through their `cost_line_ids`. With `lookups`
+    (PostgreSQL), the ids are gathered once into an array whose lines are looked up by key: the plan does not rest
+    on the planner's guess of how many ids the rows name (a guess of one row, before statistics, made it expand
+    every row's ids again for each line of the window)."""
+    rollups = _rollups(org=org, start=start, end=end, query=query).filter(cost_line_count__gt=0)
+    sql, params = rollups.values("cost_line_ids").query.sql_with_params()
     if connection.vendor == "postgresql":
         ids = f"SELECT (jsonb_array_elements_text(r.cost_line_ids))::bigint FROM ({sql}) r"  # noqa: S608 - ORM SQL
     else:
         ids = f"SELECT CAST(j.value AS INTEGER) FROM ({sql}) r, json_each(r.cost_line_ids) j"  # noqa: S608 - ORM SQL
-    return CostLine.objects.for_org(org).filter(id__in=RawSQL(ids, params))  # noqa: S611 - params bound
+    lines = CostLine.objects.for_org(org)
+    if lookups:
+        named = RawSQL(f"ingest_costline.id = ANY(ARRAY({ids}))", params, output_field=BooleanField())  # noqa: S611
+        return lines.filter(Q(named))
+    return lines.filter(id__in=RawSQL(ids, params))  # noqa: S611 - params bound
 
 
 def _call_filters(query: Query) -> tuple[Q, bool]:
@@ -373,8 +405,8 @@ CALL_COLUMNS = ("id", "occurred_at", "cost_amount", "currency", "provider", "mod
 HOUR_COLUMNS = ("id", "hour", "busy_seconds", "idle_seconds", "gpu__name", "gpu__host__name", "gpu__host__provider")
 
 
-def _bill_rows(*, org, start, end, query: Query):
-    return _bill_lines(org=org, start=start, end=end, query=query).values(*BILL_LINE_COLUMNS)
+def _bill_rows(*, org, start, end, query: Query, lookups: bool = False):
+    return _bill_lines(org=org, start=start, end=end, query=query, lookups=lookups).values(*BILL_LINE_COLUMNS)
 
 
 def _bill_lines_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
@@ -437,6 +469,8 @@ def _filtered_lines_page(*, org, start, end, query: Query, cursor: Cursor | None
     if connection.vendor != "postgresql":
         return _first_lines(_bill_rows(org=org, start=first, end=end, query=query), cursor, limit)
     named = _named_per_day(org=org, start=first, end=end, query=query)
+    if not named:  # the filtered rows name no line from the cursor's day on (a count of the ids, exact)
+        return []
     until = _window_end(named, first, end, limit)
     while True:
         ids = sum(count for day, count in named if first <= day < until)
@@ -451,17 +485,7 @@ def _named_per_day(*, org, start, end, query: Query) -> list[tuple[date, int]]:
     """(day, how many bill-line ids its filtered rollup rows name), by day: one grouped read of the rollups' counts
     (not of their ids)."""
     rows = _rollups(org=org, start=start, end=end, query=query).filter(cost_line_count__gt=0)
-    return _per_day(rows, "cost_line_count")
-
-
-def _calls_per_day(*, org, start, end, query: Query) -> list[tuple[date, int]]:
-    """(day, how many calls its filtered rollup rows of calls hold), by day, for the days that hold any."""
-    rows = _rollups(org=org, start=start, end=end, query=query, any_currency=True)
-    return _per_day(rows.filter(source__in=CALL_SOURCES, calls__gt=0), "calls")
-
-
-def _per_day(rows, column: str) -> list[tuple[date, int]]:
-    counts = rows.values("day").annotate(n=Sum(column)).order_by("day").values_list("day", "n")
+    counts = rows.values("day").annotate(n=Sum("cost_line_count")).order_by("day").values_list("day", "n")
     return [(as_day(day), int(n)) for day, n in counts]
 
 
@@ -498,7 +522,7 @@ def _window_page(*, org, first, until, query: Query, cursor: Cursor | None, limi
         crossing = Q(RawSQL(CROSSING, [], output_field=BooleanField()))  # noqa: S611 - no parameters
         starting |= crossing & Q(charge_period_start__lt=since,
                                  charge_period_start__gte=since - timedelta(days=MAX_DAYS_PER_LINE + 1))  # fmt: skip
-    rows = _bill_rows(org=org, start=first, end=until, query=query).filter(starting)
+    rows = _bill_rows(org=org, start=first, end=until, query=query, lookups=not hashed).filter(starting)
     with transaction.atomic(), connection.cursor() as db:
         # Many ids: the planner would still look up each line by its key (5x slower than hashing at a 500k-line
         # tenant, growing with a day's lines). Few (a host's, a customer's lines): looking them up reads only them.
@@ -513,26 +537,22 @@ def _first_lines(rows, cursor: Cursor | None, limit: int) -> list:
 
 
 def _calls_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
-    """The first `limit + 1` model calls after `cursor` in (moment, id) order. On PostgreSQL the filtered rollup
-    rows of calls say how many calls each day holds: days with none are not read (a customer who made no call
-    that week costs one grouped read of the rollups, not a scan of the week's calls), and the calls are read a
-    window of days at a time, each window ending on the day where the count passes what the page still needs
-    (through the slices of that window's rollup rows only, where the filters name dimensions a call does not
-    carry). The counts only choose the windows: a window's calls are read from the ledger, and a short one is
-    followed by the next."""
+    """The first `limit + 1` model calls after `cursor` in (moment, id) order. Filtered only by a call's own fields,
+    one query (a customer's calls through the ledger's index by customer). Filtered also by dimensions a call does
+    not carry (plan, bucket, label), on PostgreSQL the calls are matched against the slices of the rollup rows of a
+    window of days at a time, the windows doubling from one day (a broad filter answers from the first day's few
+    thousand slices, not a week's; a narrow one costs a few reads of its few rows through the rollups' index)."""
     if not _on_calls(query):
         return []
     first = max(start, cursor.at.astimezone(UTC).date()) if cursor else start
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or not _call_filters(query)[1]:
         return _first_calls(_usage_events(org=org, start=first, end=end, query=query), cursor, limit + 1)
-    days = _calls_per_day(org=org, start=first, end=end, query=query)
-    page = []
-    while days and len(page) <= limit:
-        since = days[0][0]
-        until = _window_end(days, since, end, limit - len(page))
+    page, since, days = [], first, 1
+    while since < end and len(page) <= limit:
+        until = min(end, since + timedelta(days=days))
         events = _usage_events(org=org, start=since, end=until, query=query)
         page += _first_calls(events, cursor, limit + 1 - len(page))
-        days = [(day, count) for day, count in days if day >= until]
+        since, days = until, days * 2
     return page
 
 

@@ -3,6 +3,7 @@ that match the ledger, groups, filters (several values, "is empty"), two dimensi
 lines behind a group, CSV exports and cursor pages; and the tenancy every endpoint has."""
 
 import csv
+import importlib
 import io
 import json
 import random
@@ -12,7 +13,7 @@ from unittest.mock import patch
 from urllib.parse import urlencode
 
 from django.core.files.base import ContentFile
-from django.db import connection
+from django.db import connection, transaction
 from django.test import SimpleTestCase
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +21,7 @@ from django.utils import timezone
 from finops.api import explore_line_json, json_value
 from finops.explore_page import change_text
 from finops.exports import csv_cell
-from finops.models import Rollup, RollupDay, RollupLineRun, epoch_microseconds
+from finops.models import ROLLUP_TOKENS, Rollup, RollupDay, RollupLineRun, epoch_microseconds
 from finops.selectors import explore
 from finops.selectors.explore import DIMENSIONS, Cursor, ExploreError, explore_lines, explore_lines_all, explore_query
 from finops.selectors.ledger import ledger_summary
@@ -230,6 +231,43 @@ class ExploreApiTests(ApiClientMixin, DemoTestCase):
         by_plan = self.explore(source="api_call", group_by="plan")["groups"]
         plan = next(g["plan"] for g in by_plan if g["plan"] != "(none)")
         self.assertTrue(self.lines(source="api_call", plan=plan, limit=1000))  # matched through the rollup rows
+
+    def test_pages_of_calls_are_every_call_of_the_filter_in_order(self):
+        # Calls matched through the rollup rows (plan, bucket, label) are read a window of days at a time, windows
+        # doubling; a customer's calls in one read. Together the pages are exactly the filter's calls, in order.
+        plans = [g["plan"] for g in self.explore(source="api_call", group_by="plan")["groups"] if g["plan"] != "(none)"]
+        rare = min(plans, key=lambda plan: Decimal(self.explore(source="api_call", plan=plan)["total"]))
+        feature = next(g["feature"] for g in self.explore(source="api_call", group_by="feature")["groups"])
+        for filters in ({"plan": rare}, {"bucket": "retries"}, {"label": "customer_value", "feature": feature},
+                        {"customer": "cust-003"}, {"plan": rare, "customer": "(none)"}):  # fmt: skip
+            period = {"org": self.demo_org, "start": self.start, "end": self.end, "query": explore_query(filters)}
+            every = sorted((line["at"], line["id"]) for line in explore_lines_all(**period)
+                           if line["kind"] == "usage_event")  # fmt: skip
+            for limit in (max(9, len(every) // 7), 100):  # several pages each, a few windows each
+                with self.subTest(filters=str(filters), limit=limit):
+                    calls = [(at, pk) for at, kind, pk in all_pages(period, limit) if kind == "usage_event"]
+                    self.assertEqual(calls, every)
+            if "(none)" not in filters.values():
+                self.assertGreater(len(every), 100, filters)
+
+    def test_a_narrow_filter_reads_its_rollup_rows_through_the_tokens_index(self):
+        if connection.vendor != "postgresql":
+            self.skipTest("the tokens index is PostgreSQL's (the embedded default reads a period at once)")
+        narrow = explore_query({"host": "infer-a100-01", "customer": "cust-003,(none)"})
+        rows = explore._rollups(org=self.demo_org, start=self.start, end=self.end, query=narrow)
+        sql, params = rows.values("day").query.sql_with_params()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("ANALYZE finops_rollup")  # what autovacuum keeps: the planner weighs the tokens by it
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a small table: without it the planner may read it all
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+        self.assertIn("rollup_org_tokens", plan)
+        migration = importlib.import_module("finops.migrations.0014_rollup_explorer_reads")
+        self.assertEqual(migration.TOKENS, ROLLUP_TOKENS)  # the index's expression is the one the filters name
+        broad = explore._rollups(
+            org=self.demo_org, start=self.start, end=self.end, query=explore_query({"bucket": "inference"})
+        )
+        self.assertNotIn("ARRAY[", str(broad.query))  # a value most rows hold is read by day
 
     def read_csv(self, response) -> list[list[str]]:
         self.assertTrue(response["Content-Type"].startswith("text/csv"))
