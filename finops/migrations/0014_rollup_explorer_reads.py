@@ -8,13 +8,9 @@ from django.db import migrations, models
 TOKENS = (
     "ARRAY[(org_id::text || ':kind:' || kind),"
     " (org_id::text || ':source:' || source),"
-    " (org_id::text || ':bucket:' || bucket),"
-    " (org_id::text || ':label:' || label),"
     " (org_id::text || ':plan:' || plan),"
     " (org_id::text || ':feature:' || feature),"
-    " (org_id::text || ':environment:' || environment),"
     " (org_id::text || ':owner:' || owner),"
-    " (org_id::text || ':provider:' || provider),"
     " (org_id::text || ':model:' || model),"
     " (org_id::text || ':host:' || host),"
     " (org_id::text || ':customer:' || customer),"
