@@ -14,6 +14,7 @@ that its rows fit any worker's database, the build takes its ids from `FIRST_ID`
 and a worker taking the snapshot moves its sequences past the snapshot's ids before copying any row in.
 """
 
+import functools
 import os
 import pickle
 from pathlib import Path
@@ -103,6 +104,7 @@ def _tables() -> list[str]:
     return sorted(_models())
 
 
+@functools.cache
 def _models() -> dict:
     """{table: model} of the tables _tables names."""
     return {

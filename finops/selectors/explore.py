@@ -405,10 +405,6 @@ CALL_COLUMNS = ("id", "occurred_at", "cost_amount", "currency", "provider", "mod
 HOUR_COLUMNS = ("id", "hour", "busy_seconds", "idle_seconds", "gpu__name", "gpu__host__name", "gpu__host__provider")
 
 
-def _bill_rows(*, org, start, end, query: Query, lookups: bool = False):
-    return _bill_lines(org=org, start=start, end=end, query=query, lookups=lookups).values(*BILL_LINE_COLUMNS)
-
-
 def _bill_lines_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
     """The first `limit + 1` bill lines after `cursor` in (start, id) order: unfiltered, from the lines the rollups
     name in page order (RollupLineRun); filtered, through the filtered rollup rows' ids (_filtered_lines_page)."""
@@ -467,7 +463,7 @@ def _filtered_lines_page(*, org, start, end, query: Query, cursor: Cursor | None
     grows by another page's worth of days. On SQLite (the embedded default, small) the period is read at once."""
     first = max(start, cursor.at.astimezone(UTC).date()) if cursor else start
     if connection.vendor != "postgresql":
-        return _first_lines(_bill_rows(org=org, start=first, end=end, query=query), cursor, limit)
+        return _first_rows(_bill_lines(org=org, start=first, end=end, query=query), cursor, "bill_line", limit + 1)
     named = _named_per_day(org=org, start=first, end=end, query=query)
     if not named:  # the filtered rows name no line from the cursor's day on (a count of the ids, exact)
         return []
@@ -522,18 +518,24 @@ def _window_page(*, org, first, until, query: Query, cursor: Cursor | None, limi
         crossing = Q(RawSQL(CROSSING, [], output_field=BooleanField()))  # noqa: S611 - no parameters
         starting |= crossing & Q(charge_period_start__lt=since,
                                  charge_period_start__gte=since - timedelta(days=MAX_DAYS_PER_LINE + 1))  # fmt: skip
-    rows = _bill_rows(org=org, start=first, end=until, query=query, lookups=not hashed).filter(starting)
+    rows = _bill_lines(org=org, start=first, end=until, query=query, lookups=not hashed).filter(starting)
     with transaction.atomic(), connection.cursor() as db:
         # Many ids: the planner would still look up each line by its key (5x slower than hashing at a 500k-line
         # tenant, growing with a day's lines). Few (a host's, a customer's lines): looking them up reads only them.
         db.execute(f"SET LOCAL enable_nestloop = {'off' if hashed else 'on'}")
-        return _first_lines(rows, cursor, limit)
+        return _first_rows(rows, cursor, "bill_line", limit + 1)
 
 
-def _first_lines(rows, cursor: Cursor | None, limit: int) -> list:
-    """The first `limit + 1` of these bill lines after `cursor`, in (start, id) order."""
-    rows = rows.filter(_after(cursor, "bill_line", "charge_period_start"))
-    return list(rows.order_by("charge_period_start", "id")[: limit + 1])
+# Each kind of row: the field of its moment, and the columns a line is made of.
+ROWS_OF = {"bill_line": ("charge_period_start", BILL_LINE_COLUMNS), "usage_event": ("occurred_at", CALL_COLUMNS),
+           "gpu_hour": ("hour", HOUR_COLUMNS)}  # fmt: skip
+
+
+def _first_rows(rows, cursor: Cursor | None, kind: str, count: int) -> list:
+    """The first `count` of these rows of `kind` after `cursor`, in (moment, id) order, as their columns' values."""
+    at_field, columns = ROWS_OF[kind]
+    rows = rows.filter(_after(cursor, kind, at_field)).values(*columns)
+    return list(rows.order_by(at_field, "id")[:count])
 
 
 def _calls_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
@@ -546,34 +548,18 @@ def _calls_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: 
         return []
     first = max(start, cursor.at.astimezone(UTC).date()) if cursor else start
     if connection.vendor != "postgresql" or not _call_filters(query)[1]:
-        return _first_calls(_usage_events(org=org, start=first, end=end, query=query), cursor, limit + 1)
+        return _first_rows(_usage_events(org=org, start=first, end=end, query=query), cursor, "usage_event", limit + 1)
     page, since, days = [], first, 1
     while since < end and len(page) <= limit:
         until = min(end, since + timedelta(days=days))
         events = _usage_events(org=org, start=since, end=until, query=query)
-        page += _first_calls(events, cursor, limit + 1 - len(page))
+        page += _first_rows(events, cursor, "usage_event", limit + 1 - len(page))
         since, days = until, days * 2
     return page
 
 
-def _first_calls(events, cursor: Cursor | None, count: int) -> list:
-    events = events.filter(_after(cursor, "usage_event", "occurred_at")).values(*CALL_COLUMNS)
-    return list(events.order_by("occurred_at", "id")[:count])
-
-
 def _gpu_hours_page(*, org, start, end, query: Query, cursor: Cursor | None, limit: int) -> list:
-    hours = _gpu_hours(org=org, start=start, end=end, query=query).filter(_after(cursor, "gpu_hour", "hour"))
-    return list(hours.values(*HOUR_COLUMNS).order_by("hour", "id")[: limit + 1])
-
-
-def _call_and_hour_sources(*, org, start, end, query: Query) -> list:
-    """(kind, queryset, moment field, row -> line dict) of the model calls and the GPU-hours."""
-    events = _usage_events(org=org, start=start, end=end, query=query)
-    hours = _gpu_hours(org=org, start=start, end=end, query=query)
-    return [
-        ("usage_event", events.values(*CALL_COLUMNS), "occurred_at", _usage_event),
-        ("gpu_hour", hours.values(*HOUR_COLUMNS), "hour", _gpu_hour),
-    ]
+    return _first_rows(_gpu_hours(org=org, start=start, end=end, query=query), cursor, "gpu_hour", limit + 1)
 
 
 def _bill_line(line: dict) -> dict:
@@ -610,7 +596,8 @@ def _gpu_hour(hour: dict) -> dict:
 def explore_lines(*, org, start: date, end: date, query: Query, cursor: Cursor | None = None,
                   limit: int = LINES_PAGE) -> dict:  # fmt: skip
     """{lines, next}: up to `limit` source rows behind the filtered rollup rows, after `cursor`, ordered by
-    (moment, kind, id); `next` is the cursor of the following page or None. One query per kind of row."""
+    (moment, kind, id); `next` is the cursor of the following page or None. Each kind's first rows after the cursor
+    are read on their own (bill lines and calls a window of days at a time where filtered), then merged."""
     found = []
     for page, as_line in ((_bill_lines_page, _bill_line), (_calls_page, _usage_event), (_gpu_hours_page, _gpu_hour)):
         found += map(as_line, page(org=org, start=start, end=end, query=query, cursor=cursor, limit=limit))
@@ -623,7 +610,9 @@ def explore_lines(*, org, start: date, end: date, query: Query, cursor: Cursor |
 
 def explore_lines_all(*, org, start: date, end: date, query: Query, chunk: int = 2000):
     """Every source row behind the filtered rollup rows, kind after kind, read in chunks (for a streamed export)."""
-    bills = ("bill_line", _bill_rows(org=org, start=start, end=end, query=query), "charge_period_start", _bill_line)
-    for _, rows, at_field, as_line in [bills, *_call_and_hour_sources(org=org, start=start, end=end, query=query)]:
+    for kind, rows_of, as_line in (("bill_line", _bill_lines, _bill_line), ("usage_event", _usage_events, _usage_event),
+                                   ("gpu_hour", _gpu_hours, _gpu_hour)):  # fmt: skip
+        at_field, columns = ROWS_OF[kind]
+        rows = rows_of(org=org, start=start, end=end, query=query).values(*columns)
         for row in rows.order_by(at_field, "id").iterator(chunk_size=chunk):
             yield as_line(row)
